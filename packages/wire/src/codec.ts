@@ -1,0 +1,22 @@
+// The shape every wire codec has (DESIGN §6.1): a plain Repr object, and
+//   encode(repr, buf?, offset?) → buf   (writes encodingLength(repr) bytes at offset)
+//   decode(buf, offset?, end?)  → repr  (throws DecodeError on malformed input)
+//   encodingLength(repr)        → number
+// Each codec module exports `codec = { name, decode, encode, encodingLength } satisfies Codec<R>`.
+
+export interface Codec<R> {
+  /** Protocol name as used in errors and printed output ("ipv4", "tcp", ...). */
+  readonly name: string;
+  decode(buf: Buffer, offset?: number, end?: number): R;
+  encode(repr: R, buf?: Buffer, offset?: number): Buffer;
+  encodingLength(repr: R): number;
+}
+
+/** Allocates the output buffer when the caller gave none, and checks room when it did. */
+export function outputBuffer(protocol: string, need: number, buf: Buffer | undefined, offset: number): Buffer {
+  if (buf === undefined) return Buffer.alloc(offset + need);
+  if (offset < 0 || offset + need > buf.length) {
+    throw new RangeError(`${protocol}: encode needs ${need} bytes at offset ${offset}, buffer has ${buf.length}`);
+  }
+  return buf;
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// The one entry point behind `npm start`, `npm test`, `npm run bench` and `npm run fuzz`.
+// On a fresh clone nothing is installed or built yet, so before running the job it:
+//   1. runs `npm ci` when node_modules is missing or older than package-lock.json,
+//   2. runs `tsc -b` (incremental: a no-op when nothing changed).
+// It uses Node built-ins only, because it runs before any dependency exists.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const stampPath = join(root, 'node_modules', '.podnet-install-stamp');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+function run(cmd, args, what) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: process.env });
+  if (r.error) {
+    console.error(`podnet: could not run ${what} (${cmd}): ${r.error.message}`);
+    process.exit(1);
+  }
+  if (r.status !== 0) {
+    console.error(`podnet: ${what} failed with exit status ${r.status ?? r.signal}`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+function lockDigest() {
+  return createHash('sha256')
+    .update(readFileSync(join(root, 'package-lock.json')))
+    .digest('hex');
+}
+
+function ensureInstalled() {
+  const want = lockDigest();
+  const have = existsSync(stampPath) ? readFileSync(stampPath, 'utf8').trim() : '';
+  if (have === want) return;
+  console.error('podnet: installing dependencies (npm ci)…');
+  run(npm, ['ci', '--no-audit', '--no-fund'], 'npm ci');
+  writeFileSync(stampPath, `${want}\n`);
+}
+
+function ensureBuilt() {
+  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b'], 'the TypeScript build (tsc -b)');
+}
+
+const jobs = {
+  // Until a cluster can start, `npm start` shows what podnet already does: it builds a
+  // VXLAN-encapsulated TCP session, writes it as a pcap and prints it like tcpdump.
+  start: () => [process.execPath, [join(root, 'packages/cli/bin/podnet.js'), 'demo', ...process.argv.slice(3)]],
+  test: () => [process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', ...process.argv.slice(3)]],
+  bench: () => [process.execPath, [join(root, 'bench/run.js'), ...process.argv.slice(3)]],
+  fuzz: () => [process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--project', 'fuzz', ...process.argv.slice(3)]],
+};
+
+const job = process.argv[2];
+if (!job || !(job in jobs)) {
+  console.error(`usage: node scripts/bootstrap.mjs ${Object.keys(jobs).join('|')} [args...]`);
+  process.exit(2);
+}
+ensureInstalled();
+ensureBuilt();
+const [cmd, args] = jobs[job]();
+const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: process.env });
+process.exit(r.status ?? 1);

@@ -1,0 +1,31 @@
+// Finding, and installing when missing, the real tools interop tests run against.
+import { spawnSync } from 'node:child_process';
+
+/** Command → Debian package that provides it. */
+export const DEBIAN_TOOLS: Record<string, string> = {
+  tshark: 'tshark',
+  ip: 'iproute2',
+  unshare: 'util-linux',
+};
+
+export function hasCommand(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+export async function ensureDebianTools(tools: Record<string, string> = DEBIAN_TOOLS): Promise<void> {
+  const missing = [...new Set(Object.entries(tools).filter(([cmd]) => !hasCommand(cmd)).map(([, pkg]) => pkg))];
+  if (missing.length === 0) return;
+  if (!isRoot() || !hasCommand('apt-get')) {
+    process.stderr.write(`podnet tests: missing ${missing.join(', ')} and cannot apt-get install them here\n`);
+    return;
+  }
+  process.stderr.write(`podnet tests: installing ${missing.join(', ')} with apt-get…\n`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+  if (r.status !== 0) process.stderr.write(`podnet tests: apt-get install ${missing.join(' ')} failed (${r.status})\n`);
+}
