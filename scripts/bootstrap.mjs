@@ -51,7 +51,14 @@ const jobs = {
   start: () => [process.execPath, [join(root, 'packages/cli/bin/podnet.js'), 'demo', ...process.argv.slice(3)]],
   test: () => [process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', ...process.argv.slice(3)]],
   bench: () => [process.execPath, [join(root, 'bench/run.js'), ...process.argv.slice(3)]],
-  fuzz: () => [process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--project', 'fuzz', ...process.argv.slice(3)]],
+  // The long fuzz loop: the same robustness tests `npm test` runs, at 200,000 runs per decoder.
+  fuzz: () => {
+    process.env.PODNET_FUZZ_RUNS ??= '200000';
+    return [
+      process.execPath,
+      [join(root, 'node_modules/vitest/vitest.mjs'), 'run', 'packages/wire/src/fuzz.test.ts', '--testTimeout=0', ...process.argv.slice(3)],
+    ];
+  },
 };
 
 const job = process.argv[2];

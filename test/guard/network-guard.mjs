@@ -7,9 +7,10 @@
 //
 // Why: an emulated Service IP such as 10.96.0.1 must never be reached by a real socket; a
 // stray http.request whose createConnection was silently ignored would leave the machine.
-import { appendFileSync } from 'node:fs';
+
 import dgram from 'node:dgram';
 import dns from 'node:dns';
+import { appendFileSync } from 'node:fs';
 import net from 'node:net';
 
 const GUARDED = Symbol.for('podnet.networkGuard');
@@ -48,7 +49,7 @@ export function isAllowedAddress(address) {
   const ip = ipv4ToInt(a);
   if (ip === undefined) return false; // any other IPv6 address or host name
   if (ip >>> 24 === 127) return true;
-  return extraAllowed().some(([network, mask]) => ((ip & mask) >>> 0) === network);
+  return extraAllowed().some(([network, mask]) => (ip & mask) >>> 0 === network);
 }
 
 export class NetworkGuardError extends Error {
@@ -115,7 +116,7 @@ function install() {
   const connect = net.Socket.prototype.connect;
   net.Socket.prototype.connect = function guardedConnect(...args) {
     const opts = normalizeConnectArgs(args);
-    if (opts.path === undefined) {
+    if (opts.path === undefined || opts.path === null) {
       const host = opts.host ?? 'localhost';
       if (net.isIP(host)) {
         if (!isAllowedAddress(host)) refuse('TCP connect', host, opts.port);

@@ -2,8 +2,16 @@
 // iproute2, util-linux's unshare) when they are missing and we are root, so a fresh machine
 // runs every interop test for real (DESIGN §7). Without root the interop helper reports the
 // missing tool, and under PODNET_REQUIRE_INTEROP=1 that is a failure, not a skip.
+// It also makes the directory where the network guard logs refusals (see setup.ts).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ensureDebianTools } from './tools.ts';
 
-export default async function globalSetup(): Promise<void> {
+export default async function globalSetup(): Promise<() => void> {
   await ensureDebianTools();
+  const guardDir = mkdtempSync(join(tmpdir(), 'podnet-guard-'));
+  // Workers are forked after this runs and inherit the variable.
+  process.env.PODNET_GUARD_DIR = guardDir;
+  return () => rmSync(guardDir, { recursive: true, force: true });
 }

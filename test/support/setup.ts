@@ -14,7 +14,9 @@ if (!(process.env.NODE_OPTIONS ?? '').includes(importFlag)) {
   process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} ${importFlag}`.trim();
 }
 if (!process.env.PODNET_GUARD_LOG) {
-  process.env.PODNET_GUARD_LOG = join(tmpdir(), `podnet-guard-${process.pid}.log`);
+  // One log per worker, in the run's directory (made and removed by global-setup.ts).
+  const dir = process.env.PODNET_GUARD_DIR ?? tmpdir();
+  process.env.PODNET_GUARD_LOG = join(dir, `podnet-guard-${process.pid}.log`);
   writeFileSync(process.env.PODNET_GUARD_LOG, '');
 }
 const guardLog = process.env.PODNET_GUARD_LOG;

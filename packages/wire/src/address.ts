@@ -13,7 +13,8 @@ export const IPV4_BROADCAST: Ipv4Address = 0xffffffff;
 export const MAC_BROADCAST: MacAddress = 0xffffffffffff;
 export const MAC_ZERO: MacAddress = 0;
 
-const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const IPV4_RE =
+  /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 export function isIpv4(text: string): boolean {
   return IPV4_RE.test(text);
@@ -23,7 +24,10 @@ export function isIpv4(text: string): boolean {
 export function parseIpv4(text: string): Ipv4Address {
   const m = IPV4_RE.exec(text);
   if (!m) {
-    throw new PodnetError(ErrorCodes.PARSE_ADDRESS, `"${text}" is not an IPv4 address: expected four decimal numbers 0-255 separated by dots, like 10.244.1.2`);
+    throw new PodnetError(
+      ErrorCodes.PARSE_ADDRESS,
+      `"${text}" is not an IPv4 address: expected four decimal numbers 0-255 separated by dots, like 10.244.1.2`,
+    );
   }
   return ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
 }
@@ -34,7 +38,11 @@ export function formatIpv4(ip: Ipv4Address): string {
 
 export function readIpv4(buf: Uint8Array, offset: number): Ipv4Address {
   return (
-    (((buf[offset] as number) << 24) | ((buf[offset + 1] as number) << 16) | ((buf[offset + 2] as number) << 8) | (buf[offset + 3] as number)) >>> 0
+    (((buf[offset] as number) << 24) |
+      ((buf[offset + 1] as number) << 16) |
+      ((buf[offset + 2] as number) << 8) |
+      (buf[offset + 3] as number)) >>>
+    0
   );
 }
 
@@ -55,7 +63,10 @@ export function isMac(text: string): boolean {
 export function parseMac(text: string): MacAddress {
   const m = MAC_RE.exec(text);
   if (!m) {
-    throw new PodnetError(ErrorCodes.PARSE_ADDRESS, `"${text}" is not a MAC address: expected six hex bytes separated by colons, like 0a:58:0a:f4:01:02`);
+    throw new PodnetError(
+      ErrorCodes.PARSE_ADDRESS,
+      `"${text}" is not a MAC address: expected six hex bytes separated by colons, like 0a:58:0a:f4:01:02`,
+    );
   }
   let mac = 0;
   for (let i = 1; i <= 6; i++) mac = mac * 256 + Number.parseInt(m[i] as string, 16);
@@ -74,9 +85,13 @@ export function formatMac(mac: MacAddress): string {
 
 export function readMac(buf: Uint8Array, offset: number): MacAddress {
   return (
-    ((buf[offset] as number) * 2 ** 40) +
-    ((buf[offset + 1] as number) * 2 ** 32) +
-    ((((buf[offset + 2] as number) << 24) | ((buf[offset + 3] as number) << 16) | ((buf[offset + 4] as number) << 8) | (buf[offset + 5] as number)) >>> 0)
+    (buf[offset] as number) * 2 ** 40 +
+    (buf[offset + 1] as number) * 2 ** 32 +
+    ((((buf[offset + 2] as number) << 24) |
+      ((buf[offset + 3] as number) << 16) |
+      ((buf[offset + 4] as number) << 8) |
+      (buf[offset + 5] as number)) >>>
+      0)
   );
 }
 

@@ -1,5 +1,5 @@
 // IPv4 CIDR math for routes, podCIDRs, Service ranges and iptables -s/-d matches.
-import { type Ipv4Address, formatIpv4, parseIpv4 } from './address.js';
+import { formatIpv4, type Ipv4Address, parseIpv4 } from './address.js';
 import { ErrorCodes, PodnetError } from './errors.js';
 
 export interface Cidr {
@@ -23,7 +23,10 @@ export function parseCidr(text: string, options: { strict?: boolean } = {}): Cid
   const addrText = slash < 0 ? text : text.slice(0, slash);
   const prefixText = slash < 0 ? '32' : text.slice(slash + 1);
   if (!/^\d{1,2}$/.test(prefixText) || Number(prefixText) > 32) {
-    throw new PodnetError(ErrorCodes.PARSE_ADDRESS, `"${text}" is not an IPv4 CIDR: the prefix length after "/" must be 0-32, like 10.244.0.0/16`);
+    throw new PodnetError(
+      ErrorCodes.PARSE_ADDRESS,
+      `"${text}" is not an IPv4 CIDR: the prefix length after "/" must be 0-32, like 10.244.0.0/16`,
+    );
   }
   let ip: number;
   try {
@@ -44,7 +47,7 @@ export function formatCidr(cidr: Cidr): string {
 }
 
 export function cidrContains(cidr: Cidr, ip: Ipv4Address): boolean {
-  return ((ip & prefixMask(cidr.prefix)) >>> 0) === cidr.network;
+  return (ip & prefixMask(cidr.prefix)) >>> 0 === cidr.network;
 }
 
 /** True when `inner` lies entirely inside `outer`. */
