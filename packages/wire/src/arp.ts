@@ -5,7 +5,9 @@
 //  | htype | ptype |hlen|plen| oper  | sender MAC      | sender IP | target MAC      | target IP |
 //  +-------+-------+----+----+-------+-----------------+-----------+-----------------+-----------+
 import type { Ipv4Address, MacAddress } from './address.js';
-import { type Codec } from './codec.js';
+import { readIpv4, readMac, writeIpv4, writeMac } from './address.js';
+import { type Codec, outputBuffer } from './codec.js';
+import { DecodeError, EncodeError, checkBounds, needBytes } from './errors.js';
 
 export const ArpOperation = { Request: 1, Reply: 2 } as const;
 export const HTYPE_ETHERNET = 1;
@@ -25,8 +27,60 @@ export interface ArpRepr {
   targetIp: Ipv4Address;
 }
 
-export declare function decode(buf: Buffer, offset?: number, end?: number): ArpRepr;
-export declare function encode(repr: ArpRepr, buf?: Buffer, offset?: number): Buffer;
-export declare function encodingLength(repr: ArpRepr): number;
+const HTYPE_OFFSET = 0;
+const PTYPE_OFFSET = 2;
+const HLEN_OFFSET = 4;
+const PLEN_OFFSET = 5;
+const OPER_OFFSET = 6;
+const SHA_OFFSET = 8;
+const SPA_OFFSET = 14;
+const THA_OFFSET = 18;
+const TPA_OFFSET = 24;
+
+export function decode(buf: Buffer, offset = 0, end?: number): ArpRepr {
+  const e = checkBounds('arp', buf, offset, end);
+  needBytes('arp', offset, e, 8);
+  const hlen = buf[offset + HLEN_OFFSET] as number;
+  const plen = buf[offset + PLEN_OFFSET] as number;
+  // RFC 826 is generic over hardware and protocol sizes; podnet carries only Ethernet/IPv4.
+  if (hlen !== 6 || plen !== 4) {
+    throw new DecodeError('arp', offset + HLEN_OFFSET, `hardware/protocol address lengths ${hlen}/${plen} are not Ethernet/IPv4 (6/4)`);
+  }
+  needBytes('arp', offset, e, LENGTH);
+  return {
+    htype: buf.readUInt16BE(offset + HTYPE_OFFSET),
+    ptype: buf.readUInt16BE(offset + PTYPE_OFFSET),
+    operation: buf.readUInt16BE(offset + OPER_OFFSET),
+    senderMac: readMac(buf, offset + SHA_OFFSET),
+    senderIp: readIpv4(buf, offset + SPA_OFFSET),
+    targetMac: readMac(buf, offset + THA_OFFSET),
+    targetIp: readIpv4(buf, offset + TPA_OFFSET),
+  };
+}
+
+export function encodingLength(_repr: ArpRepr): number {
+  return LENGTH;
+}
+
+export function encode(repr: ArpRepr, buf?: Buffer, offset = 0): Buffer {
+  const out = outputBuffer('arp', LENGTH, buf, offset);
+  for (const [name, v] of [
+    ['htype', repr.htype],
+    ['ptype', repr.ptype],
+    ['operation', repr.operation],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new EncodeError('arp', `${name} ${v} is not a 16-bit number`);
+  }
+  out.writeUInt16BE(repr.htype, offset + HTYPE_OFFSET);
+  out.writeUInt16BE(repr.ptype, offset + PTYPE_OFFSET);
+  out[offset + HLEN_OFFSET] = 6;
+  out[offset + PLEN_OFFSET] = 4;
+  out.writeUInt16BE(repr.operation, offset + OPER_OFFSET);
+  writeMac(out, offset + SHA_OFFSET, repr.senderMac);
+  writeIpv4(out, offset + SPA_OFFSET, repr.senderIp);
+  writeMac(out, offset + THA_OFFSET, repr.targetMac);
+  writeIpv4(out, offset + TPA_OFFSET, repr.targetIp);
+  return out;
+}
 
 export const codec = { name: 'arp', decode, encode, encodingLength } satisfies Codec<ArpRepr>;

@@ -20,3 +20,14 @@ export function outputBuffer(protocol: string, need: number, buf: Buffer | undef
   }
   return buf;
 }
+
+/**
+ * Copies a layer's payload after its header, unless it is already there: encoding a stack
+ * innermost-first into one buffer leaves each payload in place, and re-copying it for every
+ * layer would cost more than all the headers together.
+ */
+export function writePayload(payload: Uint8Array, out: Buffer, at: number): void {
+  if (payload.length === 0) return;
+  if (payload.buffer === out.buffer && payload.byteOffset === out.byteOffset + at) return;
+  out.set(payload, at);
+}

@@ -6,7 +6,9 @@
 //  +-------------------+-------------------+-------+----------------
 //  With 802.1Q, each tag (TPID 0x8100 or 0x88a8, then PCP:3 DEI:1 VID:12) sits before the type.
 import type { MacAddress } from './address.js';
-import { type Codec } from './codec.js';
+import { readMac, writeMac } from './address.js';
+import { type Codec, outputBuffer, writePayload } from './codec.js';
+import { EncodeError, checkBounds, needBytes } from './errors.js';
 
 export const EtherType = {
   IPv4: 0x0800,
@@ -46,10 +48,58 @@ export interface EthernetRepr {
   payload: Buffer;
 }
 
-export declare function decode(buf: Buffer, offset?: number, end?: number): EthernetRepr;
-export declare function encode(repr: EthernetRepr, buf?: Buffer, offset?: number): Buffer;
-export declare function encodingLength(repr: EthernetRepr): number;
-/** "IPv4", "ARP", "802.1Q", "IPv6", or "0x88cc" for others. */
-export declare function etherTypeName(etherType: number): string;
+const NAMES: Record<number, string> = { 0x0800: 'IPv4', 0x0806: 'ARP', 0x8100: '802.1Q', 0x88a8: '802.1ad', 0x86dd: 'IPv6' };
+
+function isVlanTpid(type: number): boolean {
+  return type === EtherType.VLAN || type === EtherType.QinQ;
+}
+
+export function decode(buf: Buffer, offset = 0, end?: number): EthernetRepr {
+  const e = checkBounds('ethernet', buf, offset, end);
+  needBytes('ethernet', offset, e, HEADER_LENGTH);
+  const dst = readMac(buf, offset + DST_OFFSET);
+  const src = readMac(buf, offset + SRC_OFFSET);
+  let at = offset + TYPE_OFFSET;
+  let type = buf.readUInt16BE(at);
+  const vlans: VlanTag[] = [];
+  // 802.1Q §9.6: a tag is the TPID followed by the TCI; 802.1ad stacks them (QinQ).
+  while (isVlanTpid(type)) {
+    needBytes('ethernet', at, e, VLAN_TAG_LENGTH + 2, '802.1Q tag');
+    const tci = buf.readUInt16BE(at + 2);
+    vlans.push({ tpid: type, pcp: tci >>> 13, dei: (tci & 0x1000) !== 0, vid: tci & 0x0fff });
+    at += VLAN_TAG_LENGTH;
+    type = buf.readUInt16BE(at);
+  }
+  return { dst, src, vlans, etherType: type, payload: buf.subarray(at + 2, e) };
+}
+
+export function encodingLength(repr: EthernetRepr): number {
+  return HEADER_LENGTH + repr.vlans.length * VLAN_TAG_LENGTH + repr.payload.length;
+}
+
+export function encode(repr: EthernetRepr, buf?: Buffer, offset = 0): Buffer {
+  const out = outputBuffer('ethernet', encodingLength(repr), buf, offset);
+  if (!(repr.etherType >= 0 && repr.etherType <= 0xffff && Number.isInteger(repr.etherType))) {
+    throw new EncodeError('ethernet', `EtherType ${repr.etherType} is not a 16-bit number`);
+  }
+  writeMac(out, offset + DST_OFFSET, repr.dst);
+  writeMac(out, offset + SRC_OFFSET, repr.src);
+  let at = offset + TYPE_OFFSET;
+  for (const tag of repr.vlans) {
+    if (tag.vid < 0 || tag.vid > 0xfff || tag.pcp < 0 || tag.pcp > 7 || !isVlanTpid(tag.tpid)) {
+      throw new EncodeError('ethernet', `bad VLAN tag (tpid 0x${tag.tpid.toString(16)}, pcp ${tag.pcp}, vid ${tag.vid})`);
+    }
+    out.writeUInt16BE(tag.tpid, at);
+    out.writeUInt16BE((tag.pcp << 13) | (tag.dei ? 0x1000 : 0) | tag.vid, at + 2);
+    at += VLAN_TAG_LENGTH;
+  }
+  out.writeUInt16BE(repr.etherType, at);
+  writePayload(repr.payload, out, at + 2);
+  return out;
+}
+
+export function etherTypeName(etherType: number): string {
+  return NAMES[etherType] ?? `0x${etherType.toString(16).padStart(4, '0')}`;
+}
 
 export const codec = { name: 'ethernet', decode, encode, encodingLength } satisfies Codec<EthernetRepr>;

@@ -5,7 +5,9 @@
 //  |     Type      |     Code      |          Checksum             |
 //  |              rest of header (identifier/sequence, MTU, unused)|
 //  |     data: echo payload, or the offending IP header + 64 bits  |
-import { type Codec } from './codec.js';
+import { onesComplementSum } from './checksum.js';
+import { type Codec, outputBuffer, writePayload } from './codec.js';
+import { DecodeError, EncodeError, checkBounds, needBytes } from './errors.js';
 
 export const IcmpType = {
   EchoReply: 0,
@@ -31,6 +33,10 @@ export const UnreachableCode = {
 
 export const TimeExceededCode = { TtlExceeded: 0, FragmentReassembly: 1 } as const;
 
+export const TYPE_OFFSET = 0;
+export const CODE_OFFSET = 1;
+export const CHECKSUM_OFFSET = 2;
+export const REST_OFFSET = 4;
 export const HEADER_LENGTH = 8;
 
 export type Icmpv4Repr =
@@ -72,17 +78,123 @@ export type Icmpv4Repr =
       data: Buffer;
     };
 
-export declare function decode(buf: Buffer, offset?: number, end?: number): Icmpv4Repr;
-/** Computes the checksum over header and data when repr.checksum is undefined. */
-export declare function encode(repr: Icmpv4Repr, buf?: Buffer, offset?: number): Buffer;
-export declare function encodingLength(repr: Icmpv4Repr): number;
-export declare function checksumValid(buf: Buffer, offset?: number, end?: number): boolean;
-/** The ICMP type number of a repr. */
-export declare function typeOf(repr: Icmpv4Repr): number;
-/**
- * The quote an error message carries for the offending datagram `packet` (an IPv4 datagram
- * starting at `offset`): its header plus the first 8 bytes of its payload (RFC 792).
- */
-export declare function quoteOf(packet: Buffer, offset?: number): Buffer;
+export function decode(buf: Buffer, offset = 0, end?: number): Icmpv4Repr {
+  const e = checkBounds('icmp', buf, offset, end);
+  needBytes('icmp', offset, e, HEADER_LENGTH);
+  const type = buf[offset + TYPE_OFFSET] as number;
+  const code = buf[offset + CODE_OFFSET] as number;
+  const checksum = buf.readUInt16BE(offset + CHECKSUM_OFFSET);
+  const body = buf.subarray(offset + HEADER_LENGTH, e);
+  switch (type) {
+    case IcmpType.EchoRequest:
+    case IcmpType.EchoReply:
+      return {
+        kind: type === IcmpType.EchoRequest ? 'echo-request' : 'echo-reply',
+        code,
+        checksum,
+        identifier: buf.readUInt16BE(offset + REST_OFFSET),
+        sequence: buf.readUInt16BE(offset + REST_OFFSET + 2),
+        data: body,
+      };
+    case IcmpType.DestinationUnreachable:
+      return {
+        kind: 'destination-unreachable',
+        code,
+        checksum,
+        unused: buf.readUInt16BE(offset + REST_OFFSET),
+        // RFC 1191 §4: the low 16 bits carry the next-hop MTU for code 4.
+        nextHopMtu: buf.readUInt16BE(offset + REST_OFFSET + 2),
+        quote: body,
+      };
+    case IcmpType.TimeExceeded:
+      return { kind: 'time-exceeded', code, checksum, unused: buf.readUInt32BE(offset + REST_OFFSET), quote: body };
+    default:
+      return { kind: 'other', type, code, checksum, rest: buf.readUInt32BE(offset + REST_OFFSET), data: body };
+  }
+}
+
+export function typeOf(repr: Icmpv4Repr): number {
+  switch (repr.kind) {
+    case 'echo-request':
+      return IcmpType.EchoRequest;
+    case 'echo-reply':
+      return IcmpType.EchoReply;
+    case 'destination-unreachable':
+      return IcmpType.DestinationUnreachable;
+    case 'time-exceeded':
+      return IcmpType.TimeExceeded;
+    default:
+      return repr.type;
+  }
+}
+
+function bodyOf(repr: Icmpv4Repr): Buffer {
+  return repr.kind === 'destination-unreachable' || repr.kind === 'time-exceeded' ? repr.quote : repr.data;
+}
+
+export function encodingLength(repr: Icmpv4Repr): number {
+  return HEADER_LENGTH + bodyOf(repr).length;
+}
+
+function check16(name: string, v: number, max = 0xffff): void {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new EncodeError('icmp', `${name} ${v} is out of range 0..${max}`);
+}
+
+export function encode(repr: Icmpv4Repr, buf?: Buffer, offset = 0): Buffer {
+  const body = bodyOf(repr);
+  const out = outputBuffer('icmp', HEADER_LENGTH + body.length, buf, offset);
+  const type = typeOf(repr);
+  check16('type', type, 255);
+  check16('code', repr.code, 255);
+  out[offset + TYPE_OFFSET] = type;
+  out[offset + CODE_OFFSET] = repr.code;
+  switch (repr.kind) {
+    case 'echo-request':
+    case 'echo-reply':
+      check16('identifier', repr.identifier);
+      check16('sequence', repr.sequence);
+      out.writeUInt16BE(repr.identifier, offset + REST_OFFSET);
+      out.writeUInt16BE(repr.sequence, offset + REST_OFFSET + 2);
+      break;
+    case 'destination-unreachable':
+      check16('unused', repr.unused);
+      check16('next-hop MTU', repr.nextHopMtu);
+      out.writeUInt16BE(repr.unused, offset + REST_OFFSET);
+      out.writeUInt16BE(repr.nextHopMtu, offset + REST_OFFSET + 2);
+      break;
+    case 'time-exceeded':
+      check16('unused', repr.unused, 0xffffffff);
+      out.writeUInt32BE(repr.unused, offset + REST_OFFSET);
+      break;
+    default:
+      check16('rest of header', repr.rest, 0xffffffff);
+      out.writeUInt32BE(repr.rest, offset + REST_OFFSET);
+  }
+  writePayload(body, out, offset + HEADER_LENGTH);
+  let checksum = repr.checksum;
+  if (checksum === undefined) {
+    // RFC 792: the checksum covers the whole ICMP message, type onwards, with the field zero.
+    out.writeUInt16BE(0, offset + CHECKSUM_OFFSET);
+    checksum = ~onesComplementSum(out, offset, offset + HEADER_LENGTH + body.length) & 0xffff;
+  } else {
+    check16('checksum', checksum);
+  }
+  out.writeUInt16BE(checksum, offset + CHECKSUM_OFFSET);
+  return out;
+}
+
+export function checksumValid(buf: Buffer, offset = 0, end = buf.length): boolean {
+  if (end - offset < HEADER_LENGTH) return false;
+  return onesComplementSum(buf, offset, end) === 0xffff;
+}
+
+export function quoteOf(packet: Buffer, offset = 0): Buffer {
+  if (packet.length - offset < 20) throw new DecodeError('icmp', offset, 'the offending datagram is shorter than an IPv4 header');
+  const headerLen = ((packet[offset] as number) & 0x0f) * 4;
+  const totalLength = packet.readUInt16BE(offset + 2);
+  const available = Math.min(packet.length - offset, Math.max(totalLength, headerLen));
+  // RFC 792: "the internet header plus the first 64 bits of the original datagram's data".
+  return Buffer.from(packet.subarray(offset, offset + Math.min(available, headerLen + 8)));
+}
 
 export const codec = { name: 'icmp', decode, encode, encodingLength } satisfies Codec<Icmpv4Repr>;

@@ -11,7 +11,10 @@
 //  |                    Options                    |    Padding    |
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 import type { Ipv4Address } from './address.js';
-import { type Codec } from './codec.js';
+import { readIpv4, writeIpv4 } from './address.js';
+import { onesComplementSum } from './checksum.js';
+import { type Codec, outputBuffer, writePayload } from './codec.js';
+import { DecodeError, EncodeError, checkBounds, needBytes } from './errors.js';
 
 export const IpProtocol = { ICMP: 1, TCP: 6, UDP: 17, SCTP: 132 } as const;
 
@@ -61,16 +64,158 @@ export type Ipv4Option =
   | { kind: 'router-alert'; value: number }
   | { kind: 'unknown'; type: number; data: Buffer };
 
-export declare function decode(buf: Buffer, offset?: number, end?: number): Ipv4Repr;
-export declare function encode(repr: Ipv4Repr, buf?: Buffer, offset?: number): Buffer;
-export declare function encodingLength(repr: Ipv4Repr): number;
-/** Header length in bytes (20 + options). */
-export declare function headerLength(repr: Ipv4Repr): number;
-/** True when the header checksum of the datagram at `offset` verifies. */
-export declare function checksumValid(buf: Buffer, offset?: number): boolean;
-/** Parses raw option bytes; throws DecodeError on a malformed option length. */
-export declare function parseOptions(options: Buffer): Ipv4Option[];
-/** "ICMP", "TCP", "UDP", "SCTP" or the number. */
-export declare function protocolName(protocol: number): string;
+const FLAG_RESERVED = 0x8000;
+const FLAG_DF = 0x4000;
+const FLAG_MF = 0x2000;
+const EMPTY = Buffer.alloc(0);
+
+export function decode(buf: Buffer, offset = 0, end?: number): Ipv4Repr {
+  const e = checkBounds('ipv4', buf, offset, end);
+  needBytes('ipv4', offset, e, MIN_HEADER_LENGTH);
+  const vihl = buf[offset + VERSION_IHL_OFFSET] as number;
+  if (vihl >>> 4 !== 4) throw new DecodeError('ipv4', offset, `version ${vihl >>> 4} is not 4`);
+  const headerLen = (vihl & 0x0f) * 4;
+  if (headerLen < MIN_HEADER_LENGTH)
+    throw new DecodeError('ipv4', offset, `header length ${headerLen} is below the minimum 20 (IHL ${vihl & 0x0f})`);
+  needBytes('ipv4', offset, e, headerLen, 'header with options');
+  const totalLength = buf.readUInt16BE(offset + TOTAL_LENGTH_OFFSET);
+  if (totalLength < headerLen) {
+    throw new DecodeError('ipv4', offset + TOTAL_LENGTH_OFFSET, `total length ${totalLength} is shorter than the header (${headerLen})`);
+  }
+  if (totalLength > e - offset) {
+    throw new DecodeError(
+      'ipv4',
+      offset + TOTAL_LENGTH_OFFSET,
+      `truncated datagram: total length ${totalLength}, have ${e - offset} bytes`,
+    );
+  }
+  const tos = buf[offset + TOS_OFFSET] as number;
+  const ff = buf.readUInt16BE(offset + FLAGS_FRAGMENT_OFFSET);
+  return {
+    dscp: tos >>> 2,
+    ecn: tos & 0x03,
+    identification: buf.readUInt16BE(offset + IDENTIFICATION_OFFSET),
+    reservedFlag: (ff & FLAG_RESERVED) !== 0,
+    dontFragment: (ff & FLAG_DF) !== 0,
+    moreFragments: (ff & FLAG_MF) !== 0,
+    fragmentOffset: (ff & 0x1fff) * 8,
+    ttl: buf[offset + TTL_OFFSET] as number,
+    protocol: buf[offset + PROTOCOL_OFFSET] as number,
+    checksum: buf.readUInt16BE(offset + CHECKSUM_OFFSET),
+    src: readIpv4(buf, offset + SRC_OFFSET),
+    dst: readIpv4(buf, offset + DST_OFFSET),
+    options: headerLen > MIN_HEADER_LENGTH ? buf.subarray(offset + MIN_HEADER_LENGTH, offset + headerLen) : EMPTY,
+    payload: buf.subarray(offset + headerLen, offset + totalLength),
+  };
+}
+
+export function headerLength(repr: Ipv4Repr): number {
+  return MIN_HEADER_LENGTH + repr.options.length;
+}
+
+export function encodingLength(repr: Ipv4Repr): number {
+  return MIN_HEADER_LENGTH + repr.options.length + repr.payload.length;
+}
+
+function checkField(name: string, value: number, max: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) throw new EncodeError('ipv4', `${name} ${value} is out of range 0..${max}`);
+}
+
+export function encode(repr: Ipv4Repr, buf?: Buffer, offset = 0): Buffer {
+  const headerLen = headerLength(repr);
+  const total = headerLen + repr.payload.length;
+  if (repr.options.length % 4 !== 0 || repr.options.length > 40) {
+    throw new EncodeError('ipv4', `options are ${repr.options.length} bytes; they must be padded to a multiple of 4 and at most 40`);
+  }
+  if (total > 0xffff) throw new EncodeError('ipv4', `datagram of ${total} bytes exceeds the 65535-byte maximum`);
+  checkField('dscp', repr.dscp, 63);
+  checkField('ecn', repr.ecn, 3);
+  checkField('identification', repr.identification, 0xffff);
+  checkField('ttl', repr.ttl, 255);
+  checkField('protocol', repr.protocol, 255);
+  if (!Number.isInteger(repr.fragmentOffset) || repr.fragmentOffset < 0 || repr.fragmentOffset > 65528 || repr.fragmentOffset % 8 !== 0) {
+    throw new EncodeError('ipv4', `fragment offset ${repr.fragmentOffset} must be a multiple of 8 bytes from 0 to 65528`);
+  }
+  const out = outputBuffer('ipv4', total, buf, offset);
+  out[offset + VERSION_IHL_OFFSET] = 0x40 | (headerLen >>> 2);
+  out[offset + TOS_OFFSET] = (repr.dscp << 2) | repr.ecn;
+  out.writeUInt16BE(total, offset + TOTAL_LENGTH_OFFSET);
+  out.writeUInt16BE(repr.identification, offset + IDENTIFICATION_OFFSET);
+  const ff =
+    (repr.reservedFlag ? FLAG_RESERVED : 0) |
+    (repr.dontFragment ? FLAG_DF : 0) |
+    (repr.moreFragments ? FLAG_MF : 0) |
+    (repr.fragmentOffset >>> 3);
+  out.writeUInt16BE(ff, offset + FLAGS_FRAGMENT_OFFSET);
+  out[offset + TTL_OFFSET] = repr.ttl;
+  out[offset + PROTOCOL_OFFSET] = repr.protocol;
+  writeIpv4(out, offset + SRC_OFFSET, repr.src);
+  writeIpv4(out, offset + DST_OFFSET, repr.dst);
+  if (repr.options.length > 0) repr.options.copy(out, offset + MIN_HEADER_LENGTH);
+  writePayload(repr.payload, out, offset + headerLen);
+  let checksum = repr.checksum;
+  if (checksum === undefined) {
+    // RFC 791 §3.1: the one's complement of the one's complement sum of the header, with the
+    // checksum field taken as zero.
+    out.writeUInt16BE(0, offset + CHECKSUM_OFFSET);
+    checksum = ~onesComplementSum(out, offset, offset + headerLen) & 0xffff;
+  } else {
+    checkField('checksum', checksum, 0xffff);
+  }
+  out.writeUInt16BE(checksum, offset + CHECKSUM_OFFSET);
+  return out;
+}
+
+export function checksumValid(buf: Buffer, offset = 0): boolean {
+  if (buf.length - offset < MIN_HEADER_LENGTH) return false;
+  const headerLen = ((buf[offset] as number) & 0x0f) * 4;
+  if (headerLen < MIN_HEADER_LENGTH || buf.length - offset < headerLen) return false;
+  // Summing the header including its checksum gives 0xffff when it is intact.
+  return onesComplementSum(buf, offset, offset + headerLen) === 0xffff;
+}
+
+export function parseOptions(options: Buffer): Ipv4Option[] {
+  const list: Ipv4Option[] = [];
+  let i = 0;
+  while (i < options.length) {
+    const type = options[i] as number;
+    if (type === 0) {
+      list.push({ kind: 'eol' });
+      break;
+    }
+    if (type === 1) {
+      list.push({ kind: 'nop' });
+      i++;
+      continue;
+    }
+    if (i + 1 >= options.length) throw new DecodeError('ipv4', MIN_HEADER_LENGTH + i, `option ${type} has no length byte`);
+    const len = options[i + 1] as number;
+    if (len < 2 || i + len > options.length)
+      throw new DecodeError('ipv4', MIN_HEADER_LENGTH + i + 1, `option ${type} has bad length ${len}`);
+    const body = options.subarray(i + 2, i + len);
+    if (type === 7 && len >= 3) {
+      // Record Route (RFC 791 §3.1): pointer, then route data of 4-byte addresses.
+      const addresses: number[] = [];
+      for (let a = 1; a + 4 <= body.length; a += 4) addresses.push(readIpv4(body, a));
+      list.push({ kind: 'record-route', pointer: body[0] as number, addresses });
+    } else if (type === 68 && len >= 4) {
+      const of = body[1] as number;
+      list.push({ kind: 'timestamp', pointer: body[0] as number, overflow: of >>> 4, flag: of & 0x0f, data: body.subarray(2) });
+    } else if (type === 148 && len === 4) {
+      // Router Alert (RFC 2113).
+      list.push({ kind: 'router-alert', value: body.readUInt16BE(0) });
+    } else {
+      list.push({ kind: 'unknown', type, data: body });
+    }
+    i += len;
+  }
+  return list;
+}
+
+const PROTOCOL_NAMES: Record<number, string> = { 1: 'ICMP', 2: 'IGMP', 6: 'TCP', 17: 'UDP', 47: 'GRE', 50: 'ESP', 132: 'SCTP' };
+
+export function protocolName(protocol: number): string {
+  return PROTOCOL_NAMES[protocol] ?? String(protocol);
+}
 
 export const codec = { name: 'ipv4', decode, encode, encodingLength } satisfies Codec<Ipv4Repr>;

@@ -7,10 +7,26 @@
 //  |                           Checksum                            |
 //  | Chunk Type  | Chunk Flags   |        Chunk Length             |  (repeated,
 //  |                          Chunk Value ...                      |   padded to 4)
-import { type Codec } from './codec.js';
+import { type Codec, outputBuffer } from './codec.js';
+import { DecodeError, EncodeError, checkBounds, needBytes } from './errors.js';
 
-export const ChunkType = { DATA: 0, INIT: 1, INIT_ACK: 2, SACK: 3, HEARTBEAT: 4, ABORT: 6, SHUTDOWN: 7, COOKIE_ECHO: 10, COOKIE_ACK: 11 } as const;
+export const ChunkType = {
+  DATA: 0,
+  INIT: 1,
+  INIT_ACK: 2,
+  SACK: 3,
+  HEARTBEAT: 4,
+  ABORT: 6,
+  SHUTDOWN: 7,
+  COOKIE_ECHO: 10,
+  COOKIE_ACK: 11,
+} as const;
+export const SRC_PORT_OFFSET = 0;
+export const DST_PORT_OFFSET = 2;
+export const VERIFICATION_TAG_OFFSET = 4;
+export const CHECKSUM_OFFSET = 8;
 export const HEADER_LENGTH = 12;
+export const CHUNK_HEADER_LENGTH = 4;
 
 export interface SctpChunk {
   type: number;
@@ -23,16 +39,118 @@ export interface SctpRepr {
   srcPort: number;
   dstPort: number;
   verificationTag: number;
-  /** CRC32c as read on decode; when undefined on encode it is computed. */
+  /**
+   * The checksum field read as a big-endian number (as tshark shows it); when undefined on
+   * encode the CRC32c is computed. SCTP stores the CRC in little-endian byte order (Linux
+   * sctp_compute_cksum; RFC 9260 Appendix A's bit ordering), so this is the CRC byte-swapped.
+   */
   checksum?: number;
   chunks: SctpChunk[];
 }
 
-export declare function decode(buf: Buffer, offset?: number, end?: number): SctpRepr;
-export declare function encode(repr: SctpRepr, buf?: Buffer, offset?: number): Buffer;
-export declare function encodingLength(repr: SctpRepr): number;
-export declare function checksumValid(buf: Buffer, offset?: number, end?: number): boolean;
-/** CRC32c (Castagnoli) of buf[start, end), as SCTP stores it. */
-export declare function crc32c(buf: Uint8Array, start?: number, end?: number): number;
+/** CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), RFC 9260 Appendix A. */
+const CRC32C_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+function crcUpdate(crc: number, buf: Uint8Array, start: number, end: number): number {
+  let c = crc;
+  for (let i = start; i < end; i++) c = (CRC32C_TABLE[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return c;
+}
+
+export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
+  return ~crcUpdate(0xffffffff, buf, start, end) >>> 0;
+}
+
+/** The CRC of an SCTP packet, computed with its checksum field taken as zero. */
+function packetCrc(buf: Uint8Array, offset: number, end: number): number {
+  let c = crcUpdate(0xffffffff, buf, offset, offset + CHECKSUM_OFFSET);
+  c = crcUpdate(c, ZERO4, 0, 4);
+  c = crcUpdate(c, buf, offset + HEADER_LENGTH, end);
+  return ~c >>> 0;
+}
+const ZERO4 = new Uint8Array(4);
+
+function swap32(v: number): number {
+  return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
+}
+
+export function decode(buf: Buffer, offset = 0, end?: number): SctpRepr {
+  const e = checkBounds('sctp', buf, offset, end);
+  needBytes('sctp', offset, e, HEADER_LENGTH);
+  const chunks: SctpChunk[] = [];
+  let i = offset + HEADER_LENGTH;
+  // RFC 9260 §3.2: chunks follow one another, each padded to a multiple of 4 bytes; the
+  // padding of the last chunk may be absent.
+  while (i < e) {
+    needBytes('sctp', i, e, CHUNK_HEADER_LENGTH, 'chunk header');
+    const length = buf.readUInt16BE(i + 2);
+    if (length < CHUNK_HEADER_LENGTH) throw new DecodeError('sctp', i + 2, `chunk length ${length} is below the 4-byte chunk header`);
+    if (i + length > e) throw new DecodeError('sctp', i + 2, `chunk of length ${length} runs past the packet (${e - i} bytes left)`);
+    chunks.push({ type: buf[i] as number, flags: buf[i + 1] as number, value: buf.subarray(i + CHUNK_HEADER_LENGTH, i + length) });
+    i += Math.min((length + 3) & ~3, e - i);
+  }
+  return {
+    srcPort: buf.readUInt16BE(offset + SRC_PORT_OFFSET),
+    dstPort: buf.readUInt16BE(offset + DST_PORT_OFFSET),
+    verificationTag: buf.readUInt32BE(offset + VERIFICATION_TAG_OFFSET),
+    checksum: buf.readUInt32BE(offset + CHECKSUM_OFFSET),
+    chunks,
+  };
+}
+
+export function encodingLength(repr: SctpRepr): number {
+  let n = HEADER_LENGTH;
+  for (const c of repr.chunks) n += (CHUNK_HEADER_LENGTH + c.value.length + 3) & ~3;
+  return n;
+}
+
+function check(name: string, v: number, max: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new EncodeError('sctp', `${name} ${v} is out of range 0..${max}`);
+}
+
+export function encode(repr: SctpRepr, buf?: Buffer, offset = 0): Buffer {
+  check('source port', repr.srcPort, 0xffff);
+  check('destination port', repr.dstPort, 0xffff);
+  check('verification tag', repr.verificationTag, 0xffffffff);
+  const length = encodingLength(repr);
+  const out = outputBuffer('sctp', length, buf, offset);
+  out.writeUInt16BE(repr.srcPort, offset + SRC_PORT_OFFSET);
+  out.writeUInt16BE(repr.dstPort, offset + DST_PORT_OFFSET);
+  out.writeUInt32BE(repr.verificationTag, offset + VERIFICATION_TAG_OFFSET);
+  let i = offset + HEADER_LENGTH;
+  for (const c of repr.chunks) {
+    check('chunk type', c.type, 255);
+    check('chunk flags', c.flags, 255);
+    const chunkLength = CHUNK_HEADER_LENGTH + c.value.length;
+    if (chunkLength > 0xffff) throw new EncodeError('sctp', `chunk of ${chunkLength} bytes exceeds the 16-bit length field`);
+    out[i] = c.type;
+    out[i + 1] = c.flags;
+    out.writeUInt16BE(chunkLength, i + 2);
+    c.value.copy(out, i + CHUNK_HEADER_LENGTH);
+    const padded = (chunkLength + 3) & ~3;
+    out.fill(0, i + chunkLength, i + padded);
+    i += padded;
+  }
+  if (repr.checksum === undefined) {
+    out.writeUInt32LE(packetCrc(out, offset, offset + length), offset + CHECKSUM_OFFSET);
+  } else {
+    check('checksum', repr.checksum, 0xffffffff);
+    out.writeUInt32BE(repr.checksum, offset + CHECKSUM_OFFSET);
+  }
+  return out;
+}
+
+export function checksumValid(buf: Buffer, offset = 0, end = buf.length): boolean {
+  if (end - offset < HEADER_LENGTH) return false;
+  return swap32(buf.readUInt32BE(offset + CHECKSUM_OFFSET)) === packetCrc(buf, offset, end);
+}
 
 export const codec = { name: 'sctp', decode, encode, encodingLength } satisfies Codec<SctpRepr>;

@@ -12,7 +12,9 @@
 //  |       |       |R|E|G|K|H|T|N|N|                               |
 //  |           Checksum            |         Urgent Pointer        |
 //  |                           [Options]                           |
-import { type Codec } from './codec.js';
+import { onesComplementSum, pseudoHeaderSum } from './checksum.js';
+import { type Codec, outputBuffer, writePayload } from './codec.js';
+import { DecodeError, EncodeError, checkBounds, needBytes } from './errors.js';
 import type { PseudoHeader } from './udp.js';
 
 export const TcpFlags = {
@@ -67,12 +69,238 @@ export interface TcpRepr {
   payload: Buffer;
 }
 
-export declare function decode(buf: Buffer, offset?: number, end?: number): TcpRepr;
-export declare function encode(repr: TcpRepr, buf?: Buffer, offset?: number, pseudo?: PseudoHeader): Buffer;
-export declare function encodingLength(repr: TcpRepr): number;
-export declare function headerLength(repr: TcpRepr): number;
-export declare function checksumValid(buf: Buffer, offset: number, end: number, pseudo: PseudoHeader): boolean;
-/** tcpdump's flag letters: "S", "S.", "P.", "F.", "R", "." ... */
-export declare function flagsString(flags: number): string;
+const PROTOCOL_TCP = 6;
+const OPT_EOL = 0;
+const OPT_NOP = 1;
+const OPT_MSS = 2;
+const OPT_WSCALE = 3;
+const OPT_SACK_PERMITTED = 4;
+const OPT_SACK = 5;
+const OPT_TIMESTAMPS = 8;
+const MAX_OPTIONS_LENGTH = MAX_HEADER_LENGTH - MIN_HEADER_LENGTH;
+
+/** Parses the option area buf[start, end); `headerStart` is only for error offsets. */
+function parseOptions(buf: Buffer, start: number, end: number): TcpOption[] {
+  const options: TcpOption[] = [];
+  let i = start;
+  while (i < end) {
+    const kind = buf[i] as number;
+    if (kind === OPT_EOL) {
+      // RFC 9293 §3.2: End of Option List; what follows up to the data offset is padding.
+      options.push({ kind: 'eol', rest: buf.subarray(i + 1, end) });
+      return options;
+    }
+    if (kind === OPT_NOP) {
+      options.push({ kind: 'nop' });
+      i++;
+      continue;
+    }
+    if (i + 1 >= end) throw new DecodeError('tcp', i, `option ${kind} has no length byte`);
+    const len = buf[i + 1] as number;
+    if (len < 2) throw new DecodeError('tcp', i + 1, `option ${kind} has length ${len}, below the minimum 2`);
+    if (i + len > end) throw new DecodeError('tcp', i + 1, `option ${kind} of length ${len} runs past the header`);
+    const at = i + 2;
+    if (kind === OPT_MSS && len === 4) options.push({ kind: 'mss', value: buf.readUInt16BE(at) });
+    else if (kind === OPT_WSCALE && len === 3) options.push({ kind: 'window-scale', shift: buf[at] as number });
+    else if (kind === OPT_SACK_PERMITTED && len === 2) options.push({ kind: 'sack-permitted' });
+    else if (kind === OPT_SACK && len > 2 && (len - 2) % 8 === 0) {
+      const blocks: { left: number; right: number }[] = [];
+      for (let b = at; b < i + len; b += 8) blocks.push({ left: buf.readUInt32BE(b), right: buf.readUInt32BE(b + 4) });
+      options.push({ kind: 'sack', blocks });
+    } else if (kind === OPT_TIMESTAMPS && len === 10) {
+      options.push({ kind: 'timestamps', tsval: buf.readUInt32BE(at), tsecr: buf.readUInt32BE(at + 4) });
+    } else {
+      // Unknown kinds, and known kinds with a length their RFC does not allow, are kept byte for byte.
+      options.push({ kind: 'unknown', type: kind, data: buf.subarray(at, i + len) });
+    }
+    i += len;
+  }
+  return options;
+}
+
+function optionLength(o: TcpOption): number {
+  switch (o.kind) {
+    case 'eol':
+      return 1 + o.rest.length;
+    case 'nop':
+      return 1;
+    case 'mss':
+      return 4;
+    case 'window-scale':
+      return 3;
+    case 'sack-permitted':
+      return 2;
+    case 'sack':
+      return 2 + 8 * o.blocks.length;
+    case 'timestamps':
+      return 10;
+    case 'unknown':
+      return 2 + o.data.length;
+  }
+}
+
+function optionsLength(options: readonly TcpOption[]): number {
+  let n = 0;
+  for (const o of options) n += optionLength(o);
+  return n;
+}
+
+export function decode(buf: Buffer, offset = 0, end?: number): TcpRepr {
+  const e = checkBounds('tcp', buf, offset, end);
+  needBytes('tcp', offset, e, MIN_HEADER_LENGTH);
+  const doByte = buf[offset + DATA_OFFSET_OFFSET] as number;
+  const headerLen = (doByte >>> 4) * 4;
+  if (headerLen < MIN_HEADER_LENGTH) {
+    throw new DecodeError('tcp', offset + DATA_OFFSET_OFFSET, `data offset ${doByte >>> 4} is below the minimum 5 words`);
+  }
+  needBytes('tcp', offset, e, headerLen, 'header with options');
+  return {
+    srcPort: buf.readUInt16BE(offset + SRC_PORT_OFFSET),
+    dstPort: buf.readUInt16BE(offset + DST_PORT_OFFSET),
+    seq: buf.readUInt32BE(offset + SEQ_OFFSET),
+    ack: buf.readUInt32BE(offset + ACK_OFFSET),
+    reserved: doByte & 0x0f,
+    flags: buf[offset + FLAGS_OFFSET] as number,
+    window: buf.readUInt16BE(offset + WINDOW_OFFSET),
+    checksum: buf.readUInt16BE(offset + CHECKSUM_OFFSET),
+    urgentPointer: buf.readUInt16BE(offset + URGENT_OFFSET),
+    options: headerLen > MIN_HEADER_LENGTH ? parseOptions(buf, offset + MIN_HEADER_LENGTH, offset + headerLen) : [],
+    payload: buf.subarray(offset + headerLen, e),
+  };
+}
+
+export function headerLength(repr: TcpRepr): number {
+  return MIN_HEADER_LENGTH + ((optionsLength(repr.options) + 3) & ~3);
+}
+
+export function encodingLength(repr: TcpRepr): number {
+  return headerLength(repr) + repr.payload.length;
+}
+
+function check(name: string, v: number, max: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new EncodeError('tcp', `${name} ${v} is out of range 0..${max}`);
+}
+
+function writeOptions(options: readonly TcpOption[], out: Buffer, start: number, end: number): void {
+  let i = start;
+  for (const o of options) {
+    switch (o.kind) {
+      case 'eol':
+        out[i] = OPT_EOL;
+        o.rest.copy(out, i + 1);
+        break;
+      case 'nop':
+        out[i] = OPT_NOP;
+        break;
+      case 'mss':
+        check('MSS', o.value, 0xffff);
+        out[i] = OPT_MSS;
+        out[i + 1] = 4;
+        out.writeUInt16BE(o.value, i + 2);
+        break;
+      case 'window-scale':
+        check('window scale shift', o.shift, 255);
+        out[i] = OPT_WSCALE;
+        out[i + 1] = 3;
+        out[i + 2] = o.shift;
+        break;
+      case 'sack-permitted':
+        out[i] = OPT_SACK_PERMITTED;
+        out[i + 1] = 2;
+        break;
+      case 'sack':
+        out[i] = OPT_SACK;
+        out[i + 1] = 2 + 8 * o.blocks.length;
+        o.blocks.forEach((b, n) => {
+          check('SACK left edge', b.left, 0xffffffff);
+          check('SACK right edge', b.right, 0xffffffff);
+          out.writeUInt32BE(b.left, i + 2 + 8 * n);
+          out.writeUInt32BE(b.right, i + 6 + 8 * n);
+        });
+        break;
+      case 'timestamps':
+        check('TSval', o.tsval, 0xffffffff);
+        check('TSecr', o.tsecr, 0xffffffff);
+        out[i] = OPT_TIMESTAMPS;
+        out[i + 1] = 10;
+        out.writeUInt32BE(o.tsval, i + 2);
+        out.writeUInt32BE(o.tsecr, i + 6);
+        break;
+      case 'unknown':
+        check('option kind', o.type, 255);
+        out[i] = o.type;
+        out[i + 1] = 2 + o.data.length;
+        o.data.copy(out, i + 2);
+        break;
+    }
+    i += optionLength(o);
+  }
+  // Pad to the 32-bit boundary with zeros (EOL), RFC 9293 §3.1.
+  out.fill(0, i, end);
+}
+
+export function encode(repr: TcpRepr, buf?: Buffer, offset = 0, pseudo?: PseudoHeader): Buffer {
+  const optLen = optionsLength(repr.options);
+  if (optLen > MAX_OPTIONS_LENGTH) throw new EncodeError('tcp', `options take ${optLen} bytes; at most 40 fit in the header`);
+  for (const o of repr.options) {
+    if (o.kind === 'unknown' && o.data.length > 253)
+      throw new EncodeError('tcp', `option ${o.type} carries ${o.data.length} bytes; at most 253 fit`);
+  }
+  check('source port', repr.srcPort, 0xffff);
+  check('destination port', repr.dstPort, 0xffff);
+  check('sequence number', repr.seq, 0xffffffff);
+  check('acknowledgment number', repr.ack, 0xffffffff);
+  check('reserved bits', repr.reserved, 0x0f);
+  check('flags', repr.flags, 0xff);
+  check('window', repr.window, 0xffff);
+  check('urgent pointer', repr.urgentPointer, 0xffff);
+  if (repr.checksum === undefined && pseudo === undefined) {
+    throw new EncodeError('tcp', 'the checksum is to be computed but no pseudo-header (src/dst addresses) was given');
+  }
+  const headerLen = MIN_HEADER_LENGTH + ((optLen + 3) & ~3);
+  const length = headerLen + repr.payload.length;
+  const out = outputBuffer('tcp', length, buf, offset);
+  out.writeUInt16BE(repr.srcPort, offset + SRC_PORT_OFFSET);
+  out.writeUInt16BE(repr.dstPort, offset + DST_PORT_OFFSET);
+  out.writeUInt32BE(repr.seq, offset + SEQ_OFFSET);
+  out.writeUInt32BE(repr.ack, offset + ACK_OFFSET);
+  out[offset + DATA_OFFSET_OFFSET] = ((headerLen >>> 2) << 4) | repr.reserved;
+  out[offset + FLAGS_OFFSET] = repr.flags;
+  out.writeUInt16BE(repr.window, offset + WINDOW_OFFSET);
+  out.writeUInt16BE(repr.urgentPointer, offset + URGENT_OFFSET);
+  if (headerLen > MIN_HEADER_LENGTH) writeOptions(repr.options, out, offset + MIN_HEADER_LENGTH, offset + headerLen);
+  writePayload(repr.payload, out, offset + headerLen);
+  let checksum = repr.checksum;
+  if (checksum === undefined) {
+    // RFC 9293 §3.1: over the pseudo-header, the header with the checksum zero, and the data.
+    out.writeUInt16BE(0, offset + CHECKSUM_OFFSET);
+    const p = pseudo as PseudoHeader;
+    checksum = ~onesComplementSum(out, offset, offset + length, pseudoHeaderSum(p.src, p.dst, PROTOCOL_TCP, length)) & 0xffff;
+  } else {
+    check('checksum', checksum, 0xffff);
+  }
+  out.writeUInt16BE(checksum, offset + CHECKSUM_OFFSET);
+  return out;
+}
+
+export function checksumValid(buf: Buffer, offset: number, end: number, pseudo: PseudoHeader): boolean {
+  if (end - offset < MIN_HEADER_LENGTH) return false;
+  return onesComplementSum(buf, offset, end, pseudoHeaderSum(pseudo.src, pseudo.dst, PROTOCOL_TCP, end - offset)) === 0xffff;
+}
+
+export function flagsString(flags: number): string {
+  // tcpdump (print-tcp.c) prints the flags in the order F S R P . U E W, "." standing for ACK,
+  // and "none" when no flag is set: a SYN-ACK is "S.", FIN+PSH+ACK is "FP.".
+  let s = '';
+  if (flags & TcpFlags.FIN) s += 'F';
+  if (flags & TcpFlags.SYN) s += 'S';
+  if (flags & TcpFlags.RST) s += 'R';
+  if (flags & TcpFlags.PSH) s += 'P';
+  if (flags & TcpFlags.ACK) s += '.';
+  if (flags & TcpFlags.URG) s += 'U';
+  if (flags & TcpFlags.ECE) s += 'E';
+  if (flags & TcpFlags.CWR) s += 'W';
+  return s === '' ? 'none' : s;
+}
 
 export const codec = { name: 'tcp', decode, encode, encodingLength } satisfies Codec<TcpRepr>;

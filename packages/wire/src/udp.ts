@@ -6,7 +6,9 @@
 //  |     Length      |    Checksum     |
 //  |  data ...
 import type { Ipv4Address } from './address.js';
-import { type Codec } from './codec.js';
+import { onesComplementSum, pseudoHeaderSum } from './checksum.js';
+import { type Codec, outputBuffer, writePayload } from './codec.js';
+import { DecodeError, EncodeError, checkBounds, needBytes } from './errors.js';
 
 export const SRC_PORT_OFFSET = 0;
 export const DST_PORT_OFFSET = 2;
@@ -32,10 +34,68 @@ export interface UdpRepr {
   payload: Buffer;
 }
 
-export declare function decode(buf: Buffer, offset?: number, end?: number): UdpRepr;
-export declare function encode(repr: UdpRepr, buf?: Buffer, offset?: number, pseudo?: PseudoHeader): Buffer;
-export declare function encodingLength(repr: UdpRepr): number;
-/** Verifies the checksum of the datagram buf[offset, end) (true for a zero checksum). */
-export declare function checksumValid(buf: Buffer, offset: number, end: number, pseudo: PseudoHeader): boolean;
+const PROTOCOL_UDP = 17;
+
+export function decode(buf: Buffer, offset = 0, end?: number): UdpRepr {
+  const e = checkBounds('udp', buf, offset, end);
+  needBytes('udp', offset, e, HEADER_LENGTH);
+  const length = buf.readUInt16BE(offset + LENGTH_OFFSET);
+  if (length < HEADER_LENGTH) throw new DecodeError('udp', offset + LENGTH_OFFSET, `length ${length} is below the 8-byte header`);
+  if (length > e - offset)
+    throw new DecodeError('udp', offset + LENGTH_OFFSET, `truncated datagram: length ${length}, have ${e - offset} bytes`);
+  return {
+    srcPort: buf.readUInt16BE(offset + SRC_PORT_OFFSET),
+    dstPort: buf.readUInt16BE(offset + DST_PORT_OFFSET),
+    checksum: buf.readUInt16BE(offset + CHECKSUM_OFFSET),
+    payload: buf.subarray(offset + HEADER_LENGTH, offset + length),
+  };
+}
+
+export function encodingLength(repr: UdpRepr): number {
+  return HEADER_LENGTH + repr.payload.length;
+}
+
+function checkPort(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new EncodeError('udp', `${name} ${v} is not a 16-bit number`);
+}
+
+export function encode(repr: UdpRepr, buf?: Buffer, offset = 0, pseudo?: PseudoHeader): Buffer {
+  const length = HEADER_LENGTH + repr.payload.length;
+  if (length > 0xffff) throw new EncodeError('udp', `datagram of ${length} bytes exceeds the 65535-byte length field`);
+  checkPort('source port', repr.srcPort);
+  checkPort('destination port', repr.dstPort);
+  if (repr.checksum === undefined && pseudo === undefined) {
+    throw new EncodeError('udp', 'the checksum is to be computed but no pseudo-header (src/dst addresses) was given');
+  }
+  const out = outputBuffer('udp', length, buf, offset);
+  out.writeUInt16BE(repr.srcPort, offset + SRC_PORT_OFFSET);
+  out.writeUInt16BE(repr.dstPort, offset + DST_PORT_OFFSET);
+  out.writeUInt16BE(length, offset + LENGTH_OFFSET);
+  writePayload(repr.payload, out, offset + HEADER_LENGTH);
+  let checksum = repr.checksum;
+  if (checksum === undefined) {
+    out.writeUInt16BE(0, offset + CHECKSUM_OFFSET);
+    const sum = onesComplementSum(
+      out,
+      offset,
+      offset + length,
+      pseudoHeaderSum((pseudo as PseudoHeader).src, (pseudo as PseudoHeader).dst, PROTOCOL_UDP, length),
+    );
+    // RFC 768: a computed zero is sent as all ones; zero on the wire means "no checksum".
+    checksum = ~sum & 0xffff || 0xffff;
+  } else {
+    checkPort('checksum', checksum);
+  }
+  out.writeUInt16BE(checksum, offset + CHECKSUM_OFFSET);
+  return out;
+}
+
+export function checksumValid(buf: Buffer, offset: number, end: number, pseudo: PseudoHeader): boolean {
+  if (end - offset < HEADER_LENGTH) return false;
+  if (buf.readUInt16BE(offset + CHECKSUM_OFFSET) === 0) return true;
+  const length = buf.readUInt16BE(offset + LENGTH_OFFSET);
+  if (length < HEADER_LENGTH || length > end - offset) return false;
+  return onesComplementSum(buf, offset, offset + length, pseudoHeaderSum(pseudo.src, pseudo.dst, PROTOCOL_UDP, length)) === 0xffff;
+}
 
 export const codec = { name: 'udp', decode, encode, encodingLength } satisfies Codec<UdpRepr>;

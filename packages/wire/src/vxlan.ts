@@ -6,8 +6,13 @@
 //  |                VXLAN Network Identifier (VNI) |   Reserved    |
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //  followed by the inner Ethernet frame.
-import { type Codec } from './codec.js';
+import { type Codec, outputBuffer, writePayload } from './codec.js';
+import { EncodeError, checkBounds, needBytes } from './errors.js';
 
+export const FLAGS_OFFSET = 0;
+export const RESERVED1_OFFSET = 1;
+export const VNI_OFFSET = 4;
+export const RESERVED2_OFFSET = 7;
 export const UDP_PORT = 4789;
 export const HEADER_LENGTH = 8;
 /** The I flag: the VNI is valid (RFC 7348 §5). */
@@ -28,8 +33,40 @@ export interface VxlanRepr {
   payload: Buffer;
 }
 
-export declare function decode(buf: Buffer, offset?: number, end?: number): VxlanRepr;
-export declare function encode(repr: VxlanRepr, buf?: Buffer, offset?: number): Buffer;
-export declare function encodingLength(repr: VxlanRepr): number;
+export function decode(buf: Buffer, offset = 0, end?: number): VxlanRepr {
+  const e = checkBounds('vxlan', buf, offset, end);
+  needBytes('vxlan', offset, e, HEADER_LENGTH);
+  // Reserved bits are kept as read: RFC 7348 §5 says receivers ignore them, and a faithful
+  // capture tool must show them. Whether to drop a frame without the I flag is the device's call.
+  return {
+    flags: buf[offset + FLAGS_OFFSET] as number,
+    reserved1: buf.readUIntBE(offset + RESERVED1_OFFSET, 3),
+    vni: buf.readUIntBE(offset + VNI_OFFSET, 3),
+    reserved2: buf[offset + RESERVED2_OFFSET] as number,
+    payload: buf.subarray(offset + HEADER_LENGTH, e),
+  };
+}
+
+export function encodingLength(repr: VxlanRepr): number {
+  return HEADER_LENGTH + repr.payload.length;
+}
+
+function check(name: string, v: number, bits: number): void {
+  if (!Number.isInteger(v) || v < 0 || v >= 2 ** bits) throw new EncodeError('vxlan', `${name} ${v} does not fit in ${bits} bits`);
+}
+
+export function encode(repr: VxlanRepr, buf?: Buffer, offset = 0): Buffer {
+  check('flags', repr.flags, 8);
+  check('reserved1', repr.reserved1, 24);
+  check('VNI', repr.vni, 24);
+  check('reserved2', repr.reserved2, 8);
+  const out = outputBuffer('vxlan', HEADER_LENGTH + repr.payload.length, buf, offset);
+  out[offset + FLAGS_OFFSET] = repr.flags;
+  out.writeUIntBE(repr.reserved1, offset + RESERVED1_OFFSET, 3);
+  out.writeUIntBE(repr.vni, offset + VNI_OFFSET, 3);
+  out[offset + RESERVED2_OFFSET] = repr.reserved2;
+  writePayload(repr.payload, out, offset + HEADER_LENGTH);
+  return out;
+}
 
 export const codec = { name: 'vxlan', decode, encode, encodingLength } satisfies Codec<VxlanRepr>;
