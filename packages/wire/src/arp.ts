@@ -7,7 +7,7 @@
 import type { Ipv4Address, MacAddress } from './address.js';
 import { readIpv4, readMac, writeIpv4, writeMac } from './address.js';
 import { type Codec, outputBuffer } from './codec.js';
-import { DecodeError, EncodeError, checkBounds, needBytes } from './errors.js';
+import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
 
 export const ArpOperation = { Request: 1, Reply: 2 } as const;
 export const HTYPE_ETHERNET = 1;

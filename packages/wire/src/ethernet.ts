@@ -8,7 +8,7 @@
 import type { MacAddress } from './address.js';
 import { readMac, writeMac } from './address.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
-import { EncodeError, checkBounds, needBytes } from './errors.js';
+import { checkBounds, EncodeError, needBytes } from './errors.js';
 
 export const EtherType = {
   IPv4: 0x0800,
@@ -48,7 +48,7 @@ export interface EthernetRepr {
   payload: Buffer;
 }
 
-const NAMES: Record<number, string> = { 0x0800: 'IPv4', 0x0806: 'ARP', 0x8100: '802.1Q', 0x88a8: '802.1ad', 0x86dd: 'IPv6' };
+const NAMES: Record<number, string> = { 2048: 'IPv4', 2054: 'ARP', 33024: '802.1Q', 34984: '802.1ad', 34525: 'IPv6' };
 
 function isVlanTpid(type: number): boolean {
   return type === EtherType.VLAN || type === EtherType.QinQ;

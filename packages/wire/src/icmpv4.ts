@@ -7,7 +7,7 @@
 //  |     data: echo payload, or the offending IP header + 64 bits  |
 import { onesComplementSum } from './checksum.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
-import { DecodeError, EncodeError, checkBounds, needBytes } from './errors.js';
+import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
 
 export const IcmpType = {
   EchoReply: 0,

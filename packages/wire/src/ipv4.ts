@@ -14,7 +14,7 @@ import type { Ipv4Address } from './address.js';
 import { readIpv4, writeIpv4 } from './address.js';
 import { onesComplementSum } from './checksum.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
-import { DecodeError, EncodeError, checkBounds, needBytes } from './errors.js';
+import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
 
 export const IpProtocol = { ICMP: 1, TCP: 6, UDP: 17, SCTP: 132 } as const;
 

@@ -8,7 +8,7 @@
 //  | Chunk Type  | Chunk Flags   |        Chunk Length             |  (repeated,
 //  |                          Chunk Value ...                      |   padded to 4)
 import { type Codec, outputBuffer } from './codec.js';
-import { DecodeError, EncodeError, checkBounds, needBytes } from './errors.js';
+import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
 
 export const ChunkType = {
   DATA: 0,

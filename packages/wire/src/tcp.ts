@@ -14,7 +14,7 @@
 //  |                           [Options]                           |
 import { onesComplementSum, pseudoHeaderSum } from './checksum.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
-import { DecodeError, EncodeError, checkBounds, needBytes } from './errors.js';
+import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
 import type { PseudoHeader } from './udp.js';
 
 export const TcpFlags = {

@@ -8,7 +8,7 @@
 import type { Ipv4Address } from './address.js';
 import { onesComplementSum, pseudoHeaderSum } from './checksum.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
-import { DecodeError, EncodeError, checkBounds, needBytes } from './errors.js';
+import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
 
 export const SRC_PORT_OFFSET = 0;
 export const DST_PORT_OFFSET = 2;

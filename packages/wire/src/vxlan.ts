@@ -7,7 +7,7 @@
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //  followed by the inner Ethernet frame.
 import { type Codec, outputBuffer, writePayload } from './codec.js';
-import { EncodeError, checkBounds, needBytes } from './errors.js';
+import { checkBounds, EncodeError, needBytes } from './errors.js';
 
 export const FLAGS_OFFSET = 0;
 export const RESERVED1_OFFSET = 1;
