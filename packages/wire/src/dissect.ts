@@ -217,8 +217,9 @@ function layerToJson(layer: Layer): Record<string, unknown> {
         flags: { reserved: r.reservedFlag, dontFragment: r.dontFragment, moreFragments: r.moreFragments },
         fragmentOffset: r.fragmentOffset,
         ttl: r.ttl,
-        protocol: r.protocol,
-        protocolName: ipv4.protocolName(r.protocol),
+        // "protocol" names the layer; the IPv4 field is "proto", as tshark calls it (ip.proto).
+        proto: r.protocol,
+        protoName: ipv4.protocolName(r.protocol),
         checksum: r.checksum,
         checksumOk: layer.checksumOk,
         src: formatIpv4(r.src),

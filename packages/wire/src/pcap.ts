@@ -126,25 +126,28 @@ export function encodeHeader(header: PcapHeader, buf: Buffer = Buffer.alloc(FILE
   return buf;
 }
 
-/** Reads the record at `offset`; `frameNumber` only names it in errors. */
-export function decodeRecord(header: PcapHeader, buf: Buffer, offset: number, frameNumber: number): PcapRecord {
+/**
+ * Reads the record at `offset`; `frameNumber` and `fileOffset` (where the record starts in
+ * the file, when `buf` is only part of it) only name it in errors.
+ */
+export function decodeRecord(header: PcapHeader, buf: Buffer, offset: number, frameNumber: number, fileOffset = offset): PcapRecord {
   const left = buf.length - offset;
   if (left < RECORD_HEADER_LENGTH) {
-    throw new PcapError(frameNumber, offset, `truncated record header: need 16 bytes, only ${left} remain (file truncated?)`);
+    throw new PcapError(frameNumber, fileOffset, `truncated record header: need 16 bytes, only ${left} remain (file truncated?)`);
   }
   const r32 = (at: number) => (header.byteOrder === 'le' ? buf.readUInt32LE(offset + at) : buf.readUInt32BE(offset + at));
   const seconds = r32(0);
   const fraction = r32(4);
   const captured = r32(8);
   const originalLength = r32(12);
-  checkRecordLength(header, captured, frameNumber, offset);
+  checkRecordLength(header, captured, frameNumber, fileOffset);
   if (fraction >= (header.nanoseconds ? 1e9 : 1e6)) {
-    throw new PcapError(frameNumber, offset, `timestamp fraction ${fraction} is not below one second (corrupt record?)`);
+    throw new PcapError(frameNumber, fileOffset, `timestamp fraction ${fraction} is not below one second (corrupt record?)`);
   }
   if (left - RECORD_HEADER_LENGTH < captured) {
     throw new PcapError(
       frameNumber,
-      offset,
+      fileOffset,
       `record header says ${captured} captured bytes but only ${left - RECORD_HEADER_LENGTH} remain (file truncated?)`,
     );
   }
@@ -240,7 +243,7 @@ export async function* readPcap(
       checkRecordLength(header, captured, frameNumber + 1, fileOffset);
       if (pending.length < RECORD_HEADER_LENGTH + captured) break;
       frameNumber++;
-      const record = decodeRecord(header, pending, 0, frameNumber);
+      const record = decodeRecord(header, pending, 0, frameNumber, fileOffset);
       // Copy the frame out of the shared chunk, so holding one record does not pin the stream's buffers.
       yield { ...record, data: Buffer.from(record.data), frameNumber, byteOffset: fileOffset };
       const consumed = recordLength(record);
@@ -255,7 +258,7 @@ export async function* readPcap(
   }
   if (pending.length > 0) {
     // Throws the right truncation error for the partial record.
-    decodeRecord(header, pending, 0, frameNumber + 1);
+    decodeRecord(header, pending, 0, frameNumber + 1, fileOffset);
     throw new PcapError(frameNumber + 1, fileOffset, 'truncated record (file truncated?)');
   }
   return header;
