@@ -4,8 +4,14 @@ import { spawnSync } from 'node:child_process';
 /** Command → Debian package that provides it. */
 export const DEBIAN_TOOLS: Record<string, string> = {
   tshark: 'tshark',
+  editcap: 'wireshark-common',
+  tcpdump: 'tcpdump',
   ip: 'iproute2',
+  bridge: 'iproute2',
   unshare: 'util-linux',
+  ethtool: 'ethtool',
+  ping: 'iputils-ping',
+  python3: 'python3',
 };
 
 export function hasCommand(command: string): boolean {
@@ -17,7 +23,13 @@ export function isRoot(): boolean {
 }
 
 export async function ensureDebianTools(tools: Record<string, string> = DEBIAN_TOOLS): Promise<void> {
-  const missing = [...new Set(Object.entries(tools).filter(([cmd]) => !hasCommand(cmd)).map(([, pkg]) => pkg))];
+  const missing = [
+    ...new Set(
+      Object.entries(tools)
+        .filter(([cmd]) => !hasCommand(cmd))
+        .map(([, pkg]) => pkg),
+    ),
+  ];
   if (missing.length === 0) return;
   if (!isRoot() || !hasCommand('apt-get')) {
     process.stderr.write(`podnet tests: missing ${missing.join(', ')} and cannot apt-get install them here\n`);

@@ -46,7 +46,8 @@ export function buildDemoSession(start: Timestamp = { seconds: 1_767_225_600, na
   const serverIsn = 1_093_477_801;
   const tsA = 3_291_004_117;
   const tsB = 1_802_650_239;
-  let clock = start.seconds * 1e9 + start.nanoseconds;
+  // Nanoseconds since the epoch exceed 2^53: keep the clock in a BigInt.
+  let clock = BigInt(start.seconds) * 1_000_000_000n + BigInt(start.nanoseconds);
   const frames: DemoFrame[] = [];
   const ipIds = { a: 0x3c1e, b: 0x9a05, n1: 0x0000, n2: 0x0000 };
   let innerBytes = 0;
@@ -57,7 +58,7 @@ export function buildDemoSession(start: Timestamp = { seconds: 1_767_225_600, na
     note: string,
     gapUs: number,
   ) => {
-    clock += gapUs * 1000;
+    clock += BigInt(gapUs) * 1000n;
     const [srcIp, dstIp] = fromA ? [a, b] : [b, a];
     const segment = tcp.encode(
       {
@@ -125,7 +126,7 @@ export function buildDemoSession(start: Timestamp = { seconds: 1_767_225_600, na
       etherType: ethernet.EtherType.IPv4,
       payload: outerIp,
     });
-    frames.push({ frame, timestamp: { seconds: Math.floor(clock / 1e9), nanoseconds: clock % 1e9 }, note });
+    frames.push({ frame, timestamp: { seconds: Number(clock / 1_000_000_000n), nanoseconds: Number(clock % 1_000_000_000n) }, note });
   };
 
   const { ACK, SYN, FIN, PSH } = tcp.TcpFlags;

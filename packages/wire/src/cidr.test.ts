@@ -21,7 +21,8 @@ describe('CIDR', () => {
     expect(() => parseCidr('10.244.1.7/24', { strict: true })).toThrow(/did you mean 10.244.1.0\/24/);
     expect(parseCidr('10.96.0.1')).toEqual({ network: 0x0a600001, prefix: 32 });
     expect(formatCidr(parseCidr('0.0.0.0/0'))).toBe('0.0.0.0/0');
-    for (const bad of ['10.0.0.0/33', '10.0.0.0/', '10.0.0/8', '10.0.0.0/-1', '10.0.0.0/8x']) expect(() => parseCidr(bad)).toThrow(/not an IPv4 CIDR/);
+    for (const bad of ['10.0.0.0/33', '10.0.0.0/', '10.0.0/8', '10.0.0.0/-1', '10.0.0.0/8x'])
+      expect(() => parseCidr(bad)).toThrow(/not an IPv4 CIDR/);
   });
 
   it('answers contains, broadcast, size and overlap', () => {

@@ -43,7 +43,14 @@ describe('dissect', () => {
 
   it('gives plain JSON with every field named', () => {
     const json = dissectionToJson(dissect(fixtureFrame('l2l3', 20))) as { layers: Record<string, unknown>[] };
-    expect(json.layers[1]).toMatchObject({ protocol: 'ipv4', src: '10.0.0.1', dst: '10.0.1.1', ttl: 64, flags: { dontFragment: true }, checksumOk: true });
+    expect(json.layers[1]).toMatchObject({
+      protocol: 'ipv4',
+      src: '10.0.0.1',
+      dst: '10.0.1.1',
+      ttl: 64,
+      flags: { dontFragment: true },
+      checksumOk: true,
+    });
     expect(json.layers[2]).toMatchObject({ protocol: 'tcp', srcPort: 34678, dstPort: 8080, flagNames: ['SYN'], headerLength: 40 });
     expect(JSON.parse(JSON.stringify(json))).toEqual(json);
   });

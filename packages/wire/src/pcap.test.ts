@@ -35,7 +35,16 @@ describe('pcap', () => {
   it('reads a capture written by tshark (fixtures/l2l3.pcap) field by field', () => {
     const file = pcap.decode(readFileSync(fixturePath('l2l3')));
     // tshark -F pcap writes little-endian, microsecond, version 2.4, snaplen 262144, Ethernet.
-    expect(file.header).toEqual({ byteOrder: 'le', nanoseconds: false, versionMajor: 2, versionMinor: 4, thiszone: 0, sigfigs: 0, snaplen: 262144, linkType: 1 });
+    expect(file.header).toEqual({
+      byteOrder: 'le',
+      nanoseconds: false,
+      versionMajor: 2,
+      versionMinor: 4,
+      thiszone: 0,
+      sigfigs: 0,
+      snaplen: 262144,
+      linkType: 1,
+    });
     expect(file.records).toHaveLength(31);
     expect(file.records[0]?.data.length).toBe(42);
     expect(file.records[0]?.originalLength).toBe(42);
@@ -48,7 +57,9 @@ describe('pcap', () => {
       for (const nanoseconds of [false, true]) {
         const file = { ...sample, header: { ...sample.header, byteOrder, nanoseconds } };
         const bytes = pcap.encode(file);
-        expect(bytes.readUInt32BE(0)).toBe(byteOrder === 'be' ? (nanoseconds ? 0xa1b23c4d : 0xa1b2c3d4) : nanoseconds ? 0x4d3cb2a1 : 0xd4c3b2a1);
+        expect(bytes.readUInt32BE(0)).toBe(
+          byteOrder === 'be' ? (nanoseconds ? 0xa1b23c4d : 0xa1b2c3d4) : nanoseconds ? 0x4d3cb2a1 : 0xd4c3b2a1,
+        );
         expect(pcap.decode(bytes)).toEqual(file);
       }
     }

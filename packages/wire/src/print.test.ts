@@ -18,7 +18,9 @@ describe('tcpdump-style printer', () => {
     expect(lines[0]).toBe('ARP, Request who-has 10.0.0.254 tell 10.0.0.1, length 28');
     expect(lines[13]).toBe('IP 10.0.0.254 > 10.0.0.1: ICMP 10.0.1.1 unreachable - need to frag (mtu 1400), length 556');
     expect(lines[18]).toBe('IP 10.0.1.1 > 10.0.0.1: ICMP 10.0.1.1 udp port 9 unreachable, length 37');
-    expect(lines[22]).toMatch(/^IP 10\.0\.0\.1\.34678 > 10\.0\.1\.1\.8080: Flags \[P\.\], seq 1:36, ack 1, win \d+, options \[nop,nop,TS val \d+ ecr \d+\], length 35: HTTP: GET \/hostname HTTP\/1\.1$/);
+    expect(lines[22]).toMatch(
+      /^IP 10\.0\.0\.1\.34678 > 10\.0\.1\.1\.8080: Flags \[P\.\], seq 1:36, ack 1, win \d+, options \[nop,nop,TS val \d+ ecr \d+\], length 35: HTTP: GET \/hostname HTTP\/1\.1$/,
+    );
     expect(lines[30]).toMatch(/Flags \[R\.\], seq 0, ack \d+, win 0, length 0$/);
   });
 
