@@ -277,10 +277,15 @@ export class PcapWriter {
   readonly header: PcapHeader;
   private readonly stream: Writable;
   private frames = 0;
+  private failure: Error | undefined;
 
   constructor(target: string | Writable, options: Partial<PcapHeader> = {}) {
     this.header = defaultHeader(options);
     this.stream = typeof target === 'string' ? createWriteStream(target) : target;
+    // A file that cannot be opened fails asynchronously: keep the error for close() to report.
+    this.stream.on('error', (error) => {
+      this.failure ??= error;
+    });
     this.stream.write(encodeHeader(this.header));
   }
 
@@ -306,11 +311,19 @@ export class PcapWriter {
     );
   }
 
-  /** Ends the stream; resolves once everything is flushed. */
+  /** Ends the stream; resolves once everything is flushed, rejects if writing failed. */
   close(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.stream.once('error', reject);
-      this.stream.end(() => resolve());
+      const settle = (error?: Error | null) => {
+        const failure = this.failure ?? error ?? undefined;
+        if (failure) reject(failure);
+        else resolve();
+      };
+      if (this.stream.destroyed || this.stream.writableFinished) settle();
+      else {
+        this.stream.once('close', () => settle());
+        this.stream.end();
+      }
     });
   }
 }
