@@ -7,7 +7,7 @@
 //  |                           Checksum                            |
 //  | Chunk Type  | Chunk Flags   |        Chunk Length             |  (repeated,
 //  |                          Chunk Value ...                      |   padded to 4)
-import { type Codec, outputBuffer } from './codec.js';
+import { type Codec, outputBuffer, writePayload } from './codec.js';
 import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
 
 export const ChunkType = {
@@ -134,7 +134,7 @@ export function encode(repr: SctpRepr, buf?: Buffer, offset = 0): Buffer {
     out[i] = c.type;
     out[i + 1] = c.flags;
     out.writeUInt16BE(chunkLength, i + 2);
-    c.value.copy(out, i + CHUNK_HEADER_LENGTH);
+    writePayload(c.value, out, i + CHUNK_HEADER_LENGTH);
     const padded = (chunkLength + 3) & ~3;
     out.fill(0, i + chunkLength, i + padded);
     i += padded;

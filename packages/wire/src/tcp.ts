@@ -211,12 +211,13 @@ function writeOptions(options: readonly TcpOption[], out: Buffer, start: number,
       case 'sack':
         out[i] = OPT_SACK;
         out[i + 1] = 2 + 8 * o.blocks.length;
-        o.blocks.forEach((b, n) => {
+        for (let n = 0; n < o.blocks.length; n++) {
+          const b = o.blocks[n] as { left: number; right: number };
           check('SACK left edge', b.left, 0xffffffff);
           check('SACK right edge', b.right, 0xffffffff);
           out.writeUInt32BE(b.left, i + 2 + 8 * n);
           out.writeUInt32BE(b.right, i + 6 + 8 * n);
-        });
+        }
         break;
       case 'timestamps':
         check('TSval', o.tsval, 0xffffffff);
@@ -242,9 +243,21 @@ function writeOptions(options: readonly TcpOption[], out: Buffer, start: number,
 export function encode(repr: TcpRepr, buf?: Buffer, offset = 0, pseudo?: PseudoHeader): Buffer {
   const optLen = optionsLength(repr.options);
   if (optLen > MAX_OPTIONS_LENGTH) throw new EncodeError('tcp', `options take ${optLen} bytes; at most 40 fit in the header`);
-  for (const o of repr.options) {
-    if (o.kind === 'unknown' && o.data.length > 253)
-      throw new EncodeError('tcp', `option ${o.type} carries ${o.data.length} bytes; at most 253 fit`);
+  const options = repr.options;
+  for (let n = 0; n < options.length; n++) {
+    const o = options[n] as TcpOption;
+    if (o.kind === 'eol' && n !== options.length - 1) {
+      // Everything after an EOL is padding to a receiver (RFC 9293 §3.2), so options placed
+      // after it would not come back as options.
+      throw new EncodeError('tcp', `EOL is option ${n + 1} of ${options.length}; it must be the last (its rest holds any padding)`);
+    }
+    if (o.kind === 'unknown') {
+      // Kinds 0 and 1 are the single-byte EOL and NOP (RFC 9293 §3.2): a length byte after them
+      // would be read as the next option.
+      if (o.type === OPT_EOL || o.type === OPT_NOP)
+        throw new EncodeError('tcp', `option kind ${o.type} has no length byte; use {kind: '${o.type === OPT_EOL ? 'eol' : 'nop'}'}`);
+      if (o.data.length > 253) throw new EncodeError('tcp', `option ${o.type} carries ${o.data.length} bytes; at most 253 fit`);
+    }
   }
   check('source port', repr.srcPort, 0xffff);
   check('destination port', repr.dstPort, 0xffff);
