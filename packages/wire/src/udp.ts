@@ -99,3 +99,54 @@ export function checksumValid(buf: Buffer, offset: number, end: number, pseudo: 
 }
 
 export const codec = { name: 'udp', decode, encode, encodingLength } satisfies Codec<UdpRepr>;
+
+/** A zero-copy view of the UDP datagram at buf[offset] (DESIGN §6.1); `at` validates like decode. */
+export class UdpView {
+  private constructor(
+    readonly buf: Buffer,
+    readonly offset: number,
+    readonly length: number,
+  ) {}
+
+  static at(buf: Buffer, offset = 0, end?: number): UdpView {
+    const e = checkBounds('udp', buf, offset, end);
+    needBytes('udp', offset, e, HEADER_LENGTH);
+    const length = buf.readUInt16BE(offset + LENGTH_OFFSET);
+    if (length < HEADER_LENGTH || length > e - offset) {
+      throw new DecodeError('udp', offset + LENGTH_OFFSET, `length ${length} does not fit [8, ${e - offset}]`);
+    }
+    return new UdpView(buf, offset, length);
+  }
+
+  get srcPort(): number {
+    return this.buf.readUInt16BE(this.offset + SRC_PORT_OFFSET);
+  }
+  get dstPort(): number {
+    return this.buf.readUInt16BE(this.offset + DST_PORT_OFFSET);
+  }
+  get checksum(): number {
+    return this.buf.readUInt16BE(this.offset + CHECKSUM_OFFSET);
+  }
+  get payloadOffset(): number {
+    return this.offset + HEADER_LENGTH;
+  }
+  get payloadEnd(): number {
+    return this.offset + this.length;
+  }
+  checksumValid(pseudo: PseudoHeader): boolean {
+    return checksumValid(this.buf, this.offset, this.offset + this.length, pseudo);
+  }
+  /** Computes the checksum in place; `zero` sends none (RFC 768), as Linux vxlan does by default. */
+  updateChecksum(pseudo: PseudoHeader, zero = false): void {
+    const at = this.offset + CHECKSUM_OFFSET;
+    this.buf.writeUInt16BE(0, at);
+    if (zero) return;
+    const sum = onesComplementSum(
+      this.buf,
+      this.offset,
+      this.offset + this.length,
+      pseudoHeaderSum(pseudo.src, pseudo.dst, PROTOCOL_UDP, this.length),
+    );
+    this.buf.writeUInt16BE(~sum & 0xffff || 0xffff, at);
+  }
+}

@@ -70,3 +70,28 @@ export function encode(repr: VxlanRepr, buf?: Buffer, offset = 0): Buffer {
 }
 
 export const codec = { name: 'vxlan', decode, encode, encodingLength } satisfies Codec<VxlanRepr>;
+
+/** A zero-copy view of the VXLAN header at buf[offset] (DESIGN §6.1); `at` validates like decode. */
+export class VxlanView {
+  private constructor(
+    readonly buf: Buffer,
+    readonly offset: number,
+    readonly end: number,
+  ) {}
+
+  static at(buf: Buffer, offset = 0, end?: number): VxlanView {
+    const e = checkBounds('vxlan', buf, offset, end);
+    needBytes('vxlan', offset, e, HEADER_LENGTH);
+    return new VxlanView(buf, offset, e);
+  }
+
+  get flags(): number {
+    return this.buf[this.offset + FLAGS_OFFSET] as number;
+  }
+  get vni(): number {
+    return this.buf.readUIntBE(this.offset + VNI_OFFSET, 3);
+  }
+  get payloadOffset(): number {
+    return this.offset + HEADER_LENGTH;
+  }
+}
