@@ -69,7 +69,11 @@ const FLAG_DF = 0x4000;
 const FLAG_MF = 0x2000;
 const EMPTY = Buffer.alloc(0);
 
-export function decode(buf: Buffer, offset = 0, end?: number): Ipv4Repr {
+/**
+ * Checks the header at buf[offset] against RFC 791's rules (version 4, IHL >= 5, Total Length
+ * covering the header and within the bytes we have); shared by decode and Ipv4View.
+ */
+function validate(buf: Buffer, offset: number, end: number | undefined): { headerLen: number; totalLength: number } {
   const e = checkBounds('ipv4', buf, offset, end);
   needBytes('ipv4', offset, e, MIN_HEADER_LENGTH);
   const vihl = buf[offset + VERSION_IHL_OFFSET] as number;
@@ -89,6 +93,11 @@ export function decode(buf: Buffer, offset = 0, end?: number): Ipv4Repr {
       `truncated datagram: total length ${totalLength}, have ${e - offset} bytes`,
     );
   }
+  return { headerLen, totalLength };
+}
+
+export function decode(buf: Buffer, offset = 0, end?: number): Ipv4Repr {
+  const { headerLen, totalLength } = validate(buf, offset, end);
   const tos = buf[offset + TOS_OFFSET] as number;
   const ff = buf.readUInt16BE(offset + FLAGS_FRAGMENT_OFFSET);
   return {
@@ -233,18 +242,7 @@ export class Ipv4View {
   ) {}
 
   static at(buf: Buffer, offset = 0, end?: number): Ipv4View {
-    const e = checkBounds('ipv4', buf, offset, end);
-    needBytes('ipv4', offset, e, MIN_HEADER_LENGTH);
-    const vihl = buf[offset + VERSION_IHL_OFFSET] as number;
-    if (vihl >>> 4 !== 4) throw new DecodeError('ipv4', offset, `version ${vihl >>> 4} is not 4`);
-    const headerLen = (vihl & 0x0f) * 4;
-    if (headerLen < MIN_HEADER_LENGTH)
-      throw new DecodeError('ipv4', offset, `header length ${headerLen} is below the minimum 20 (IHL ${vihl & 0x0f})`);
-    needBytes('ipv4', offset, e, headerLen, 'header with options');
-    const totalLength = buf.readUInt16BE(offset + TOTAL_LENGTH_OFFSET);
-    if (totalLength < headerLen || totalLength > e - offset) {
-      throw new DecodeError('ipv4', offset + TOTAL_LENGTH_OFFSET, `total length ${totalLength} does not fit [${headerLen}, ${e - offset}]`);
-    }
+    const { headerLen, totalLength } = validate(buf, offset, end);
     return new Ipv4View(buf, offset, headerLen, totalLength);
   }
 
