@@ -29,5 +29,7 @@ export function outputBuffer(protocol: string, need: number, buf: Buffer | undef
 export function writePayload(payload: Uint8Array, out: Buffer, at: number): void {
   if (payload.length === 0) return;
   if (payload.buffer === out.buffer && payload.byteOffset === out.byteOffset + at) return;
-  out.set(payload, at);
+  // Buffer#copy (memmove, overlap-safe) is about twice as fast as TypedArray#set for a frame.
+  if (Buffer.isBuffer(payload)) payload.copy(out, at);
+  else out.set(payload, at);
 }

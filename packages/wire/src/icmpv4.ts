@@ -5,6 +5,7 @@
 //  |     Type      |     Code      |          Checksum             |
 //  |              rest of header (identifier/sequence, MTU, unused)|
 //  |     data: echo payload, or the offending IP header + 64 bits  |
+import { checkField } from './bytes.js';
 import { onesComplementSum } from './checksum.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
 import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
@@ -136,9 +137,7 @@ export function encodingLength(repr: Icmpv4Repr): number {
   return HEADER_LENGTH + bodyOf(repr).length;
 }
 
-function check16(name: string, v: number, max = 0xffff): void {
-  if (!Number.isInteger(v) || v < 0 || v > max) throw new EncodeError('icmp', `${name} ${v} is out of range 0..${max}`);
-}
+const check16 = (name: string, v: number, max = 0xffff): void => checkField('icmp', name, v, max);
 
 export function encode(repr: Icmpv4Repr, buf?: Buffer, offset = 0): Buffer {
   const body = bodyOf(repr);

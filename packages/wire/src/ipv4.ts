@@ -10,8 +10,10 @@
 //  |                    Destination Address                        |
 //  |                    Options                    |    Padding    |
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+
 import type { Ipv4Address } from './address.js';
 import { readIpv4, writeIpv4 } from './address.js';
+import { checkField } from './bytes.js';
 import { onesComplementSum } from './checksum.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
 import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
@@ -126,9 +128,7 @@ export function encodingLength(repr: Ipv4Repr): number {
   return MIN_HEADER_LENGTH + repr.options.length + repr.payload.length;
 }
 
-function checkField(name: string, value: number, max: number): void {
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new EncodeError('ipv4', `${name} ${value} is out of range 0..${max}`);
-}
+const check = (name: string, v: number, max: number): void => checkField('ipv4', name, v, max);
 
 export function encode(repr: Ipv4Repr, buf?: Buffer, offset = 0): Buffer {
   const headerLen = headerLength(repr);
@@ -137,11 +137,11 @@ export function encode(repr: Ipv4Repr, buf?: Buffer, offset = 0): Buffer {
     throw new EncodeError('ipv4', `options are ${repr.options.length} bytes; they must be padded to a multiple of 4 and at most 40`);
   }
   if (total > 0xffff) throw new EncodeError('ipv4', `datagram of ${total} bytes exceeds the 65535-byte maximum`);
-  checkField('dscp', repr.dscp, 63);
-  checkField('ecn', repr.ecn, 3);
-  checkField('identification', repr.identification, 0xffff);
-  checkField('ttl', repr.ttl, 255);
-  checkField('protocol', repr.protocol, 255);
+  check('dscp', repr.dscp, 63);
+  check('ecn', repr.ecn, 3);
+  check('identification', repr.identification, 0xffff);
+  check('ttl', repr.ttl, 255);
+  check('protocol', repr.protocol, 255);
   if (!Number.isInteger(repr.fragmentOffset) || repr.fragmentOffset < 0 || repr.fragmentOffset > 65528 || repr.fragmentOffset % 8 !== 0) {
     throw new EncodeError('ipv4', `fragment offset ${repr.fragmentOffset} must be a multiple of 8 bytes from 0 to 65528`);
   }
@@ -169,7 +169,7 @@ export function encode(repr: Ipv4Repr, buf?: Buffer, offset = 0): Buffer {
     out.writeUInt16BE(0, offset + CHECKSUM_OFFSET);
     checksum = ~onesComplementSum(out, offset, offset + headerLen) & 0xffff;
   } else {
-    checkField('checksum', checksum, 0xffff);
+    check('checksum', checksum, 0xffff);
   }
   out.writeUInt16BE(checksum, offset + CHECKSUM_OFFSET);
   return out;

@@ -7,6 +7,7 @@
 //  |                           Checksum                            |
 //  | Chunk Type  | Chunk Flags   |        Chunk Length             |  (repeated,
 //  |                          Chunk Value ...                      |   padded to 4)
+import { checkField, put16, put32, u16, u32 } from './bytes.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
 import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
 
@@ -48,20 +49,46 @@ export interface SctpRepr {
   chunks: SctpChunk[];
 }
 
-/** CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), RFC 9260 Appendix A. */
-const CRC32C_TABLE = (() => {
-  const t = new Uint32Array(256);
+/**
+ * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), RFC 9260 Appendix A, table-driven
+ * eight bytes at a time ("slicing-by-8"): table k (at k * 256) maps a byte to its CRC after k
+ * further zero bytes, so eight lookups advance the CRC over eight bytes at once.
+ */
+const CRC32C_TABLES = (() => {
+  const t = new Uint32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
     t[n] = c >>> 0;
   }
+  for (let n = 0; n < 256; n++) {
+    let c = t[n] as number;
+    for (let k = 1; k < 8; k++) {
+      c = (t[c & 0xff] as number) ^ (c >>> 8);
+      t[k * 256 + n] = c >>> 0;
+    }
+  }
   return t;
 })();
 
 function crcUpdate(crc: number, buf: Uint8Array, start: number, end: number): number {
+  const t = CRC32C_TABLES;
   let c = crc;
-  for (let i = start; i < end; i++) c = (CRC32C_TABLE[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    // The first four bytes fold into the CRC (little-endian, as the reflected CRC consumes them).
+    c ^= (buf[i] as number) | ((buf[i + 1] as number) << 8) | ((buf[i + 2] as number) << 16) | ((buf[i + 3] as number) << 24);
+    c =
+      (t[7 * 256 + (c & 0xff)] as number) ^
+      (t[6 * 256 + ((c >>> 8) & 0xff)] as number) ^
+      (t[5 * 256 + ((c >>> 16) & 0xff)] as number) ^
+      (t[4 * 256 + (c >>> 24)] as number) ^
+      (t[3 * 256 + (buf[i + 4] as number)] as number) ^
+      (t[2 * 256 + (buf[i + 5] as number)] as number) ^
+      (t[256 + (buf[i + 6] as number)] as number) ^
+      (t[buf[i + 7] as number] as number);
+  }
+  for (; i < end; i++) c = (t[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return c;
 }
 
@@ -91,17 +118,17 @@ export function decode(buf: Buffer, offset = 0, end?: number): SctpRepr {
   // padding of the last chunk may be absent.
   while (i < e) {
     needBytes('sctp', i, e, CHUNK_HEADER_LENGTH, 'chunk header');
-    const length = buf.readUInt16BE(i + 2);
+    const length = u16(buf, i + 2);
     if (length < CHUNK_HEADER_LENGTH) throw new DecodeError('sctp', i + 2, `chunk length ${length} is below the 4-byte chunk header`);
     if (i + length > e) throw new DecodeError('sctp', i + 2, `chunk of length ${length} runs past the packet (${e - i} bytes left)`);
     chunks.push({ type: buf[i] as number, flags: buf[i + 1] as number, value: buf.subarray(i + CHUNK_HEADER_LENGTH, i + length) });
     i += Math.min((length + 3) & ~3, e - i);
   }
   return {
-    srcPort: buf.readUInt16BE(offset + SRC_PORT_OFFSET),
-    dstPort: buf.readUInt16BE(offset + DST_PORT_OFFSET),
-    verificationTag: buf.readUInt32BE(offset + VERIFICATION_TAG_OFFSET),
-    checksum: buf.readUInt32BE(offset + CHECKSUM_OFFSET),
+    srcPort: u16(buf, offset + SRC_PORT_OFFSET),
+    dstPort: u16(buf, offset + DST_PORT_OFFSET),
+    verificationTag: u32(buf, offset + VERIFICATION_TAG_OFFSET),
+    checksum: u32(buf, offset + CHECKSUM_OFFSET),
     chunks,
   };
 }
@@ -112,9 +139,7 @@ export function encodingLength(repr: SctpRepr): number {
   return n;
 }
 
-function check(name: string, v: number, max: number): void {
-  if (!Number.isInteger(v) || v < 0 || v > max) throw new EncodeError('sctp', `${name} ${v} is out of range 0..${max}`);
-}
+const check = (name: string, v: number, max: number): void => checkField('sctp', name, v, max);
 
 export function encode(repr: SctpRepr, buf?: Buffer, offset = 0): Buffer {
   check('source port', repr.srcPort, 0xffff);
@@ -122,9 +147,9 @@ export function encode(repr: SctpRepr, buf?: Buffer, offset = 0): Buffer {
   check('verification tag', repr.verificationTag, 0xffffffff);
   const length = encodingLength(repr);
   const out = outputBuffer('sctp', length, buf, offset);
-  out.writeUInt16BE(repr.srcPort, offset + SRC_PORT_OFFSET);
-  out.writeUInt16BE(repr.dstPort, offset + DST_PORT_OFFSET);
-  out.writeUInt32BE(repr.verificationTag, offset + VERIFICATION_TAG_OFFSET);
+  put16(out, offset + SRC_PORT_OFFSET, repr.srcPort);
+  put16(out, offset + DST_PORT_OFFSET, repr.dstPort);
+  put32(out, offset + VERIFICATION_TAG_OFFSET, repr.verificationTag);
   let i = offset + HEADER_LENGTH;
   for (const c of repr.chunks) {
     check('chunk type', c.type, 255);
@@ -133,24 +158,25 @@ export function encode(repr: SctpRepr, buf?: Buffer, offset = 0): Buffer {
     if (chunkLength > 0xffff) throw new EncodeError('sctp', `chunk of ${chunkLength} bytes exceeds the 16-bit length field`);
     out[i] = c.type;
     out[i + 1] = c.flags;
-    out.writeUInt16BE(chunkLength, i + 2);
+    put16(out, i + 2, chunkLength);
     writePayload(c.value, out, i + CHUNK_HEADER_LENGTH);
     const padded = (chunkLength + 3) & ~3;
-    out.fill(0, i + chunkLength, i + padded);
+    // Padding bytes are zeros (RFC 9260 §3.2); at most 3, so no native fill call.
+    for (let p = i + chunkLength; p < i + padded; p++) out[p] = 0;
     i += padded;
   }
   if (repr.checksum === undefined) {
     out.writeUInt32LE(packetCrc(out, offset, offset + length), offset + CHECKSUM_OFFSET);
   } else {
     check('checksum', repr.checksum, 0xffffffff);
-    out.writeUInt32BE(repr.checksum, offset + CHECKSUM_OFFSET);
+    put32(out, offset + CHECKSUM_OFFSET, repr.checksum);
   }
   return out;
 }
 
 export function checksumValid(buf: Buffer, offset = 0, end = buf.length): boolean {
   if (end - offset < HEADER_LENGTH) return false;
-  return swap32(buf.readUInt32BE(offset + CHECKSUM_OFFSET)) === packetCrc(buf, offset, end);
+  return swap32(u32(buf, offset + CHECKSUM_OFFSET)) === packetCrc(buf, offset, end);
 }
 
 export const codec = { name: 'sctp', decode, encode, encodingLength } satisfies Codec<SctpRepr>;

@@ -12,6 +12,7 @@
 //  |       |       |R|E|G|K|H|T|N|N|                               |
 //  |           Checksum            |         Urgent Pointer        |
 //  |                           [Options]                           |
+import { checkField, copySmall, put16, put32, u16, u32 } from './bytes.js';
 import { onesComplementSum, pseudoHeaderSum } from './checksum.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
 import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
@@ -79,29 +80,12 @@ const OPT_SACK = 5;
 const OPT_TIMESTAMPS = 8;
 const MAX_OPTIONS_LENGTH = MAX_HEADER_LENGTH - MIN_HEADER_LENGTH;
 
-/** Big-endian reads and writes by hand: V8 inlines these, unlike Buffer#readUInt16BE and friends,
- *  which cost several times more per call on the data plane. Callers check bounds first. */
-function u16(buf: Uint8Array, at: number): number {
-  return ((buf[at] as number) << 8) | (buf[at + 1] as number);
-}
-
-function u32(buf: Uint8Array, at: number): number {
-  return (((buf[at] as number) << 24) | ((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number)) >>> 0;
-}
-
-function put16(buf: Uint8Array, at: number, v: number): void {
-  buf[at] = v >>> 8;
-  buf[at + 1] = v & 0xff;
-}
-
-function put32(buf: Uint8Array, at: number, v: number): void {
-  buf[at] = v >>> 24;
-  buf[at + 1] = (v >>> 16) & 0xff;
-  buf[at + 2] = (v >>> 8) & 0xff;
-  buf[at + 3] = v & 0xff;
-}
-
-/** Parses the option area buf[start, end); `headerStart` is only for error offsets. */
+/**
+ * Parses the option area buf[start, end) in wire order (RFC 9293 §3.1-3.2); error offsets are
+ * absolute in buf. Each known kind is recognised only at the length its RFC fixes: MSS 4
+ * (RFC 9293 §3.2), window scale 3 (RFC 7323 §2.2), SACK-permitted 2 and SACK 2+8n
+ * (RFC 2018 §2-3), timestamps 10 (RFC 7323 §3.2).
+ */
 function parseOptions(buf: Buffer, start: number, end: number): TcpOption[] {
   const options: TcpOption[] = [];
   let i = start;
@@ -206,9 +190,7 @@ export function encodingLength(repr: TcpRepr): number {
   return headerLength(repr) + repr.payload.length;
 }
 
-function check(name: string, v: number, max: number): void {
-  if (!Number.isInteger(v) || v < 0 || v > max) throw new EncodeError('tcp', `${name} ${v} is out of range 0..${max}`);
-}
+const check = (name: string, v: number, max: number): void => checkField('tcp', name, v, max);
 
 function writeOptions(options: readonly TcpOption[], out: Buffer, start: number, end: number): void {
   let i = start;
@@ -216,7 +198,7 @@ function writeOptions(options: readonly TcpOption[], out: Buffer, start: number,
     switch (o.kind) {
       case 'eol':
         out[i] = OPT_EOL;
-        o.rest.copy(out, i + 1);
+        copySmall(o.rest, out, i + 1);
         break;
       case 'nop':
         out[i] = OPT_NOP;
@@ -260,13 +242,13 @@ function writeOptions(options: readonly TcpOption[], out: Buffer, start: number,
         check('option kind', o.type, 255);
         out[i] = o.type;
         out[i + 1] = 2 + o.data.length;
-        o.data.copy(out, i + 2);
+        copySmall(o.data, out, i + 2);
         break;
     }
     i += optionLength(o);
   }
   // Pad to the 32-bit boundary with zeros (EOL), RFC 9293 §3.1.
-  out.fill(0, i, end);
+  for (; i < end; i++) out[i] = 0;
 }
 
 export function encode(repr: TcpRepr, buf?: Buffer, offset = 0, pseudo?: PseudoHeader): Buffer {

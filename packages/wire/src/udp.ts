@@ -5,7 +5,9 @@
 //  |   Source Port   | Destination Port|
 //  |     Length      |    Checksum     |
 //  |  data ...
+
 import type { Ipv4Address } from './address.js';
+import { put16, u16 } from './bytes.js';
 import { onesComplementSum, pseudoHeaderSum } from './checksum.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
 import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
@@ -45,17 +47,6 @@ function validate(buf: Buffer, offset: number, end: number | undefined): number 
   if (length > e - offset)
     throw new DecodeError('udp', offset + LENGTH_OFFSET, `truncated datagram: length ${length}, have ${e - offset} bytes`);
   return length;
-}
-
-/** Big-endian reads and writes by hand: V8 inlines these, unlike Buffer#readUInt16BE and friends,
- *  which cost several times more per call on the data plane. Callers check bounds first. */
-function u16(buf: Uint8Array, at: number): number {
-  return ((buf[at] as number) << 8) | (buf[at + 1] as number);
-}
-
-function put16(buf: Uint8Array, at: number, v: number): void {
-  buf[at] = v >>> 8;
-  buf[at + 1] = v & 0xff;
 }
 
 export function decode(buf: Buffer, offset = 0, end?: number): UdpRepr {

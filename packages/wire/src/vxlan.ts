@@ -6,6 +6,7 @@
 //  |                VXLAN Network Identifier (VNI) |   Reserved    |
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //  followed by the inner Ethernet frame.
+import { put24, u24 } from './bytes.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
 import { checkBounds, EncodeError, needBytes } from './errors.js';
 
@@ -40,8 +41,8 @@ export function decode(buf: Buffer, offset = 0, end?: number): VxlanRepr {
   // capture tool must show them. Whether to drop a frame without the I flag is the device's call.
   return {
     flags: buf[offset + FLAGS_OFFSET] as number,
-    reserved1: buf.readUIntBE(offset + RESERVED1_OFFSET, 3),
-    vni: buf.readUIntBE(offset + VNI_OFFSET, 3),
+    reserved1: u24(buf, offset + RESERVED1_OFFSET),
+    vni: u24(buf, offset + VNI_OFFSET),
     reserved2: buf[offset + RESERVED2_OFFSET] as number,
     payload: buf.subarray(offset + HEADER_LENGTH, e),
   };
@@ -62,8 +63,8 @@ export function encode(repr: VxlanRepr, buf?: Buffer, offset = 0): Buffer {
   check('reserved2', repr.reserved2, 8);
   const out = outputBuffer('vxlan', HEADER_LENGTH + repr.payload.length, buf, offset);
   out[offset + FLAGS_OFFSET] = repr.flags;
-  out.writeUIntBE(repr.reserved1, offset + RESERVED1_OFFSET, 3);
-  out.writeUIntBE(repr.vni, offset + VNI_OFFSET, 3);
+  put24(out, offset + RESERVED1_OFFSET, repr.reserved1);
+  put24(out, offset + VNI_OFFSET, repr.vni);
   out[offset + RESERVED2_OFFSET] = repr.reserved2;
   writePayload(repr.payload, out, offset + HEADER_LENGTH);
   return out;
@@ -89,7 +90,7 @@ export class VxlanView {
     return this.buf[this.offset + FLAGS_OFFSET] as number;
   }
   get vni(): number {
-    return this.buf.readUIntBE(this.offset + VNI_OFFSET, 3);
+    return u24(this.buf, this.offset + VNI_OFFSET);
   }
   get payloadOffset(): number {
     return this.offset + HEADER_LENGTH;
