@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fold, internetChecksum, onesComplementSum, pseudoHeaderSum, updateChecksum16, updateChecksum32 } from './checksum.js';
+import { simdSum } from './checksum-simd.js';
 
 describe('Internet checksum (RFC 1071)', () => {
   it('matches the RFC 1071 §3 numerical example', () => {
@@ -18,6 +19,30 @@ describe('Internet checksum (RFC 1071)', () => {
         const even = Math.min(b.length, (cut % (b.length + 1)) & ~1);
         expect(onesComplementSum(b, even, b.length, onesComplementSum(b, 0, even))).toBe(onesComplementSum(b, 0, b.length));
       }),
+    );
+  });
+
+  it('gives the RFC 1071 sum on every path: byte loop, 32-bit words and the WebAssembly SIMD kernel', () => {
+    // The reference: the plain definition, big-endian 16-bit words from `start`, odd byte padded.
+    const reference = (b: Uint8Array, start: number, end: number) => {
+      let sum = 0;
+      for (let i = start; i < end; i += 2) sum += ((b[i] as number) << 8) | (i + 1 < end ? (b[i + 1] as number) : 0);
+      return fold(sum);
+    };
+    expect(simdSum, 'WebAssembly SIMD is available on Node 20+').toBeDefined();
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 4000 }), fc.nat(), fc.nat(), fc.nat(), (bytes, slack, a, b) => {
+        // Place the bytes at an arbitrary byte offset of a larger ArrayBuffer, so every alignment is exercised.
+        const pad = slack % 8;
+        const backing = Buffer.alloc(bytes.length + pad + 8);
+        const buf = backing.subarray(pad, pad + bytes.length);
+        buf.set(bytes);
+        const start = bytes.length === 0 ? 0 : a % bytes.length;
+        const end = start + (b % (bytes.length - start + 1));
+        expect(onesComplementSum(buf, start, end)).toBe(reference(buf, start, end));
+        expect(onesComplementSum(buf, start, end, 0x1234)).toBe(fold(reference(buf, start, end) + 0x1234));
+      }),
+      { numRuns: 300 },
     );
   });
 

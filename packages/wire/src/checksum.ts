@@ -1,6 +1,8 @@
 // The Internet checksum (RFC 1071) used by IPv4, ICMP, UDP and TCP, and its incremental
 // update (RFC 1624), which NAT uses to rewrite an address or port without re-summing.
 
+import { MAX_LENGTH as SIMD_MAX_LENGTH, simdSum } from './checksum-simd.js';
+
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Below this many bytes the plain byte loop is faster than setting up a word view. */
 const WORD_LOOP_MIN = 64;
@@ -38,6 +40,8 @@ function wordView(buffer: ArrayBufferLike): Int32Array {
  */
 export function onesComplementSum(buf: Uint8Array, start: number, end: number, initial = 0): number {
   if (end - start < WORD_LOOP_MIN || !LITTLE_ENDIAN_HOST) return fold(byteSum(buf, start, end) + initial);
+  if (simdSum !== undefined && end - start >= SIMD_MIN_LENGTH && end - start <= SIMD_MAX_LENGTH)
+    return simdOnesComplementSum(buf, start, end, initial);
   const base = buf.byteOffset;
   const absStart = base + start;
   const absEnd = base + end;
@@ -72,6 +76,27 @@ export function onesComplementSum(buf: Uint8Array, start: number, end: number, i
   let folded = fold(sum);
   if ((absStart & 1) === 0) folded = ((folded & 0xff) << 8) | (folded >>> 8);
   return fold(folded + initial);
+}
+
+/** From this many bytes on, copying into WebAssembly memory and summing 16 bytes a step wins. */
+const SIMD_MIN_LENGTH = 256;
+
+/**
+ * The same sum through the WebAssembly SIMD kernel (checksum-simd.ts): the range is copied to
+ * the start of the module's memory, so byte r of the range sits at the even-based address r and
+ * the kernel's little-endian word sum is E + 256·O with E, O taken relative to `start`; the
+ * big-endian sum is that value byte-swapped (RFC 1071 §2(B)). The < 16 trailing bytes are
+ * added here with the same weights.
+ */
+function simdOnesComplementSum(buf: Uint8Array, start: number, end: number, initial: number): number {
+  const kernel = simdSum as NonNullable<typeof simdSum>;
+  const length = end - start;
+  if (Buffer.isBuffer(buf)) buf.copy(kernel.memory, 0, start, end);
+  else kernel.memory.set(buf.subarray(start, end), 0);
+  let sum = kernel.sum(0, length);
+  for (let r = length & ~15; r < length; r++) sum += (buf[start + r] as number) * (r & 1 ? 256 : 1);
+  const folded = fold(sum);
+  return fold((((folded & 0xff) << 8) | (folded >>> 8)) + initial);
 }
 
 /** The plain RFC 1071 loop over big-endian 16-bit words, unfolded. */

@@ -13,7 +13,7 @@
 
 import type { Ipv4Address } from './address.js';
 import { readIpv4, writeIpv4 } from './address.js';
-import { checkField } from './bytes.js';
+import { checkField, put16, u16 } from './bytes.js';
 import { onesComplementSum } from './checksum.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
 import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
@@ -268,14 +268,14 @@ export class Ipv4View {
     writeIpv4(this.buf, this.offset + DST_OFFSET, ip);
   }
   get dontFragment(): boolean {
-    return (this.buf.readUInt16BE(this.offset + FLAGS_FRAGMENT_OFFSET) & FLAG_DF) !== 0;
+    return (u16(this.buf, this.offset + FLAGS_FRAGMENT_OFFSET) & FLAG_DF) !== 0;
   }
   /** Fragment offset in bytes; non-zero (or MF set) means a fragment. */
   get fragmentOffset(): number {
-    return (this.buf.readUInt16BE(this.offset + FLAGS_FRAGMENT_OFFSET) & 0x1fff) * 8;
+    return (u16(this.buf, this.offset + FLAGS_FRAGMENT_OFFSET) & 0x1fff) * 8;
   }
   get moreFragments(): boolean {
-    return (this.buf.readUInt16BE(this.offset + FLAGS_FRAGMENT_OFFSET) & FLAG_MF) !== 0;
+    return (u16(this.buf, this.offset + FLAGS_FRAGMENT_OFFSET) & FLAG_MF) !== 0;
   }
   get payloadOffset(): number {
     return this.offset + this.headerLength;
@@ -288,10 +288,7 @@ export class Ipv4View {
   }
   /** Recomputes the header checksum in place (after a field was rewritten). */
   updateChecksum(): void {
-    this.buf.writeUInt16BE(0, this.offset + CHECKSUM_OFFSET);
-    this.buf.writeUInt16BE(
-      ~onesComplementSum(this.buf, this.offset, this.offset + this.headerLength) & 0xffff,
-      this.offset + CHECKSUM_OFFSET,
-    );
+    put16(this.buf, this.offset + CHECKSUM_OFFSET, 0);
+    put16(this.buf, this.offset + CHECKSUM_OFFSET, ~onesComplementSum(this.buf, this.offset, this.offset + this.headerLength) & 0xffff);
   }
 }
