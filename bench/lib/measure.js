@@ -20,3 +20,29 @@ export function summarize(samples) {
   const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
   return { median, min: sorted[0], max: sorted[sorted.length - 1], samples };
 }
+
+/**
+ * Times `subject` and `reference` alternately within each repetition and keeps the ratio of
+ * each pair, so both see the same machine state: on a shared 2-core VM the noise between
+ * repetitions is larger than the difference being measured. Returns ns/op summaries of both
+ * and the summary of the per-repetition ratios (subject / reference).
+ */
+export function timePaired(subject, reference, { iterations, referenceIterations = iterations, repetitions }) {
+  subject(Math.ceil(iterations / 4));
+  reference(Math.ceil(referenceIterations / 4));
+  const a = [];
+  const b = [];
+  const ratios = [];
+  for (let r = 0; r < repetitions; r++) {
+    let start = process.hrtime.bigint();
+    subject(iterations);
+    const ta = Number(process.hrtime.bigint() - start) / iterations;
+    start = process.hrtime.bigint();
+    reference(referenceIterations);
+    const tb = Number(process.hrtime.bigint() - start) / referenceIterations;
+    a.push(ta);
+    b.push(tb);
+    ratios.push(ta / tb);
+  }
+  return { subject: summarize(a), reference: summarize(b), ratio: summarize(ratios) };
+}

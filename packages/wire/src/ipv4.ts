@@ -14,7 +14,7 @@
 import type { Ipv4Address } from './address.js';
 import { readIpv4, writeIpv4 } from './address.js';
 import { checkField, put16, u16 } from './bytes.js';
-import { onesComplementSum } from './checksum.js';
+import { ipv4HeaderSum, onesComplementSum } from './checksum.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
 import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
 
@@ -284,11 +284,16 @@ export class Ipv4View {
     return this.offset + this.totalLength;
   }
   get checksumValid(): boolean {
-    return onesComplementSum(this.buf, this.offset, this.offset + this.headerLength) === 0xffff;
+    return this.headerSum() === 0xffff;
+  }
+  private headerSum(): number {
+    return this.headerLength === MIN_HEADER_LENGTH
+      ? ipv4HeaderSum(this.buf, this.offset)
+      : onesComplementSum(this.buf, this.offset, this.offset + this.headerLength);
   }
   /** Recomputes the header checksum in place (after a field was rewritten). */
   updateChecksum(): void {
     put16(this.buf, this.offset + CHECKSUM_OFFSET, 0);
-    put16(this.buf, this.offset + CHECKSUM_OFFSET, ~onesComplementSum(this.buf, this.offset, this.offset + this.headerLength) & 0xffff);
+    put16(this.buf, this.offset + CHECKSUM_OFFSET, ~this.headerSum() & 0xffff);
   }
 }
