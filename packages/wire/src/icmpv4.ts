@@ -8,7 +8,7 @@
 import { checkField } from './bytes.js';
 import { onesComplementSum } from './checksum.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
-import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
+import { checkBounds, DecodeError, needBytes } from './errors.js';
 
 export const IcmpType = {
   EchoReply: 0,
