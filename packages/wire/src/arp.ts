@@ -4,8 +4,10 @@
 //  +-------+-------+----+----+-------+-----------------+-----------+-----------------+-----------+
 //  | htype | ptype |hlen|plen| oper  | sender MAC      | sender IP | target MAC      | target IP |
 //  +-------+-------+----+----+-------+-----------------+-----------+-----------------+-----------+
+
 import type { Ipv4Address, MacAddress } from './address.js';
 import { readIpv4, readMac, writeIpv4, writeMac } from './address.js';
+import { put16, u16 } from './bytes.js';
 import { type Codec, outputBuffer } from './codec.js';
 import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
 
@@ -48,9 +50,9 @@ export function decode(buf: Buffer, offset = 0, end?: number): ArpRepr {
   }
   needBytes('arp', offset, e, LENGTH);
   return {
-    htype: buf.readUInt16BE(offset + HTYPE_OFFSET),
-    ptype: buf.readUInt16BE(offset + PTYPE_OFFSET),
-    operation: buf.readUInt16BE(offset + OPER_OFFSET),
+    htype: u16(buf, offset + HTYPE_OFFSET),
+    ptype: u16(buf, offset + PTYPE_OFFSET),
+    operation: u16(buf, offset + OPER_OFFSET),
     senderMac: readMac(buf, offset + SHA_OFFSET),
     senderIp: readIpv4(buf, offset + SPA_OFFSET),
     targetMac: readMac(buf, offset + THA_OFFSET),
@@ -71,11 +73,11 @@ export function encode(repr: ArpRepr, buf?: Buffer, offset = 0): Buffer {
   ] as const) {
     if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new EncodeError('arp', `${name} ${v} is not a 16-bit number`);
   }
-  out.writeUInt16BE(repr.htype, offset + HTYPE_OFFSET);
-  out.writeUInt16BE(repr.ptype, offset + PTYPE_OFFSET);
+  put16(out, offset + HTYPE_OFFSET, repr.htype);
+  put16(out, offset + PTYPE_OFFSET, repr.ptype);
   out[offset + HLEN_OFFSET] = 6;
   out[offset + PLEN_OFFSET] = 4;
-  out.writeUInt16BE(repr.operation, offset + OPER_OFFSET);
+  put16(out, offset + OPER_OFFSET, repr.operation);
   writeMac(out, offset + SHA_OFFSET, repr.senderMac);
   writeIpv4(out, offset + SPA_OFFSET, repr.senderIp);
   writeMac(out, offset + THA_OFFSET, repr.targetMac);

@@ -5,7 +5,9 @@
 //  | destination MAC   | source MAC        | type  | payload ...
 //  +-------------------+-------------------+-------+----------------
 //  With 802.1Q, each tag (TPID 0x8100 or 0x88a8, then PCP:3 DEI:1 VID:12) sits before the type.
+
 import { type MacAddress, readMac, writeMac } from './address.js';
+import { put16, u16 } from './bytes.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
 import { checkBounds, EncodeError, needBytes } from './errors.js';
 
@@ -59,15 +61,15 @@ export function decode(buf: Buffer, offset = 0, end?: number): EthernetRepr {
   const dst = readMac(buf, offset + DST_OFFSET);
   const src = readMac(buf, offset + SRC_OFFSET);
   let at = offset + TYPE_OFFSET;
-  let type = buf.readUInt16BE(at);
+  let type = u16(buf, at);
   const vlans: VlanTag[] = [];
   // 802.1Q §9.6: a tag is the TPID followed by the TCI; 802.1ad stacks them (QinQ).
   while (isVlanTpid(type)) {
     needBytes('ethernet', at, e, VLAN_TAG_LENGTH + 2, '802.1Q tag');
-    const tci = buf.readUInt16BE(at + 2);
+    const tci = u16(buf, at + 2);
     vlans.push({ tpid: type, pcp: tci >>> 13, dei: (tci & 0x1000) !== 0, vid: tci & 0x0fff });
     at += VLAN_TAG_LENGTH;
-    type = buf.readUInt16BE(at);
+    type = u16(buf, at);
   }
   return { dst, src, vlans, etherType: type, payload: buf.subarray(at + 2, e) };
 }
@@ -88,11 +90,11 @@ export function encode(repr: EthernetRepr, buf?: Buffer, offset = 0): Buffer {
     if (tag.vid < 0 || tag.vid > 0xfff || tag.pcp < 0 || tag.pcp > 7 || !isVlanTpid(tag.tpid)) {
       throw new EncodeError('ethernet', `bad VLAN tag (tpid 0x${tag.tpid.toString(16)}, pcp ${tag.pcp}, vid ${tag.vid})`);
     }
-    out.writeUInt16BE(tag.tpid, at);
+    put16(out, at, tag.tpid);
     out.writeUInt16BE((tag.pcp << 13) | (tag.dei ? 0x1000 : 0) | tag.vid, at + 2);
     at += VLAN_TAG_LENGTH;
   }
-  out.writeUInt16BE(repr.etherType, at);
+  put16(out, at, repr.etherType);
   writePayload(repr.payload, out, at + 2);
   return out;
 }
@@ -120,7 +122,7 @@ export class EthernetView {
     const e = checkBounds('ethernet', buf, offset, end);
     needBytes('ethernet', offset, e, HEADER_LENGTH);
     let at = offset + TYPE_OFFSET;
-    while (isVlanTpid(buf.readUInt16BE(at))) {
+    while (isVlanTpid(u16(buf, at))) {
       needBytes('ethernet', at, e, VLAN_TAG_LENGTH + 2, '802.1Q tag');
       at += VLAN_TAG_LENGTH;
     }
@@ -140,7 +142,7 @@ export class EthernetView {
     writeMac(this.buf, this.offset + SRC_OFFSET, mac);
   }
   get etherType(): number {
-    return this.buf.readUInt16BE(this.typeOffset);
+    return u16(this.buf, this.typeOffset);
   }
   /** Where the payload starts in buf. */
   get payloadOffset(): number {

@@ -5,7 +5,7 @@
 //  |     Type      |     Code      |          Checksum             |
 //  |              rest of header (identifier/sequence, MTU, unused)|
 //  |     data: echo payload, or the offending IP header + 64 bits  |
-import { checkField } from './bytes.js';
+import { checkField, put16, put32, u16, u32 } from './bytes.js';
 import { onesComplementSum } from './checksum.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
 import { checkBounds, DecodeError, needBytes } from './errors.js';
@@ -84,7 +84,7 @@ export function decode(buf: Buffer, offset = 0, end?: number): Icmpv4Repr {
   needBytes('icmp', offset, e, HEADER_LENGTH);
   const type = buf[offset + TYPE_OFFSET] as number;
   const code = buf[offset + CODE_OFFSET] as number;
-  const checksum = buf.readUInt16BE(offset + CHECKSUM_OFFSET);
+  const checksum = u16(buf, offset + CHECKSUM_OFFSET);
   const body = buf.subarray(offset + HEADER_LENGTH, e);
   switch (type) {
     case IcmpType.EchoRequest:
@@ -93,8 +93,8 @@ export function decode(buf: Buffer, offset = 0, end?: number): Icmpv4Repr {
         kind: type === IcmpType.EchoRequest ? 'echo-request' : 'echo-reply',
         code,
         checksum,
-        identifier: buf.readUInt16BE(offset + REST_OFFSET),
-        sequence: buf.readUInt16BE(offset + REST_OFFSET + 2),
+        identifier: u16(buf, offset + REST_OFFSET),
+        sequence: u16(buf, offset + REST_OFFSET + 2),
         data: body,
       };
     case IcmpType.DestinationUnreachable:
@@ -102,15 +102,15 @@ export function decode(buf: Buffer, offset = 0, end?: number): Icmpv4Repr {
         kind: 'destination-unreachable',
         code,
         checksum,
-        unused: buf.readUInt16BE(offset + REST_OFFSET),
+        unused: u16(buf, offset + REST_OFFSET),
         // RFC 1191 §4: the low 16 bits carry the next-hop MTU for code 4.
-        nextHopMtu: buf.readUInt16BE(offset + REST_OFFSET + 2),
+        nextHopMtu: u16(buf, offset + REST_OFFSET + 2),
         quote: body,
       };
     case IcmpType.TimeExceeded:
-      return { kind: 'time-exceeded', code, checksum, unused: buf.readUInt32BE(offset + REST_OFFSET), quote: body };
+      return { kind: 'time-exceeded', code, checksum, unused: u32(buf, offset + REST_OFFSET), quote: body };
     default:
-      return { kind: 'other', type, code, checksum, rest: buf.readUInt32BE(offset + REST_OFFSET), data: body };
+      return { kind: 'other', type, code, checksum, rest: u32(buf, offset + REST_OFFSET), data: body };
   }
 }
 
@@ -152,33 +152,33 @@ export function encode(repr: Icmpv4Repr, buf?: Buffer, offset = 0): Buffer {
     case 'echo-reply':
       check16('identifier', repr.identifier);
       check16('sequence', repr.sequence);
-      out.writeUInt16BE(repr.identifier, offset + REST_OFFSET);
-      out.writeUInt16BE(repr.sequence, offset + REST_OFFSET + 2);
+      put16(out, offset + REST_OFFSET, repr.identifier);
+      put16(out, offset + REST_OFFSET + 2, repr.sequence);
       break;
     case 'destination-unreachable':
       check16('unused', repr.unused);
       check16('next-hop MTU', repr.nextHopMtu);
-      out.writeUInt16BE(repr.unused, offset + REST_OFFSET);
-      out.writeUInt16BE(repr.nextHopMtu, offset + REST_OFFSET + 2);
+      put16(out, offset + REST_OFFSET, repr.unused);
+      put16(out, offset + REST_OFFSET + 2, repr.nextHopMtu);
       break;
     case 'time-exceeded':
       check16('unused', repr.unused, 0xffffffff);
-      out.writeUInt32BE(repr.unused, offset + REST_OFFSET);
+      put32(out, offset + REST_OFFSET, repr.unused);
       break;
     default:
       check16('rest of header', repr.rest, 0xffffffff);
-      out.writeUInt32BE(repr.rest, offset + REST_OFFSET);
+      put32(out, offset + REST_OFFSET, repr.rest);
   }
   writePayload(body, out, offset + HEADER_LENGTH);
   let checksum = repr.checksum;
   if (checksum === undefined) {
     // RFC 792: the checksum covers the whole ICMP message, type onwards, with the field zero.
-    out.writeUInt16BE(0, offset + CHECKSUM_OFFSET);
+    put16(out, offset + CHECKSUM_OFFSET, 0);
     checksum = ~onesComplementSum(out, offset, offset + HEADER_LENGTH + body.length) & 0xffff;
   } else {
     check16('checksum', checksum);
   }
-  out.writeUInt16BE(checksum, offset + CHECKSUM_OFFSET);
+  put16(out, offset + CHECKSUM_OFFSET, checksum);
   return out;
 }
 
@@ -190,7 +190,7 @@ export function checksumValid(buf: Buffer, offset = 0, end = buf.length): boolea
 export function quoteOf(packet: Buffer, offset = 0): Buffer {
   if (packet.length - offset < 20) throw new DecodeError('icmp', offset, 'the offending datagram is shorter than an IPv4 header');
   const headerLen = ((packet[offset] as number) & 0x0f) * 4;
-  const totalLength = packet.readUInt16BE(offset + 2);
+  const totalLength = u16(packet, offset + 2);
   const available = Math.min(packet.length - offset, Math.max(totalLength, headerLen));
   // RFC 792: "the internet header plus the first 64 bits of the original datagram's data".
   return Buffer.from(packet.subarray(offset, offset + Math.min(available, headerLen + 8)));

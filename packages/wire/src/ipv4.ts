@@ -84,7 +84,7 @@ function validate(buf: Buffer, offset: number, end: number | undefined): { heade
   if (headerLen < MIN_HEADER_LENGTH)
     throw new DecodeError('ipv4', offset, `header length ${headerLen} is below the minimum 20 (IHL ${vihl & 0x0f})`);
   needBytes('ipv4', offset, e, headerLen, 'header with options');
-  const totalLength = buf.readUInt16BE(offset + TOTAL_LENGTH_OFFSET);
+  const totalLength = u16(buf, offset + TOTAL_LENGTH_OFFSET);
   if (totalLength < headerLen) {
     throw new DecodeError('ipv4', offset + TOTAL_LENGTH_OFFSET, `total length ${totalLength} is shorter than the header (${headerLen})`);
   }
@@ -101,18 +101,18 @@ function validate(buf: Buffer, offset: number, end: number | undefined): { heade
 export function decode(buf: Buffer, offset = 0, end?: number): Ipv4Repr {
   const { headerLen, totalLength } = validate(buf, offset, end);
   const tos = buf[offset + TOS_OFFSET] as number;
-  const ff = buf.readUInt16BE(offset + FLAGS_FRAGMENT_OFFSET);
+  const ff = u16(buf, offset + FLAGS_FRAGMENT_OFFSET);
   return {
     dscp: tos >>> 2,
     ecn: tos & 0x03,
-    identification: buf.readUInt16BE(offset + IDENTIFICATION_OFFSET),
+    identification: u16(buf, offset + IDENTIFICATION_OFFSET),
     reservedFlag: (ff & FLAG_RESERVED) !== 0,
     dontFragment: (ff & FLAG_DF) !== 0,
     moreFragments: (ff & FLAG_MF) !== 0,
     fragmentOffset: (ff & 0x1fff) * 8,
     ttl: buf[offset + TTL_OFFSET] as number,
     protocol: buf[offset + PROTOCOL_OFFSET] as number,
-    checksum: buf.readUInt16BE(offset + CHECKSUM_OFFSET),
+    checksum: u16(buf, offset + CHECKSUM_OFFSET),
     src: readIpv4(buf, offset + SRC_OFFSET),
     dst: readIpv4(buf, offset + DST_OFFSET),
     options: headerLen > MIN_HEADER_LENGTH ? buf.subarray(offset + MIN_HEADER_LENGTH, offset + headerLen) : EMPTY,
@@ -148,14 +148,14 @@ export function encode(repr: Ipv4Repr, buf?: Buffer, offset = 0): Buffer {
   const out = outputBuffer('ipv4', total, buf, offset);
   out[offset + VERSION_IHL_OFFSET] = 0x40 | (headerLen >>> 2);
   out[offset + TOS_OFFSET] = (repr.dscp << 2) | repr.ecn;
-  out.writeUInt16BE(total, offset + TOTAL_LENGTH_OFFSET);
-  out.writeUInt16BE(repr.identification, offset + IDENTIFICATION_OFFSET);
+  put16(out, offset + TOTAL_LENGTH_OFFSET, total);
+  put16(out, offset + IDENTIFICATION_OFFSET, repr.identification);
   const ff =
     (repr.reservedFlag ? FLAG_RESERVED : 0) |
     (repr.dontFragment ? FLAG_DF : 0) |
     (repr.moreFragments ? FLAG_MF : 0) |
     (repr.fragmentOffset >>> 3);
-  out.writeUInt16BE(ff, offset + FLAGS_FRAGMENT_OFFSET);
+  put16(out, offset + FLAGS_FRAGMENT_OFFSET, ff);
   out[offset + TTL_OFFSET] = repr.ttl;
   out[offset + PROTOCOL_OFFSET] = repr.protocol;
   writeIpv4(out, offset + SRC_OFFSET, repr.src);
@@ -166,12 +166,12 @@ export function encode(repr: Ipv4Repr, buf?: Buffer, offset = 0): Buffer {
   if (checksum === undefined) {
     // RFC 791 §3.1: the one's complement of the one's complement sum of the header, with the
     // checksum field taken as zero.
-    out.writeUInt16BE(0, offset + CHECKSUM_OFFSET);
+    put16(out, offset + CHECKSUM_OFFSET, 0);
     checksum = ~onesComplementSum(out, offset, offset + headerLen) & 0xffff;
   } else {
     check('checksum', checksum, 0xffff);
   }
-  out.writeUInt16BE(checksum, offset + CHECKSUM_OFFSET);
+  put16(out, offset + CHECKSUM_OFFSET, checksum);
   return out;
 }
 
@@ -212,7 +212,7 @@ export function parseOptions(options: Buffer): Ipv4Option[] {
       list.push({ kind: 'timestamp', pointer: body[0] as number, overflow: of >>> 4, flag: of & 0x0f, data: body.subarray(2) });
     } else if (type === 148 && len === 4) {
       // Router Alert (RFC 2113).
-      list.push({ kind: 'router-alert', value: body.readUInt16BE(0) });
+      list.push({ kind: 'router-alert', value: u16(body, 0) });
     } else {
       list.push({ kind: 'unknown', type, data: body });
     }
