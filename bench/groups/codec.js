@@ -201,6 +201,13 @@ export async function run({ smoke }) {
     title: 'Codecs: decode + re-encode of a 1500-byte VXLAN-encapsulated TCP frame',
     description:
       'Outer Ethernet/IPv4/UDP/VXLAN and inner Ethernet/IPv4/TCP (timestamps option, 1384 bytes of payload), every header validated and every checksum verified, then encoded again with every checksum computed; the reference is `Buffer.copy` of the same 1500 bytes. Two paths: zero-copy views (what the data plane uses: headers read and rewritten in place) and plain Repr objects (decode to objects, encode from them: what tools and tests use).',
+    notes: [
+      'Where the view path spends its time (measured on the 2-core development VM): the two TCP checksum passes over 1,416 bytes take about',
+      '230 ns each — about 90 ns to copy the bytes into the WebAssembly memory of the SIMD kernel and 60 ns to sum them — the seven header',
+      'views about 120 ns, and the four IPv4 header checksums about 20 ns each. Run to run, the median ratio has ranged from 19× to 24× here,',
+      'because this VM\'s speed drifts; pairing each repetition with its own copy measurement keeps the ratio steadier than either time.',
+      'Allocating frames inside the kernel\'s memory (a packet arena) would drop the copy and is the next step if the data plane needs it.',
+    ],
     figures: [
       figure('zero-copy views (data-plane path): time per frame', views, true),
       figure('Repr objects: time per frame', codec, false),
