@@ -27,6 +27,11 @@
 
 export const MAX_LENGTH = 65536;
 
+/** The first page is the scratch area callers copy into; the pages after it hold the packet pool. */
+export const SCRATCH_BYTES = 65536;
+/** Packet pool pages (64 KiB each): 64 pages = 4 MiB = 2,048 slots of 2 KiB (packet-pool.ts). */
+export const POOL_PAGES = 64;
+
 function uleb(n: number): number[] {
   const out: number[] = [];
   let v = n;
@@ -92,7 +97,9 @@ const MODULE = new Uint8Array([
   0x00, // "\0asm", version 1
   ...section(1, [0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7c]), // type: (i32, i32) -> f64
   ...section(3, [0x01, 0x00]), // one function of type 0
-  ...section(5, [0x01, 0x00, 0x01]), // one memory, 1 page (64 KiB)
+  // One memory of fixed size (minimum = maximum), so it never grows: growing would detach the
+  // ArrayBuffer under every Buffer handed out by the packet pool.
+  ...section(5, [0x01, 0x01, ...uleb(1 + POOL_PAGES), ...uleb(1 + POOL_PAGES)]),
   ...section(7, [0x02, ...name('sum'), 0x00, 0x00, ...name('memory'), 0x02, 0x00]),
   ...section(10, [0x01, ...uleb(body.length), ...body]),
 ]);

@@ -91,6 +91,16 @@ const SIMD_MIN_LENGTH = 256;
 function simdOnesComplementSum(buf: Uint8Array, start: number, end: number, initial: number): number {
   const kernel = simdSum as NonNullable<typeof simdSum>;
   const length = end - start;
+  if (buf.buffer === kernel.memory.buffer) {
+    // A frame from the packet pool already lies in the kernel's memory: sum it in place. The
+    // kernel pairs bytes from `at` on, so its little-endian word sum is E + 256·O for bytes at
+    // even (E) and odd (O) offsets relative to `start`: the big-endian sum byte-swapped.
+    const at = buf.byteOffset + start;
+    let sum = kernel.sum(at, length);
+    for (let r = length & ~31; r < length; r++) sum += (kernel.memory[at + r] as number) * (r & 1 ? 256 : 1);
+    const inPlace = fold(sum);
+    return fold((((inPlace & 0xff) << 8) | (inPlace >>> 8)) + initial);
+  }
   if (Buffer.isBuffer(buf)) buf.copy(kernel.memory, 0, start, end);
   else kernel.memory.set(buf.subarray(start, end), 0);
   let sum = kernel.sum(0, length);

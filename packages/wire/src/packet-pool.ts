@@ -1,0 +1,67 @@
+// Frames for the data plane, allocated inside the WebAssembly memory of the checksum kernel
+// (checksum-simd.ts), so that the Internet checksum of a frame is summed where it lies, with
+// no copy. Linux keeps packet data in its own slabs for the same reason (skb heads from
+// kmalloc caches); here one fixed-size memory is carved into 2 KiB slots, enough for a
+// 1500-byte MTU frame with room for encapsulation headers in front.
+//
+// A slot must be released once the frame is no longer used; a Buffer that outlives its
+// release sees the bytes of whatever frame takes the slot next, so the pool is for the hot
+// path that owns its frames, not for frames handed to user code (copy those out).
+import { POOL_PAGES, SCRATCH_BYTES, simdSum } from './checksum-simd.js';
+
+export const SLOT_BYTES = 2048;
+
+export class PacketPool {
+  private readonly memory: Buffer;
+  private readonly free: number[] = [];
+  private readonly inUse: Uint8Array;
+  readonly slots: number;
+
+  constructor(memory: Buffer, offset: number, bytes: number) {
+    this.memory = memory.subarray(offset, offset + bytes);
+    this.slots = Math.floor(bytes / SLOT_BYTES);
+    this.inUse = new Uint8Array(this.slots);
+    for (let i = this.slots - 1; i >= 0; i--) this.free.push(i);
+  }
+
+  /** Slots free right now. */
+  get available(): number {
+    return this.free.length;
+  }
+
+  /**
+   * A zero-filled frame of `length` bytes from the pool, or from ordinary memory when it is
+   * larger than a slot or the pool is exhausted (the checksum then copies, nothing breaks).
+   */
+  alloc(length: number): Buffer {
+    const slot = length <= SLOT_BYTES ? this.free.pop() : undefined;
+    if (slot === undefined) return Buffer.alloc(length);
+    this.inUse[slot] = 1;
+    const start = slot * SLOT_BYTES;
+    return this.memory.subarray(start, start + length).fill(0);
+  }
+
+  /** True when `buf` lies in this pool's memory. */
+  owns(buf: Uint8Array): boolean {
+    return (
+      buf.buffer === this.memory.buffer &&
+      buf.byteOffset >= this.memory.byteOffset &&
+      buf.byteOffset < this.memory.byteOffset + this.memory.length
+    );
+  }
+
+  /** Gives a frame's slot back. Frames from ordinary memory are left to the garbage collector. */
+  release(buf: Uint8Array): void {
+    if (!this.owns(buf)) return;
+    const slot = Math.floor((buf.byteOffset - this.memory.byteOffset) / SLOT_BYTES);
+    if (this.inUse[slot] !== 1) throw new Error(`packet pool: slot ${slot} released twice (a frame used after release?)`);
+    this.inUse[slot] = 0;
+    this.free.push(slot);
+  }
+}
+
+/** The process's pool, or a pool over ordinary memory where WebAssembly SIMD is unavailable. */
+export const packetPool: PacketPool =
+  simdSum !== undefined
+    ? new PacketPool(simdSum.memory, SCRATCH_BYTES, POOL_PAGES * 65536)
+    : new PacketPool(Buffer.alloc(POOL_PAGES * 65536), 0, POOL_PAGES * 65536);
