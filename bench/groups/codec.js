@@ -207,7 +207,7 @@ export async function run({ smoke }) {
       'The view path works on a frame from the packet pool (packages/wire/src/packet-pool.ts), which lies in the memory of the WebAssembly',
       'SIMD checksum kernel, so each of the two TCP checksum passes over 1,416 bytes is summed in place (about 60 ns of kernel time) instead of',
       'being copied in first (about 90 ns more, as for a frame in ordinary memory). The Repr path allocates ordinary Buffers and so pays the',
-      'copy, plus an object per layer. This VM\'s speed drifts from run to run; pairing each repetition with its own copy measurement keeps the',
+      "copy, plus an object per layer. This VM's speed drifts from run to run; pairing each repetition with its own copy measurement keeps the",
       'ratio steadier than either time.',
     ],
     figures: [
