@@ -160,16 +160,7 @@ describe('decoders on random and mutated bytes', () => {
       { numRuns: RUNS },
     );
     const valid = pcap.encode({
-      header: {
-        byteOrder: 'le',
-        nanoseconds: false,
-        versionMajor: 2,
-        versionMinor: 4,
-        thiszone: 0,
-        sigfigs: 0,
-        snaplen: 262144,
-        linkType: 1,
-      },
+      header: pcap.defaultHeader(),
       records: [
         { seconds: 1, nanoseconds: 1000, originalLength: 4, data: Buffer.from([1, 2, 3, 4]) },
         { seconds: 2, nanoseconds: 2000, originalLength: 60, data: Buffer.alloc(60, 7) },

@@ -1,6 +1,6 @@
 // TCP Reprs as decode returns them, for property tests (RFC 9293 §3.1-3.2, RFC 7323, RFC 2018).
 import fc from 'fast-check';
-import type { TcpOption, TcpRepr } from '../../tcp.js';
+import { optionLength, type TcpOption, type TcpRepr } from '../../tcp.js';
 import { arbBytes, arbU8, arbU16, arbU32 } from './common.js';
 
 /** The option kinds tcp.ts interprets, with the only length each may have on the wire. */
@@ -32,26 +32,8 @@ export const arbTcpOption = (): fc.Arbitrary<TcpOption> =>
     arbUnknownOption(),
   );
 
-export function tcpOptionLength(o: TcpOption): number {
-  switch (o.kind) {
-    case 'nop':
-      return 1;
-    case 'mss':
-      return 4;
-    case 'window-scale':
-      return 3;
-    case 'sack-permitted':
-      return 2;
-    case 'sack':
-      return 2 + 8 * o.blocks.length;
-    case 'timestamps':
-      return 10;
-    case 'unknown':
-      return 2 + o.data.length;
-    case 'eol':
-      return 1 + o.rest.length;
-  }
-}
+/** Bytes an option takes on the wire (the codec's own count). */
+export const tcpOptionLength = optionLength;
 
 /**
  * Option lists as they appear on the wire: at most 40 bytes, in wire order. When the list does
