@@ -130,7 +130,7 @@ const TSHARK_NAME: Record<Layer['protocol'], string> = {
 
 describeInterop(
   'podnet decodes what the Linux kernel sends, as tshark does',
-  { commands: ['tshark', 'ip', 'bridge', 'ethtool', 'ping', 'python3'], root: true },
+  { commands: ['tshark', 'ip', 'bridge', 'ethtool', 'ping', 'python3', 'sysctl'], root: true },
   () => {
     let dir = '';
     beforeAll(async () => {

@@ -1,5 +1,5 @@
-// Runs once before all tests: installs the Debian tools the interop tests drive (tshark,
-// iproute2, util-linux's unshare) when they are missing and we are root, so a fresh machine
+// Runs once before all tests: installs the Debian tools the interop tests drive (tools.ts:
+// tshark, tcpdump, iproute2, ethtool, ping, ...) when they are missing and we are root, so a fresh machine
 // runs every interop test for real (DESIGN §7). Without root the interop helper reports the
 // missing tool, and under PODNET_REQUIRE_INTEROP=1 that is a failure, not a skip.
 // It also makes the directory where the network guard logs refusals (see setup.ts).

@@ -12,6 +12,7 @@ export const DEBIAN_TOOLS: Record<string, string> = {
   ethtool: 'ethtool',
   ping: 'iputils-ping',
   python3: 'python3',
+  sysctl: 'procps',
 };
 
 export function hasCommand(command: string): boolean {
