@@ -8,6 +8,12 @@ export default defineConfig({
     // Tests run against the TypeScript sources; child processes (the CLI) run the built dist/.
     alias: {
       '@podnet/wire': here('./packages/wire/src/index.ts'),
+      '@podnet/netfilter': here('./packages/netfilter/src/index.ts'),
+      '@podnet/netstack': here('./packages/netstack/src/index.ts'),
+      '@podnet/api': here('./packages/api/src/index.ts'),
+      '@podnet/apiserver': here('./packages/apiserver/src/index.ts'),
+      '@podnet/client': here('./packages/client/src/index.ts'),
+      '@podnet/controllers': here('./packages/controllers/src/index.ts'),
     },
   },
   test: {

@@ -4,6 +4,7 @@ export * from './address.js';
 export * as arp from './arp.js';
 export * from './checksum.js';
 export * from './cidr.js';
+export * from './clock.js';
 export * from './codec.js';
 export * from './dissect.js';
 export * from './errors.js';

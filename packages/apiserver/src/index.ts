@@ -1,0 +1,2 @@
+// @podnet/apiserver
+export {};

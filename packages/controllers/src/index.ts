@@ -1,0 +1,2 @@
+// @podnet/controllers
+export {};
