@@ -13,6 +13,12 @@ export const DEBIAN_TOOLS: Record<string, string> = {
   ping: 'iputils-ping',
   python3: 'python3',
   sysctl: 'procps',
+  iptables: 'iptables',
+  'iptables-restore': 'iptables',
+  'iptables-save': 'iptables',
+  'iptables-legacy': 'iptables',
+  conntrack: 'conntrack',
+  curl: 'curl',
 };
 
 export function hasCommand(command: string): boolean {
