@@ -14,6 +14,7 @@ export default defineConfig({
       '@podnet/apiserver': here('./packages/apiserver/src/index.ts'),
       '@podnet/client': here('./packages/client/src/index.ts'),
       '@podnet/controllers': here('./packages/controllers/src/index.ts'),
+      '@podnet/kube-proxy': here('./packages/kube-proxy/src/index.ts'),
     },
   },
   test: {

@@ -1,0 +1,158 @@
+// BoundedFrequencyRunner (k8s.io/kubernetes/pkg/util/async/bounded_frequency_runner.go): runs
+// a function when asked, but at most `burstRuns` times back to back and then no more than once
+// per minInterval (a token bucket: qps = 1/minInterval, burst = burstRuns), and at least once per
+// maxInterval even if nobody asks. Requests that arrive while a run is waiting or in progress
+// coalesce into one run: a burst of 100 EndpointSlice events becomes one or two syncs.
+// The function is async here (apply() crosses a socket), so runs never overlap.
+import type { Clock, TimerHandle } from '@podnet/wire';
+import { KubeProxyError, KubeProxyErrorCodes } from './errors.js';
+
+export interface BoundedFrequencyRunnerOptions {
+  /** Minimum ms between runs once the burst is used (kube-proxy --iptables-min-sync-period, default 1 s). */
+  minIntervalMs: number;
+  /** Maximum ms between runs (kube-proxy --iptables-sync-period, default 30 s). */
+  maxIntervalMs: number;
+  /** Runs allowed back to back (kube-proxy uses 2). */
+  burstRuns?: number;
+  clock: Clock;
+  /** Called when fn rejects (the runner keeps going; fn is expected to handle its own errors). */
+  onError?: (error: unknown) => void;
+}
+
+export class BoundedFrequencyRunner {
+  readonly #fn: () => Promise<void>;
+  readonly #clock: Clock;
+  readonly #min: number;
+  readonly #max: number;
+  readonly #burst: number;
+  readonly #onError: (error: unknown) => void;
+  #tokens: number;
+  #lastRefill: number;
+  #pending = false;
+  #running: Promise<void> | undefined;
+  #stopped = true;
+  #limitTimer: TimerHandle | undefined;
+  #maxTimer: TimerHandle | undefined;
+  #retryTimer: TimerHandle | undefined;
+  #retryAt = Number.POSITIVE_INFINITY;
+  #runs = 0;
+
+  constructor(fn: () => Promise<void>, options: BoundedFrequencyRunnerOptions) {
+    const { minIntervalMs, maxIntervalMs } = options;
+    const burst = options.burstRuns ?? 2;
+    if (!(minIntervalMs >= 0) || !(maxIntervalMs > 0) || minIntervalMs > maxIntervalMs || !Number.isInteger(burst) || burst < 1) {
+      throw new KubeProxyError(
+        KubeProxyErrorCodes.CONFIG,
+        `sync runner: need 0 <= minInterval (${minIntervalMs} ms) <= maxInterval (${maxIntervalMs} ms), maxInterval > 0 ` +
+          `and burstRuns (${burst}) a positive integer; fix --min-sync-period / --sync-period`,
+      );
+    }
+    this.#fn = fn;
+    this.#clock = options.clock;
+    this.#min = minIntervalMs;
+    this.#max = maxIntervalMs;
+    this.#burst = burst;
+    this.#onError = options.onError ?? (() => {});
+    this.#tokens = burst;
+    this.#lastRefill = this.#clock.now();
+  }
+
+  /** Number of completed runs (for tests and logs). */
+  get runs(): number {
+    return this.#runs;
+  }
+
+  /** Starts the periodic (maxInterval) runs; Loop() in upstream. */
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#armMaxTimer();
+    if (this.#pending) this.#tryRun();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#clock.clearTimeout(this.#limitTimer);
+    this.#clock.clearTimeout(this.#maxTimer);
+    this.#clock.clearTimeout(this.#retryTimer);
+    this.#limitTimer = this.#maxTimer = this.#retryTimer = undefined;
+    this.#retryAt = Number.POSITIVE_INFINITY;
+    this.#pending = false;
+  }
+
+  /** Asks for a run as soon as the rate limit allows; coalesces with any run already waiting. */
+  run(): void {
+    this.#pending = true;
+    queueMicrotask(() => this.#tryRun());
+  }
+
+  /** Asks for a run after `ms` (a failed sync retries after syncPeriod), unless one is due sooner. */
+  retryAfter(ms: number): void {
+    const at = this.#clock.now() + ms;
+    if (at >= this.#retryAt) return;
+    this.#clock.clearTimeout(this.#retryTimer);
+    this.#retryAt = at;
+    this.#retryTimer = this.#clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#retryAt = Number.POSITIVE_INFINITY;
+      this.#pending = true;
+      this.#tryRun();
+    }, ms);
+  }
+
+  /** Resolves once no run is in progress (microtasks drained): for tests and shutdown. */
+  async settled(): Promise<void> {
+    for (;;) {
+      await new Promise<void>((r) => setImmediate(r));
+      const running = this.#running;
+      if (!running) return;
+      await running;
+    }
+  }
+
+  #refill(): void {
+    const now = this.#clock.now();
+    if (this.#min === 0) {
+      this.#tokens = this.#burst;
+    } else {
+      this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#lastRefill) / this.#min);
+    }
+    this.#lastRefill = now;
+  }
+
+  #tryRun(): void {
+    if (this.#running || !this.#pending || this.#stopped) return;
+    this.#refill();
+    if (this.#tokens < 1) {
+      if (this.#limitTimer) return;
+      const wait = Math.ceil((1 - this.#tokens) * this.#min);
+      this.#limitTimer = this.#clock.setTimeout(() => {
+        this.#limitTimer = undefined;
+        this.#tryRun();
+      }, wait);
+      return;
+    }
+    this.#tokens -= 1;
+    this.#pending = false;
+    this.#clock.clearTimeout(this.#maxTimer);
+    this.#maxTimer = undefined;
+    this.#running = this.#fn()
+      .catch((error: unknown) => this.#onError(error))
+      .finally(() => {
+        this.#runs++;
+        this.#running = undefined;
+        if (this.#stopped) return;
+        this.#armMaxTimer();
+        if (this.#pending) this.#tryRun();
+      });
+  }
+
+  #armMaxTimer(): void {
+    this.#clock.clearTimeout(this.#maxTimer);
+    this.#maxTimer = this.#clock.setTimeout(() => {
+      this.#maxTimer = undefined;
+      this.#pending = true;
+      this.#tryRun();
+    }, this.#max);
+  }
+}
