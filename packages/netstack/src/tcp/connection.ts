@@ -1,0 +1,1201 @@
+// One TCP connection: the transmission control block and the RFC 9293 state machine
+// (§3.3.2 states, §3.10.7 segment arrival), RFC 6298 retransmission, RFC 5681 congestion control
+// with RFC 6582 NewReno fast recovery, delayed ACKs (RFC 1122 §4.2.3.2, RFC 5681 §4.2), Nagle
+// (RFC 896), window scaling (RFC 7323 §2), zero-window probing (RFC 9293 §3.8.6.1), RFC 5961
+// reset/SYN/ACK hardening and ICMP reactions (RFC 1122 §4.2.3.9, RFC 1191).
+//
+// Timers: every timer of a connection (retransmission, delayed ACK, persist, keepalive,
+// TIME-WAIT/FIN-WAIT-2) is a deadline; one clock timer is armed for the earliest, and a deadline
+// moved later is not re-armed (the timer fires, finds it not due, and re-arms): a bulk transfer
+// restarts the RTO on every ACK, and clearing/setting a timer each time would dominate.
+import type { Clock, Ipv4Address, TimerHandle } from '@podnet/wire';
+import { formatIpv4 } from '@podnet/wire';
+import type { IpLayer } from '../transport.js';
+import type { ResolvedTcpOptions, TcpCounters } from './config.js';
+import { type SocketErrno, type SocketError, socketError } from './errors.js';
+import { ReassemblyQueue } from './reassembly.js';
+import { RttEstimator } from './rtt.js';
+import {
+  ACK,
+  FIN,
+  finishChecksum,
+  HEADER_LENGTH,
+  PROTOCOL_TCP,
+  PSH,
+  RST,
+  type Segment,
+  SYN,
+  writeHeader,
+  writeSynOptions,
+} from './segment.js';
+import { SendBuffer } from './send-buffer.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from './seq.js';
+
+export type TcpState =
+  | 'CLOSED'
+  | 'LISTEN'
+  | 'SYN-SENT'
+  | 'SYN-RECEIVED'
+  | 'ESTABLISHED'
+  | 'FIN-WAIT-1'
+  | 'FIN-WAIT-2'
+  | 'CLOSE-WAIT'
+  | 'CLOSING'
+  | 'LAST-ACK'
+  | 'TIME-WAIT';
+
+/** What the connection tells the socket that owns it. */
+export interface ConnectionUser {
+  onConnect(): void;
+  /** In-order data (a private copy the socket may keep). */
+  onData(data: Buffer): void;
+  /** The peer's FIN, in order: no more data. */
+  onEnd(): void;
+  /** Send-buffer space was freed by an ACK. */
+  onWritable(): void;
+  /** The connection is gone: error when it was refused, reset or timed out. */
+  onClose(error: SocketError | undefined): void;
+  /** Bytes received and not yet read by the application (they count against the receive window). */
+  readableBuffered(): number;
+}
+
+/** What the connection needs from its TcpLayer. */
+export interface ConnectionHost {
+  readonly ip: IpLayer;
+  readonly clock: Clock;
+  readonly options: ResolvedTcpOptions;
+  readonly counters: TcpCounters;
+  /** A reusable frame buffer: IpLayer.send copies the payload, so one buffer serves every segment. */
+  readonly scratch: Buffer;
+  /** The connection reached CLOSED: forget it. */
+  release(conn: TcpConnection): void;
+  /** A passive open reached ESTABLISHED: hand it to its listener. */
+  accepted(conn: TcpConnection): void;
+  /** A passive open was dropped before ESTABLISHED (reset, timed out). */
+  halfOpenGone(conn: TcpConnection): void;
+  /** RFC 5961 §7 rate limit: may a challenge ACK be sent now? */
+  challengeAllowed(): boolean;
+  /** Runs fn as one step of the stack: segments that arrive re-entrantly meanwhile wait until it ends. */
+  run<T>(fn: () => T): T;
+}
+
+export interface TcpInfo {
+  state: TcpState;
+  /** Effective send MSS: min(peer MSS, path MTU - 40), lowered by ICMP fragmentation-needed. */
+  mss: number;
+  /** The MSS option we sent in our SYN. */
+  advertisedMss: number;
+  /** The MSS option the peer's SYN carried (536 when it had none, RFC 9293 §3.7.1). */
+  peerMss: number;
+  sendWindowShift: number;
+  receiveWindowShift: number;
+  cwnd: number;
+  ssthresh: number;
+  srttMs: number | undefined;
+  rttvarMs: number;
+  rtoMs: number;
+  sndUna: number;
+  sndNxt: number;
+  sndWnd: number;
+  rcvNxt: number;
+  rcvWnd: number;
+  bytesInFlight: number;
+  sendBuffered: number;
+  retransmissions: number;
+  fastRetransmits: number;
+  timeouts: number;
+  inFastRecovery: boolean;
+}
+
+/** RFC 9293 §3.7.1: the MSS to assume when the peer sends none. */
+const DEFAULT_PEER_MSS = 536;
+const IP_TCP_HEADERS = 40;
+/** Linux tcp_fin_timeout: how long an orphaned connection may sit in FIN-WAIT-2. */
+const FIN_WAIT_2_TIMEOUT_MS = 60_000;
+/** Persist-timer bounds (Linux: TCP_RTO_MIN .. TCP_RTO_MAX as well). */
+const MAX_PERSIST_BACKOFF = 16;
+
+export interface ConnectionInit {
+  localAddress: Ipv4Address;
+  localPort: number;
+  remoteAddress: Ipv4Address;
+  remotePort: number;
+}
+
+export class TcpConnection {
+  state: TcpState = 'CLOSED';
+  readonly localAddress: Ipv4Address;
+  readonly localPort: number;
+  readonly remoteAddress: Ipv4Address;
+  readonly remotePort: number;
+  readonly key: string;
+  user: ConnectionUser | undefined;
+  /** Set for passive opens: the listener key it belongs to until accepted. */
+  listenerKey: string | undefined;
+  /** The socket went away (destroy): data that still arrives is answered with RST, as Linux does for orphans. */
+  orphaned = false;
+  /** The local port was allocated by an active open (the layer counts it as bound). */
+  boundPort = false;
+
+  // Send sequence space (RFC 9293 §3.3.1). sndMax: the highest sequence sent, which SND.NXT
+  // falls behind after a timeout rewinds it (go-back-N, as Linux's tcp_enter_loss).
+  #iss = 0;
+  #sndUna = 0;
+  #sndNxt = 0;
+  #sndMax = 0;
+  #sndWnd = 0;
+  #sndWl1 = 0;
+  #sndWl2 = 0;
+  #maxSndWnd = 0;
+  /** Sequence number of the send buffer's first byte. */
+  #bufSeq = 0;
+  readonly #sendBuf = new SendBuffer();
+  #finQueued = false;
+
+  // Receive sequence space.
+  #irs = 0;
+  #rcvNxt = 0;
+  /** RCV.NXT + the window last advertised: never moved left (RFC 9293 §3.8.6: do not shrink the window). */
+  #rcvRightEdge = 0;
+  readonly #reasm = new ReassemblyQueue();
+  #finReceived = false;
+
+  // Options negotiated on the SYNs.
+  #advertisedMss: number;
+  #peerMss = DEFAULT_PEER_MSS;
+  #mss: number;
+  /** Our receive window shift (RFC 7323 §2.2): applied to windows we send, once both sides agreed. */
+  #rcvShift = 0;
+  /** The peer's shift: applied to windows it sends. */
+  #sndShift = 0;
+  #offeredShift: number;
+  /** Whether the peer's SYN carried a window-scale option (so our SYN-ACK may carry one, RFC 7323 §2.2). */
+  #peerOfferedScale = false;
+  #synsSent = 0;
+
+  // Congestion control (RFC 5681, RFC 6582).
+  #cwnd = 0;
+  #ssthresh = 0x7fffffff;
+  #caBytes = 0;
+  #dupAcks = 0;
+  #inRecovery = false;
+  #recover = 0;
+
+  // RTT measurement (RFC 6298, Karn).
+  readonly #rtt: RttEstimator;
+  #timing = false;
+  #timedSeq = 0;
+  #timedAt = 0;
+  #retries = 0;
+
+  // Delayed ACK (RFC 1122 §4.2.3.2): bytes received since our last ACK, and the largest segment
+  // seen, the estimate of the peer's MSS that "full-sized" refers to (Linux tcp_measure_rcv_mss).
+  #unackedBytes = 0;
+  #rcvMss = 536;
+
+  #noDelay = false;
+  #keepAliveIdleMs = 0;
+  #keepAliveProbesSent = 0;
+  #persistBackoff = 0;
+
+  // Deadlines on the clock, undefined = not armed.
+  #rtoAt: number | undefined;
+  #delackAt: number | undefined;
+  #persistAt: number | undefined;
+  #keepAliveAt: number | undefined;
+  /** TIME-WAIT expiry, or the orphaned FIN-WAIT-2 timeout. */
+  #lingerAt: number | undefined;
+  #timer: TimerHandle | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+
+  // Per-connection counters (TCP_INFO-style).
+  #retransmissions = 0;
+  #fastRetransmits = 0;
+  #timeouts = 0;
+
+  constructor(
+    private readonly host: ConnectionHost,
+    init: ConnectionInit,
+  ) {
+    this.localAddress = init.localAddress;
+    this.localPort = init.localPort;
+    this.remoteAddress = init.remoteAddress;
+    this.remotePort = init.remotePort;
+    this.key = connectionKey(init.localAddress, init.localPort, init.remoteAddress, init.remotePort);
+    const o = host.options;
+    this.#rtt = new RttEstimator(o.initialRtoMs, o.rtoMinMs, o.rtoMaxMs);
+    // RFC 9293 §3.7.1 / RFC 1191: advertise what fits in one packet of the route's MTU.
+    const mtu = host.ip.pathMtu(init.remoteAddress) ?? 1500;
+    this.#advertisedMss = Math.max(DEFAULT_PEER_MSS - 448, mtu - IP_TCP_HEADERS);
+    this.#mss = this.#advertisedMss;
+    // RFC 7323 §2.3: the smallest shift that lets the whole receive buffer be advertised.
+    let shift = 0;
+    while (shift < 14 && o.receiveBufferBytes >>> shift > 0xffff) shift++;
+    this.#offeredShift = shift;
+  }
+
+  /** The state as of now: user callbacks and teardown may have changed it since a check above. */
+  #now(): TcpState {
+    return this.state;
+  }
+
+  // ---- Opening ---------------------------------------------------------------------------
+
+  /** Active open (RFC 9293 §3.10.1): send SYN, enter SYN-SENT. */
+  openActive(): SocketErrno | undefined {
+    this.#iss = this.host.ip.rng.nextUint32();
+    this.#sndUna = this.#iss;
+    this.#sndNxt = seqAdd(this.#iss, 1);
+    this.#sndMax = this.#sndNxt;
+    this.#bufSeq = this.#sndNxt;
+    this.#recover = this.#iss;
+    this.state = 'SYN-SENT';
+    this.host.counters.activeOpens++;
+    const error = this.#sendSyn(false);
+    if (error) {
+      this.state = 'CLOSED';
+      return error;
+    }
+    this.#rtoAt = this.host.clock.now() + this.#rtt.rto;
+    this.#schedule();
+    return undefined;
+  }
+
+  /** Passive open on a SYN that reached a listener (RFC 9293 §3.10.7.2): send SYN-ACK, enter SYN-RECEIVED. */
+  openPassive(seg: Segment): void {
+    this.#irs = seg.seq;
+    this.#rcvNxt = seqAdd(seg.seq, 1);
+    this.#takeSynOptions(seg);
+    this.#iss = this.host.ip.rng.nextUint32();
+    this.#sndUna = this.#iss;
+    this.#sndNxt = seqAdd(this.#iss, 1);
+    this.#sndMax = this.#sndNxt;
+    this.#bufSeq = this.#sndNxt;
+    this.#recover = this.#iss;
+    // The SYN's window is never scaled (RFC 7323 §2.2).
+    this.#sndWnd = seg.window;
+    this.#sndWl1 = seg.seq;
+    this.#sndWl2 = this.#iss;
+    this.state = 'SYN-RECEIVED';
+    this.host.counters.passiveOpens++;
+    this.#sendSyn(true);
+    this.#rtoAt = this.host.clock.now() + this.#rtt.rto;
+    this.#schedule();
+  }
+
+  #takeSynOptions(seg: Segment): void {
+    this.#peerMss = seg.mss ?? DEFAULT_PEER_MSS;
+    this.#peerOfferedScale = seg.windowShift !== undefined;
+    // RCV.NXT is known only now: the window's right edge starts from it.
+    this.#rcvRightEdge = this.#rcvNxt;
+    // RFC 7323 §2.2: scaling is on only when both SYNs carried the option.
+    if (seg.windowShift !== undefined) {
+      this.#sndShift = seg.windowShift;
+      this.#rcvShift = this.#offeredShift;
+    } else {
+      this.#sndShift = 0;
+      this.#rcvShift = 0;
+    }
+    this.#updateMss();
+    // RFC 6928 / Linux TCP_INIT_CWND: the initial window in segments.
+    this.#cwnd = this.host.options.initialCwndSegments * this.#mss;
+  }
+
+  /** Effective send MSS: min(peer's MSS, our path MTU - 40) (RFC 9293 §3.7.1, RFC 1122 §4.2.2.6). */
+  #updateMss(): void {
+    const mtu = this.host.ip.pathMtu(this.remoteAddress) ?? 1500;
+    this.#mss = Math.max(88, Math.min(this.#peerMss, mtu - IP_TCP_HEADERS));
+  }
+
+  // ---- User calls ------------------------------------------------------------------------
+
+  get sendBuffered(): number {
+    return this.#sendBuf.length;
+  }
+
+  /** Whether the application may hand over more bytes (write() backpressure). */
+  get sendBufferFull(): boolean {
+    return this.#sendBuf.length >= this.host.options.sendBufferBytes;
+  }
+
+  write(chunk: Buffer): void {
+    if (this.#finQueued) return;
+    this.#sendBuf.push(chunk);
+    this.#output();
+  }
+
+  /** A batch of writes (writev): one output pass for all of them. */
+  writeMany(chunks: readonly Buffer[]): void {
+    if (this.#finQueued) return;
+    for (const c of chunks) this.#sendBuf.push(c);
+    this.#output();
+  }
+
+  setNoDelay(noDelay: boolean): void {
+    this.#noDelay = noDelay;
+    if (noDelay) this.#output();
+  }
+
+  /** SO_KEEPALIVE (RFC 1122 §4.2.3.6): probe after idleMs without traffic; 0 turns it off. */
+  setKeepAlive(enable: boolean, idleMs: number): void {
+    this.#keepAliveIdleMs = enable ? Math.max(1, idleMs || 7_200_000) : 0;
+    this.#keepAliveProbesSent = 0;
+    this.#keepAliveAt = enable ? this.host.clock.now() + this.#keepAliveIdleMs : undefined;
+    this.#schedule();
+  }
+
+  /** shutdown(SHUT_WR) / CLOSE (RFC 9293 §3.10.4): queue a FIN after the data. */
+  shutdown(): void {
+    if (this.#finQueued) return;
+    switch (this.state) {
+      case 'SYN-SENT':
+        this.#terminate(undefined);
+        return;
+      case 'SYN-RECEIVED':
+      case 'ESTABLISHED':
+        this.#finQueued = true;
+        this.state = 'FIN-WAIT-1';
+        break;
+      case 'CLOSE-WAIT':
+        this.#finQueued = true;
+        this.state = 'LAST-ACK';
+        break;
+      default:
+        return;
+    }
+    this.#output();
+  }
+
+  /**
+   * close() by the application (the socket was destroyed). As Linux tcp_close: unread received
+   * data means RST (RFC 2525 §2.17); otherwise a FIN after the queued data, and the connection
+   * finishes on its own, orphaned.
+   */
+  close(unreadBytes: number): void {
+    this.user = undefined;
+    this.orphaned = true;
+    if (this.state === 'CLOSED' || this.state === 'TIME-WAIT') return;
+    if (this.state === 'SYN-SENT') {
+      this.#terminate(undefined);
+      return;
+    }
+    if (unreadBytes > 0 || this.#reasm.bytes > 0) {
+      this.reset();
+      return;
+    }
+    this.shutdown();
+    if (this.state === 'FIN-WAIT-2') this.#lingerAt = this.host.clock.now() + FIN_WAIT_2_TIMEOUT_MS;
+    this.#schedule();
+  }
+
+  /** ABORT (RFC 9293 §3.10.5): send RST, drop everything. */
+  reset(): void {
+    if (this.state !== 'CLOSED' && this.state !== 'SYN-SENT' && this.state !== 'TIME-WAIT') {
+      this.#sendControl(this.#sndNxt, 0, RST, false);
+      this.host.counters.resetsSent++;
+    }
+    this.#terminate(undefined);
+  }
+
+  /** The application read data: re-open the window when it grew enough (RFC 9293 §3.8.6.2.2). */
+  onUserRead(): void {
+    if (!this.#synchronized()) return;
+    const current = seqDiff(this.#rcvRightEdge, this.#rcvNxt);
+    const free = this.#freeReceiveSpace();
+    const threshold = Math.min(this.host.options.receiveBufferBytes >>> 1, this.#advertisedMss);
+    if (free - current >= threshold) this.#sendAck();
+  }
+
+  // ---- Segment arrival (RFC 9293 §3.10.7) -------------------------------------------------
+
+  segmentArrives(seg: Segment): void {
+    if (this.#keepAliveIdleMs > 0) {
+      this.#keepAliveProbesSent = 0;
+      this.#keepAliveAt = this.host.clock.now() + this.#keepAliveIdleMs;
+    }
+    if (this.state === 'SYN-SENT') {
+      this.#synSentArrives(seg);
+      return;
+    }
+    if (this.state === 'CLOSED') return;
+    const dataLen = seg.dataEnd - seg.dataStart;
+    const flags = seg.flags;
+    const segLen = dataLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
+
+    // First: sequence number acceptability (§3.10.7.4).
+    if (!this.#acceptable(seg.seq, segLen)) {
+      if (!(flags & RST)) {
+        // A retransmitted SYN in SYN-RECEIVED (our SYN-ACK was lost): answer it again.
+        if (this.state === 'SYN-RECEIVED' && flags & SYN && seg.seq === this.#irs) this.#sendSyn(true);
+        else this.#sendAck();
+      }
+      return;
+    }
+
+    // Second: RST (RFC 5961 §3.2: only an exact match resets; in-window gets a challenge ACK).
+    if (flags & RST) {
+      if (seg.seq !== this.#rcvNxt) {
+        this.#challengeAck();
+        return;
+      }
+      this.host.counters.resetsReceived++;
+      if (this.state === 'SYN-RECEIVED' && this.listenerKey !== undefined) {
+        // §3.10.7.4: a passive open goes back to LISTEN, i.e. simply disappears.
+        this.#terminate(undefined);
+        return;
+      }
+      if (this.state === 'ESTABLISHED' || this.state === 'CLOSE-WAIT') this.host.counters.establishedResets++;
+      // CLOSING, LAST-ACK, TIME-WAIT: the application already closed; the reset just ends it.
+      if (this.state === 'CLOSING' || this.state === 'LAST-ACK' || this.state === 'TIME-WAIT') {
+        this.#terminate(undefined);
+        return;
+      }
+      // SYN-RECEIVED of an active (simultaneous) open: refused; otherwise reset.
+      const refused = this.state === 'SYN-RECEIVED';
+      this.#terminate(
+        socketError(refused ? 'ECONNREFUSED' : 'ECONNRESET', refused ? 'connect' : 'read', formatIpv4(this.remoteAddress), this.remotePort),
+      );
+      return;
+    }
+
+    // Fourth: SYN in a synchronized state (RFC 5961 §4: challenge ACK, never reset).
+    if (flags & SYN) {
+      if (this.state === 'SYN-RECEIVED' && seg.seq === this.#irs) {
+        this.#sendSyn(true);
+        return;
+      }
+      if (this.state === 'TIME-WAIT') {
+        this.#sendAck();
+        return;
+      }
+      this.#challengeAck();
+      return;
+    }
+
+    // Fifth: ACK.
+    if (!(flags & ACK)) return;
+    if (this.state === 'SYN-RECEIVED') {
+      if (seqLt(this.#sndUna, seg.ack) && seqLe(seg.ack, this.#sndMax)) {
+        this.#establish(seg);
+        if (this.#now() !== 'ESTABLISHED' && this.#now() !== 'FIN-WAIT-1') return;
+      } else {
+        this.#sendReset(seg.ack, 0, false);
+        return;
+      }
+    }
+    if (!this.#processAck(seg, dataLen)) {
+      // The segment's text is not for us, but the ACK may have opened the window (CLOSING, LAST-ACK).
+      if (this.#now() !== 'CLOSED') this.#output();
+      return;
+    }
+
+    // Seventh: segment text; eighth: FIN.
+    if (dataLen > 0 || flags & FIN) this.#processData(seg, dataLen);
+    if (this.#now() !== 'CLOSED') this.#output();
+  }
+
+  #synSentArrives(seg: Segment): void {
+    const flags = seg.flags;
+    // §3.10.7.3 first: the ACK must cover our SYN and nothing beyond it.
+    if (flags & ACK && (seqLe(seg.ack, this.#iss) || seqGt(seg.ack, this.#sndMax))) {
+      if (!(flags & RST)) this.#sendReset(seg.ack, 0, false);
+      return;
+    }
+    if (flags & RST) {
+      if (flags & ACK) {
+        this.host.counters.resetsReceived++;
+        this.host.counters.attemptFails++;
+        this.#terminate(socketError('ECONNREFUSED', 'connect', formatIpv4(this.remoteAddress), this.remotePort));
+      }
+      return;
+    }
+    if (!(flags & SYN)) return;
+    this.#irs = seg.seq;
+    this.#rcvNxt = seqAdd(seg.seq, 1);
+    this.#takeSynOptions(seg);
+    if (flags & ACK) {
+      this.#sndUna = seg.ack;
+      this.#sndWnd = seg.window << this.#sndShift;
+      this.#maxSndWnd = Math.max(this.#maxSndWnd, this.#sndWnd);
+      this.#sndWl1 = seg.seq;
+      this.#sndWl2 = seg.ack;
+      this.#retries = 0;
+      this.#rtt.resetBackoff();
+      // Karn: only a SYN sent once gives an RTT sample.
+      if (this.#timing) this.#rtt.sample(this.host.clock.now() - this.#timedAt);
+      this.#timing = false;
+      this.#rtoAt = undefined;
+      this.state = 'ESTABLISHED';
+      this.#sendAck();
+      this.user?.onConnect();
+      this.#output();
+      this.#schedule();
+      return;
+    }
+    // Simultaneous open (§3.10.7.3 fourth, RFC 9293 Figure 8): SYN-RECEIVED, send SYN-ACK.
+    this.state = 'SYN-RECEIVED';
+    this.#sndWnd = seg.window;
+    this.#sndWl1 = seg.seq;
+    this.#sendSyn(true);
+  }
+
+  /** SYN-RECEIVED → ESTABLISHED on the ACK of our SYN (§3.10.7.4 fifth). */
+  #establish(seg: Segment): void {
+    this.#sndWnd = seg.window << this.#sndShift;
+    this.#maxSndWnd = Math.max(this.#maxSndWnd, this.#sndWnd);
+    this.#sndWl1 = seg.seq;
+    this.#sndWl2 = seg.ack;
+    this.#retries = 0;
+    this.#rtt.resetBackoff();
+    if (this.#timing) this.#rtt.sample(this.host.clock.now() - this.#timedAt);
+    this.#timing = false;
+    this.#sndUna = seg.ack;
+    this.#rtoAt = undefined;
+    // A close() while half-open already queued the FIN and moved to FIN-WAIT-1.
+    if (this.state === 'SYN-RECEIVED') this.state = this.#finQueued ? 'FIN-WAIT-1' : 'ESTABLISHED';
+    if (this.listenerKey !== undefined) this.host.accepted(this);
+    else this.user?.onConnect();
+  }
+
+  /** §3.10.7.4 segment acceptability test, against the window we advertised. */
+  #acceptable(seq: number, segLen: number): boolean {
+    const wnd = Math.max(0, seqDiff(this.#rcvRightEdge, this.#rcvNxt));
+    if (segLen === 0) {
+      if (wnd === 0) return seq === this.#rcvNxt;
+      return seqLe(this.#rcvNxt, seq) && seqLt(seq, this.#rcvRightEdge);
+    }
+    if (wnd === 0) return false;
+    const last = seqAdd(seq, segLen - 1);
+    return (seqLe(this.#rcvNxt, seq) && seqLt(seq, this.#rcvRightEdge)) || (seqLe(this.#rcvNxt, last) && seqLt(last, this.#rcvRightEdge));
+  }
+
+  /** §3.10.7.4 fifth, with RFC 5681/6582 for duplicates and new ACKs. Returns false to drop the segment. */
+  #processAck(seg: Segment, dataLen: number): boolean {
+    const ack = seg.ack;
+    if (seqGt(ack, this.#sndMax)) {
+      // Acknowledges something never sent (RFC 5961 §5.2: challenge ACK; RFC 9293: send an ACK, drop).
+      this.#sendAck();
+      return false;
+    }
+    const now = this.host.clock.now();
+    const window = seg.window << this.#sndShift;
+    if (seqLe(ack, this.#sndUna)) {
+      // RFC 5681 §2 "duplicate acknowledgment": same ACK, no data, no SYN/FIN, same window, data outstanding.
+      const duplicate =
+        ack === this.#sndUna && dataLen === 0 && !(seg.flags & (SYN | FIN)) && window === this.#sndWnd && this.#sndMax !== this.#sndUna;
+      this.#updateWindow(seg, window);
+      if (duplicate) this.#onDuplicateAck();
+    } else {
+      this.#onNewAck(ack, now);
+      this.#updateWindow(seg, window);
+    }
+    // State-specific ACK effects (§3.10.7.4 fifth, per state).
+    const finAcked = this.#finQueued && seqGe(this.#sndUna, seqAdd(this.#finSeq(), 1));
+    switch (this.state) {
+      case 'FIN-WAIT-1':
+        if (finAcked) {
+          this.state = 'FIN-WAIT-2';
+          if (this.orphaned) {
+            this.#lingerAt = now + FIN_WAIT_2_TIMEOUT_MS;
+            this.#schedule();
+          }
+        }
+        break;
+      case 'CLOSING':
+        if (finAcked) this.#enterTimeWait();
+        return false;
+      case 'LAST-ACK':
+        if (finAcked) {
+          this.#terminate(undefined);
+          return false;
+        }
+        return true;
+      case 'TIME-WAIT':
+        // A retransmitted FIN: acknowledge it and restart the 2 MSL timeout.
+        if (seg.flags & FIN) {
+          this.#sendAck();
+          this.#enterTimeWait();
+        }
+        return false;
+    }
+    return true;
+  }
+
+  #updateWindow(seg: Segment, window: number): void {
+    // RFC 9293 §3.10.7.4: take the window from the newest segment only (SND.WL1/WL2).
+    if (seqLt(this.#sndWl1, seg.seq) || (this.#sndWl1 === seg.seq && seqLe(this.#sndWl2, seg.ack))) {
+      this.#sndWnd = window;
+      this.#sndWl1 = seg.seq;
+      this.#sndWl2 = seg.ack;
+      if (window > this.#maxSndWnd) this.#maxSndWnd = window;
+      if (window > 0 && this.#persistAt !== undefined) {
+        this.#persistAt = undefined;
+        this.#persistBackoff = 0;
+      }
+    }
+  }
+
+  #onNewAck(ack: number, now: number): void {
+    const acked = seqDiff(ack, this.#sndUna);
+    // Drop acknowledged data from the send buffer (the FIN's sequence number is not data).
+    const dataAcked = Math.min(Math.max(0, seqDiff(ack, this.#bufSeq)), this.#sendBuf.length);
+    if (dataAcked > 0) {
+      this.#sendBuf.consume(dataAcked);
+      this.#bufSeq = seqAdd(this.#bufSeq, dataAcked);
+    }
+    this.#sndUna = ack;
+    if (seqLt(this.#sndNxt, ack)) this.#sndNxt = ack;
+    this.#retries = 0;
+    this.#rtt.resetBackoff();
+    if (this.#timing && seqGe(ack, this.#timedSeq)) {
+      this.#rtt.sample(now - this.#timedAt);
+      this.#timing = false;
+    }
+    const mss = this.#mss;
+    if (this.#inRecovery) {
+      if (seqGe(ack, this.#recover)) {
+        // RFC 6582 §3.2 step 3: full acknowledgment; deflate the window.
+        const flight = seqDiff(this.#sndMax, ack);
+        this.#cwnd = Math.min(this.#ssthresh, Math.max(flight, mss) + mss);
+        this.#inRecovery = false;
+        this.#dupAcks = 0;
+      } else {
+        // Step 4: partial acknowledgment; retransmit the next hole, deflate by what was acked.
+        this.#retransmitFirst();
+        this.#cwnd = Math.max(mss, this.#cwnd - acked + (acked >= mss ? mss : 0));
+      }
+    } else {
+      this.#dupAcks = 0;
+      if (this.#cwnd < this.#ssthresh) {
+        // RFC 5681 §3.1 slow start, with RFC 3465 appropriate byte counting (L = 2 SMSS).
+        this.#cwnd += Math.min(acked, 2 * mss);
+      } else {
+        // Congestion avoidance: one SMSS per window of bytes acknowledged (RFC 5681 eq. 3 variant).
+        this.#caBytes += acked;
+        if (this.#caBytes >= this.#cwnd) {
+          this.#caBytes -= this.#cwnd;
+          this.#cwnd += mss;
+        }
+      }
+    }
+    // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, else restart it.
+    this.#rtoAt = this.#sndUna === this.#sndMax ? undefined : now + this.#rtt.rto;
+    this.#schedule();
+    if (dataAcked > 0 && !this.sendBufferFull) this.user?.onWritable();
+  }
+
+  #onDuplicateAck(): void {
+    this.#dupAcks++;
+    const mss = this.#mss;
+    if (this.#inRecovery) {
+      // RFC 6582 §3.2 step 4 / RFC 5681 §3.2 step 4: inflate for each further duplicate.
+      this.#cwnd += mss;
+      return;
+    }
+    if (this.#dupAcks === 3 && seqGe(this.#sndUna, this.#recover)) {
+      // RFC 5681 §3.2 step 2-3, RFC 6582 step 2: fast retransmit, enter fast recovery.
+      const flight = seqDiff(this.#sndMax, this.#sndUna);
+      this.#ssthresh = Math.max(flight >>> 1, 2 * mss);
+      this.#recover = this.#sndMax;
+      this.#inRecovery = true;
+      this.#fastRetransmits++;
+      this.host.counters.fastRetransmits++;
+      this.#retransmitFirst();
+      this.#cwnd = this.#ssthresh + 3 * mss;
+    }
+  }
+
+  #processData(seg: Segment, dataLen: number): void {
+    if (this.state !== 'ESTABLISHED' && this.state !== 'FIN-WAIT-1' && this.state !== 'FIN-WAIT-2') {
+      // CLOSE-WAIT, CLOSING, LAST-ACK: the peer already sent its FIN; ignore text (§3.10.7.4 seventh).
+      return;
+    }
+    const fin = (seg.flags & FIN) !== 0;
+    if (this.orphaned && dataLen > 0) {
+      // Linux tcp_rcv_state_process: data for a socket nobody will read again → reset.
+      this.reset();
+      return;
+    }
+    let start = seg.dataStart;
+    let seq = seg.seq;
+    // Trim what we already have (the front of a retransmission).
+    const dup = seqDiff(this.#rcvNxt, seq);
+    if (dup > 0) {
+      start += Math.min(dup, dataLen);
+      seq = this.#rcvNxt;
+    }
+    // Trim what lies beyond the window's right edge (and its FIN with it).
+    let end = seg.dataEnd;
+    let finInWindow = fin;
+    const beyond = seqDiff(seqAdd(seq, end - start), this.#rcvRightEdge);
+    if (beyond > 0) {
+      end -= Math.min(beyond, end - start);
+      finInWindow = false;
+    }
+    if (seq === this.#rcvNxt) {
+      const hadHoles = this.#reasm.size > 0;
+      const len = end - start;
+      if (len > 0) {
+        // RCV.NXT moves before the application sees the data: it may write (or close) from its
+        // 'data' handler, and what it sends must acknowledge this segment.
+        this.#rcvNxt = seqAdd(this.#rcvNxt, len);
+        if (len > this.#rcvMss) this.#rcvMss = Math.min(len, this.#advertisedMss);
+        this.#unackedBytes += len;
+        this.user?.onData(Buffer.from(seg.buf.subarray(start, end)));
+        if (this.#now() === 'CLOSED') return;
+      }
+      let finNow = finInWindow;
+      if (hadHoles) {
+        const pieces: Buffer[] = [];
+        const r = this.#reasm.drain(this.#rcvNxt, (d) => pieces.push(d));
+        this.#rcvNxt = r.rcvNxt;
+        finNow = finNow || r.fin;
+        for (const d of pieces) {
+          this.user?.onData(d);
+          if (this.#now() === 'CLOSED') return;
+        }
+      }
+      if (finNow) {
+        this.#receiveFin();
+        return;
+      }
+      // RFC 5681 §4.2: ACK at once when a hole was filled; else at least every second full segment.
+      if (hadHoles || this.#unackedBytes >= 2 * this.#rcvMss) this.#sendAck();
+      else if (this.#unackedBytes > 0) this.#delayAck();
+    } else {
+      // Out of order: keep it, and send an immediate duplicate ACK (RFC 5681 §4.2, §3.2).
+      if (end > start || finInWindow) this.#reasm.insert(seq, seg.buf.subarray(start, end), finInWindow);
+      this.#sendAck();
+    }
+  }
+
+  /** §3.10.7.4 eighth: the FIN, in order. */
+  #receiveFin(): void {
+    if (this.#finReceived) return;
+    this.#finReceived = true;
+    this.#rcvNxt = seqAdd(this.#rcvNxt, 1);
+    switch (this.state) {
+      case 'ESTABLISHED':
+        this.state = 'CLOSE-WAIT';
+        break;
+      case 'FIN-WAIT-1':
+        // Our FIN not yet acknowledged: simultaneous close (RFC 9293 Figure 13).
+        this.state = 'CLOSING';
+        break;
+      case 'FIN-WAIT-2':
+        this.#sendAck();
+        this.user?.onEnd();
+        this.#enterTimeWait();
+        return;
+    }
+    this.#sendAck();
+    this.user?.onEnd();
+  }
+
+  #enterTimeWait(): void {
+    this.state = 'TIME-WAIT';
+    this.#rtoAt = undefined;
+    this.#persistAt = undefined;
+    this.#delackAt = undefined;
+    this.#keepAliveAt = undefined;
+    this.#lingerAt = this.host.clock.now() + 2 * this.host.options.mslMs;
+    this.#schedule();
+    // The socket is done with the connection; TIME-WAIT only absorbs old duplicates.
+    const user = this.user;
+    this.user = undefined;
+    user?.onClose(undefined);
+  }
+
+  // ---- Output ------------------------------------------------------------------------------
+
+  #finSeq(): number {
+    return seqAdd(this.#bufSeq, this.#sendBuf.length);
+  }
+
+  #synchronized(): boolean {
+    return this.state !== 'CLOSED' && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED' && this.state !== 'LISTEN';
+  }
+
+  /** Sends what the windows, Nagle and SWS avoidance allow (RFC 9293 §3.8.6.2.1, RFC 896, RFC 5681). */
+  #output(): void {
+    if (!this.#synchronized() || this.state === 'TIME-WAIT') return;
+    const now = this.host.clock.now();
+    for (;;) {
+      const offset = seqDiff(this.#sndNxt, this.#bufSeq);
+      const available = this.#sendBuf.length - offset;
+      const inFlight = seqDiff(this.#sndNxt, this.#sndUna);
+      const peerRoom = seqDiff(seqAdd(this.#sndUna, this.#sndWnd), this.#sndNxt);
+      const cwndRoom = this.#cwnd - inFlight;
+      if (available > 0) {
+        const len = Math.min(available, this.#mss, peerRoom, cwndRoom);
+        if (len <= 0) {
+          // A zero window with nothing in flight: only a probe can learn that it opened.
+          if (peerRoom <= 0 && inFlight === 0 && this.#persistAt === undefined) {
+            this.#persistAt = now + this.#persistInterval();
+            this.#schedule();
+          }
+          return;
+        }
+        if (len < this.#mss && inFlight > 0) {
+          // Window-limited small segment (sender SWS avoidance) or Nagle's rule: wait for ACKs.
+          if (len < available) return;
+          if (!this.#noDelay && !this.#finQueued) return;
+        }
+        const withFin = this.#finQueued && len === available;
+        this.#sendData(this.#sndNxt, offset, len, withFin, now);
+        continue;
+      }
+      if (available === 0 && this.#finQueued && this.#sndNxt === this.#finSeq()) {
+        this.#sendData(this.#sndNxt, offset, 0, true, now);
+      }
+      return;
+    }
+  }
+
+  /** Sends [seq, seq+len) of the send buffer (and the FIN), advancing SND.NXT. */
+  #sendData(seq: number, offset: number, len: number, withFin: boolean, now: number): void {
+    const isRetransmission = seqLt(seq, this.#sndMax);
+    this.#transmit(seq, offset, len, withFin);
+    const end = seqAdd(seq, len + (withFin ? 1 : 0));
+    if (isRetransmission) {
+      this.#retransmissions++;
+      this.host.counters.retransmissions++;
+      this.#timing = false; // Karn's algorithm (RFC 6298 §3).
+    } else if (!this.#timing) {
+      this.#timing = true;
+      this.#timedSeq = end;
+      this.#timedAt = now;
+    }
+    this.#sndNxt = end;
+    this.#sndMax = seqMax(this.#sndMax, end);
+    if (this.#rtoAt === undefined) {
+      this.#rtoAt = now + this.#rtt.rto;
+      this.#schedule();
+    }
+  }
+
+  /** Retransmits the first unacknowledged segment without touching SND.NXT (fast retransmit, partial ACKs). */
+  #retransmitFirst(): void {
+    const offset = seqDiff(this.#sndUna, this.#bufSeq);
+    const available = this.#sendBuf.length - offset;
+    if (available < 0) return;
+    const len = Math.min(available, this.#mss);
+    const withFin = this.#finQueued && len === available;
+    if (len === 0 && !withFin) return;
+    this.#transmit(this.#sndUna, offset, len, withFin);
+    this.#retransmissions++;
+    this.host.counters.retransmissions++;
+    this.#timing = false;
+  }
+
+  /** Builds and sends one data/FIN segment from the send buffer. */
+  #transmit(seq: number, offset: number, len: number, withFin: boolean): void {
+    const buf = this.host.scratch;
+    const push = len > 0 && offset + len === this.#sendBuf.length;
+    const flags = ACK | (push ? PSH : 0) | (withFin ? FIN : 0);
+    writeHeader(buf, this.localPort, this.remotePort, seq, this.#rcvNxt, flags, this.#windowField(), 0);
+    if (len > 0) this.#sendBuf.copyOut(offset, len, buf, HEADER_LENGTH);
+    this.#emit(HEADER_LENGTH + len);
+    this.#ackSent();
+  }
+
+  /** SYN or SYN-ACK with our MSS and window-scale options. */
+  #sendSyn(withAck: boolean): SocketErrno | undefined {
+    const buf = this.host.scratch;
+    // RFC 7323 §2.2: offer scaling in a SYN-ACK only when the SYN offered it.
+    const offerShift = !withAck || this.#peerOfferedScale ? this.#offeredShift : undefined;
+    const window = Math.min(0xffff, this.host.options.receiveBufferBytes);
+    const optLen = writeSynOptions(buf, this.#advertisedMss, offerShift);
+    writeHeader(buf, this.localPort, this.remotePort, this.#iss, withAck ? this.#rcvNxt : 0, SYN | (withAck ? ACK : 0), window, optLen);
+    if (withAck) this.#rcvRightEdge = seqAdd(this.#rcvNxt, window);
+    if (this.#synsSent++ > 0) {
+      this.#retransmissions++;
+      this.host.counters.retransmissions++;
+      this.#timing = false;
+    } else {
+      this.#timing = true;
+      this.#timedSeq = seqAdd(this.#iss, 1);
+      this.#timedAt = this.host.clock.now();
+    }
+    return this.#emit(HEADER_LENGTH + optLen);
+  }
+
+  #sendAck(): void {
+    this.#sendControl(this.#sndNxt, this.#rcvNxt, ACK, true);
+  }
+
+  #sendControl(seq: number, ack: number, flags: number, isAck: boolean): void {
+    if (this.state === 'CLOSED') return;
+    const buf = this.host.scratch;
+    writeHeader(buf, this.localPort, this.remotePort, seq, ack, flags, flags & RST ? 0 : this.#windowField(), 0);
+    this.#emit(HEADER_LENGTH);
+    if (isAck) this.#ackSent();
+  }
+
+  /** RST in reply to an unacceptable segment in SYN-RECEIVED (§3.10.7.4): <SEQ=SEG.ACK><CTL=RST>. */
+  #sendReset(seq: number, ack: number, withAck: boolean): void {
+    const buf = this.host.scratch;
+    writeHeader(buf, this.localPort, this.remotePort, seq, ack, RST | (withAck ? ACK : 0), 0, 0);
+    this.#emit(HEADER_LENGTH);
+    this.host.counters.resetsSent++;
+  }
+
+  /** RFC 5961 §3.2/§4.2/§5.2 challenge ACK, rate limited. */
+  #challengeAck(): void {
+    if (!this.host.options.challengeAcks || !this.host.challengeAllowed()) return;
+    this.host.counters.challengeAcks++;
+    this.#sendAck();
+  }
+
+  #ackSent(): void {
+    this.#unackedBytes = 0;
+    this.#delackAt = undefined;
+  }
+
+  #delayAck(): void {
+    if (this.#delackAt !== undefined) return;
+    this.#delackAt = this.host.clock.now() + this.host.options.delayedAckMs;
+    this.#schedule();
+  }
+
+  /** The window field of an outgoing segment, from the free receive space (scaled, RFC 7323 §2.3). */
+  #windowField(): number {
+    const unit = 2 ** this.#rcvShift;
+    const current = Math.max(0, seqDiff(this.#rcvRightEdge, this.#rcvNxt));
+    let wnd = this.#freeReceiveSpace();
+    // Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): open the window only in steps of
+    // min(buffer/2, MSS); and never shrink it (§3.8.6: the right edge does not move left).
+    const step = Math.min(this.host.options.receiveBufferBytes >>> 1, this.#advertisedMss);
+    if (wnd > current && wnd - current < step) wnd = current;
+    if (wnd < current) wnd = current;
+    const field = Math.min(0xffff, Math.ceil(wnd / unit));
+    const right = seqAdd(this.#rcvNxt, field * unit);
+    if (seqGt(right, this.#rcvRightEdge)) this.#rcvRightEdge = right;
+    return field;
+  }
+
+  #freeReceiveSpace(): number {
+    const used = (this.user?.readableBuffered() ?? 0) + this.#reasm.bytes;
+    return Math.max(0, this.host.options.receiveBufferBytes - used);
+  }
+
+  #emit(length: number): SocketErrno | undefined {
+    const buf = this.host.scratch;
+    finishChecksum(buf, length, this.localAddress, this.remoteAddress);
+    this.host.counters.segmentsSent++;
+    const r = this.host.ip.send({
+      src: this.localAddress,
+      dst: this.remoteAddress,
+      protocol: PROTOCOL_TCP,
+      payload: buf.subarray(0, length),
+      dontFragment: true,
+    });
+    return r.ok ? undefined : r.error;
+  }
+
+  // ---- Timers --------------------------------------------------------------------------------
+
+  #persistInterval(): number {
+    return Math.min(this.host.options.rtoMaxMs, Math.max(this.host.options.rtoMinMs, this.#rtt.rto) * 2 ** this.#persistBackoff);
+  }
+
+  #schedule(): void {
+    if (this.state === 'CLOSED') return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const at of [this.#rtoAt, this.#delackAt, this.#persistAt, this.#keepAliveAt, this.#lingerAt]) {
+      if (at !== undefined && at < next) next = at;
+    }
+    if (next === Number.POSITIVE_INFINITY || next >= this.#timerAt) return;
+    if (this.#timer) this.host.clock.clearTimeout(this.#timer);
+    this.#timerAt = next;
+    this.#timer = this.host.clock.setTimeout(() => this.host.run(() => this.#onTimer()), Math.max(0, next - this.host.clock.now()));
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    if (this.state === 'CLOSED') return;
+    const now = this.host.clock.now();
+    // A timer may fire a fraction of a millisecond early on the system clock.
+    const due = (at: number | undefined): boolean => at !== undefined && at <= now + 0.5;
+    if (due(this.#lingerAt)) {
+      this.#lingerAt = undefined;
+      if (this.state === 'TIME-WAIT') this.host.counters.timeWaitExpired++;
+      this.#terminate(undefined);
+      return;
+    }
+    if (due(this.#delackAt)) {
+      this.#delackAt = undefined;
+      this.host.counters.delayedAcks++;
+      this.#sendAck();
+    }
+    if (due(this.#rtoAt)) {
+      this.#rtoAt = undefined;
+      this.#onRetransmissionTimeout(now);
+      if (this.#now() === 'CLOSED') return;
+    }
+    if (due(this.#persistAt)) {
+      this.#persistAt = undefined;
+      this.#onPersist(now);
+    }
+    if (due(this.#keepAliveAt)) {
+      this.#keepAliveAt = undefined;
+      this.#onKeepAlive(now);
+      if (this.#now() === 'CLOSED') return;
+    }
+    this.#schedule();
+  }
+
+  /** RFC 6298 §5.4-5.6 and RFC 5681 §3.1 (loss window), Linux tcp_retransmit_timer. */
+  #onRetransmissionTimeout(now: number): void {
+    const o = this.host.options;
+    this.#timeouts++;
+    this.host.counters.timeouts++;
+    this.#retries++;
+    if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') {
+      const limit = this.state === 'SYN-SENT' ? o.synRetries : o.synAckRetries;
+      if (this.#retries > limit) {
+        if (this.state === 'SYN-SENT') this.host.counters.attemptFails++;
+        this.#terminate(socketError('ETIMEDOUT', 'connect', formatIpv4(this.remoteAddress), this.remotePort));
+        return;
+      }
+      this.#rtt.backoff();
+      this.#sendSyn(this.state === 'SYN-RECEIVED');
+      this.#rtoAt = now + this.#rtt.rto;
+      return;
+    }
+    if (this.#sndUna === this.#sndMax) return;
+    if (this.#retries > o.dataRetries) {
+      this.#terminate(socketError('ETIMEDOUT', 'read', formatIpv4(this.remoteAddress), this.remotePort));
+      return;
+    }
+    const mss = this.#mss;
+    if (!this.#inRecovery || this.#retries === 1) {
+      const flight = seqDiff(this.#sndMax, this.#sndUna);
+      this.#ssthresh = Math.max(flight >>> 1, 2 * mss);
+    }
+    this.#cwnd = mss;
+    this.#caBytes = 0;
+    this.#inRecovery = false;
+    this.#dupAcks = 0;
+    // RFC 6582 §3.2 step 1 after a timeout: do not fast-retransmit what this timeout resends.
+    this.#recover = this.#sndMax;
+    this.#rtt.backoff();
+    this.#timing = false;
+    // Go back to SND.UNA and resend from there in slow start.
+    this.#sndNxt = this.#sndUna;
+    this.#rtoAt = now + this.#rtt.rto;
+    this.#output();
+    if (this.#sndNxt === this.#sndUna) {
+      // Nothing could be sent (zero window): send the first segment regardless, as the probe.
+      this.#retransmitFirst();
+    }
+  }
+
+  /** Zero-window probe (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17): one byte past the window. */
+  #onPersist(now: number): void {
+    if (this.#sndWnd > 0 || !this.#synchronized()) return;
+    const offset = seqDiff(this.#sndNxt, this.#bufSeq);
+    if (offset >= this.#sendBuf.length) return;
+    this.host.counters.zeroWindowProbes++;
+    const buf = this.host.scratch;
+    writeHeader(buf, this.localPort, this.remotePort, this.#sndNxt, this.#rcvNxt, ACK, this.#windowField(), 0);
+    this.#sendBuf.copyOut(offset, 1, buf, HEADER_LENGTH);
+    this.#emit(HEADER_LENGTH + 1);
+    this.#ackSent();
+    // The probe byte counts as sent, so the ACK that takes it is acceptable.
+    this.#sndMax = seqMax(this.#sndMax, seqAdd(this.#sndNxt, 1));
+    if (this.#persistBackoff < MAX_PERSIST_BACKOFF) this.#persistBackoff++;
+    this.#persistAt = now + this.#persistInterval();
+  }
+
+  /** RFC 1122 §4.2.3.6: an ACK with SEG.SEQ = SND.NXT-1 draws an ACK from a live peer. */
+  #onKeepAlive(now: number): void {
+    if (this.#keepAliveIdleMs === 0 || !this.#synchronized() || this.state === 'TIME-WAIT') return;
+    if (this.#keepAliveProbesSent >= this.host.options.keepAliveProbes) {
+      this.#terminate(socketError('ETIMEDOUT', 'read', formatIpv4(this.remoteAddress), this.remotePort));
+      return;
+    }
+    this.#keepAliveProbesSent++;
+    this.#sendControl(seqAdd(this.#sndUna, -1), this.#rcvNxt, ACK, false);
+    this.#keepAliveAt = now + this.host.options.keepAliveIntervalMs;
+  }
+
+  // ---- ICMP (RFC 1122 §4.2.3.9, RFC 1191, RFC 5927) ---------------------------------------
+
+  /** Whether a quoted sequence number belongs to data in flight (RFC 5927 §4.1 check). */
+  quotesOurSegment(seq: number): boolean {
+    return seqLe(this.#sndUna, seq) && seqLt(seq, this.#sndMax);
+  }
+
+  /** Fragmentation needed (type 3 code 4): lower the MSS and resend at once, without backoff (RFC 1191 §6.1). */
+  fragmentationNeeded(nextHopMtu: number): void {
+    const newMss = Math.max(88, nextHopMtu - IP_TCP_HEADERS);
+    if (newMss >= this.#mss) return;
+    this.#mss = newMss;
+    this.#cwnd = Math.max(this.#cwnd, this.#mss);
+    if (!this.#synchronized()) return;
+    this.host.counters.pmtuRetransmits++;
+    // Linux tcp_simple_retransmit: resend everything in flight at the new size, no cwnd cut.
+    this.#sndNxt = this.#sndUna;
+    this.#timing = false;
+    this.#output();
+  }
+
+  /** Hard errors while connecting (RFC 1122 §4.2.3.9: port/protocol unreachable may abort SYN-SENT). */
+  connectFailed(code: SocketErrno): void {
+    if (this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') return;
+    this.host.counters.attemptFails++;
+    this.#terminate(socketError(code, 'connect', formatIpv4(this.remoteAddress), this.remotePort));
+  }
+
+  // ---- Teardown ------------------------------------------------------------------------------
+
+  #terminate(error: SocketError | undefined): void {
+    if (this.state === 'CLOSED') return;
+    const wasHalfOpen = this.state === 'SYN-RECEIVED' && this.listenerKey !== undefined;
+    this.state = 'CLOSED';
+    if (this.#timer) this.host.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    this.#rtoAt = this.#delackAt = this.#persistAt = this.#keepAliveAt = this.#lingerAt = undefined;
+    this.#sendBuf.clear();
+    this.#reasm.clear();
+    if (wasHalfOpen) this.host.halfOpenGone(this);
+    this.host.release(this);
+    const user = this.user;
+    this.user = undefined;
+    user?.onClose(error);
+  }
+
+  info(): TcpInfo {
+    return {
+      state: this.state,
+      mss: this.#mss,
+      advertisedMss: this.#advertisedMss,
+      peerMss: this.#peerMss,
+      sendWindowShift: this.#sndShift,
+      receiveWindowShift: this.#rcvShift,
+      cwnd: this.#cwnd,
+      ssthresh: this.#ssthresh,
+      srttMs: this.#rtt.srtt,
+      rttvarMs: this.#rtt.rttvar,
+      rtoMs: this.#rtt.rto,
+      sndUna: this.#sndUna,
+      sndNxt: this.#sndNxt,
+      sndWnd: this.#sndWnd,
+      rcvNxt: this.#rcvNxt,
+      rcvWnd: Math.max(0, seqDiff(this.#rcvRightEdge, this.#rcvNxt)),
+      bytesInFlight: seqDiff(this.#sndMax, this.#sndUna),
+      sendBuffered: this.#sendBuf.length,
+      retransmissions: this.#retransmissions,
+      fastRetransmits: this.#fastRetransmits,
+      timeouts: this.#timeouts,
+      inFastRecovery: this.#inRecovery,
+    };
+  }
+}
+
+export function connectionKey(localAddress: number, localPort: number, remoteAddress: number, remotePort: number): string {
+  return `${localAddress}:${localPort}>${remoteAddress}:${remotePort}`;
+}

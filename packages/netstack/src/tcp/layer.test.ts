@@ -1,0 +1,62 @@
+import { formatIpv4 } from '@podnet/wire';
+import { describe, expect, it } from 'vitest';
+import { collect, pattern, tcpPair } from '../testing/tcp-pair.js';
+import type { TcpSocket } from './socket.js';
+
+describe('TcpLayer over a fake IP pair', () => {
+  it('opens with a three-way handshake and moves data both ways, then closes with FINs', async () => {
+    const { pair, a, b } = tcpPair({ capture: true });
+    let serverSide: TcpSocket | undefined;
+    const server = b.createServer((s) => {
+      serverSide = s;
+      s.on('data', (d: Buffer) => s.write(Buffer.concat([Buffer.from('echo:'), d])));
+      s.on('end', () => s.end());
+    });
+    server.listen(80);
+    const client = a.connect({ host: '10.244.2.3', port: 80 });
+    let connected = false;
+    client.on('connect', () => {
+      connected = true;
+    });
+    const got = collect(client);
+    await pair.run(100, { until: () => connected });
+    expect(connected).toBe(true);
+    expect(client.remoteAddress).toBe('10.244.2.3');
+    expect(client.localAddress).toBe('10.244.1.2');
+    expect(client.localPort).toBeGreaterThanOrEqual(32768);
+    client.write('hello');
+    await pair.run(1000, { until: () => got.bytes() >= 10 });
+    expect(got.buffer().toString()).toBe('echo:hello');
+    expect(serverSide?.remotePort).toBe(client.localPort);
+    const closed = new Promise<boolean>((r) => client.on('close', r));
+    client.end();
+    await pair.run(1000, { until: () => got.ended() && client.destroyed });
+    expect(await closed).toBe(false);
+    const flags = pair.captured.map((c) => `${c.from}:${c.segment.flags.toString(16)}`);
+    // SYN, SYN-ACK, ACK first.
+    expect(flags.slice(0, 3)).toEqual(['a:2', 'b:12', 'a:10']);
+    // The client that closed first sits in TIME-WAIT; the server's side is gone.
+    await pair.run(100, { until: () => b.connections().length === 0 });
+    expect(a.connections().map((c) => c.state)).toEqual(['TIME-WAIT']);
+    expect(b.connections()).toEqual([]);
+    expect(formatIpv4(pair.a.address)).toBe('10.244.1.2');
+  });
+
+  it('transfers 1 MB byte-exact in both directions at once', async () => {
+    const { pair, a, b } = tcpPair();
+    const up = pattern(1 << 20, 3);
+    const down = pattern(1 << 20, 4);
+    let serverGot: ReturnType<typeof collect> | undefined;
+    b.createServer((s) => {
+      serverGot = collect(s);
+      s.end(down);
+    }).listen(8080);
+    const client = a.connect({ host: '10.244.2.3', port: 8080 });
+    const clientGot = collect(client);
+    client.end(up);
+    await pair.run(60_000, { until: () => clientGot.ended() && (serverGot?.ended() ?? false) });
+    expect(clientGot.buffer().equals(down)).toBe(true);
+    expect(serverGot?.buffer().equals(up)).toBe(true);
+    expect(a.counters.retransmissions).toBe(0);
+  });
+});
