@@ -1,3 +1,22 @@
 // @podnet/netstack: the emulated kernel of every node and pod (DESIGN §2-3).
-export * from './transport.js';
+export * from './counters.js';
+export { deferDelivery, deliveryIdle } from './deliver.js';
+export * from './errors.js';
+export * from './faults.js';
+export * from './flannel.js';
+export { fragmentDatagram } from './ipv4/fragment.js';
+export type { PingOptions, PingResult } from './ipv4/icmp.js';
+export { IcmpLayer } from './ipv4/icmp.js';
+export { IcmpRateLimiter } from './ipv4/icmp-rate.js';
+export { Ipv4Layer, type NextHop } from './ipv4/ipv4-layer.js';
+export { MIN_PMTU, PMTU_EXPIRES_MS, PmtuCache } from './ipv4/pmtu.js';
+export { MAX_FRAGMENTS, MAX_HELD_BYTES, REASSEMBLY_TIMEOUT_MS, Reassembler } from './ipv4/reassembly.js';
+export { buildTcpReset } from './ipv4/tcp-reset.js';
+export * from './links/index.js';
+export * from './namespace.js';
+export * from './neighbours.js';
+export * from './routes.js';
+export * from './sockets.js';
 export * from './tcp/index.js';
+export * from './transport.js';
+export * from './udp.js';

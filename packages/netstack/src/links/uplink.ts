@@ -1,0 +1,104 @@
+// A node's uplink `eth0` for host-gw routing: its wire is real UDP datagrams between node
+// transport addresses, one Ethernet frame per datagram (UDP 4790 by default, DESIGN §4). The wire
+// behaves like one switch joining every node: broadcasts (ARP requests) go to every peer, and
+// unicast frames go to the peer their destination MAC was learned from (or to every peer while unknown).
+import type dgram from 'node:dgram';
+import { type Ipv4Address, isMulticastMac, MAC_BROADCAST, type MacAddress, packetPool, readMac } from '@podnet/wire';
+import { type FrameSink, LinkBase } from './link.js';
+import { bindUdp, PeerMap, type TransportAddress, UnderlayTaps } from './udp-wire.js';
+
+export const UPLINK_UDP_PORT = 4790;
+
+export interface UplinkOptions {
+  name?: string;
+  mac: MacAddress;
+  mtu?: number;
+  nodeIp: Ipv4Address;
+  localAddress: string;
+  port?: number;
+}
+
+export class UplinkLink extends LinkBase {
+  readonly kind = 'uplink' as const;
+  readonly nodeIp: Ipv4Address;
+  readonly localAddress: string;
+  readonly peers = new PeerMap();
+  /** Where each remote MAC was last seen from (a switch's learning table). */
+  readonly #macs = new Map<MacAddress, TransportAddress>();
+  readonly #requestedPort: number;
+  readonly #underlay = new UnderlayTaps();
+  #socket: dgram.Socket | undefined;
+  #port = 0;
+
+  constructor(options: UplinkOptions) {
+    super({ name: options.name ?? 'eth0', mac: options.mac, mtu: options.mtu ?? 1500 });
+    this.nodeIp = options.nodeIp;
+    this.localAddress = options.localAddress;
+    this.#requestedPort = options.port ?? UPLINK_UDP_PORT;
+  }
+
+  async open(): Promise<this> {
+    if (this.#socket) return this;
+    const socket = await bindUdp(`uplink ${this.name}`, this.localAddress, this.#requestedPort);
+    this.#socket = socket;
+    this.#port = socket.address().port;
+    socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo));
+    socket.on('error', () => this.counters.drop('socket-error'));
+    return this;
+  }
+
+  get localPort(): number {
+    return this.#port;
+  }
+
+  setPeer(nodeIp: Ipv4Address, transport: TransportAddress): void {
+    this.peers.set(nodeIp, transport);
+  }
+
+  tapUnderlay(sink: FrameSink): () => void {
+    return this.#underlay.add(sink);
+  }
+
+  protected wireSend(frame: Buffer): void {
+    const socket = this.#socket;
+    if (socket === undefined) {
+      this.dropReceived(frame, 'not-open');
+      return;
+    }
+    const dst = readMac(frame, 0);
+    const known = dst === MAC_BROADCAST || isMulticastMac(dst) ? undefined : this.#macs.get(dst);
+    const targets = known ? [known] : this.peers.all();
+    if (targets.length === 0) {
+      this.dropReceived(frame, 'no-peer-transport');
+      return;
+    }
+    let pending = targets.length;
+    for (const t of targets) {
+      this.#underlay.write(this.nodeIp, this.peers.nodeOf(t.address) ?? 0, this.#port, t.port, [frame]);
+      socket.send(frame, t.port, t.address, (error) => {
+        if (error) this.counters.drop('socket-send-error');
+        if (--pending === 0) packetPool.release(frame);
+      });
+    }
+  }
+
+  #onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    try {
+      if (this.#underlay.active) this.#underlay.write(this.peers.nodeOf(rinfo.address) ?? 0, this.nodeIp, rinfo.port, this.#port, [msg]);
+      if (msg.length >= 12) {
+        const src = readMac(msg, 6);
+        if (!isMulticastMac(src) && src !== 0) this.#macs.set(src, { address: rinfo.address, port: rinfo.port });
+      }
+      this.receive(msg);
+    } catch {
+      this.counters.drop('rx-error');
+    }
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+}

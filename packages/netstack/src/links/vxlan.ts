@@ -1,0 +1,151 @@
+// A VXLAN device (RFC 7348; drivers/net/vxlan in Linux), `flannel.1`: inner Ethernet frames
+// travel as the payload of real UDP datagrams — exactly the 8-byte VXLAN header (flags I, VNI)
+// and the frame, byte-compatible with a Linux vxlan device. Like flannel's device it does not
+// learn (`nolearning`): the backend adds one static FDB entry per remote node (VTEP MAC → node IP),
+// a permanent neighbour and an onlink route (flannel.ts), and the peer map turns the node IP into
+// that node's transport address.
+import type dgram from 'node:dgram';
+import { formatIpv4, type Ipv4Address, MAC_ZERO, type MacAddress, packetPool, readMac, vxlan } from '@podnet/wire';
+import { configError } from '../errors.js';
+import { type FrameSink, LinkBase } from './link.js';
+import { bindUdp, PeerMap, type TransportAddress, UnderlayTaps } from './udp-wire.js';
+
+export interface VxlanOptions {
+  name?: string;
+  mac: MacAddress;
+  /** 1450 by default: 1500 minus the 50 bytes of outer Ethernet, IPv4, UDP and VXLAN headers. */
+  mtu?: number;
+  vni?: number;
+  /** The emulated node IP (flannel's public-ip): the outer source in captures, the key in peers' FDBs. */
+  nodeIp: Ipv4Address;
+  /** Where the real UDP socket binds (the node's transport address). */
+  localAddress: string;
+  /** UDP port to bind; 4789 (IANA) by default, 0 for any free port (tests). */
+  port?: number;
+}
+
+export class VxlanLink extends LinkBase {
+  readonly kind = 'vxlan' as const;
+  readonly vni: number;
+  readonly nodeIp: Ipv4Address;
+  readonly localAddress: string;
+  readonly peers = new PeerMap();
+  /** Static FDB: inner destination MAC → remote node IP (`bridge fdb append MAC dev flannel.1 dst IP`). */
+  readonly fdb = new Map<MacAddress, Ipv4Address>();
+  readonly #requestedPort: number;
+  readonly #header: Buffer;
+  readonly #underlay = new UnderlayTaps();
+  #socket: dgram.Socket | undefined;
+  #port = 0;
+
+  constructor(options: VxlanOptions) {
+    super({ name: options.name ?? 'flannel.1', mac: options.mac, mtu: options.mtu ?? 1450 });
+    const vni = options.vni ?? 1;
+    if (!Number.isInteger(vni) || vni < 0 || vni > 0xffffff) throw configError(`vxlan ${this.name}: VNI ${vni} is not a 24-bit number`);
+    this.vni = vni;
+    this.nodeIp = options.nodeIp;
+    this.localAddress = options.localAddress;
+    this.#requestedPort = options.port ?? vxlan.UDP_PORT;
+    this.#header = vxlan.encode({ flags: vxlan.FLAG_I, reserved1: 0, vni, reserved2: 0, payload: Buffer.alloc(0) });
+  }
+
+  /** Binds the real UDP socket; resolves once datagrams can flow. */
+  async open(): Promise<this> {
+    if (this.#socket) return this;
+    const socket = await bindUdp(`vxlan ${this.name}`, this.localAddress, this.#requestedPort);
+    this.#socket = socket;
+    this.#port = socket.address().port;
+    socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo));
+    // Errors after bind (ICMP-induced ECONNREFUSED on some kernels) are counted, never thrown.
+    socket.on('error', () => this.counters.drop('socket-error'));
+    return this;
+  }
+
+  /** The bound UDP port (after open()). */
+  get localPort(): number {
+    return this.#port;
+  }
+
+  setPeer(nodeIp: Ipv4Address, transport: TransportAddress): void {
+    this.peers.set(nodeIp, transport);
+  }
+
+  /** Adds a static FDB entry: frames for `mac` go to the node `nodeIp`. MAC 00:00:00:00:00:00 is the default (flood) entry. */
+  addFdb(mac: MacAddress, nodeIp: Ipv4Address): void {
+    this.fdb.set(mac, nodeIp);
+  }
+
+  deleteFdb(mac: MacAddress): void {
+    this.fdb.delete(mac);
+  }
+
+  /** Captures the real datagrams as a node's underlay would show them (outer headers synthesized). */
+  tapUnderlay(sink: FrameSink): () => void {
+    return this.#underlay.add(sink);
+  }
+
+  protected wireSend(frame: Buffer): void {
+    const socket = this.#socket;
+    if (socket === undefined) {
+      this.dropReceived(frame, 'not-open');
+      return;
+    }
+    const dst = readMac(frame, 0);
+    const nodeIp = this.fdb.get(dst) ?? this.fdb.get(MAC_ZERO);
+    if (nodeIp === undefined) {
+      this.dropReceived(frame, 'no-fdb-entry');
+      return;
+    }
+    const peer = this.peers.get(nodeIp);
+    if (peer === undefined) {
+      this.dropReceived(frame, 'no-peer-transport');
+      return;
+    }
+    this.#underlay.write(this.nodeIp, nodeIp, this.#port, peer.port, [this.#header, frame]);
+    socket.send([this.#header, frame], peer.port, peer.address, (error) => {
+      if (error) this.counters.drop('socket-send-error');
+      packetPool.release(frame);
+    });
+  }
+
+  #onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    try {
+      if (this.#underlay.active) {
+        const from = this.peers.nodeOf(rinfo.address) ?? 0;
+        this.#underlay.write(from, this.nodeIp, rinfo.port, this.#port, [msg]);
+      }
+      // RFC 7348 §5: the I flag must be set; a receiver discards frames for a VNI it does not serve.
+      if (msg.length < vxlan.HEADER_LENGTH) {
+        this.#dropDatagram('vxlan-truncated', msg.length);
+        return;
+      }
+      if (((msg[0] as number) & vxlan.FLAG_I) === 0) {
+        this.#dropDatagram('vxlan-no-i-flag', msg.length);
+        return;
+      }
+      if (msg.readUIntBE(vxlan.VNI_OFFSET, 3) !== this.vni) {
+        this.#dropDatagram('vxlan-wrong-vni', msg.length);
+        return;
+      }
+      this.receive(msg.subarray(vxlan.HEADER_LENGTH));
+    } catch {
+      this.counters.drop('rx-error');
+    }
+  }
+
+  #dropDatagram(reason: string, bytes: number): void {
+    this.counters.rx(bytes);
+    this.counters.drop(reason);
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+
+  describe(): string {
+    return `${this.name} vxlan id ${this.vni} local ${formatIpv4(this.nodeIp)} (${this.localAddress}:${this.#port})`;
+  }
+}

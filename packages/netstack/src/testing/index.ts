@@ -1,0 +1,5 @@
+// Fakes and topologies for tests (DESIGN §6.8). Not part of the built package: tests import these
+// from the sources (vitest aliases), child processes use node-process.mjs over dist/.
+export * from './recording-hooks.js';
+export * from './topology.js';
+export * from './wait.js';
