@@ -31,7 +31,7 @@ describe('kube-proxy golden payloads', () => {
       // The main payload, then the jump rules (first full sync of the process).
       expect(applied.map((a) => a.options.noflush)).toEqual([true, true]);
       golden(scenario.name, applied[0]!.payload);
-      expect(applied[1]!.payload).toBe(renderJumpRules());
+      expect(applied[1]!.payload).toBe(renderJumpRules({ localhostNodePorts: scenario.config?.localhostNodePorts }));
     });
   }
 

@@ -198,6 +198,20 @@ export const scenarios: Scenario[] = [
       makeSlice('kube-system', 'kube-dns', 2, [ep('10.244.2.2', 'node-2')], [tcpPort('dns-tcp', 53), udpPort('dns', 53)]),
     ],
   },
+  {
+    name: 'localhost-nodeports-random-fully',
+    // --iptables-localhost-nodeports (route_localnet) brings kubelet's KUBE-FIREWALL guard and its
+    // jumps; iptables with --random-fully randomises MASQUERADE source ports.
+    services: [
+      makeService('default', 'web', (s) => {
+        s.spec.type = 'NodePort';
+        s.spec.clusterIP = '10.96.0.90';
+        s.spec.ports = [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 30100 }];
+      }),
+    ],
+    slices: [makeSlice('default', 'web', 1, [ep('10.244.1.5', 'node-1')], [tcpPort('http', 8080)])],
+    config: { localhostNodePorts: true, randomFully: true },
+  },
 ];
 
 export interface Harness {
