@@ -143,6 +143,44 @@ describeInterop(
       expect(saved.match(/-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES/g)).toHaveLength(1);
     });
 
+    it("with the kernel's iptables-save: a restarted kube-proxy adds no duplicate jumps and removes stale chains; a flush is repaired", async () => {
+      const ns = makeNamespace('restart');
+      const iptablesSave = async () => save(ns);
+      const clusterIP = scenarios.find((s) => s.name === 'clusterip-3-endpoints')!;
+      const sticky = scenarios.find((s) => s.name === 'session-affinity')!;
+      const first = makeHarness({ iptablesSave }, kernelApply(ns));
+      load(first.proxier, { services: [...clusterIP.services, ...sticky.services], slices: [...clusterIP.slices, ...sticky.slices] });
+      expect((await first.proxier.syncProxyRules()).ok).toBe(true);
+      expect(save(ns)).toContain(':KUBE-SVC-T2ECBIYT2WDZZK45');
+
+      // A new process; the sticky Service was deleted while kube-proxy was down.
+      const second = makeHarness({ iptablesSave }, kernelApply(ns));
+      load(second.proxier, clusterIP);
+      const outcome = await second.proxier.syncProxyRules();
+      expect(outcome.ok).toBe(true);
+      expect(outcome.rendered?.deletedChains).toContain('KUBE-SVC-T2ECBIYT2WDZZK45');
+      expect(second.applied).toHaveLength(1); // every jump rule was already there
+      let saved = save(ns);
+      expect(saved).not.toContain('KUBE-SVC-T2ECBIYT2WDZZK45');
+      expect(saved.match(/-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES/g)).toHaveLength(1);
+      expect(saved.match(/-j KUBE-PROXY-FIREWALL/g)).toHaveLength(3);
+
+      // Someone flushes everything (iptables -F; iptables -X in every table).
+      for (const table of ['filter', 'nat', 'mangle']) {
+        expect(sh(['ip', 'netns', 'exec', ns, 'iptables', '-t', table, '-F']).status).toBe(0);
+        expect(sh(['ip', 'netns', 'exec', ns, 'iptables', '-t', table, '-X']).status).toBe(0);
+      }
+      expect(await second.proxier.checkCanary()).toBe(false);
+      second.proxier.stop();
+      const repaired = await second.proxier.syncProxyRules();
+      expect(repaired).toMatchObject({ ok: true, full: true });
+      saved = save(ns);
+      expect(saved).toContain(':KUBE-PROXY-CANARY - [0:0]');
+      expect(saved).toContain('-A KUBE-SVC-CDGGSHYLG3RE2FKL');
+      expect(saved.match(/-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES/g)).toHaveLength(1);
+      expect(saved.match(/-j KUBE-PROXY-FIREWALL/g)).toHaveLength(3);
+    });
+
     it('a payload the kernel rejects fails the sync cleanly, and the next sync is full and succeeds', async () => {
       const ns = makeNamespace('reject');
       let breakNext = true;

@@ -182,8 +182,22 @@ describe('IptablesProxier', () => {
     expect(h.applied.at(-1)!.payload).toContain('-I PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
   });
 
-  it('deletes service chains left by an earlier process when listNatChains is given', async () => {
-    const h = harness({ listNatChains: async () => ['PREROUTING', 'KUBE-SVC-AAAAAAAAAAAAAAAA', 'KUBE-SEP-BBBBBBBBBBBBBBBB', 'CNI-FOO'] });
+  it('with iptables-save: deletes service chains of an earlier process, ensures only missing jump rules, watches the canary', async () => {
+    let saved = [
+      '*filter',
+      ':INPUT ACCEPT [0:0]',
+      '-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES',
+      'COMMIT',
+      '*nat',
+      ':PREROUTING ACCEPT [0:0]',
+      ':KUBE-SVC-AAAAAAAAAAAAAAAA - [0:0]',
+      ':KUBE-SEP-BBBBBBBBBBBBBBBB - [0:0]',
+      ':CNI-FOO - [0:0]',
+      '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+      'COMMIT',
+      '',
+    ].join('\n');
+    const h = harness({ iptablesSave: async () => saved });
     h.proxier.onServicesSynced();
     h.proxier.onEndpointSlicesSynced();
     h.proxier.stop();
@@ -192,6 +206,31 @@ describe('IptablesProxier', () => {
     expect(outcome.rendered!.payload).toContain(':KUBE-SVC-AAAAAAAAAAAAAAAA - [0:0]\n');
     expect(outcome.rendered!.payload).toContain('-X KUBE-SVC-AAAAAAAAAAAAAAAA\n');
     expect(outcome.rendered!.payload).not.toContain('CNI-FOO');
+    const jumps = h.applied[1]!.payload;
+    expect(jumps.split('\n').filter((l) => l.startsWith('-I '))).toHaveLength(10); // 12 minus the 2 present
+    expect(jumps).not.toContain('-I PREROUTING');
+    expect(jumps).not.toContain('-I INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals"');
+
+    // All present now (as the kernel would show them): a forced full sync applies no jump payload.
+    saved = `${saved}*mangle\n:KUBE-PROXY-CANARY - [0:0]\nCOMMIT\n*filter\n${jumps
+      .split('\n')
+      .filter((l) => l.startsWith('-I '))
+      .map((l) => l.replace(/^-I /, '-A '))
+      .join(
+        '\n',
+      )}\nCOMMIT\n*nat\n-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\n-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING\nCOMMIT\n`;
+    h.proxier.forceFullSync();
+    h.proxier.stop();
+    const before = h.applied.length;
+    expect((await h.proxier.syncProxyRules()).full).toBe(true);
+    expect(h.applied.length - before).toBe(1);
+
+    // The monitor: canary present → nothing; flushed → a full resync is forced.
+    expect(await h.proxier.checkCanary()).toBe(true);
+    saved = saved.replace(':KUBE-PROXY-CANARY - [0:0]', '');
+    expect(await h.proxier.checkCanary()).toBe(false);
+    h.proxier.stop();
+    expect((await h.proxier.syncProxyRules()).full).toBe(true);
   });
 
   it('deletes stale UDP conntrack entries when a UDP endpoint disappears or a UDP service gains endpoints', async () => {

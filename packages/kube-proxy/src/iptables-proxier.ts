@@ -10,7 +10,7 @@
 // A failed apply loses the changes already checked out of the trackers, so the next sync is full.
 // Both are applied with --noflush, as upstream's RestoreAll(NoFlushTables): chains kube-proxy does
 // not own (the cni-agent's, the user's) are never flushed.
-import { type Clock, systemClock } from '@podnet/wire';
+import { type Clock, systemClock, type TimerHandle } from '@podnet/wire';
 import type { Registry } from 'prom-client';
 import { BoundedFrequencyRunner } from './bounded-frequency-runner.js';
 import { type ConntrackFilter, conntrackArgs, staleConntrackFilters } from './conntrack-cleanup.js';
@@ -18,7 +18,7 @@ import { EndpointsChangeTracker, EndpointsMap } from './endpoints-change-tracker
 import { KubeProxyError, KubeProxyErrorCodes } from './errors.js';
 import { parseIPv4, parseIPv4Cidr } from './ip.js';
 import { type RenderConfig, type RenderedPayload, renderIptables } from './iptables-renderer.js';
-import { renderJumpRules } from './jump-rules.js';
+import { jumpRulesFor, missingJumpRules, renderJumpRules } from './jump-rules.js';
 import { createKubeProxyMetrics, type KubeProxyMetrics } from './metrics.js';
 import { ServiceChangeTracker, ServicePortMap } from './service-change-tracker.js';
 import type { EndpointSlice, Node, Service } from './types.js';
@@ -65,11 +65,14 @@ export interface IptablesProxierOptions extends RenderConfig {
   /** Deletes conntrack entries matching a filter (`conntrack -D ...` on the node). */
   deleteConntrack?: (filter: ConntrackFilter) => Promise<void>;
   /**
-   * Lists the chains of the nat table (iptables-save -t nat), so a full sync also deletes
-   * service chains left by an earlier kube-proxy process. Without it, the proxier deletes the
-   * chains it wrote itself and no longer uses.
+   * `iptables-save` of the node (all tables). With it, a full sync deletes service chains left
+   * by an earlier kube-proxy process (as upstream reads iptables-save), applies only the jump
+   * rules that are missing (the `iptables -C` check), and a monitor checks every syncPeriod that
+   * KUBE-PROXY-CANARY still exists (a flush of the tables forces a full resync). Without it, the
+   * proxier deletes the chains it wrote itself, applies the jump rules once per process, and
+   * relies on onCanaryMissing() being called.
    */
-  listNatChains?: () => Promise<Iterable<string>>;
+  iptablesSave?: () => Promise<string>;
   /** Metrics go here (default labels {component, node} are set on it). */
   registry?: Registry;
   /** Or pass metrics already created on a registry (several proxiers in one test process). */
@@ -121,6 +124,7 @@ export class IptablesProxier implements Proxier {
   /** nat chains that may exist because an earlier payload of this process wrote them. */
   #knownNatChains = new Set<string>();
   #lastOutcome: SyncOutcome | undefined;
+  #monitorTimer: TimerHandle | undefined;
 
   constructor(options: IptablesProxierOptions) {
     if (!options.hostname) {
@@ -196,10 +200,45 @@ export class IptablesProxier implements Proxier {
 
   start(): void {
     this.#runner.start();
+    this.#armMonitor();
   }
 
   stop(): void {
     this.#runner.stop();
+    this.#clock.clearTimeout(this.#monitorTimer);
+    this.#monitorTimer = undefined;
+  }
+
+  // utiliptables Monitor: poll for the canary every syncPeriod once rules have been written.
+  #armMonitor(): void {
+    const save = this.#options.iptablesSave;
+    if (!save) return;
+    this.#clock.clearTimeout(this.#monitorTimer);
+    this.#monitorTimer = this.#clock.setTimeout(() => {
+      this.#monitorTimer = undefined;
+      void this.checkCanary().finally(() => this.#armMonitor());
+    }, this.#syncPeriod);
+  }
+
+  /**
+   * Looks for KUBE-PROXY-CANARY in the mangle table; when a full sync has created it and it is
+   * gone, someone flushed the tables: forces a full resync. Returns whether it was present.
+   */
+  async checkCanary(): Promise<boolean> {
+    const save = this.#options.iptablesSave;
+    if (!save || this.#lastFullSyncAt === Number.NEGATIVE_INFINITY) return true;
+    let saved: string;
+    try {
+      saved = await save();
+    } catch (error) {
+      this.#log.error({ err: error }, 'iptables-save failed: cannot check KUBE-PROXY-CANARY');
+      return true;
+    }
+    const mangle = saved.split(/^\*/m).find((t) => t.startsWith('mangle')) ?? '';
+    if (/^:KUBE-PROXY-CANARY /m.test(mangle)) return true;
+    this.#log.info({}, 'KUBE-PROXY-CANARY is gone: iptables was flushed, resyncing everything');
+    this.onCanaryMissing();
+    return false;
   }
 
   sync(): void {
@@ -306,11 +345,13 @@ export class IptablesProxier implements Proxier {
     this.#updatePending();
 
     let existing: Iterable<string> = this.#knownNatChains;
-    if (!tryPartialSync && this.#options.listNatChains) {
+    let saved: string | undefined;
+    if (!tryPartialSync && this.#options.iptablesSave) {
       try {
-        existing = new Set([...this.#knownNatChains, ...(await this.#options.listNatChains())]);
+        saved = await this.#options.iptablesSave();
+        existing = new Set([...this.#knownNatChains, ...natChainsOf(saved)]);
       } catch (error) {
-        this.#log.error({ err: error }, 'listing nat chains failed: stale chains from earlier processes will not be deleted');
+        this.#log.error({ err: error }, 'iptables-save failed: stale chains from earlier processes will not be deleted');
       }
     }
     const changedServices = tryPartialSync ? new Set([...serviceResult.updatedServices, ...endpointsResult.updatedServices]) : undefined;
@@ -331,8 +372,12 @@ export class IptablesProxier implements Proxier {
 
     try {
       await this.#apply(rendered.payload, 'rules');
-      if (!tryPartialSync && !this.#jumpRulesEnsured) {
-        await this.#apply(renderJumpRules({ localhostNodePorts: this.#config.localhostNodePorts }), 'jump rules');
+      // Ensure the jump rules on full syncs: those missing from iptables-save when we can read
+      // it (every full sync, as upstream), else once per process and after a flush.
+      if (!tryPartialSync && (saved !== undefined || !this.#jumpRulesEnsured)) {
+        const wanted = jumpRulesFor({ localhostNodePorts: this.#config.localhostNodePorts });
+        const missing = saved === undefined ? wanted : missingJumpRules(saved, wanted);
+        if (missing.length > 0) await this.#apply(renderJumpRules({}, missing), 'jump rules');
         this.#jumpRulesEnsured = true;
       }
     } catch (error) {
@@ -389,4 +434,16 @@ export class IptablesProxier implements Proxier {
       );
     }
   }
+}
+
+/** The chains declared in the nat table of `iptables-save` output. */
+export function natChainsOf(saved: string): string[] {
+  const out: string[] = [];
+  let table = '';
+  for (const raw of saved.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('*')) table = line.slice(1);
+    else if (table === 'nat' && line.startsWith(':')) out.push(line.slice(1).split(' ')[0] ?? '');
+  }
+  return out;
 }
