@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { applyDefaults, defaultPullPolicy } from './defaults.ts';
 import { formatFieldError, validateObject, validateUpdate } from './validation.ts';
 
+// biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are open-ended JSON
+type Obj = Record<string, any>;
+
 describe('defaults', () => {
   it('defaults a Service (type, protocol, targetPort, affinity, policies, families)', () => {
-    const s: Record<string, any> = { metadata: { name: 's' }, spec: { type: 'NodePort', ports: [{ port: 80 }] } };
+    const s: Obj = { metadata: { name: 's' }, spec: { type: 'NodePort', ports: [{ port: 80 }] } };
     applyDefaults('Service', s);
     expect(s.spec).toMatchObject({
       type: 'NodePort',
@@ -16,7 +19,7 @@ describe('defaults', () => {
     });
   });
   it('defaults pods, deployments and namespaces', () => {
-    const d: Record<string, any> = {
+    const d: Obj = {
       metadata: { name: 'd' },
       spec: { template: { spec: { containers: [{ name: 'c', image: 'x:latest' }] } } },
     };
@@ -29,7 +32,7 @@ describe('defaults', () => {
     });
     expect(d.spec.template.spec).toMatchObject({ restartPolicy: 'Always', dnsPolicy: 'ClusterFirst', terminationGracePeriodSeconds: 30 });
     expect(d.spec.template.spec.containers[0]).toMatchObject({ imagePullPolicy: 'Always', terminationMessagePath: '/dev/termination-log' });
-    const n: Record<string, any> = { metadata: { name: 'team-a' } };
+    const n: Obj = { metadata: { name: 'team-a' } };
     applyDefaults('Namespace', n);
     expect(n.metadata.labels).toEqual({ 'kubernetes.io/metadata.name': 'team-a' });
     expect(defaultPullPolicy('registry:5000/a/b:1.2')).toBe('IfNotPresent');
@@ -39,7 +42,7 @@ describe('defaults', () => {
 
 describe('validation', () => {
   it('reports every invalid field of a Service with its path', () => {
-    const s: Record<string, any> = {
+    const s: Obj = {
       metadata: { name: 'Bad_Name', labels: { 'a/b/c': 'x' } },
       spec: { type: 'ClusterIP', ports: [{ port: 70000, protocol: 'ICMP' }, { port: 80 }] },
     };
@@ -57,7 +60,7 @@ describe('validation', () => {
     );
   });
   it('checks that a Deployment selector matches its template labels', () => {
-    const d: Record<string, any> = {
+    const d: Obj = {
       metadata: { name: 'd' },
       spec: {
         selector: { matchLabels: { app: 'a' } },

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { AllocationError, ClusterIpAllocator, NodePortAllocator, ServiceAllocators } from './allocators.ts';
 
+// biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are open-ended JSON
+type Obj = Record<string, any>;
+
 describe('ClusterIpAllocator', () => {
   it('hands out 10.96.0.1 first, skips the DNS IP, never twice, and reuses released ones', () => {
     const a = new ClusterIpAllocator('10.96.0.0/12');
@@ -40,16 +43,16 @@ describe('NodePortAllocator', () => {
 describe('ServiceAllocators', () => {
   it('assigns, keeps what an update keeps, releases what it drops, and undoes on failure', () => {
     const s = new ServiceAllocators();
-    const svc: Record<string, any> = { spec: { type: 'NodePort', ports: [{ port: 80 }, { port: 81 }] } };
+    const svc: Obj = { spec: { type: 'NodePort', ports: [{ port: 80 }, { port: 81 }] } };
     s.assign(svc);
     expect(svc.spec.clusterIP).toBe('10.96.0.1');
     expect(svc.spec.ports.map((p: { nodePort: number }) => p.nodePort)).toEqual([30000, 30001]);
-    const next: Record<string, any> = { spec: { type: 'ClusterIP', ports: [{ port: 80 }] } };
+    const next: Obj = { spec: { type: 'ClusterIP', ports: [{ port: 80 }] } };
     s.assign(next, svc);
     expect(next.spec.clusterIP).toBe('10.96.0.1');
     s.releaseDropped(svc, next);
     expect(s.ports.has(30000)).toBe(false);
-    const clash: Record<string, any> = {
+    const clash: Obj = {
       spec: { type: 'NodePort', ports: [{ port: 1 }, { port: 2, nodePort: 30002 }, { port: 3, nodePort: 30002 }] },
     };
     expect(() => s.assign(clash)).toThrow(AllocationError);
@@ -59,7 +62,7 @@ describe('ServiceAllocators', () => {
   it('rebuilds from stored Services so a restart never double-allocates', () => {
     const s = new ServiceAllocators();
     s.rebuild([{ spec: { clusterIP: '10.96.0.1', ports: [{ nodePort: 30000 }] } }, { spec: { clusterIP: 'None' } }]);
-    const svc: Record<string, any> = { spec: { type: 'NodePort', ports: [{ port: 80 }] } };
+    const svc: Obj = { spec: { type: 'NodePort', ports: [{ port: 80 }] } };
     s.assign(svc);
     expect(svc.spec.clusterIP).toBe('10.96.0.2');
     expect(svc.spec.ports[0].nodePort).toBe(30001);
