@@ -36,6 +36,8 @@ import { LoopbackLink } from './links/loopback.js';
 import { type NeighbourHost, type NeighbourOptions, NeighbourTable } from './neighbours.js';
 import { type RouteSpec, RouteTable } from './routes.js';
 import { SocketRegistry } from './sockets.js';
+import type { TcpOptions } from './tcp/config.js';
+import { TcpLayer } from './tcp/layer.js';
 import type { TransportProtocol } from './transport.js';
 import { UdpLayer } from './udp.js';
 
@@ -52,6 +54,8 @@ export interface NamespaceOptions {
   /** net.ipv4.ip_forward; off by default, as in Linux. */
   ipForward?: boolean;
   neighbour?: NeighbourOptions;
+  /** TCP tunables (timers, buffers, backlog); Linux's defaults otherwise. */
+  tcp?: TcpOptions;
 }
 
 export interface InterfaceAddress {
@@ -79,7 +83,8 @@ export class Namespace implements NeighbourHost, BridgeNetfilter {
   readonly loopback: LoopbackLink;
   /** Drops of the IP layer that belong to no single interface (and totals by reason). */
   readonly ipCounters = new InterfaceCounters();
-  // --- TCP: the TCP module adds its layer here (`tcp`), registered with registerTransport. ---
+  /** The namespace's TCP (tcp/): node:net-like createServer/connect over the emulated stack. */
+  readonly tcp: TcpLayer;
   readonly #links = new Map<string, Link>();
   readonly #addresses = new Map<string, InterfaceAddress[]>();
   readonly #local = new Set<Ipv4Address>();
@@ -101,6 +106,8 @@ export class Namespace implements NeighbourHost, BridgeNetfilter {
     this.addAddress('lo', '127.0.0.1/8');
     this.udp = new UdpLayer(this.ip, this.sockets);
     this.registerTransport(this.udp);
+    this.tcp = new TcpLayer(this.ip, options.tcp);
+    this.registerTransport(this.tcp);
   }
 
   // ---- transports -----------------------------------------------------------------------------
@@ -434,6 +441,7 @@ export class Namespace implements NeighbourHost, BridgeNetfilter {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.tcp.close();
     this.ip.close();
     this.neighbours.close();
     await Promise.all([...this.#links.values()].map((l) => l.close()));

@@ -2,4 +2,5 @@
 // from the sources (vitest aliases), child processes use node-process.mjs over dist/.
 export * from './recording-hooks.js';
 export * from './topology.js';
+export * from './two-nodes.js';
 export * from './wait.js';
