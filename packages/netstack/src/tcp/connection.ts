@@ -397,6 +397,11 @@ export class TcpConnection {
     this.#terminate(undefined);
   }
 
+  /** Ends the connection without sending anything (its namespace is closing). */
+  abort(): void {
+    this.#terminate(undefined);
+  }
+
   /** The application read data: re-open the window when it grew enough (RFC 9293 §3.8.6.2.2). */
   onUserRead(): void {
     if (!this.#synchronized()) return;
@@ -424,11 +429,22 @@ export class TcpConnection {
 
     // First: sequence number acceptability (§3.10.7.4).
     if (!this.#acceptable(seg.seq, segLen)) {
-      if (!(flags & RST)) {
-        // A retransmitted SYN in SYN-RECEIVED (our SYN-ACK was lost): answer it again.
-        if (this.state === 'SYN-RECEIVED' && flags & SYN && seg.seq === this.#irs) this.#sendSyn(true);
-        else this.#sendAck();
+      if (flags & RST) return;
+      if (this.state === 'SYN-RECEIVED' && flags & SYN && seg.seq === this.#irs) {
+        if (flags & ACK && seqLt(this.#sndUna, seg.ack) && seqLe(seg.ack, this.#sndMax)) {
+          // Simultaneous open (RFC 9293 Figure 8, line 7): the peer's SYN-ACK acknowledges our SYN.
+          this.#establish(seg);
+          this.#sendAck();
+          this.#output();
+          return;
+        }
+        // A retransmitted SYN (our SYN-ACK was lost): answer it again.
+        if (!(flags & ACK)) {
+          this.#sendSyn(true);
+          return;
+        }
       }
+      this.#sendAck();
       return;
     }
 
@@ -515,7 +531,8 @@ export class TcpConnection {
     this.#takeSynOptions(seg);
     if (flags & ACK) {
       this.#sndUna = seg.ack;
-      this.#sndWnd = seg.window << this.#sndShift;
+      // RFC 7323 §2.2: the window of a segment with SYN set is never scaled.
+      this.#sndWnd = seg.window;
       this.#maxSndWnd = Math.max(this.#maxSndWnd, this.#sndWnd);
       this.#sndWl1 = seg.seq;
       this.#sndWl2 = seg.ack;
@@ -541,7 +558,7 @@ export class TcpConnection {
 
   /** SYN-RECEIVED → ESTABLISHED on the ACK of our SYN (§3.10.7.4 fifth). */
   #establish(seg: Segment): void {
-    this.#sndWnd = seg.window << this.#sndShift;
+    this.#sndWnd = seg.flags & SYN ? seg.window : seg.window << this.#sndShift;
     this.#maxSndWnd = Math.max(this.#maxSndWnd, this.#sndWnd);
     this.#sndWl1 = seg.seq;
     this.#sndWl2 = seg.ack;

@@ -60,3 +60,34 @@ describe('TcpLayer over a fake IP pair', () => {
     expect(a.counters.retransmissions).toBe(0);
   });
 });
+
+describe('Node http over the fake pair', () => {
+  it('serves a GET through http.createServer fed with emit("connection") and http.request with createConnection', async () => {
+    const http = await import('node:http');
+    const { pair, a, b } = tcpPair({ delayMs: 1 });
+    const server = http.createServer((req, res) => res.end(`you asked for ${req.url} with ${req.headers['x-test']}`));
+    b.createServer((s) => server.emit('connection', s)).listen(80);
+    let body: string | undefined;
+    const req = http.request(
+      {
+        host: '10.244.2.3',
+        port: 80,
+        path: '/x',
+        headers: { 'x-test': 'yes' },
+        createConnection: () => a.connect({ host: '10.244.2.3', port: 80 }) as never,
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => {
+          text += d.toString();
+        });
+        res.on('end', () => {
+          body = text;
+        });
+      },
+    );
+    req.end();
+    await pair.run(5000, { until: () => body !== undefined });
+    expect(body).toBe('you asked for /x with yes');
+  });
+});

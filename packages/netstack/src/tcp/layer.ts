@@ -353,6 +353,17 @@ export class TcpLayer implements TransportProtocol, ConnectionHost {
     }));
   }
 
+  /**
+   * The namespace is going away (its links close): every connection ends at once without a
+   * packet, its socket destroyed as when the host vanishes; listeners stop.
+   */
+  close(): void {
+    this.#listeners.clear();
+    this.run(() => {
+      for (const conn of [...this.#connections.values()]) conn.abort();
+    });
+  }
+
   /** The number of listening sockets. */
   get listenerCount(): number {
     return this.#listeners.size;
