@@ -128,42 +128,39 @@ describe('hook call points', () => {
 
   it('reject with tcp-reset: a RST built from the offending segment (RFC 9293 §3.10.7.1)', async () => {
     const hooks = new RecordingHooks({
-      decide: (c): Verdict => (c.hook === 'FORWARD' && c.protocol === 6 ? { kind: 'reject', with: 'tcp-reset' } : ACCEPT),
+      decide: (c, packet): Verdict => {
+        if (c.hook !== 'FORWARD' || c.protocol !== 6) return ACCEPT;
+        synSeq = packet.buf.readUInt32BE(packet.l3Offset + 20 + 4);
+        return { kind: 'reject', with: 'tcp-reset' };
+      },
     });
+    let synSeq = -1;
     const t = twoPodsOnBridge({ hooks });
     cleanup = t.close;
+    // Pod A records what reaches its INPUT hook, to see the RST's bytes.
     const segments: Buffer[] = [];
-    t.a.ns.registerTransport({
-      protocol: 6,
-      receive: (_h, seg) => {
-        segments.push(Buffer.from(seg));
-        return true;
+    t.a.ns.hooks = new RecordingHooks({
+      decide: (c, packet): Verdict => {
+        if (c.hook === 'INPUT' && c.protocol === 6) segments.push(Buffer.from(packet.buf.subarray(packet.l3Offset + 20, packet.end)));
+        return ACCEPT;
       },
-      icmpError: () => {},
     });
-    // A SYN from 10.244.1.2:40000 to 10.244.1.3:80, seq 1000 (checksum is not checked by the fake path).
-    const syn = Buffer.alloc(20);
-    syn.writeUInt16BE(40000, 0);
-    syn.writeUInt16BE(80, 2);
-    syn.writeUInt32BE(1000, 4);
-    syn[12] = 0x50;
-    syn[13] = 0x02;
-    t.a.ns.ip.send({ src: 0, dst: parseIpv4(t.b.ip), protocol: 6, payload: syn });
-    await waitFor('the RST', () => segments.length === 1);
+    const errors: Error[] = [];
+    const socket = t.a.ns.tcp.connect({ port: 80, host: t.b.ip });
+    socket.on('error', (e: Error) => errors.push(e));
+    await waitFor('the RST', () => segments.length === 1 && errors.length === 1);
+    expect(errors[0]).toMatchObject({ code: 'ECONNREFUSED' });
     const rst = segments[0] as Buffer;
-    expect({
-      sport: rst.readUInt16BE(0),
-      dport: rst.readUInt16BE(2),
-      seq: rst.readUInt32BE(4),
-      ack: rst.readUInt32BE(8),
-      flags: rst[13],
-    }).toEqual({
+    const syn = hooks.calls.find((c) => c.protocol === 6 && c.hook === 'FORWARD');
+    expect(syn?.src).toBe(t.a.ip);
+    // The SYN carried no ACK: the RST has seq 0, ack = SYN's seq + 1, and RST|ACK.
+    expect({ sport: rst.readUInt16BE(0), dport: rst.readUInt16BE(2), seq: rst.readUInt32BE(4), flags: rst[13] }).toEqual({
       sport: 80,
-      dport: 40000,
+      dport: socket.localPort,
       seq: 0,
-      ack: 1001,
       flags: 0x14,
     });
+    expect(rst.readUInt32BE(8)).toBe((synSeq + 1) >>> 0);
   });
 
   it('DNAT at PREROUTING: the stack re-reads the destination and re-routes', async () => {
