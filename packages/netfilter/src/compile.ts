@@ -1,0 +1,190 @@
+// Precompiles a committed table into closures, so the data plane never parses text: one predicate
+// per rule (generic IPv4 part, then each match), a direct reference to the chain a rule jumps to,
+// and, for long chains, an index of the rules that match one exact destination address (what
+// KUBE-SERVICES is made of: `-d CLUSTER-IP/32 -p tcp --dport N -j KUBE-SVC-...`), so that a packet
+// only tries the rules that can match it, in their order.
+
+import { RuleError } from './errors.js';
+import type { HookName } from './hook.js';
+import { interfaceMatches } from './interface.js';
+import type { EngineServices, Predicate, Rule, TableName, TargetAction } from './rule.js';
+import type { Chain, Table } from './ruleset.js';
+
+export enum Kind {
+  None = 0,
+  Accept = 1,
+  Drop = 2,
+  Return = 3,
+  Jump = 4,
+  Goto = 5,
+  Extension = 6,
+}
+
+export interface CompiledRule {
+  rule: Rule;
+  /** 1-based position, for traces. */
+  number: number;
+  test: Predicate;
+  kind: Kind;
+  jump: CompiledChain | undefined;
+  action: TargetAction | undefined;
+  /** "-A CHAIN ..." (for traces). */
+  saved: string;
+  targetName: string;
+}
+
+/** A run of consecutive rules that all need one exact destination address. */
+export interface DestinationRun {
+  end: number;
+  byDestination: Map<number, number[]>;
+}
+
+export interface CompiledChain {
+  name: string;
+  chain: Chain;
+  builtin: boolean;
+  rules: CompiledRule[];
+  /** runs[i] is set when an indexed run starts at rule index i. */
+  runs: Array<DestinationRun | undefined> | undefined;
+}
+
+export interface CompiledTable {
+  name: TableName;
+  table: Table;
+  chains: Map<string, CompiledChain>;
+  hooks: Map<HookName, CompiledChain>;
+}
+
+/** Chains shorter than this are scanned; the index only pays for itself on long chains. */
+const INDEX_MIN_RULES = 16;
+/** Runs shorter than this are left to the scan. */
+const INDEX_MIN_RUN = 8;
+
+const ALWAYS: Predicate = () => true;
+
+function genericPredicate(rule: Rule): Predicate[] {
+  const tests: Predicate[] = [];
+  const { src, dst, inInterface, outInterface } = rule;
+  if (src && (src.mask !== 0 || src.inverted)) {
+    const { address, mask, inverted } = src;
+    tests.push((f) => ((f.src & mask) >>> 0 === address) !== inverted);
+  }
+  if (dst && (dst.mask !== 0 || dst.inverted)) {
+    const { address, mask, inverted } = dst;
+    tests.push((f) => ((f.dst & mask) >>> 0 === address) !== inverted);
+  }
+  if (inInterface) tests.push((_f, env) => interfaceMatches(inInterface, env.context.inInterface));
+  if (outInterface) tests.push((_f, env) => interfaceMatches(outInterface, env.context.outInterface));
+  if (rule.protocol !== 0) {
+    const p = rule.protocol;
+    const inv = rule.protocolInverted;
+    tests.push((f) => (f.protocol === p) !== inv);
+  }
+  if (rule.fragment !== 0) {
+    const want = rule.fragment === 1;
+    tests.push((f) => (f.fragmentOffset !== 0) === want);
+  }
+  return tests;
+}
+
+function all(tests: Predicate[]): Predicate {
+  switch (tests.length) {
+    case 0:
+      return ALWAYS;
+    case 1:
+      return tests[0] as Predicate;
+    case 2: {
+      const [a, b] = tests as [Predicate, Predicate];
+      return (f, e) => a(f, e) && b(f, e);
+    }
+    case 3: {
+      const [a, b, c] = tests as [Predicate, Predicate, Predicate];
+      return (f, e) => a(f, e) && b(f, e) && c(f, e);
+    }
+    default:
+      return (f, e) => {
+        for (let i = 0; i < tests.length; i++) if (!(tests[i] as Predicate)(f, e)) return false;
+        return true;
+      };
+  }
+}
+
+function exactDestination(rule: Rule): number | undefined {
+  const d = rule.dst;
+  return d && d.mask === 0xffffffff && !d.inverted ? d.address : undefined;
+}
+
+function indexRuns(rules: CompiledRule[]): Array<DestinationRun | undefined> | undefined {
+  if (rules.length < INDEX_MIN_RULES) return undefined;
+  const runs: Array<DestinationRun | undefined> = new Array(rules.length);
+  let any = false;
+  let i = 0;
+  while (i < rules.length) {
+    if (exactDestination((rules[i] as CompiledRule).rule) === undefined) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < rules.length && exactDestination((rules[j] as CompiledRule).rule) !== undefined) j++;
+    if (j - i >= INDEX_MIN_RUN) {
+      const byDestination = new Map<number, number[]>();
+      for (let k = i; k < j; k++) {
+        const d = exactDestination((rules[k] as CompiledRule).rule) as number;
+        const list = byDestination.get(d);
+        if (list) list.push(k);
+        else byDestination.set(d, [k]);
+      }
+      runs[i] = { end: j, byDestination };
+      any = true;
+    }
+    i = j;
+  }
+  return any ? runs : undefined;
+}
+
+export function compileTable(table: Table, services: EngineServices): CompiledTable {
+  const chains = new Map<string, CompiledChain>();
+  for (const c of table.chains.values()) chains.set(c.name, { name: c.name, chain: c, builtin: c.builtin, rules: [], runs: undefined });
+  for (const cc of chains.values()) {
+    cc.rules = cc.chain.rules.map((rule, index) => {
+      const tests = genericPredicate(rule);
+      try {
+        for (const m of rule.matches) tests.push(m.module.compile(m.data, services));
+      } catch (e) {
+        if (e instanceof RuleError && e.line === undefined) e.line = rule.line;
+        throw e;
+      }
+      const t = rule.target;
+      let kind = Kind.None;
+      let jump: CompiledChain | undefined;
+      let action: TargetAction | undefined;
+      let targetName = '';
+      if (t.kind === 'verdict') {
+        kind = t.verdict === 'ACCEPT' ? Kind.Accept : t.verdict === 'DROP' ? Kind.Drop : Kind.Return;
+        targetName = t.verdict;
+      } else if (t.kind === 'jump' || t.kind === 'goto') {
+        kind = t.kind === 'jump' ? Kind.Jump : Kind.Goto;
+        jump = chains.get(t.chain);
+        targetName = t.chain;
+      } else if (t.kind === 'extension') {
+        kind = Kind.Extension;
+        action = t.module.compile(t.data, services);
+        targetName = t.module.name;
+      }
+      return {
+        rule,
+        number: index + 1,
+        test: all(tests),
+        kind,
+        jump,
+        action,
+        saved: `-A ${cc.name}${rule.text ? ` ${rule.text}` : ''}`,
+        targetName,
+      };
+    });
+    cc.runs = indexRuns(cc.rules);
+  }
+  const hooks = new Map<HookName, CompiledChain>();
+  for (const c of chains.values()) if (c.builtin) hooks.set(c.name as HookName, c);
+  return { name: table.name, table, chains, hooks };
+}

@@ -1,0 +1,202 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Netfilter } from './engine.js';
+import { IptablesError } from './errors.js';
+
+const fixtures = join(import.meta.dirname, '..', 'fixtures');
+const NAT_HEAD = ':PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n';
+
+function restoreError(nf: Netfilter, text: string, options = {}): IptablesError {
+  try {
+    nf.restore(text, options);
+  } catch (e) {
+    expect(e).toBeInstanceOf(IptablesError);
+    return e as IptablesError;
+  }
+  throw new Error(`restore accepted:\n${text}`);
+}
+
+describe('iptables-restore', () => {
+  it('prints rules the way iptables-save does (canonical order and spelling, as the kernel printed them)', () => {
+    const nf = new Netfilter();
+    nf.restore(readFileSync(join(fixtures, 'canonical.rules'), 'utf8'), { counters: true });
+    expect(nf.save()).toBe(readFileSync(join(fixtures, 'canonical.saved'), 'utf8'));
+  });
+
+  it('save → restore → save is identical, with and without counters', () => {
+    const nf = new Netfilter();
+    nf.restore(readFileSync(join(fixtures, 'canonical.rules'), 'utf8'), { counters: true });
+    const saved = nf.save({ counters: true });
+    const again = new Netfilter();
+    again.restore(saved, { counters: true });
+    expect(again.save({ counters: true })).toBe(saved);
+    expect(again.save()).toBe(nf.save());
+  });
+
+  it('without --noflush replaces every table in the input whole; other tables stay', () => {
+    const nf = new Netfilter();
+    nf.restore('*filter\n:KUBE-A - [0:0]\n-A INPUT -j KUBE-A\n-A KUBE-A -j ACCEPT\nCOMMIT\n*nat\n:X - [0:0]\nCOMMIT\n');
+    nf.restore('*filter\n:KUBE-B - [0:0]\n-A FORWARD -j KUBE-B\nCOMMIT\n');
+    expect(nf.save({ table: 'filter' })).toBe(
+      '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:KUBE-B - [0:0]\n-A FORWARD -j KUBE-B\nCOMMIT\n',
+    );
+    expect(nf.save({ table: 'nat' })).toContain(':X - [0:0]');
+  });
+
+  it('with --noflush changes only the chains named: a declared chain is flushed, others keep their rules and counters', () => {
+    const nf = new Netfilter();
+    nf.restore(
+      '*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-OLD - [0:0]\n-A PREROUTING -j KUBE-SERVICES\n-A KUBE-SERVICES -d 10.96.0.1/32 -j KUBE-OLD\n-A KUBE-OLD -j RETURN\nCOMMIT\n',
+    );
+    // kube-proxy deletes a stale chain by declaring it (which flushes it) and then -X.
+    nf.restore(
+      '*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-NEW - [0:0]\n:KUBE-OLD - [0:0]\n-A KUBE-SERVICES -d 10.96.0.2/32 -j KUBE-NEW\n-X KUBE-OLD\nCOMMIT\n',
+      { noflush: true },
+    );
+    expect(nf.save({ table: 'nat' })).toBe(
+      `*nat\n${NAT_HEAD}:KUBE-NEW - [0:0]\n:KUBE-SERVICES - [0:0]\n-A PREROUTING -j KUBE-SERVICES\n-A KUBE-SERVICES -d 10.96.0.2/32 -j KUBE-NEW\nCOMMIT\n`,
+    );
+  });
+
+  it('takes [packets:bytes] only with --counters', () => {
+    const nf = new Netfilter();
+    const text = '*filter\n:INPUT DROP [7:700]\n[3:180] -A INPUT -s 10.0.0.0/8 -j ACCEPT\nCOMMIT\n';
+    nf.restore(text);
+    expect(nf.save({ table: 'filter', counters: true })).toContain('[0:0] -A INPUT -s 10.0.0.0/8 -j ACCEPT');
+    expect(nf.save({ table: 'filter' })).toContain(':INPUT DROP [0:0]');
+    nf.restore(text, { counters: true });
+    expect(nf.save({ table: 'filter', counters: true })).toContain(':INPUT DROP [7:700]\n');
+    expect(nf.save({ table: 'filter', counters: true })).toContain('[3:180] -A INPUT -s 10.0.0.0/8 -j ACCEPT');
+  });
+
+  it('supports -I (with a position), -D (by rule and by number), -R, -N, -X, -F, -P, # comments and CRLF lines', () => {
+    const nf = new Netfilter();
+    nf.restore(
+      [
+        '# comment',
+        '*filter',
+        '-N KUBE-X',
+        '-A INPUT -s 1.1.1.1 -j ACCEPT',
+        '-A INPUT -s 2.2.2.2 -j ACCEPT',
+        '-I INPUT -s 3.3.3.3 -j DROP',
+        '-I INPUT 3 -s 4.4.4.4 -j DROP\r',
+        '-D INPUT -s 1.1.1.1/32 -j ACCEPT',
+        '-R INPUT 1 -s 5.5.5.5 -j KUBE-X',
+        '-D INPUT 2',
+        '-P FORWARD DROP',
+        '-N KUBE-GONE',
+        '-X KUBE-GONE',
+        'COMMIT',
+      ].join('\n'),
+    );
+    expect(nf.iptables('-S')).toBe(
+      '-P INPUT ACCEPT\n-P FORWARD DROP\n-P OUTPUT ACCEPT\n-N KUBE-X\n-A INPUT -s 5.5.5.5/32 -j KUBE-X\n-A INPUT -s 2.2.2.2/32 -j ACCEPT\n',
+    );
+  });
+
+  it('--test checks everything and changes nothing', () => {
+    const nf = new Netfilter();
+    nf.restore('*filter\n-A INPUT -j DROP\nCOMMIT\n', { test: true });
+    expect(nf.save({ table: 'filter' })).not.toContain('-A INPUT');
+    expect(() => nf.restore('*filter\n-A INPUT -j NOPE\nCOMMIT\n', { test: true })).toThrow(IptablesError);
+  });
+
+  it.each([
+    ['*filter\n-A INPUT -j KUBE-NOPE\nCOMMIT\n', 2, "Couldn't load target `KUBE-NOPE'", 'KUBE-NOPE'],
+    ['*filter\n-A INPUT -p tcp --dprt 80\nCOMMIT\n', 2, 'unknown option "--dprt"', '--dprt'],
+    ['*filter\n-A INPUT -s 10.0.0.0/33\nCOMMIT\n', 2, "invalid mask `33' specified", '10.0.0.0/33'],
+    ['*filter\n-A INPUT -p tcp -j DNAT --to-destination 1.2.3.4\nCOMMIT\n', 2, 'DNAT: only valid in the nat table', 'DNAT'],
+    ['*nat\n-A POSTROUTING -j DNAT --to-destination 1.2.3.4\nCOMMIT\n', 2, 'not valid when reached from POSTROUTING', 'DNAT'],
+    ['*nat\n-A OUTPUT -j MASQUERADE\nCOMMIT\n', 2, 'MASQUERADE: not valid when reached from OUTPUT', 'MASQUERADE'],
+    ['*mangle\n:X - [0:0]\n-A PREROUTING -j X\n-A X -j REJECT\nCOMMIT\n', 4, 'REJECT: only valid in the filter table', 'REJECT'],
+    ['*filter\n:X - [0:0]\n-A OUTPUT -j X\n-A X -j REJECT --reject-with tcp-reset\nCOMMIT\n', 4, 'TCP_RESET invalid for non-tcp', 'REJECT'],
+    ['*filter\n:X - [0:0]\n:Y - [0:0]\n-A INPUT -j X\n-A X -j Y\n-A Y -j X\nCOMMIT\n', 6, 'makes a loop', 'X'],
+    ['*filter\n:X - [0:0]\n-A INPUT -j X\n-X X\nCOMMIT\n', 4, 'still referenced', 'X'],
+    ['*filter\n-X INPUT\nCOMMIT\n', 2, "Can't delete built-in chain `INPUT'", 'INPUT'],
+    ['*filter\n-D INPUT -j ACCEPT\nCOMMIT\n', 2, 'does a matching rule exist', 'INPUT'],
+    ['*filter\n-A INPUT -m tcp\nCOMMIT\n', 2, 'tcp match: only valid for protocol 6', '-m tcp'],
+    ['*filter\n-A INPUT -m nope\nCOMMIT\n', 2, "Couldn't load match `nope'", 'nope'],
+    ['*filter\n-A INPUT --dport 80\nCOMMIT\n', 2, 'unknown option "--dport"', '--dport'],
+    ['*filter\n-A INPUT -j ACCEPT\n', 3, 'COMMIT expected', undefined],
+    ['*filter\n-A Z -j ACCEPT\nCOMMIT\n', 2, "chain `Z' does not exist", 'Z'],
+    ['*filter\n-A INPUT -m multiport --dports 1,2\nCOMMIT\n', 2, 'multiport needs', undefined],
+    ['*filter\n-A INPUT -j TRACE\nCOMMIT\n', 2, 'TRACE: only valid in the raw table', 'TRACE'],
+    ['*filter\n-A INPUT -j OUTPUT\nCOMMIT\n', 2, "Couldn't jump to built-in chain `OUTPUT'", 'OUTPUT'],
+    ['*filter\n-F Q\nCOMMIT\n', 2, "chain `Q' does not exist", 'Q'],
+    ['garbage\n', 1, 'no table selected', 'garbage'],
+    ['*filter\nCOMMIT\n*bogus\nCOMMIT\n', 3, "unable to initialize table 'bogus'", 'bogus'],
+    ['*filter\n-A INPUT -p tcp --dport 99999\nCOMMIT\n', 2, "invalid port/service `99999' specified", '99999'],
+    ['*filter\n-A INPUT -m statistic --mode random --probability 1.5\nCOMMIT\n', 2, 'out of range (0-1)', '1.5'],
+    ['*filter\n-A INPUT -p foo\nCOMMIT\n', 2, 'unknown protocol "foo"', 'foo'],
+    ['*filter\n-I INPUT 5 -j ACCEPT\nCOMMIT\n', 2, 'Index of insertion too big', '5'],
+    ['*filter\n-A INPUT -j ACCEPT extra\nCOMMIT\n', 2, "Bad argument `extra'", 'extra'],
+    ['*filter\n-A INPUT -j REJECT --reject-with foo\nCOMMIT\n', 2, 'unknown reject type "foo"', 'foo'],
+    ['*filter\n:X ACCEPT [0:0]\nCOMMIT\n', 2, "Can't set policy `ACCEPT' on `X'", 'ACCEPT'],
+    ['*filter\n:X - [0:0]\n-N X\nCOMMIT\n', 3, "Chain `X' already exists", 'X'],
+    ['*filter\n-A INPUT -m comment --comment "open\nCOMMIT\n', 2, 'unterminated double quote', undefined],
+    ['*filter\n-A OUTPUT -i eth0 -j ACCEPT\nCOMMIT\n', 2, "Can't use -i with OUTPUT", '-i'],
+    ['*filter\n-A INPUT -m nfacct --nfacct-name missing\nCOMMIT\n', 2, "accounting object `missing' does not exist", undefined],
+    [
+      '*filter\n-A INPUT -m addrtype --dst-type LOCAL --limit-iface-out\nCOMMIT\n',
+      2,
+      'addrtype match: not valid when reached from INPUT',
+      '-m addrtype',
+    ],
+    ['*filter\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j\nCOMMIT\n', 3, 'requires an argument', '-j'],
+  ])('refuses %j at line %i: %s', (text, line, reason, word) => {
+    const nf = new Netfilter();
+    const e = restoreError(nf, text);
+    expect(e.line).toBe(line);
+    expect(e.message).toContain(`line ${line} failed`);
+    expect(e.message).toContain(reason);
+    if (word !== undefined) expect(e.word).toBe(word);
+    expect(e.code).toBe('PODNET_ERR_IPTABLES_RESTORE');
+  });
+
+  it('is atomic: on any error nothing changes, and the previous tables stay in force', () => {
+    const nf = new Netfilter();
+    const good = readFileSync(join(fixtures, 'kube-proxy', 'clusterip.rules'), 'utf8');
+    nf.restore(good);
+    const before = nf.save();
+    // The error is in the second table: the first (filter) must not have been applied either.
+    const bad = `*filter\n:INPUT DROP [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n*nat\n-A PREROUTING -j KUBE-GONE\nCOMMIT\n`;
+    expect(restoreError(nf, bad).line).toBe(6);
+    expect(nf.save()).toBe(before);
+    // Garbage, truncated and huge inputs.
+    const lines = good.split('\n');
+    for (let cut = 1; cut < lines.length - 1; cut += 3) {
+      const truncated = lines.slice(0, cut).join('\n');
+      const result = (() => {
+        try {
+          new Netfilter().restore(truncated);
+          return 'accepted';
+        } catch (e) {
+          return e instanceof IptablesError && typeof e.line === 'number' ? 'refused' : `crashed: ${e}`;
+        }
+      })();
+      // A cut before a COMMIT misses it; a cut right after a COMMIT is a valid shorter file.
+      expect(result === 'refused' || /COMMIT$/.test(truncated.trim()) || truncated.trim() === '', `${cut}: ${result}`).toBe(true);
+      expect(restoreError(nf, `${truncated}\n-A INPUT -j NOPE-${cut}\nCOMMIT\n`).line).toBeGreaterThan(0);
+      expect(nf.save()).toBe(before);
+    }
+    const garbage = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)).toString('latin1');
+    expect(restoreError(nf, garbage).line).toBeGreaterThan(0);
+    const huge = `*filter\n:KUBE-X - [0:0]\n${'-A KUBE-X -s 10.0.0.1 -j ACCEPT\n'.repeat(100_000)}-A KUBE-X -s 10.0.0.300 -j ACCEPT\nCOMMIT\n`;
+    const e = restoreError(nf, huge);
+    expect(e.line).toBe(100_003);
+    expect(e.word).toBe('10.0.0.300');
+    expect(nf.save()).toBe(before);
+  });
+
+  it('accepts what the kernel accepts that looks odd: short addresses, dotted masks, a DROP policy on nat, repeated chain lines', () => {
+    const nf = new Netfilter();
+    nf.restore(
+      `*filter\n-A INPUT -s 1.2.3\n-A INPUT -s 10.0.0.0/255.0.255.0\nCOMMIT\n*nat\n:PREROUTING DROP [0:0]\n:X - [0:0]\n-A X -j RETURN\n:X - [0:0]\nCOMMIT\n`,
+    );
+    expect(nf.save({ table: 'filter' })).toContain('-A INPUT -s 1.2.3.0/32\n-A INPUT -s 10.0.0.0/255.0.255.0\n');
+    expect(nf.save({ table: 'nat' })).toBe(
+      `*nat\n:PREROUTING DROP [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:X - [0:0]\nCOMMIT\n`,
+    );
+  });
+});

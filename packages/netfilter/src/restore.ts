@@ -1,0 +1,233 @@
+// iptables-restore input (iptables/iptables-restore.c, ip6tables-restore's twin): `*table`,
+// `:CHAIN POLICY [packets:bytes]`, rule commands (-A -I -D -R -N -X -F -P -Z), `COMMIT`, `#`
+// comments. Without --noflush a table named in the input is replaced whole (its rules flushed and
+// user chains deleted first); with --noflush only what the input names changes, and declaring a
+// chain with `:CHAIN` flushes it (this is how kube-proxy rewrites its own chains). `[p:b]` rule
+// prefixes and chain counters are applied only with --counters.
+//
+// podnet applies the whole input or nothing: the real iptables-restore commits table by table, so
+// a failure in a later table leaves earlier tables committed. Errors name the line and the word.
+import { IptablesError, RuleError } from './errors.js';
+import type { Rule, TableName } from './rule.js';
+import { TABLE_NAMES } from './rule.js';
+import { parseRule } from './rule-parser.js';
+import { RuleSet, Table } from './ruleset.js';
+import { tokenize } from './tokenize.js';
+
+export interface RestoreOptions {
+  /** --noflush: change only the chains the input names. */
+  noflush?: boolean;
+  /** --counters: take the [packets:bytes] in the input. */
+  counters?: boolean;
+}
+
+export interface RestoreResult {
+  ruleSet: RuleSet;
+  /** Tables the input committed. */
+  tables: TableName[];
+  /** Number of rules added. */
+  rules: number;
+}
+
+const COUNTERS_RE = /^\[(\d+):(\d+)\]$/;
+
+function parseCounters(text: string, line: number): { packets: number; bytes: number } {
+  const m = COUNTERS_RE.exec(text);
+  if (!m) throw new IptablesError(`bad counters "${text}" (expected [packets:bytes])`, line, text);
+  return { packets: Number(m[1]), bytes: Number(m[2]) };
+}
+
+/** Applies one rule command (-A/-I/-D/-R/-N/-X/-F/-P/-Z and its words) to a table. Shared with the iptables command. */
+export function applyCommand(table: Table, words: readonly string[], line?: number, counters?: { packets: number; bytes: number }): number {
+  const [command, chainArg, ...rest] = words;
+  const chainName = (): string => {
+    if (chainArg === undefined || chainArg.startsWith('-')) throw new RuleError(`option "${command}" requires a chain name`, command);
+    return chainArg;
+  };
+  const makeRule = (ruleWords: readonly string[]): Rule => {
+    const rule = parseRule(ruleWords, (name) => table.has(name));
+    if (line !== undefined) rule.line = line;
+    if (counters) {
+      rule.packets = counters.packets;
+      rule.bytes = counters.bytes;
+    }
+    return rule;
+  };
+  const position = (text: string | undefined): number | undefined => (text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined);
+  switch (command) {
+    case '-A':
+    case '--append':
+      table.append(chainName(), makeRule(rest));
+      return 1;
+    case '-I':
+    case '--insert': {
+      const n = position(rest[0]);
+      table.insert(chainName(), n ?? 1, makeRule(n === undefined ? rest : rest.slice(1)));
+      return 1;
+    }
+    case '-R':
+    case '--replace': {
+      const n = position(rest[0]);
+      if (n === undefined) throw new RuleError('-R requires a rule number', rest[0] ?? command);
+      table.replace(chainName(), n, makeRule(rest.slice(1)));
+      return 1;
+    }
+    case '-D':
+    case '--delete': {
+      const n = position(rest[0]);
+      if (n !== undefined && rest.length === 1) table.deleteRule(chainName(), n);
+      else
+        table.deleteRule(
+          chainName(),
+          parseRule(rest, (name) => table.has(name)),
+        );
+      return 0;
+    }
+    case '-N':
+    case '--new-chain':
+      if (rest.length > 0) throw new RuleError(`Bad argument \`${rest[0]}'`, rest[0]);
+      table.newChain(chainName());
+      return 0;
+    case '-X':
+    case '--delete-chain':
+      if (rest.length > 0) throw new RuleError(`Bad argument \`${rest[0]}'`, rest[0]);
+      if (chainArg === undefined) table.deleteAllUserChains();
+      else table.deleteChain(chainArg);
+      return 0;
+    case '-F':
+    case '--flush':
+      if (rest.length > 0) throw new RuleError(`Bad argument \`${rest[0]}'`, rest[0]);
+      table.flush(chainArg);
+      return 0;
+    case '-Z':
+    case '--zero':
+      for (const c of chainArg === undefined ? table.chains.values() : [table.chain(chainArg)]) {
+        c.packets = 0;
+        c.bytes = 0;
+        c.rules = c.rules.map((r) => ({ ...r, packets: 0, bytes: 0 }));
+      }
+      return 0;
+    case '-P':
+    case '--policy': {
+      const policy = rest[0];
+      if (policy === undefined || rest.length > 1) throw new RuleError('-P needs a chain and a policy', command);
+      table.setPolicy(chainName(), policy);
+      return 0;
+    }
+    default:
+      throw new RuleError(command === undefined ? 'empty command' : `unknown command "${command}"`, command);
+  }
+}
+
+/**
+ * Parses and checks restore input against the current rule set, returning the rule set that
+ * results. Throws IptablesError (nothing is changed) on the first problem.
+ */
+export function restore(current: RuleSet, input: string, options: RestoreOptions = {}): RestoreResult {
+  const next = new Map(current.tables);
+  const committed: TableName[] = [];
+  let table: Table | undefined;
+  let tableLine = 0;
+  let rules = 0;
+  const lines = input.split('\n');
+  // A final newline does not start another line.
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  for (let index = 0; index < lines.length; index++) {
+    const lineNo = index + 1;
+    const raw = (lines[index] as string).replace(/\r$/, '');
+    const text = raw.trim();
+    if (text === '' || text.startsWith('#')) continue;
+    try {
+      if (text.startsWith('*')) {
+        if (table)
+          throw new IptablesError(`COMMIT expected before a new table (table "${table.name}" opened at line ${tableLine})`, lineNo, text);
+        const name = text.slice(1);
+        if (!(TABLE_NAMES as readonly string[]).includes(name))
+          throw new IptablesError(`unable to initialize table '${name}'`, lineNo, name);
+        const base = next.get(name as TableName) as Table;
+        table = options.noflush ? base.clone() : freshTable(base);
+        tableLine = lineNo;
+        continue;
+      }
+      if (!table) throw new IptablesError(`no table selected: a "*table" line must come first`, lineNo, text.split(/\s+/)[0]);
+      if (text === 'COMMIT') {
+        table.validate();
+        next.set(table.name, table);
+        committed.push(table.name);
+        table = undefined;
+        continue;
+      }
+      if (text.startsWith(':')) {
+        const words = tokenize(text.slice(1));
+        const [chain, policy, countersText] = words;
+        if (chain === undefined || policy === undefined || words.length > 3) {
+          throw new IptablesError('bad chain line: expected ":CHAIN POLICY [packets:bytes]"', lineNo, text);
+        }
+        const counters = countersText === undefined ? undefined : parseCounters(countersText, lineNo);
+        if (table.has(chain)) {
+          const c = table.chain(chain);
+          if (!c.builtin && policy !== '-')
+            throw new RuleError(`Can't set policy \`${policy}' on \`${chain}': Bad built-in chain name`, policy);
+          // iptables-restore flushes a chain the input declares (with --noflush it is the only way chains change).
+          table.flush(chain);
+          if (c.builtin) table.setPolicy(chain, policy, options.counters ? counters : undefined);
+        } else {
+          if (policy !== '-') throw new RuleError(`Can't set policy \`${policy}' on \`${chain}': Bad built-in chain name`, policy);
+          table.newChain(chain);
+        }
+        continue;
+      }
+      let words = tokenize(text);
+      let counters: { packets: number; bytes: number } | undefined;
+      if (words[0]?.startsWith('[')) {
+        const parsed = parseCounters(words[0], lineNo);
+        if (options.counters) counters = parsed;
+        words = words.slice(1);
+      }
+      // -c PKTS BYTES inside the rule (iptables -c) is accepted as the [p:b] prefix is.
+      const c = words.indexOf('-c');
+      if (
+        c >= 0 &&
+        words[c + 1] !== undefined &&
+        words[c + 2] !== undefined &&
+        /^\d+$/.test(words[c + 1] as string) &&
+        /^\d+$/.test(words[c + 2] as string)
+      ) {
+        if (options.counters) counters = { packets: Number(words[c + 1]), bytes: Number(words[c + 2]) };
+        words = [...words.slice(0, c), ...words.slice(c + 3)];
+      }
+      rules += applyCommand(table, words, lineNo, counters);
+    } catch (error) {
+      throw toIptablesError(error, lineNo);
+    }
+  }
+  if (table)
+    throw new IptablesError(
+      `COMMIT expected at the end of the input (table "${table.name}" opened at line ${tableLine})`,
+      lines.length + 1,
+    );
+  return { ruleSet: new RuleSet(next), tables: committed, rules };
+}
+
+/** Without --noflush: the table's rules are flushed and its user chains deleted; policies stay. */
+function freshTable(base: Table): Table {
+  const t = new Table(base.name);
+  for (const c of t.chains.values()) {
+    const old = base.chains.get(c.name);
+    if (old) {
+      c.policy = old.policy;
+      c.packets = old.packets;
+      c.bytes = old.bytes;
+    }
+  }
+  return t;
+}
+
+export function toIptablesError(error: unknown, lineNo: number | undefined): IptablesError {
+  if (error instanceof IptablesError) return error;
+  if (error instanceof RuleError) return new IptablesError(error.message, error.line ?? lineNo, error.word);
+  if (error instanceof Error && 'code' in error && String((error as { code: unknown }).code).startsWith('PODNET_ERR')) {
+    return new IptablesError(error.message, lineNo);
+  }
+  throw error;
+}

@@ -1,0 +1,207 @@
+// One rule's words (what follows `-A CHAIN` in iptables-restore input, or on the iptables command
+// line) into a Rule, the way iptables' do_command4 reads them: generic options (-s -d -i -o -p -f,
+// each possibly after `!`), `-m NAME` loading a match whose options follow, `-j`/`-g` with the
+// target's options. An option is offered to the target first, then to the loaded matches (latest
+// first), then to the match `-p` implies (`-p tcp --dport 80` loads -m tcp, as libxtables does).
+// Unknown options, modules and targets are errors, never ignored.
+import { parseAddressMask } from './address.js';
+import { RuleError } from './errors.js';
+import { parseInterface } from './interface.js';
+import { MATCHES, PROTOCOL_MATCHES } from './matches/index.js';
+import { parseProtocol } from './protocols.js';
+import type { MatchModule, OptionSpec, ParsedOption, Rule, RuleBasics, RuleTarget, TargetModule } from './rule.js';
+import { saveRuleText } from './rule-save.js';
+import { TARGETS } from './targets/index.js';
+
+interface Pending<M> {
+  module: M;
+  options: ParsedOption[];
+}
+
+/** Chain names: at most 28 characters (XT_EXTENSION_MAXNAMELEN 29 with the NUL), not an option. */
+export function checkChainName(name: string): void {
+  if (name.length === 0 || name.length > 28) throw new RuleError(`chain name \`${name}' too long (must be under 29 chars)`, name);
+  if (name.startsWith('-') || name.startsWith('!')) throw new RuleError(`chain name not allowed to start with \`${name[0]}'`, name);
+  if (/\s/.test(name)) throw new RuleError(`Invalid chain name \`${name}'`, name);
+}
+
+const BUILTIN_VERDICTS = new Set(['ACCEPT', 'DROP', 'RETURN']);
+
+/**
+ * Parses rule words. `words` must not include `-A CHAIN`. Returns the rule with counters zero;
+ * jump targets are checked against the table later (at commit), as the kernel does.
+ */
+export function parseRule(words: readonly string[], chainExists?: (name: string) => boolean): Rule {
+  const basics: RuleBasics = { protocol: 0, protocolInverted: false };
+  const rule: Rule = {
+    src: undefined,
+    dst: undefined,
+    inInterface: undefined,
+    outInterface: undefined,
+    protocol: 0,
+    protocolInverted: false,
+    fragment: 0,
+    matches: [],
+    target: { kind: 'none' },
+    packets: 0,
+    bytes: 0,
+    text: '',
+  };
+  const matches: Array<Pending<MatchModule>> = [];
+  let target: Pending<TargetModule> | undefined;
+  let targetSeen = false;
+  const seenGeneric = new Set<string>();
+  let i = 0;
+  const next = (what: string): string => {
+    const w = words[i++];
+    if (w === undefined) throw new RuleError(`option "${what}" requires an argument`, what);
+    return w;
+  };
+  const generic = (flag: string) => {
+    if (seenGeneric.has(flag)) throw new RuleError(`multiple ${flag} flags not allowed`, flag);
+    seenGeneric.add(flag);
+  };
+  while (i < words.length) {
+    let word = words[i++] as string;
+    let inverted = false;
+    if (word === '!') {
+      inverted = true;
+      const w = words[i++];
+      if (w === undefined) throw new RuleError("Bad argument `!'", '!');
+      word = w;
+      if (word === '!') throw new RuleError('multiple consecutive ! not allowed', '!');
+    }
+    switch (word) {
+      case '-s':
+      case '--source':
+      case '--src':
+      case '-d':
+      case '--destination':
+      case '--dst': {
+        const isSrc = word === '-s' || word === '--source' || word === '--src';
+        generic(isSrc ? '-s' : '-d');
+        const { address, mask } = parseAddressMask(next(word));
+        if (isSrc) rule.src = { address, mask, inverted };
+        else rule.dst = { address, mask, inverted };
+        continue;
+      }
+      case '-i':
+      case '--in-interface':
+      case '-o':
+      case '--out-interface': {
+        const isIn = word === '-i' || word === '--in-interface';
+        generic(isIn ? '-i' : '-o');
+        const m = parseInterface(next(word), inverted);
+        if (isIn) rule.inInterface = m;
+        else rule.outInterface = m;
+        continue;
+      }
+      case '-p':
+      case '--protocol': {
+        generic('-p');
+        const p = parseProtocol(next(word));
+        if (p === 0 && inverted) throw new RuleError('rule would never match protocol', '!');
+        rule.protocol = basics.protocol = p;
+        rule.protocolInverted = basics.protocolInverted = inverted;
+        continue;
+      }
+      case '-f':
+      case '--fragment':
+        generic('-f');
+        rule.fragment = inverted ? -1 : 1;
+        continue;
+      case '-m':
+      case '--match': {
+        if (inverted) throw new RuleError('unexpected ! flag before --match', '!');
+        const name = next(word);
+        const module = MATCHES.get(name);
+        if (!module) throw new RuleError(`Couldn't load match \`${name}':No such file or directory`, name);
+        matches.push({ module, options: [] });
+        continue;
+      }
+      case '-j':
+      case '--jump':
+      case '-g':
+      case '--goto': {
+        if (inverted) throw new RuleError(`cannot have ! before ${word}`, '!');
+        if (targetSeen) throw new RuleError('multiple -j flags not allowed', word);
+        targetSeen = true;
+        const name = next(word);
+        const isGoto = word === '-g' || word === '--goto';
+        const ext = TARGETS.get(name);
+        if (ext && !isGoto) {
+          target = { module: ext, options: [] };
+        } else if (BUILTIN_VERDICTS.has(name) && !isGoto) {
+          rule.target = { kind: 'verdict', verdict: name as 'ACCEPT' | 'DROP' | 'RETURN' };
+        } else {
+          // A chain name: iptables looks it up in the table being edited, and a name that is neither a
+          // chain there nor a target extension is "Couldn't load target" (the commit checks it again).
+          if (name.length > 28 || name.startsWith('-') || (chainExists && !chainExists(name)))
+            throw new RuleError(`Couldn't load target \`${name}':No such file or directory`, name);
+          rule.target = { kind: isGoto ? 'goto' : 'jump', chain: name } as RuleTarget;
+        }
+        continue;
+      }
+      default:
+        break;
+    }
+    if (!word.startsWith('--')) {
+      throw new RuleError(word.startsWith('-') ? `unknown option "${word}"` : `Bad argument \`${word}'`, word);
+    }
+    const name = word.slice(2);
+    const claim = (module: { options: Readonly<Record<string, OptionSpec>> }) => module.options[name];
+    let spec: OptionSpec | undefined;
+    let into: ParsedOption[] | undefined;
+    let owner = '';
+    const targetSpec = target ? claim(target.module) : undefined;
+    if (target && targetSpec) {
+      spec = targetSpec;
+      into = target.options;
+      owner = target.module.name;
+    } else {
+      for (let k = matches.length - 1; k >= 0; k--) {
+        const m = matches[k] as Pending<MatchModule>;
+        spec = claim(m.module);
+        if (spec) {
+          into = m.options;
+          owner = m.module.name;
+          break;
+        }
+      }
+      if (!into && !basics.protocolInverted) {
+        const implied = PROTOCOL_MATCHES.get(basics.protocol);
+        if (implied?.options[name] && !matches.some((m) => m.module === implied)) {
+          const pending = { module: implied, options: [] as ParsedOption[] };
+          matches.push(pending);
+          spec = implied.options[name];
+          into = pending.options;
+          owner = implied.name;
+        }
+      }
+    }
+    if (!into || !spec) throw new RuleError(`unknown option "${word}"`, word);
+    if (inverted && !spec.invertible) throw new RuleError(`${owner}: "!" is not allowed with "${word}"`, '!');
+    const args: string[] = [];
+    for (let k = 0; k < spec.args; k++) {
+      const a = words[i++];
+      if (a === undefined) throw new RuleError(`option "${word}" requires an argument`, word);
+      args.push(a);
+    }
+    into.push({ name, args, inverted });
+  }
+  for (const m of matches) {
+    if (m.module.protocol !== undefined && (basics.protocol !== m.module.protocol || basics.protocolInverted)) {
+      // The kernel refuses it at commit (xt_check_match: "only valid for protocol N").
+      throw new RuleError(`${m.module.name} match: only valid for protocol ${m.module.protocol}`, `-m ${m.module.name}`);
+    }
+    rule.matches.push({ module: m.module, data: m.module.parse(m.options, basics) });
+  }
+  if (target) {
+    const data = target.module.parse(target.options, basics);
+    const reason = target.module.check?.(data, basics);
+    if (reason) throw new RuleError(reason, target.module.name);
+    rule.target = { kind: 'extension', module: target.module, data };
+  }
+  rule.text = saveRuleText(rule);
+  return rule;
+}

@@ -1,0 +1,263 @@
+// Tables and chains as libiptc holds them between iptables-restore's lines: built-in chains in hook
+// order with their policies and policy counters, user chains kept in name order (libiptc inserts
+// them sorted, which is the order iptables-save prints), and rules with counters. Every change is
+// made on a copy; `validate` makes the checks the kernel makes when the table is replaced
+// (net/ipv4/netfilter/ip_tables.c translate_table / mark_source_chains / check_target).
+import { RuleError } from './errors.js';
+import type { HookName } from './hook.js';
+import type { Rule, TableName } from './rule.js';
+import { checkChainName } from './rule-parser.js';
+import { TARGETS } from './targets/index.js';
+
+export const BUILTIN_CHAINS: Readonly<Record<TableName, readonly HookName[]>> = {
+  raw: ['PREROUTING', 'OUTPUT'],
+  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+};
+
+export type Policy = 'ACCEPT' | 'DROP';
+
+export interface Chain {
+  readonly name: string;
+  readonly builtin: boolean;
+  policy: Policy | undefined;
+  /** Policy counters (packets that reached the end of a built-in chain). */
+  packets: number;
+  bytes: number;
+  rules: Rule[];
+}
+
+const RESERVED = new Set(['ACCEPT', 'DROP', 'RETURN', 'QUEUE']);
+
+export class Table {
+  readonly name: TableName;
+  readonly chains = new Map<string, Chain>();
+
+  constructor(name: TableName) {
+    this.name = name;
+    for (const hook of BUILTIN_CHAINS[name]) {
+      this.chains.set(hook, { name: hook, builtin: true, policy: 'ACCEPT', packets: 0, bytes: 0, rules: [] });
+    }
+  }
+
+  /** A copy whose chains can be changed without touching this table (rules are shared: counters carry over). */
+  clone(): Table {
+    const t = new Table(this.name);
+    t.chains.clear();
+    for (const [name, c] of this.chains) t.chains.set(name, { ...c, rules: [...c.rules] });
+    return t;
+  }
+
+  /** Chains in iptables-save order: built-ins in hook order, then user chains sorted by name. */
+  orderedChains(): Chain[] {
+    const all = [...this.chains.values()];
+    const builtins = all.filter((c) => c.builtin);
+    const user = all.filter((c) => !c.builtin).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return [...builtins, ...user];
+  }
+
+  chain(name: string): Chain {
+    const c = this.chains.get(name);
+    if (!c) throw new RuleError(`chain \`${name}' does not exist`, name);
+    return c;
+  }
+
+  has(name: string): boolean {
+    return this.chains.has(name);
+  }
+
+  newChain(name: string): void {
+    checkChainName(name);
+    if (RESERVED.has(name) || TARGETS.has(name)) throw new RuleError(`chain name \`${name}' is reserved for a target`, name);
+    if (this.chains.has(name)) throw new RuleError(`Chain \`${name}' already exists`, name);
+    this.chains.set(name, { name, builtin: false, policy: undefined, packets: 0, bytes: 0, rules: [] });
+  }
+
+  /** How many rules jump or go to the chain (libiptc's reference count). */
+  references(name: string): number {
+    let n = 0;
+    for (const c of this.chains.values()) {
+      for (const r of c.rules) if ((r.target.kind === 'jump' || r.target.kind === 'goto') && r.target.chain === name) n++;
+    }
+    return n;
+  }
+
+  deleteChain(name: string): void {
+    const c = this.chain(name);
+    if (c.builtin) throw new RuleError(`Can't delete built-in chain \`${name}'`, name);
+    if (c.rules.length > 0) throw new RuleError(`Directory not empty: chain \`${name}' still has rules (flush it first)`, name);
+    const refs = this.references(name);
+    if (refs > 0) throw new RuleError(`Too many links: chain \`${name}' is still referenced by ${refs} rule(s)`, name);
+    this.chains.delete(name);
+  }
+
+  /** -X without a chain: every empty, unreferenced user chain (iptables deletes all user chains). */
+  deleteAllUserChains(): void {
+    const user = [...this.chains.values()].filter((c) => !c.builtin);
+    for (const c of user) {
+      if (c.rules.length > 0) throw new RuleError(`Directory not empty: chain \`${c.name}' still has rules`, c.name);
+    }
+    for (const c of user) {
+      const refs = [...this.chains.values()].some(
+        (o) => o.builtin && o.rules.some((r) => (r.target.kind === 'jump' || r.target.kind === 'goto') && r.target.chain === c.name),
+      );
+      if (refs) throw new RuleError(`Too many links: chain \`${c.name}' is still referenced`, c.name);
+    }
+    for (const c of user) this.chains.delete(c.name);
+  }
+
+  flush(name?: string): void {
+    if (name === undefined) for (const c of this.chains.values()) c.rules = [];
+    else this.chain(name).rules = [];
+  }
+
+  setPolicy(name: string, policy: string, counters?: { packets: number; bytes: number }): void {
+    const c = this.chain(name);
+    if (!c.builtin) throw new RuleError(`Can't set policy \`${policy}' on \`${name}': Bad built-in chain name`, policy);
+    if (policy !== 'ACCEPT' && policy !== 'DROP') throw new RuleError(`Bad policy name \`${policy}'`, policy);
+    c.policy = policy;
+    if (counters) {
+      c.packets = counters.packets;
+      c.bytes = counters.bytes;
+    }
+  }
+
+  /** Checks a jump at the time the rule is added, as iptables does when it looks the target up. */
+  checkJump(rule: Rule): void {
+    const t = rule.target;
+    if (t.kind !== 'jump' && t.kind !== 'goto') return;
+    const c = this.chains.get(t.chain);
+    if (!c) throw new RuleError(`Couldn't load target \`${t.chain}':No such file or directory`, t.chain);
+    if (c.builtin) throw new RuleError(`Couldn't jump to built-in chain \`${t.chain}'`, t.chain);
+  }
+
+  append(name: string, rule: Rule): void {
+    const c = this.chain(name);
+    this.checkDirection(c, rule);
+    this.checkJump(rule);
+    c.rules.push(rule);
+  }
+
+  /** -I CHAIN [N]: N is 1-based; N may be one past the end. */
+  insert(name: string, position: number, rule: Rule): void {
+    const c = this.chain(name);
+    if (position < 1 || position > c.rules.length + 1) throw new RuleError(`Index of insertion too big: ${position}`, String(position));
+    this.checkDirection(c, rule);
+    this.checkJump(rule);
+    c.rules.splice(position - 1, 0, rule);
+  }
+
+  replace(name: string, position: number, rule: Rule): void {
+    const c = this.chain(name);
+    if (position < 1 || position > c.rules.length) throw new RuleError(`Index of replacement too big: ${position}`, String(position));
+    this.checkDirection(c, rule);
+    this.checkJump(rule);
+    c.rules[position - 1] = rule;
+  }
+
+  deleteRule(name: string, match: Rule | number): void {
+    const c = this.chain(name);
+    if (typeof match === 'number') {
+      if (match < 1 || match > c.rules.length) throw new RuleError(`Index of deletion too big: ${match}`, String(match));
+      c.rules.splice(match - 1, 1);
+      return;
+    }
+    const i = c.rules.findIndex((r) => r.text === match.text);
+    if (i < 0) throw new RuleError(`Bad rule (does a matching rule exist in that chain?): ${match.text}`, name);
+    c.rules.splice(i, 1);
+  }
+
+  // iptables' generic checks: -i makes no sense where packets only leave, -o where they only arrive.
+  private checkDirection(c: Chain, rule: Rule): void {
+    if (!c.builtin) return;
+    if (rule.inInterface && (c.name === 'OUTPUT' || c.name === 'POSTROUTING')) throw new RuleError(`Can't use -i with ${c.name}`, '-i');
+    if (rule.outInterface && (c.name === 'PREROUTING' || c.name === 'INPUT')) throw new RuleError(`Can't use -o with ${c.name}`, '-o');
+  }
+
+  /**
+   * The kernel's checks when the table is committed: no loops among chains reachable from the
+   * built-in chains, and every target and match used only in the tables and from the hooks it
+   * allows (a chain's hooks are those of every built-in chain that reaches it).
+   */
+  validate(): void {
+    const hooksOf = new Map<string, Set<HookName>>();
+    for (const hook of BUILTIN_CHAINS[this.name]) {
+      const onPath = new Set<string>();
+      const done = new Set<string>();
+      const visit = (chain: Chain) => {
+        if (done.has(chain.name)) return;
+        let set = hooksOf.get(chain.name);
+        if (!set) {
+          set = new Set();
+          hooksOf.set(chain.name, set);
+        }
+        set.add(hook);
+        onPath.add(chain.name);
+        for (const r of chain.rules) {
+          if (r.target.kind !== 'jump' && r.target.kind !== 'goto') continue;
+          const next = this.chains.get(r.target.chain);
+          if (!next) throw withLine(new RuleError(`Couldn't load target \`${r.target.chain}'`, r.target.chain), r);
+          if (onPath.has(next.name)) {
+            throw withLine(new RuleError(`Too many levels of symbolic links: the jump to \`${next.name}' makes a loop`, next.name), r);
+          }
+          visit(next);
+        }
+        onPath.delete(chain.name);
+        done.add(chain.name);
+      };
+      visit(this.chain(hook));
+    }
+    for (const chain of this.chains.values()) {
+      const hooks = hooksOf.get(chain.name) ?? new Set<HookName>();
+      for (const r of chain.rules) {
+        const t = r.target;
+        if (t.kind === 'jump' || t.kind === 'goto') {
+          const next = this.chains.get(t.chain);
+          if (!next) throw withLine(new RuleError(`Couldn't load target \`${t.chain}'`, t.chain), r);
+          if (next.builtin) throw withLine(new RuleError(`Couldn't jump to built-in chain \`${t.chain}'`, t.chain), r);
+        }
+        if (t.kind === 'extension') {
+          const m = t.module;
+          if (m.tables && !m.tables.includes(this.name)) {
+            throw withLine(new RuleError(`${m.name}: only valid in the ${m.tables.join('/')} table, not ${this.name}`, m.name), r);
+          }
+          if (m.hooks) {
+            const bad = [...hooks].filter((h) => !m.hooks?.includes(h));
+            if (bad.length > 0)
+              throw withLine(
+                new RuleError(`${m.name}: not valid when reached from ${bad.join(', ')} (only ${m.hooks.join(', ')})`, m.name),
+                r,
+              );
+          }
+        }
+        for (const match of r.matches) {
+          const allowed = match.module.hooks?.(match.data);
+          if (!allowed) continue;
+          const bad = [...hooks].filter((h) => !allowed.includes(h));
+          if (bad.length > 0)
+            throw withLine(
+              new RuleError(`${match.module.name} match: not valid when reached from ${bad.join(', ')}`, `-m ${match.module.name}`),
+              r,
+            );
+        }
+      }
+    }
+  }
+}
+
+function withLine(e: RuleError, rule: Rule): RuleError {
+  if (e.line === undefined) e.line = rule.line;
+  return e;
+}
+
+/** The four tables of one network namespace. */
+export class RuleSet {
+  readonly tables: Map<TableName, Table>;
+  constructor(tables?: Map<TableName, Table>) {
+    this.tables = tables ?? new Map((['raw', 'mangle', 'nat', 'filter'] as const).map((n) => [n, new Table(n)]));
+  }
+  table(name: TableName): Table {
+    return this.tables.get(name) as Table;
+  }
+}

@@ -1,0 +1,54 @@
+// The iptables-restore line tokenizer (iptables/xshared.c: tokenize_rule_counters / add_param_to_argv):
+// words split on spaces and tabs; a double-quoted run is one word with the quotes removed, and
+// inside quotes a backslash makes the next character literal (`\"`, `\\`). Single quotes are
+// ordinary characters to the tokenizer.
+import { RuleError } from './errors.js';
+
+export function tokenize(line: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i] as string;
+    if (quoted) {
+      if (c === '\\' && i + 1 < line.length) {
+        word += line[i + 1];
+        i++;
+      } else if (c === '"') {
+        quoted = false;
+      } else {
+        word += c;
+      }
+      continue;
+    }
+    if (c === '"') {
+      quoted = true;
+      inWord = true;
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+      continue;
+    }
+    word += c;
+    inWord = true;
+  }
+  // iptables-restore 1.8.9 silently takes an unterminated quote to the end of the line; podnet
+  // refuses it, because a lost quote almost always means a truncated or mangled file.
+  if (quoted) throw new RuleError('unterminated double quote', word);
+  if (inWord) words.push(word);
+  return words;
+}
+
+/**
+ * Quotes a word the way iptables-save prints comments and log prefixes (libxtables
+ * xtables_save_string): bare when it is only letters, digits, `_` and `-`; otherwise in double
+ * quotes with `"`, `\\` and `'` escaped by a backslash.
+ */
+export function quoteWord(text: string): string {
+  if (/^[A-Za-z0-9_-]+$/.test(text)) return text;
+  return `"${text.replace(/["\\']/g, (c) => `\\${c}`)}"`;
+}
