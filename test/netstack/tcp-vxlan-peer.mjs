@@ -1,0 +1,201 @@
+// One emulated node in its own OS process, for the two-process TCP acceptance test and the `tcp`
+// benchmark: a namespace whose flannel.1 VXLAN device binds a real UDP socket on the node's
+// transport address (127.0.1.N), programmed for the other node as flannel would, with TCP (or raw
+// dgram, for the benchmark's ceiling) driven by the parent over the IPC channel. Runs the built
+// dist/ of @podnet/netstack and @podnet/wire.
+//
+//   parent → child: {cmd: 'init', index, faults?}      child → parent: {event: 'ready', vxlanPort, rawPort}
+//   {cmd: 'peer', vxlanPort, rawPort}                  {event: 'peered'}
+//   {cmd: 'listen', port}                              {event: 'listening'} … {event: 'received', …}
+//   {cmd: 'send', port, bytes, chunk}                  {event: 'sent', …}
+//   {cmd: 'raw-receive', expect}                       {event: 'raw-received', …}
+//   {cmd: 'raw-send', bytes, size}                     {event: 'raw-sent', …}
+//   {cmd: 'exit'}
+import { createHash } from 'node:crypto';
+import dgram from 'node:dgram';
+import { addVxlanRemoteNode, Namespace, VxlanLink } from '@podnet/netstack';
+import { ipv4, macFromIpv4, parseIpv4, tcp } from '@podnet/wire';
+
+const send = (m) => process.send?.(m);
+let ns;
+let vxlan;
+let index;
+let raw;
+let synMss;
+
+/** Deterministic payload: the same bytes on both sides without sending them over IPC. */
+function fill(buf, offset) {
+  for (let i = 0; i < buf.length; i++) {
+    const n = offset + i;
+    buf[i] = (n * 2654435761 + (n >>> 13)) & 0xff;
+  }
+  return buf;
+}
+
+async function init(msg) {
+  index = msg.index;
+  ns = new Namespace({ name: `node-${index}` });
+  vxlan = ns.addLink(
+    new VxlanLink({
+      mac: macFromIpv4(parseIpv4(`10.244.${index}.0`)) + 0x10000000000,
+      nodeIp: parseIpv4(`172.18.0.${index + 1}`),
+      localAddress: `127.0.1.${index}`,
+      port: 0,
+    }),
+  );
+  await vxlan.open();
+  ns.addAddress('flannel.1', `10.244.${index}.0/32`);
+  if (msg.faults) ns.setFaults('flannel.1', msg.faults);
+  // Acceptance (3): watch the SYN on the underlay, as a capture of the real datagrams shows it.
+  const untap = vxlan.tapUnderlay({
+    write: (frame) => {
+      // outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8, then the inner Ethernet frame.
+      const inner = ipv4.decode(frame, 50 + 14);
+      if (inner.protocol !== 6) return;
+      const seg = tcp.decode(inner.payload);
+      if (seg.flags & tcp.TcpFlags.SYN) {
+        synMss = seg.options.find((o) => o.kind === 'mss')?.value;
+        untap();
+      }
+    },
+  });
+  raw = dgram.createSocket('udp4');
+  await new Promise((resolve) => raw.bind(0, `127.0.1.${index}`, resolve));
+  send({ event: 'ready', vxlanPort: vxlan.localPort, rawPort: raw.address().port });
+}
+
+function peer(msg) {
+  const other = index === 1 ? 2 : 1;
+  addVxlanRemoteNode(ns, vxlan, {
+    podCidr: `10.244.${other}.0/24`,
+    vtepMac: macFromIpv4(parseIpv4(`10.244.${other}.0`)) + 0x10000000000,
+    nodeIp: parseIpv4(`172.18.0.${other + 1}`),
+    transport: { address: `127.0.1.${other}`, port: msg.vxlanPort },
+  });
+  send({ event: 'peered' });
+}
+
+function listen(msg) {
+  const server = ns.tcp.createServer((socket) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let first;
+    socket.on('data', (d) => {
+      first ??= performance.now();
+      bytes += d.length;
+      hash.update(d);
+    });
+    socket.on('end', () => {
+      const ms = performance.now() - (first ?? performance.now());
+      send({ event: 'received', bytes, sha256: hash.digest('hex'), ms, info: socket.tcpInfo(), counters: ns.tcp.counters, synMss });
+      socket.end();
+    });
+    socket.on('error', (e) => send({ event: 'error', message: e.message }));
+  });
+  server.listen(msg.port, () => send({ event: 'listening' }));
+}
+
+function sendData(msg) {
+  const other = index === 1 ? 2 : 1;
+  const socket = ns.tcp.connect({ host: `10.244.${other}.0`, port: msg.port });
+  const hash = createHash('sha256');
+  const chunk = msg.chunk ?? 65536;
+  let offset = 0;
+  let start;
+  let info;
+  const pump = () => {
+    while (offset < msg.bytes) {
+      const n = Math.min(chunk, msg.bytes - offset);
+      const buf = fill(Buffer.allocUnsafe(n), offset);
+      hash.update(buf);
+      offset += n;
+      if (!socket.write(buf)) {
+        socket.once('drain', pump);
+        return;
+      }
+    }
+    info = socket.tcpInfo();
+    socket.end();
+  };
+  socket.on('connect', () => {
+    start = performance.now();
+    pump();
+  });
+  socket.resume();
+  socket.on('close', () => {
+    send({
+      event: 'sent',
+      bytes: offset,
+      sha256: hash.digest('hex'),
+      ms: performance.now() - start,
+      info,
+      counters: ns.tcp.counters,
+      synMss,
+    });
+  });
+  socket.on('error', (e) => send({ event: 'error', message: e.message }));
+}
+
+/** The ceiling: the same payload sizes as raw datagrams between the same two processes. */
+function rawReceive(msg) {
+  let bytes = 0;
+  let first;
+  let last;
+  let timer;
+  const done = () => {
+    raw.removeAllListeners('message');
+    send({ event: 'raw-received', bytes, ms: (last ?? 0) - (first ?? 0) });
+  };
+  raw.on('message', (m) => {
+    const now = performance.now();
+    first ??= now;
+    last = now;
+    bytes += m.length;
+    clearTimeout(timer);
+    if (bytes >= msg.expect) done();
+    else timer = setTimeout(done, 300);
+  });
+  send({ event: 'raw-ready' });
+}
+
+async function rawSend(msg) {
+  const other = index === 1 ? 2 : 1;
+  const size = msg.size;
+  const datagram = fill(Buffer.allocUnsafe(size), 0);
+  const start = performance.now();
+  let sent = 0;
+  // Batches of sends awaited together: as fast as the socket takes them, without unbounded queueing.
+  while (sent < msg.bytes) {
+    const batch = [];
+    for (let i = 0; i < 64 && sent < msg.bytes; i++) {
+      batch.push(new Promise((resolve) => raw.send(datagram, msg.port, `127.0.1.${other}`, resolve)));
+      sent += size;
+    }
+    await Promise.all(batch);
+  }
+  send({ event: 'raw-sent', bytes: sent, ms: performance.now() - start });
+}
+
+process.on('message', (msg) => {
+  const run = async () => {
+    switch (msg.cmd) {
+      case 'init':
+        return init(msg);
+      case 'peer':
+        return peer(msg);
+      case 'listen':
+        return listen(msg);
+      case 'send':
+        return sendData(msg);
+      case 'raw-receive':
+        return rawReceive(msg);
+      case 'raw-send':
+        return rawSend(msg);
+      case 'exit':
+        await ns?.close();
+        raw?.close();
+        process.exit(0);
+    }
+  };
+  run().catch((e) => send({ event: 'error', message: e.stack ?? String(e) }));
+});
