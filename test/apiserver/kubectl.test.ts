@@ -258,7 +258,7 @@ spec:
 
   it('describe pod shows its events', async () => {
     const pod = (await call('GET', '/api/v1/namespaces/default/pods/web-1')).body;
-    const now = new Date().toISOString().slice(0, 19) + 'Z';
+    const now = `${new Date().toISOString().slice(0, 19)}Z`;
     const ev = await call('POST', '/api/v1/namespaces/default/events', {
       metadata: { name: 'web-1.scheduled' },
       involvedObject: { kind: 'Pod', namespace: 'default', name: 'web-1', uid: pod.metadata.uid, apiVersion: 'v1' },

@@ -52,6 +52,7 @@ export function credentials(dataDir: string): { ca: string; token: string; token
 
 export interface ApiResponse {
   status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: response bodies are open-ended JSON
   body: any;
   headers: Record<string, string | string[] | undefined>;
 }
