@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // `npm run bench`: runs every benchmark group against its reference measured in the same run,
 // writes bench/results/latest.json and regenerates docs/benchmarks.md from it.
-//   npm run bench -- --only codec      run one group
+//   npm run bench -- --only codec      run one group (the other groups' last results are kept)
 //   npm run bench -- --smoke           each group once at tiny size (what `npm test` runs), no docs
 //   npm run bench -- --out FILE        where to write the JSON (default bench/results/latest.json)
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,8 @@ import { renderBenchmarksMarkdown } from './lib/report.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const groups = {
   codec: () => import('./groups/codec.js'),
+  tcp: () => import('./groups/tcp.js'),
+  'kube-proxy': () => import('./groups/kube-proxy.js'),
 };
 
 let args;
@@ -56,6 +58,15 @@ for (const name of selected) {
 
 const out = args.out ?? join(here, 'results', args.smoke ? 'smoke.json' : 'latest.json');
 mkdirSync(dirname(out), { recursive: true });
+if (args.only !== undefined && !args.smoke && existsSync(out)) {
+  // One group re-run: keep the other groups' last results (and their docs section).
+  try {
+    const previous = JSON.parse(readFileSync(out, 'utf8'));
+    results.groups = { ...previous.groups, ...results.groups };
+  } catch (error) {
+    process.stderr.write(`bench: could not read the previous results in ${out} (${error.message}); writing this group only\n`);
+  }
+}
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 if (!args.smoke) {
   const docs = args.docs ?? join(here, '..', 'docs', 'benchmarks.md');
