@@ -167,11 +167,14 @@ export class Registry {
     } else delete o.metadata.namespace;
     const warnings: string[] = [];
     const mode = opts.fieldValidation ?? 'Warn';
-    if (mode !== 'Ignore') {
-      const unknown = unknownFields(info.kind, o);
-      if (unknown.length > 0) {
-        if (mode === 'Strict') throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
-        for (const f of unknown) warnings.push(`unknown field "${f}"`);
+    const unknown = unknownFields(info.kind, o);
+    if (unknown.length > 0) {
+      if (mode === 'Strict') throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
+      if (mode !== 'Ignore') for (const f of unknown) warnings.push(`unknown field "${f}"`);
+      // As the real server, which decodes into typed structs, unknown fields are not stored.
+      for (const f of unknown) {
+        if (f.startsWith('metadata.')) delete o.metadata[f.slice('metadata.'.length)];
+        else delete o[f];
       }
     }
     return { o, warnings };
