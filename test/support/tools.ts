@@ -17,6 +17,8 @@ export const DEBIAN_TOOLS: Record<string, string> = {
   'iptables-restore': 'iptables',
   'iptables-save': 'iptables',
   'iptables-legacy': 'iptables',
+  'iptables-legacy-restore': 'iptables',
+  'iptables-legacy-save': 'iptables',
   conntrack: 'conntrack',
   curl: 'curl',
 };

@@ -17,7 +17,8 @@ function parseDotted(text: string): number | undefined {
   return value >>> 0;
 }
 
-export function parseAddressMask(text: string): { address: number; mask: number } {
+/** With `keepHostBits` the address is kept as written (libxt_conntrack does not clear host bits). */
+export function parseAddressMask(text: string, keepHostBits = false): { address: number; mask: number } {
   const slash = text.indexOf('/');
   const addrText = slash < 0 ? text : text.slice(0, slash);
   let mask = 0xffffffff;
@@ -36,7 +37,7 @@ export function parseAddressMask(text: string): { address: number; mask: number 
   }
   const address = parseDotted(addrText);
   if (address === undefined) throw new RuleError(`host/network \`${addrText}' not found`, text);
-  return { address: (address & mask) >>> 0, mask };
+  return { address: keepHostBits ? address : (address & mask) >>> 0, mask };
 }
 
 /** Prefix length of a contiguous mask, or -1. */

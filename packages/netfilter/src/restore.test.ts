@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Netfilter } from './engine.js';
 import { IptablesError } from './errors.js';
+import { INVALID_RESTORES } from './testing/restore-cases.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures');
 const NAT_HEAD = ':PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n';
@@ -102,49 +103,7 @@ describe('iptables-restore', () => {
     expect(() => nf.restore('*filter\n-A INPUT -j NOPE\nCOMMIT\n', { test: true })).toThrow(IptablesError);
   });
 
-  it.each([
-    ['*filter\n-A INPUT -j KUBE-NOPE\nCOMMIT\n', 2, "Couldn't load target `KUBE-NOPE'", 'KUBE-NOPE'],
-    ['*filter\n-A INPUT -p tcp --dprt 80\nCOMMIT\n', 2, 'unknown option "--dprt"', '--dprt'],
-    ['*filter\n-A INPUT -s 10.0.0.0/33\nCOMMIT\n', 2, "invalid mask `33' specified", '10.0.0.0/33'],
-    ['*filter\n-A INPUT -p tcp -j DNAT --to-destination 1.2.3.4\nCOMMIT\n', 2, 'DNAT: only valid in the nat table', 'DNAT'],
-    ['*nat\n-A POSTROUTING -j DNAT --to-destination 1.2.3.4\nCOMMIT\n', 2, 'not valid when reached from POSTROUTING', 'DNAT'],
-    ['*nat\n-A OUTPUT -j MASQUERADE\nCOMMIT\n', 2, 'MASQUERADE: not valid when reached from OUTPUT', 'MASQUERADE'],
-    ['*mangle\n:X - [0:0]\n-A PREROUTING -j X\n-A X -j REJECT\nCOMMIT\n', 4, 'REJECT: only valid in the filter table', 'REJECT'],
-    ['*filter\n:X - [0:0]\n-A OUTPUT -j X\n-A X -j REJECT --reject-with tcp-reset\nCOMMIT\n', 4, 'TCP_RESET invalid for non-tcp', 'REJECT'],
-    ['*filter\n:X - [0:0]\n:Y - [0:0]\n-A INPUT -j X\n-A X -j Y\n-A Y -j X\nCOMMIT\n', 6, 'makes a loop', 'X'],
-    ['*filter\n:X - [0:0]\n-A INPUT -j X\n-X X\nCOMMIT\n', 4, 'still referenced', 'X'],
-    ['*filter\n-X INPUT\nCOMMIT\n', 2, "Can't delete built-in chain `INPUT'", 'INPUT'],
-    ['*filter\n-D INPUT -j ACCEPT\nCOMMIT\n', 2, 'does a matching rule exist', 'INPUT'],
-    ['*filter\n-A INPUT -m tcp\nCOMMIT\n', 2, 'tcp match: only valid for protocol 6', '-m tcp'],
-    ['*filter\n-A INPUT -m nope\nCOMMIT\n', 2, "Couldn't load match `nope'", 'nope'],
-    ['*filter\n-A INPUT --dport 80\nCOMMIT\n', 2, 'unknown option "--dport"', '--dport'],
-    ['*filter\n-A INPUT -j ACCEPT\n', 3, 'COMMIT expected', undefined],
-    ['*filter\n-A Z -j ACCEPT\nCOMMIT\n', 2, "chain `Z' does not exist", 'Z'],
-    ['*filter\n-A INPUT -m multiport --dports 1,2\nCOMMIT\n', 2, 'multiport needs', undefined],
-    ['*filter\n-A INPUT -j TRACE\nCOMMIT\n', 2, 'TRACE: only valid in the raw table', 'TRACE'],
-    ['*filter\n-A INPUT -j OUTPUT\nCOMMIT\n', 2, "Couldn't jump to built-in chain `OUTPUT'", 'OUTPUT'],
-    ['*filter\n-F Q\nCOMMIT\n', 2, "chain `Q' does not exist", 'Q'],
-    ['garbage\n', 1, 'no table selected', 'garbage'],
-    ['*filter\nCOMMIT\n*bogus\nCOMMIT\n', 3, "unable to initialize table 'bogus'", 'bogus'],
-    ['*filter\n-A INPUT -p tcp --dport 99999\nCOMMIT\n', 2, "invalid port/service `99999' specified", '99999'],
-    ['*filter\n-A INPUT -m statistic --mode random --probability 1.5\nCOMMIT\n', 2, 'out of range (0-1)', '1.5'],
-    ['*filter\n-A INPUT -p foo\nCOMMIT\n', 2, 'unknown protocol "foo"', 'foo'],
-    ['*filter\n-I INPUT 5 -j ACCEPT\nCOMMIT\n', 2, 'Index of insertion too big', '5'],
-    ['*filter\n-A INPUT -j ACCEPT extra\nCOMMIT\n', 2, "Bad argument `extra'", 'extra'],
-    ['*filter\n-A INPUT -j REJECT --reject-with foo\nCOMMIT\n', 2, 'unknown reject type "foo"', 'foo'],
-    ['*filter\n:X ACCEPT [0:0]\nCOMMIT\n', 2, "Can't set policy `ACCEPT' on `X'", 'ACCEPT'],
-    ['*filter\n:X - [0:0]\n-N X\nCOMMIT\n', 3, "Chain `X' already exists", 'X'],
-    ['*filter\n-A INPUT -m comment --comment "open\nCOMMIT\n', 2, 'unterminated double quote', undefined],
-    ['*filter\n-A OUTPUT -i eth0 -j ACCEPT\nCOMMIT\n', 2, "Can't use -i with OUTPUT", '-i'],
-    ['*filter\n-A INPUT -m nfacct --nfacct-name missing\nCOMMIT\n', 2, "accounting object `missing' does not exist", undefined],
-    [
-      '*filter\n-A INPUT -m addrtype --dst-type LOCAL --limit-iface-out\nCOMMIT\n',
-      2,
-      'addrtype match: not valid when reached from INPUT',
-      '-m addrtype',
-    ],
-    ['*filter\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j\nCOMMIT\n', 3, 'requires an argument', '-j'],
-  ])('refuses %j at line %i: %s', (text, line, reason, word) => {
+  it.each(INVALID_RESTORES)('refuses %j at line %i: %s', (text, line, reason, word) => {
     const nf = new Netfilter();
     const e = restoreError(nf, text);
     expect(e.line).toBe(line);
@@ -189,11 +148,11 @@ describe('iptables-restore', () => {
     expect(nf.save()).toBe(before);
   });
 
-  it('accepts what the kernel accepts that looks odd: short addresses, dotted masks, a DROP policy on nat, repeated chain lines', () => {
+  it('accepts what the kernel accepts that looks odd: short addresses, dotted masks, a DROP policy on nat, repeated chain lines with --noflush', () => {
     const nf = new Netfilter();
-    nf.restore(
-      `*filter\n-A INPUT -s 1.2.3\n-A INPUT -s 10.0.0.0/255.0.255.0\nCOMMIT\n*nat\n:PREROUTING DROP [0:0]\n:X - [0:0]\n-A X -j RETURN\n:X - [0:0]\nCOMMIT\n`,
-    );
+    nf.restore(`*filter\n-A INPUT -s 1.2.3\n-A INPUT -s 10.0.0.0/255.0.255.0\nCOMMIT\n*nat\n:PREROUTING DROP [0:0]\n:X - [0:0]\nCOMMIT\n`);
+    // With --noflush a repeated chain line flushes the chain.
+    nf.restore('*nat\n:X - [0:0]\n-A X -j RETURN\n:X - [0:0]\nCOMMIT\n', { noflush: true });
     expect(nf.save({ table: 'filter' })).toContain('-A INPUT -s 1.2.3.0/32\n-A INPUT -s 10.0.0.0/255.0.255.0\n');
     expect(nf.save({ table: 'nat' })).toBe(
       `*nat\n:PREROUTING DROP [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:X - [0:0]\nCOMMIT\n`,

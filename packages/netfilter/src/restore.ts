@@ -166,6 +166,8 @@ export function restore(current: RuleSet, input: string, options: RestoreOptions
         const counters = countersText === undefined ? undefined : parseCounters(countersText, lineNo);
         if (table.has(chain)) {
           const c = table.chain(chain);
+          // Without --noflush a user chain the input already declared cannot be declared again.
+          if (!c.builtin && !options.noflush) throw new RuleError(`error creating chain '${chain}':File exists`, chain);
           if (!c.builtin && policy !== '-')
             throw new RuleError(`Can't set policy \`${policy}' on \`${chain}': Bad built-in chain name`, policy);
           // iptables-restore flushes a chain the input declares (with --noflush it is the only way chains change).

@@ -68,7 +68,7 @@ const ADDR_KEYS = ['origsrc', 'origdst', 'replsrc', 'repldst'] as const;
 const PORT_KEYS = ['origsrcport', 'origdstport'] as const;
 
 function addrOf(o: ParsedOption): AddrOpt {
-  const { address, mask } = parseAddressMask(o.args[0] as string);
+  const { address, mask } = parseAddressMask(o.args[0] as string, true);
   return { address, mask, inverted: o.inverted };
 }
 // libxt_conntrack prints addresses bare when the mask is /32.
@@ -131,7 +131,7 @@ export const conntrackMatch: MatchModule<ConntrackData> = {
     const st = d.state;
     if (st) tests.push((ct, env) => ((stateBits(ct, env) & st.bits) !== 0) !== st.inverted);
     const addrTest = (a: AddrOpt, get: (ct: CtInfo) => number) =>
-      tests.push((ct) => ct !== undefined && ((get(ct) & a.mask) >>> 0 === a.address) !== a.inverted);
+      tests.push((ct) => ct !== undefined && ((get(ct) & a.mask) >>> 0 === (a.address & a.mask) >>> 0) !== a.inverted);
     if (d.origsrc) addrTest(d.origsrc, (ct) => ct.original.src);
     if (d.origdst) addrTest(d.origdst, (ct) => ct.original.dst);
     if (d.replsrc) addrTest(d.replsrc, (ct) => ct.reply.src);

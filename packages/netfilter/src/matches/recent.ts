@@ -9,7 +9,10 @@ import { RuleError } from '../errors.js';
 import type { MatchModule } from '../rule.js';
 import { bang, once, parseCount } from './options.js';
 
+// ip_pkt_list_tot (module default); an entry keeps max(this, --hitcount) times, and --hitcount
+// must stay under XT_RECENT_MAX_NSTAMPS (256), as recent_mt_check allows.
 const PKT_LIST_TOT = 20;
+const MAX_NSTAMPS = 256;
 type Command = 'set' | 'rcheck' | 'update' | 'remove';
 
 export interface RecentData {
@@ -55,8 +58,7 @@ export const recentMatch: MatchModule<RecentData> = {
     const hitcount = o.has('hitcount') ? parseCount(o.get('hitcount')?.args[0] as string, 'recent', 'hitcount') : 0;
     const reap = o.has('reap');
     if (reap && seconds === 0) throw new RuleError('recent: --reap needs --seconds', '--reap');
-    if (hitcount > PKT_LIST_TOT)
-      throw new RuleError(`recent: --hitcount must not exceed ${PKT_LIST_TOT} (ip_pkt_list_tot)`, String(hitcount));
+    if (hitcount >= MAX_NSTAMPS) throw new RuleError(`recent: --hitcount must be under ${MAX_NSTAMPS}`, String(hitcount));
     if ((seconds || hitcount) && (command === 'set' || command === 'remove')) {
       throw new RuleError('recent: --seconds and --hitcount go with --rcheck or --update', command === 'set' ? '--set' : '--remove');
     }
@@ -99,12 +101,13 @@ export const recentMatch: MatchModule<RecentData> = {
     const { command, inverted, mask, hitcount, reap } = d;
     const windowMs = d.seconds * 1000;
     const useSource = d.side === 'rsource';
+    const keep = Math.max(PKT_LIST_TOT, hitcount);
     const addHit = (key: number, now: number) => {
       const hits = list.get(key);
       if (!hits) list.set(key, [now]);
       else {
         hits.push(now);
-        if (hits.length > PKT_LIST_TOT) hits.shift();
+        if (hits.length > keep) hits.shift();
       }
     };
     return (f) => {
