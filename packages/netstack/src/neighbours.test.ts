@@ -44,7 +44,7 @@ describe('neighbour cache', () => {
     expect(t.resolve('eth0', IP, Buffer.from('three'))).toBe(MAC);
   });
 
-  it('ages reachable to stale on the clock, then re-probes with a unicast request on use', () => {
+  it('ages reachable to stale on the clock; in use and unconfirmed for 5 s, it is re-probed by unicast', () => {
     const h = new Host();
     const t = new NeighbourTable(h, { baseReachableMs: 30_000 });
     t.resolve('eth0', IP, Buffer.from('x'));
@@ -53,7 +53,10 @@ describe('neighbour cache', () => {
     expect(t.get('eth0', IP)?.state).toBe('reachable');
     h.clock.advance(31_000); // beyond 1.5 × 30 s: stale for sure
     expect(t.get('eth0', IP)?.state).toBe('stale');
-    expect(t.resolve('eth0', IP, Buffer.from('y'))).toBe(MAC); // a stale entry is still used
+    expect(t.resolve('eth0', IP, Buffer.from('y'))).toBe(MAC); // a stale entry is still used (DELAY)
+    expect(h.requests).toHaveLength(1);
+    h.clock.advance(5000); // delay_first_probe_time without confirmation: a unicast probe
+    expect(t.resolve('eth0', IP, Buffer.from('z'))).toBe(MAC);
     expect(h.requests.at(-1)).toEqual({ target: IP, to: MAC });
     t.learn('eth0', IP, MAC, 'reply');
     expect(t.get('eth0', IP)?.state).toBe('reachable');
@@ -75,6 +78,21 @@ describe('neighbour cache', () => {
     expect(h.failed.map((f) => f.toString())).toEqual(['a', 'b']);
     expect(t.get('eth0', IP)).toBeUndefined();
     expect(h.clock.pendingTimers).toBe(0);
+  });
+
+  it('forgets a stale entry after 3 unanswered unicast probes', () => {
+    const h = new Host();
+    const t = new NeighbourTable(h);
+    t.learn('eth0', IP, MAC, 'request');
+    t.resolve('eth0', IP, Buffer.from('a'));
+    for (let i = 0; i < 3; i++) {
+      h.clock.advance(5000);
+      t.resolve('eth0', IP, Buffer.from('b'));
+    }
+    expect(h.requests.filter((r) => r.to === MAC)).toHaveLength(3);
+    h.clock.advance(5000);
+    expect(t.resolve('eth0', IP, Buffer.from('c'))).toBe(MAC);
+    expect(t.get('eth0', IP)).toBeUndefined();
   });
 
   it('bounds the queue (unres_qlen), dropping the oldest', () => {

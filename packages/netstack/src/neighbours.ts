@@ -4,7 +4,7 @@
 // on failure every waiting packet is dropped with ICMP host unreachable to its sender
 // (arp_error_report → ipv4_link_failure → icmp_send). A confirmed entry is REACHABLE for a random
 // time in [0.5, 1.5) × base_reachable_time (30 s, neigh_rand_reach_time), then STALE: still used,
-// but the first use sends a unicast probe to re-confirm it. Static entries (`ip neigh add ...
+// and, unconfirmed 5 s after its first use, re-probed by unicast. Static entries (`ip neigh add ...
 // nud permanent`) never age. All times are on the injected Clock.
 import { type Clock, formatIpv4, formatMac, type Ipv4Address, type MacAddress, packetPool, type Rng, type TimerHandle } from '@podnet/wire';
 
@@ -23,6 +23,8 @@ export interface NeighbourOptions {
   maxProbes?: number;
   /** Packets queued per unresolved neighbour (unres_qlen); older ones are dropped first. */
   queueLimit?: number;
+  /** delay_first_probe_time: how long a stale entry in use waits for confirmation before probing. */
+  delayFirstProbeMs?: number;
 }
 
 /** What the table needs from its namespace. */
@@ -49,11 +51,17 @@ interface Entry {
   reachableMs: number;
   probes: number;
   lastProbe: number;
+  /** When a stale entry in use gets its first unicast probe (0: not in DELAY). */
+  delayUntil: number;
   timer: TimerHandle | undefined;
   queue: Buffer[];
 }
 
 const key = (dev: string, ip: Ipv4Address) => `${dev}|${ip >>> 0}`;
+
+function newEntry(dev: string, ip: Ipv4Address, mac: MacAddress | undefined, state: NeighbourState): Entry {
+  return { dev, ip, mac, state, confirmed: 0, reachableMs: 0, probes: 0, lastProbe: 0, delayUntil: 0, timer: undefined, queue: [] };
+}
 
 export class NeighbourTable {
   readonly #entries = new Map<string, Entry>();
@@ -62,6 +70,7 @@ export class NeighbourTable {
   readonly retransMs: number;
   readonly maxProbes: number;
   readonly queueLimit: number;
+  readonly delayFirstProbeMs: number;
 
   constructor(host: NeighbourHost, options: NeighbourOptions = {}) {
     this.#host = host;
@@ -69,6 +78,7 @@ export class NeighbourTable {
     this.retransMs = options.retransMs ?? 1000;
     this.maxProbes = options.maxProbes ?? 3;
     this.queueLimit = options.queueLimit ?? 101;
+    this.delayFirstProbeMs = options.delayFirstProbeMs ?? 5000;
   }
 
   #randomReachable(): number {
@@ -93,18 +103,7 @@ export class NeighbourTable {
       return e.mac;
     }
     if (e === undefined) {
-      e = {
-        dev,
-        ip,
-        mac: undefined,
-        state: 'incomplete',
-        confirmed: 0,
-        reachableMs: 0,
-        probes: 0,
-        lastProbe: 0,
-        timer: undefined,
-        queue: [],
-      };
+      e = newEntry(dev, ip, undefined, 'incomplete');
       this.#entries.set(k, e);
       this.#solicit(e);
     }
@@ -113,9 +112,23 @@ export class NeighbourTable {
     return undefined;
   }
 
+  /**
+   * A stale entry in use enters DELAY: if nothing confirms it within delay_first_probe_time (5 s),
+   * it is probed by unicast every retrans_time, and forgotten after ucast_solicit (3) unanswered
+   * probes (NUD_PROBE → NUD_FAILED), so the next packet resolves it afresh by broadcast.
+   */
   #probeStale(e: Entry): void {
     const now = this.#host.clock.now();
-    if (now - e.lastProbe < this.retransMs) return;
+    if (e.delayUntil === 0) {
+      e.delayUntil = now + this.delayFirstProbeMs;
+      return;
+    }
+    if (now < e.delayUntil || now - e.lastProbe < this.retransMs) return;
+    if (e.probes >= this.maxProbes) {
+      this.#entries.delete(key(e.dev, e.ip));
+      return;
+    }
+    e.probes++;
     e.lastProbe = now;
     this.#host.sendArpRequest(e.dev, e.ip, e.mac);
   }
@@ -152,7 +165,7 @@ export class NeighbourTable {
     if (e?.state === 'permanent') return;
     if (e === undefined) {
       if (how === 'reply') return;
-      e = { dev, ip, mac, state: 'stale', confirmed: 0, reachableMs: 0, probes: 0, lastProbe: 0, timer: undefined, queue: [] };
+      e = newEntry(dev, ip, mac, 'stale');
       this.#entries.set(k, e);
       return;
     }
@@ -172,6 +185,7 @@ export class NeighbourTable {
     this.#host.clock.clearTimeout(e.timer);
     e.timer = undefined;
     e.probes = 0;
+    e.delayUntil = 0;
     const mac = e.mac;
     if (mac === undefined) return;
     const frames = e.queue;
@@ -183,18 +197,7 @@ export class NeighbourTable {
   add(dev: string, ip: Ipv4Address, mac: MacAddress, options: { permanent?: boolean } = {}): void {
     const k = key(dev, ip);
     const existing = this.#entries.get(k);
-    const e: Entry = existing ?? {
-      dev,
-      ip,
-      mac,
-      state: 'permanent',
-      confirmed: 0,
-      reachableMs: 0,
-      probes: 0,
-      lastProbe: 0,
-      timer: undefined,
-      queue: [],
-    };
+    const e: Entry = existing ?? newEntry(dev, ip, mac, 'permanent');
     e.mac = mac;
     e.state = options.permanent === false ? 'reachable' : 'permanent';
     e.confirmed = this.#host.clock.now();
