@@ -67,7 +67,7 @@ export class Informer<T extends KubeObject> {
     this.#rc = rc;
     this.#opts = opts;
     this.store = new Store<T>(opts.indexers);
-    this.#log = (opts.logger ?? componentLogger(opts.component ?? 'informer')).child({ resource: rc.info.plural });
+    this.#log = (opts.logger ?? componentLogger(opts.component ?? 'informer')).child({ resource: rc.info.resource });
     this.#backoff = new Backoff(opts.rng ?? cryptoRng, { initialMs: 200, maxMs: 5000, ...opts.backoff });
   }
 
@@ -90,7 +90,10 @@ export class Informer<T extends KubeObject> {
   waitForSync(timeoutMs = 30_000): Promise<void> {
     if (this.#synced) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`informer for ${this.#rc.info.plural} did not sync within ${timeoutMs} ms`)), timeoutMs);
+      const t = setTimeout(
+        () => reject(new Error(`informer for ${this.#rc.info.resource} did not sync within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.#syncWaiters.push(() => {
         clearTimeout(t);
         resolve();

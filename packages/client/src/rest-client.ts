@@ -67,7 +67,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
 
   #nameOf(obj: KubeObject, verb: string): string {
     const name = obj.metadata?.name;
-    if (!name) throw new ClientError(ClientErrorCodes.USAGE, `${verb} ${this.info.plural}: the object has no metadata.name`);
+    if (!name) throw new ClientError(ClientErrorCodes.USAGE, `${verb} ${this.info.resource}: the object has no metadata.name`);
     return name;
   }
 

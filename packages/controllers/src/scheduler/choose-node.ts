@@ -66,7 +66,9 @@ export function chooseNode(pod: Pod, nodes: readonly Node[], boundPods: readonly
     if (!n || p.metadata.uid === pod.metadata.uid) continue;
     if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
     total.set(n, (total.get(n) ?? 0) + 1);
-    if (owner && controllerOf(p)?.uid === owner) sameOwner.set(n, (sameOwner.get(n) ?? 0) + 1);
+    // Spreading ignores terminating pods (selector_spread.go countMatchingPods), so a replacement
+    // goes where the pod it replaces is leaving.
+    if (owner && !p.metadata.deletionTimestamp && controllerOf(p)?.uid === owner) sameOwner.set(n, (sameOwner.get(n) ?? 0) + 1);
   }
   const name = (n: Node) => n.metadata.name ?? '';
   feasible.sort(

@@ -1,0 +1,328 @@
+// Acceptance tests of the controllers against the real control-plane process (API server +
+// controllers, packages/controllers/dist/control-plane-main.js), with three test kubelets.
+import type { KubeClient } from '@podnet/client';
+import type { Deployment, EndpointSlice, Endpoints, Event, Node, Pod, ReplicaSet, Service } from '@podnet/controllers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestKubelet } from '../../packages/controllers/src/testing/test-kubelet.ts';
+import { type ControlPlaneProcess, startControlPlaneProcess, waitFor } from './control-plane-process.ts';
+
+const GRACE_MS = 3000;
+const EVICTION_MS = 4000;
+
+let cp: ControlPlaneProcess;
+let client: KubeClient;
+const kubelets: TestKubelet[] = [];
+
+const isReady = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+function deployment(name: string, replicas: number, image: string, strategy?: Deployment['spec']['strategy']): Deployment {
+  return {
+    metadata: { name, namespace: 'default' },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      ...(strategy ? { strategy } : {}),
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'web', image, ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }] }] },
+      },
+    },
+  };
+}
+
+function service(name: string): Service {
+  return {
+    metadata: { name, namespace: 'default', labels: { app: name } },
+    spec: { selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] },
+  };
+}
+
+async function podsOf(app: string): Promise<Pod[]> {
+  return (await client.resource<Pod>('pods').list({ namespace: 'default', labelSelector: { app } })).items;
+}
+
+async function slicesOf(svc: string): Promise<EndpointSlice[]> {
+  return (
+    await client
+      .resource<EndpointSlice>('endpointslices')
+      .list({ namespace: 'default', labelSelector: { 'kubernetes.io/service-name': svc } })
+  ).items;
+}
+
+const endpointsOf = (slices: EndpointSlice[]) => slices.flatMap((s) => s.endpoints ?? []);
+
+/** The state of an app, printed when a wait fails. */
+async function describeApp(app: string): Promise<string> {
+  const pods = (await podsOf(app)).map((p) => ({
+    name: p.metadata.name,
+    node: p.spec.nodeName,
+    ip: p.status?.podIP,
+    ready: isReady(p),
+    deleting: p.metadata.deletionTimestamp,
+  }));
+  const slices = (await slicesOf(app)).map((s) => ({
+    name: s.metadata.name,
+    endpoints: (s.endpoints ?? []).map((e) => [e.targetRef?.name, e.addresses[0], e.nodeName, e.conditions]),
+  }));
+  const nodes = (await client.resource<Node>('nodes').list()).items.map((n) => [
+    n.metadata.name,
+    n.status?.conditions?.find((c) => c.type === 'Ready')?.status,
+    (n.spec?.taints ?? []).map((t) => t.key),
+  ]);
+  const log = cp
+    .stderr()
+    .split('\n')
+    .filter((l) => /evict|Lease|Unknown|Ready again|failed/.test(l))
+    .slice(-20);
+  const events = (await client.resource<Event>('events').list({ namespace: 'default' })).items
+    .filter((e) => !['Scheduled'].includes(e.reason))
+    .map((e) => `${e.lastTimestamp} ${e.involvedObject.name} ${e.reason} ${e.message} x${e.count}`);
+  return JSON.stringify({ pods, slices, nodes, log, events }, null, 1);
+}
+
+async function waitApp<T>(app: string, what: string, check: () => Promise<T | undefined | false>, timeoutMs?: number): Promise<T> {
+  try {
+    return await waitFor(what, check, timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\nstate: ${await describeApp(app)}`);
+  }
+}
+
+beforeAll(async () => {
+  cp = await startControlPlaneProcess([
+    '--node-monitor-grace-period-ms',
+    String(GRACE_MS),
+    '--node-monitor-period-ms',
+    '250',
+    '--pod-eviction-timeout-ms',
+    String(EVICTION_MS),
+  ]);
+  client = cp.client();
+  for (const n of ['node-1', 'node-2', 'node-3']) {
+    const k = new TestKubelet({ client: cp.client(), nodeName: n, renewIntervalMs: 500, maxGraceMs: 300 });
+    kubelets.push(k);
+    await k.start();
+  }
+});
+
+afterAll(async () => {
+  for (const k of kubelets) await k.stop();
+  await cp?.stop();
+});
+
+describe('node IPAM', () => {
+  it('gives node-N the podCIDR 10.244.N.0/24', async () => {
+    for (const n of [1, 2, 3]) {
+      const node = await waitFor(`podCIDR of node-${n}`, async () => {
+        const x = await client.resource<Node>('nodes').get(`node-${n}`);
+        return x.spec?.podCIDR ? x : undefined;
+      });
+      expect(node.spec?.podCIDR).toBe(`10.244.${n}.0/24`);
+      expect(node.spec?.podCIDRs).toEqual([`10.244.${n}.0/24`]);
+    }
+  });
+});
+
+describe('Deployment → ReplicaSet → Pods, EndpointSlices', () => {
+  it('replaces a deleted pod, and the slices follow readiness', async () => {
+    await client.resource<Service>('services').create(service('web'));
+    await client.resource<Deployment>('deployments').create(deployment('web', 3, 'podnet/echo:1.0'));
+    const ready = await waitFor('3 ready web pods', async () => {
+      const pods = (await podsOf('web')).filter((p) => isReady(p) && !p.metadata.deletionTimestamp);
+      return pods.length === 3 ? pods : undefined;
+    });
+    // Spread: one pod per node; pod IPs from the node's podCIDR; names <rs>-<5 chars>.
+    expect(new Set(ready.map((p) => p.spec.nodeName)).size).toBe(3);
+    for (const p of ready) {
+      const n = /node-(\d)/.exec(p.spec.nodeName ?? '')![1];
+      expect(p.status?.podIP?.startsWith(`10.244.${n}.`)).toBe(true);
+      expect(p.metadata.name).toMatch(/^web-[bcdfghjklmnpqrstvwxz2456789]+-[a-z0-9]{5}$/);
+      expect(p.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'ReplicaSet', controller: true });
+    }
+    const slices = await waitFor('a slice with 3 ready endpoints', async () => {
+      const s = await slicesOf('web');
+      return endpointsOf(s).filter((e) => e.conditions?.ready).length === 3 ? s : undefined;
+    });
+    expect(slices[0]!.metadata.labels?.['endpointslice.kubernetes.io/managed-by']).toBe('endpointslice-controller.k8s.io');
+    expect(slices[0]!.addressType).toBe('IPv4');
+    expect(slices[0]!.ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
+    expect(slices[0]!.metadata.annotations?.['endpoints.kubernetes.io/last-change-trigger-time']).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(
+      endpointsOf(slices)
+        .map((e) => e.targetRef?.name)
+        .sort(),
+    ).toEqual(ready.map((p) => p.metadata.name).sort());
+
+    // Delete one pod: a replacement comes, and the slices end with three ready endpoints without it.
+    const victim = ready[0]!;
+    await client.resource('pods').delete(victim.metadata.name!, { namespace: 'default' });
+    const after = await waitApp('web', 'a replacement pod, ready', async () => {
+      const pods = (await podsOf('web')).filter((p) => isReady(p) && !p.metadata.deletionTimestamp);
+      return pods.length === 3 && !pods.some((p) => p.metadata.name === victim.metadata.name) ? pods : undefined;
+    });
+    await waitApp('web', 'slices without the deleted pod', async () => {
+      const eps = endpointsOf(await slicesOf('web'));
+      const names = eps
+        .filter((e) => e.conditions?.ready)
+        .map((e) => e.targetRef?.name)
+        .sort();
+      return JSON.stringify(names) === JSON.stringify(after.map((p) => p.metadata.name).sort()) && eps.length === 3;
+    });
+
+    // Readiness flips: the slice endpoint and the Endpoints mirror follow.
+    const target = after[0]!;
+    const kubelet = kubelets.find((k) => k.nodeName === target.spec.nodeName)!;
+    await kubelet.setReady('default', target.metadata.name!, false);
+    await waitFor('the endpoint to turn not ready', async () => {
+      const ep = endpointsOf(await slicesOf('web')).find((e) => e.targetRef?.name === target.metadata.name);
+      return ep?.conditions?.ready === false && ep.conditions.serving === false && ep.conditions.terminating === false;
+    });
+    const epObj = await waitApp('web', 'Endpoints notReadyAddresses', async () => {
+      const e = await client.resource<Endpoints>('endpoints').get('web', { namespace: 'default' });
+      return e.subsets?.[0]?.notReadyAddresses?.some((a) => a.ip === target.status?.podIP) ? e : undefined;
+    });
+    expect(epObj.subsets, `${JSON.stringify(epObj.subsets)} ${await describeApp('web')}`).toHaveLength(1);
+    expect(epObj.subsets?.[0]?.addresses?.map((a) => a.ip).sort(), `${JSON.stringify(epObj.subsets)} ${await describeApp('web')}`).toEqual(
+      after
+        .filter((p) => p !== target)
+        .map((p) => p.status?.podIP)
+        .sort(),
+    );
+    expect(epObj.subsets?.[0]?.ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
+    await kubelet.setReady('default', target.metadata.name!, true);
+    await waitFor('the endpoint to be ready again', async () => {
+      const ep = endpointsOf(await slicesOf('web')).find((e) => e.targetRef?.name === target.metadata.name);
+      return ep?.conditions?.ready === true;
+    });
+
+    // Status and events.
+    const d = await waitFor('deployment status', async () => {
+      const x = await client.resource<Deployment>('deployments').get('web', { namespace: 'default' });
+      return x.status?.availableReplicas === 3 && x.status.observedGeneration === x.metadata.generation ? x : undefined;
+    });
+    expect(d.status?.conditions?.find((c) => c.type === 'Available')).toMatchObject({ status: 'True', reason: 'MinimumReplicasAvailable' });
+    expect(d.metadata.annotations?.['deployment.kubernetes.io/revision']).toBe('1');
+    const events = (await client.resource<Event>('events').list({ namespace: 'default' })).items;
+    expect(events.some((e) => e.reason === 'Scheduled' && e.source?.component === 'default-scheduler')).toBe(true);
+    expect(events.some((e) => e.reason === 'SuccessfulCreate' && e.involvedObject.kind === 'ReplicaSet')).toBe(true);
+    expect(events.some((e) => e.reason === 'ScalingReplicaSet' && e.involvedObject.name === 'web')).toBe(true);
+  });
+});
+
+describe('rolling update', () => {
+  it('with maxSurge=1, maxUnavailable=0 never drops below the desired ready count (from a watch)', async () => {
+    const strategy = { type: 'RollingUpdate' as const, rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };
+    await client.resource<Deployment>('deployments').create(deployment('roll', 3, 'podnet/echo:1.0', strategy));
+    await waitFor(
+      '3 ready roll pods',
+      async () => (await podsOf('roll')).filter((p) => isReady(p) && !p.metadata.deletionTimestamp).length === 3,
+    );
+    const list = await client.resource<Pod>('pods').list({ namespace: 'default', labelSelector: { app: 'roll' } });
+    const state = new Map(list.items.map((p) => [p.metadata.name!, p]));
+    const count = () => [...state.values()].filter((p) => isReady(p) && !p.metadata.deletionTimestamp).length;
+    let min = count();
+    let events = 0;
+    const watch = await client
+      .resource<Pod>('pods')
+      .watch({ namespace: 'default', labelSelector: { app: 'roll' }, resourceVersion: list.metadata.resourceVersion });
+    watch.on('event', (ev) => {
+      if (ev.type === 'BOOKMARK' || ev.type === 'ERROR') return;
+      events++;
+      if (ev.type === 'DELETED') state.delete(ev.object.metadata.name!);
+      else state.set(ev.object.metadata.name!, ev.object);
+      min = Math.min(min, count());
+    });
+    const containers = [{ name: 'web', image: 'podnet/echo:2.0', ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }] }];
+    await client.resource('deployments').patch('roll', { spec: { template: { spec: { containers } } } }, { namespace: 'default' });
+    const done = await waitFor(
+      'the rollout to complete',
+      async () => {
+        const d = await client.resource<Deployment>('deployments').get('roll', { namespace: 'default' });
+        const s = d.status;
+        const pods = [...state.values()];
+        const complete =
+          s?.updatedReplicas === 3 &&
+          s.availableReplicas === 3 &&
+          s.replicas === 3 &&
+          pods.length === 3 &&
+          pods.every((p) => p.spec.containers[0]?.image === 'podnet/echo:2.0' && isReady(p));
+        return complete ? d : undefined;
+      },
+      60_000,
+    );
+    watch.close();
+    expect(events).toBeGreaterThan(6);
+    expect(min).toBeGreaterThanOrEqual(3);
+    expect(done.metadata.annotations?.['deployment.kubernetes.io/revision']).toBe('2');
+    expect(done.status?.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({
+      status: 'True',
+      reason: 'NewReplicaSetAvailable',
+    });
+    const rss = (await client.resource<ReplicaSet>('replicasets').list({ namespace: 'default', labelSelector: { app: 'roll' } })).items;
+    expect(rss).toHaveLength(2);
+    const newRs = rss.find((r) => r.spec.replicas === 3)!;
+    const oldRs = rss.find((r) => r.spec.replicas === 0)!;
+    expect(newRs.metadata.annotations?.['deployment.kubernetes.io/revision']).toBe('2');
+    expect(oldRs.metadata.annotations?.['deployment.kubernetes.io/revision']).toBe('1');
+    expect(newRs.metadata.name).toBe(`roll-${newRs.metadata.labels?.['pod-template-hash']}`);
+    expect(newRs.spec.selector.matchLabels?.['pod-template-hash']).toBe(newRs.metadata.labels?.['pod-template-hash']);
+  });
+});
+
+describe('node lifecycle', () => {
+  it('marks a node whose Lease stops NotReady, drops its pods from slices, evicts and replaces them, and recovers', async () => {
+    const pods = (await podsOf('web')).filter((p) => !p.metadata.deletionTimestamp);
+    const lostName = pods[0]!.spec.nodeName!;
+    const lost = kubelets.find((k) => k.nodeName === lostName)!;
+    const stoppedAt = Date.now();
+    lost.stopRenewing();
+    const node = await waitFor(`${lostName} Ready=Unknown`, async () => {
+      const n = await client.resource<Node>('nodes').get(lostName);
+      return n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'Unknown' ? n : undefined;
+    });
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(GRACE_MS - 500);
+    expect(node.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      reason: 'NodeStatusUnknown',
+      message: 'Kubelet stopped posting node status.',
+    });
+    await waitFor('the unreachable NoExecute taint', async () => {
+      const n = await client.resource<Node>('nodes').get(lostName);
+      return n.spec?.taints?.some((t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoExecute');
+    });
+    // Its pods leave the set of ready endpoints at once (bounded wait after the grace period).
+    await waitFor(
+      `no ready endpoint on ${lostName}`,
+      async () => {
+        const eps = endpointsOf(await slicesOf('web'));
+        return eps.length > 0 && !eps.some((e) => e.nodeName === lostName && e.conditions?.ready);
+      },
+      5000,
+    );
+    // After the eviction timeout: replaced on the other nodes, three ready again.
+    await waitFor(
+      `three ready web pods off ${lostName}`,
+      async () => {
+        const live = (await podsOf('web')).filter((p) => isReady(p) && !p.metadata.deletionTimestamp);
+        return live.length === 3 && live.every((p) => p.spec.nodeName !== lostName);
+      },
+      EVICTION_MS + 30_000,
+    );
+    await waitFor(`ready slice endpoints only off ${lostName}`, async () => {
+      const ready = endpointsOf(await slicesOf('web')).filter((e) => e.conditions?.ready);
+      return ready.length === 3 && ready.every((e) => e.nodeName !== lostName);
+    });
+    const events = (await client.resource<Event>('events').list({ namespace: 'default' })).items;
+    expect(events.some((e) => e.reason === 'NodeNotReady' && e.involvedObject.kind === 'Node' && e.involvedObject.name === lostName)).toBe(
+      true,
+    );
+    expect(events.some((e) => e.reason === 'TaintManagerEviction')).toBe(true);
+
+    // The node comes back: Ready again, taints lifted.
+    lost.resumeRenewing();
+    await waitFor(`${lostName} Ready and untainted`, async () => {
+      const n = await client.resource<Node>('nodes').get(lostName);
+      const ready = n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+      return ready && !(n.spec?.taints ?? []).some((t) => t.key === 'node.kubernetes.io/unreachable');
+    });
+  });
+});
