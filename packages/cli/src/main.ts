@@ -3,15 +3,16 @@
 // stack trace.
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { demo } from './demo.js';
+import { iptablesTrace } from './iptables-trace.js';
 import { type Output, pcapRead } from './pcap-read.js';
-import { DEMO_HELP, MAIN_HELP, PCAP_HELP, UsageError } from './usage.js';
+import { DEMO_HELP, IPTABLES_HELP, MAIN_HELP, PCAP_HELP, UsageError } from './usage.js';
 
 const consoleOutput: Output = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
-const HELP: Record<string, string> = { pcap: PCAP_HELP, demo: DEMO_HELP };
+const HELP: Record<string, string> = { pcap: PCAP_HELP, demo: DEMO_HELP, iptables: IPTABLES_HELP };
 
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, command: string) {
   try {
@@ -85,6 +86,58 @@ async function run(argv: string[], io: Output): Promise<number> {
       if (positionals.length > 0)
         throw new UsageError(`podnet demo: unexpected argument "${positionals[0]}"`, 'usage: podnet demo [--out FILE] [--json]');
       return demo(values.out as string, values.json === true, io);
+    }
+    case 'iptables': {
+      const [sub, ...subArgs] = rest;
+      if (sub === '-h' || sub === '--help') {
+        io.out(IPTABLES_HELP);
+        return 0;
+      }
+      if (sub !== 'trace') {
+        throw new UsageError(
+          sub === undefined ? 'podnet iptables: missing subcommand' : `podnet iptables: unknown subcommand "${sub}"`,
+          'usage: podnet iptables trace --rules FILE --src IP --dst IP --dport N [--sport N] [--proto tcp|udp|sctp|icmp] [--local-ip IP ...] [--json]',
+        );
+      }
+      const { values, positionals } = parse(
+        subArgs,
+        {
+          rules: { type: 'string' },
+          src: { type: 'string' },
+          dst: { type: 'string' },
+          dport: { type: 'string' },
+          sport: { type: 'string' },
+          proto: { type: 'string', default: 'tcp' },
+          'local-ip': { type: 'string', multiple: true },
+          json: { type: 'boolean', default: false },
+          help: { type: 'boolean', short: 'h' },
+        },
+        'iptables trace',
+      );
+      if (values.help) {
+        io.out(IPTABLES_HELP);
+        return 0;
+      }
+      if (positionals.length > 0) {
+        throw new UsageError(`podnet iptables trace: unexpected argument "${positionals[0]}"`, 'run `podnet help iptables`');
+      }
+      for (const required of ['rules', 'src', 'dst'] as const) {
+        if (values[required] === undefined)
+          throw new UsageError(`podnet iptables trace: missing --${required}`, 'run `podnet help iptables`');
+      }
+      return iptablesTrace(
+        {
+          rules: values.rules as string,
+          src: values.src as string,
+          dst: values.dst as string,
+          ...(values.dport === undefined ? {} : { dport: values.dport as string }),
+          ...(values.sport === undefined ? {} : { sport: values.sport as string }),
+          proto: values.proto as string,
+          localIps: (values['local-ip'] as string[] | undefined) ?? [],
+          json: values.json === true,
+        },
+        io,
+      );
     }
     default:
       throw new UsageError(`podnet: unknown command "${command}"`, 'run `podnet --help` for the list of commands');

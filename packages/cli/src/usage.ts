@@ -19,6 +19,9 @@ Commands:
                             inner TCP/UDP/ICMP), or one JSON object per frame with --json
   demo [--out FILE]         build a flannel-style VXLAN-encapsulated TCP session between two pods,
                             write it as a pcap (default ./podnet-demo.pcap) and print it
+  iptables trace --rules FILE --src IP --dst IP --dport N
+                            follow one new packet through an iptables-save file, every
+                            statistic branch with its probability, NAT and the rules hit
   help [COMMAND]            show help
 
 Run \`podnet help COMMAND\` for a command's options.`;
@@ -38,3 +41,20 @@ Builds the frames of one HTTP exchange between pod 10.244.1.2 on node-1 (node IP
 and pod 10.244.2.3:8080 on node-2 (node IP 172.18.0.3), encapsulated in VXLAN (VNI 1, UDP
 4789) the way flannel's vxlan backend sends them, writes them to FILE (default
 ./podnet-demo.pcap) and prints them like tcpdump (or as JSON lines with --json).`;
+
+export const IPTABLES_HELP = `Usage: podnet iptables trace --rules FILE --src IP --dst IP --dport N [--sport N]
+                             [--proto tcp|udp|sctp|icmp] [--local-ip IP ...] [--json]
+
+Loads FILE (iptables-restore input, such as a node's iptables-save output or what kube-proxy
+writes) and sends one NEW packet from --src to --dst:--dport (--proto, default tcp; --sport,
+default 40000) through it, the way the node's kernel would: a packet from a local address
+(--local-ip, repeatable; 127.0.0.0/8 is always local) starts at OUTPUT, any other at PREROUTING;
+after DNAT it is delivered locally (INPUT) when its destination is local, and forwarded
+(FORWARD, POSTROUTING) otherwise. Interfaces are eth0 (lo for local traffic); MASQUERADE uses
+the first --local-ip.
+
+Every \`-m statistic --mode random\` branch is explored: each possible outcome is printed with
+its probability, verdict, the DNAT/SNAT/MASQUERADE applied and the rules it hit, like
+\`iptables -j TRACE\` lines. --json prints one JSON object with the same information.
+
+A rules file that iptables-restore would refuse gives its error (line and word) and exit 1.`;
