@@ -10,6 +10,7 @@ export * from './iptables-proxier.js';
 export * from './iptables-renderer.js';
 export * from './jump-rules.js';
 export * from './metrics.js';
+export * from './proxier-modes.js';
 export * from './service-change-tracker.js';
 export * from './service-info.js';
 export * from './service-port-name.js';

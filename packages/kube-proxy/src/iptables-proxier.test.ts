@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../wire/src/testing/fake-clock.js';
 import type { ConntrackFilter } from './conntrack-cleanup.js';
 import { type ApplyOptions, IptablesProxier, type IptablesProxierOptions } from './iptables-proxier.js';
+import { createProxier } from './proxier-modes.js';
 import { makeService, makeSlice, tcpPort, udpPort } from './testing/fixtures.js';
 import { ANNOTATION_LAST_CHANGE_TRIGGER_TIME } from './types.js';
 
@@ -304,6 +305,16 @@ describe('IptablesProxier', () => {
     expect(() => new IptablesProxier({ ...base, registry: new Registry(), nodeIP: '300.1.1.1' })).toThrow(/nodeIP/);
     expect(() => new IptablesProxier({ ...base, registry: new Registry(), hostname: '' })).toThrowError(
       expect.objectContaining({ code: 'PODNET_ERR_KUBE_PROXY_CONFIG' }),
+    );
+  });
+});
+
+describe('createProxier', () => {
+  it('makes the iptables proxier by name and rejects unknown modes with the known ones', () => {
+    const options = { hostname: 'node-1', registry: new Registry(), apply: async () => {} };
+    expect(createProxier('iptables', options)).toBeInstanceOf(IptablesProxier);
+    expect(() => createProxier('ipvs', { ...options, registry: new Registry() })).toThrow(
+      'kube-proxy: unknown proxy mode "ipvs"; podnet implements: iptables',
     );
   });
 });
