@@ -16,6 +16,7 @@ const groups = {
   codec: () => import('./groups/codec.js'),
   tcp: () => import('./groups/tcp.js'),
   'kube-proxy': () => import('./groups/kube-proxy.js'),
+  conntrack: () => import('./groups/conntrack.js'),
 };
 
 let args;

@@ -80,6 +80,17 @@ export interface NatEngine {
   needsLookup(hook: HookName, state: PacketState): boolean;
   /** The DNAT / SNAT / MASQUERADE target: records the binding in the entry (nf_nat_setup_info), choosing a free port on clashes. */
   setup(manip: NatManip, range: NatRange, packet: HookPacket, context: HookContext, state: PacketState): Verdict;
+  /**
+   * Optional. The MASQUERADE target, when the engine implements it itself (nf_nat_masquerade_ipv4:
+   * the out interface's address, and the entry remembers the interface so it can be flushed when
+   * the address goes). Without it the rule engine calls setup('SRC') with the out interface's address.
+   */
+  masquerade?(
+    options: { minPort?: number; maxPort?: number; random?: boolean; randomFully?: boolean },
+    packet: HookPacket,
+    context: HookContext,
+    state: PacketState,
+  ): Verdict;
   /** The nat chain ended without a NAT target: a null binding, so the chain is not consulted again (nf_nat_alloc_null_binding). */
   setupNull(hook: HookName, state: PacketState): void;
   /** Rewrites the packet in place from the entry's bindings for this hook and direction, updating IPv4 and L4 checksums (nf_nat_packet). */

@@ -38,8 +38,6 @@ export interface ConntrackEntry {
   sctp?: SctpConntrackState;
   /** Set by MASQUERADE: the out interface whose address the source was rewritten to (nf_nat_masquerade.c). */
   masqueradeInterface?: string;
-  /** Table keys while confirmed (original, reply). */
-  keys?: [string, string];
 }
 
 /** What a packet carries: its entry (absent when INVALID or UNTRACKED), direction and state. */

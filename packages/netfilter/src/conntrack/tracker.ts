@@ -24,6 +24,7 @@ import {
 } from './entry.js';
 import { ConntrackError, ConntrackErrorCodes } from './errors.js';
 import { firstChunk, sctpNew, sctpPacket } from './sctp-state.js';
+import { type Slot, TupleTable } from './table.js';
 import { readSegment, TcpState, tcpNew, tcpPacket } from './tcp-state.js';
 import { type ConntrackTimeouts, DEFAULT_TIMEOUTS, UDP_STREAM_AFTER_MS } from './timeouts.js';
 import {
@@ -39,7 +40,7 @@ import {
   PROTO_UDP,
   parseL4,
   parsePacket,
-  tupleKey,
+  tuplesEqual,
 } from './tuple.js';
 
 /** Linux's default nf_conntrack_max on a machine with a few GiB of memory. */
@@ -80,11 +81,6 @@ export interface ConntrackCounters {
   found: number;
 }
 
-interface Slot {
-  entry: ConntrackEntry;
-  dir: Dir;
-}
-
 type Outcome = { kind: 'accept' } | { kind: 'invalid'; reason: string } | { kind: 'reopen' } | { kind: 'kill' };
 
 export class Conntrack implements ConnectionTracker {
@@ -96,12 +92,13 @@ export class Conntrack implements ConnectionTracker {
   readonly checksum: boolean;
   readonly gcIntervalMs: number;
   readonly counters: ConntrackCounters = { entries: 0, inserts: 0, insertFailed: 0, drops: 0, earlyDrops: 0, invalid: 0, found: 0 };
-  readonly #table = new Map<string, Slot>();
+  readonly #table = new TupleTable();
   /** Confirmed entries in insertion order. */
   readonly #entries = new Set<ConntrackEntry>();
   /** Confirmed entries not (yet) ASSURED, oldest first: what early_drop may evict. */
   readonly #unassured = new Set<ConntrackEntry>();
-  readonly #recentUnconfirmed = new Map<string, Slot>();
+  /** The newest unconfirmed entries, by their reply tuple (what an ICMP error about their packet quotes). */
+  #recentUnconfirmed: ConntrackEntry[] = [];
   readonly #destroyListeners: ((entry: ConntrackEntry) => void)[] = [];
   #nextId = 1;
   #gcTimer: ReturnType<Clock['setTimeout']> | undefined;
@@ -139,8 +136,7 @@ export class Conntrack implements ConnectionTracker {
     }
     if (hook === 'PREROUTING' && this.checksum && !l4ChecksumValid(buf, parsed)) return this.#invalid(state, t, 'bad checksum');
 
-    const key = tupleKey(t, parsed.icmpType);
-    let slot = this.#lookup(key);
+    let slot = this.#lookup(t, parsed.icmpType);
     if (slot !== undefined) {
       const outcome = this.#update(slot.entry, slot.dir, parsed, buf);
       if (outcome.kind === 'reopen') {
@@ -190,19 +186,18 @@ export class Conntrack implements ConnectionTracker {
     if (entry === undefined || ct === undefined || entry.status & IPS_CONFIRMED || ct.direction !== 0 || ct.state === 'RELATED')
       return undefined;
     if (entry.status & IPS_DYING) return { kind: 'drop', reason: 'nf_conntrack: entry deleted before confirmation' };
-    const keys: [string, string] = [keyOf(entry, 0), keyOf(entry, 1)];
-    if (this.#lookup(keys[0]) !== undefined || this.#lookup(keys[1]) !== undefined) {
+    const replyType = icmpTypeOf(entry, 1);
+    if (this.#lookup(entry.original, entry.icmpType) !== undefined || this.#lookup(entry.reply, replyType) !== undefined) {
       // Another entry took one of the tuples since this one was created (__nf_conntrack_confirm: insert_failed).
       this.counters.insertFailed++;
       return { kind: 'drop', reason: 'nf_conntrack: tuple already in the table (insert failed)' };
     }
-    entry.keys = keys;
     entry.status |= IPS_CONFIRMED;
-    this.#table.set(keys[0], { entry, dir: 0 });
-    this.#table.set(keys[1], { entry, dir: 1 });
+    this.#table.add({ entry, dir: 0, tuple: entry.original, icmpType: entry.icmpType });
+    this.#table.add({ entry, dir: 1, tuple: entry.reply, icmpType: replyType });
     this.#entries.add(entry);
     if (!(entry.status & IPS_ASSURED)) this.#unassured.add(entry);
-    this.#recentUnconfirmed.delete(keys[1]);
+    this.#recentUnconfirmed = this.#recentUnconfirmed.filter((e) => e !== entry);
     this.counters.inserts++;
     this.counters.entries = this.#entries.size;
     this.#armGc();
@@ -224,7 +219,7 @@ export class Conntrack implements ConnectionTracker {
 
   /** Whether a confirmed, live entry other than `ignored` holds this tuple in either direction (nf_conntrack_tuple_taken). */
   tupleTaken(t: Tuple, icmpType: number, ignored: ConntrackEntry | undefined): boolean {
-    const slot = this.#lookup(tupleKey(t, icmpType));
+    const slot = this.#lookup(t, icmpType);
     return slot !== undefined && slot.entry !== ignored;
   }
 
@@ -298,8 +293,8 @@ export class Conntrack implements ConnectionTracker {
 
   // ---- internals ----
 
-  #lookup(key: string): Slot | undefined {
-    const slot = this.#table.get(key);
+  #lookup(t: Tuple, icmpType: number): Slot | undefined {
+    const slot = this.#table.get(t, icmpType);
     if (slot === undefined) return undefined;
     if (slot.entry.timeoutAt <= this.clock.now()) {
       // Expired but not yet swept: gone for every purpose (nf_ct_gc_expired in the lookup path).
@@ -311,11 +306,11 @@ export class Conntrack implements ConnectionTracker {
 
   #delete(entry: ConntrackEntry): void {
     entry.status |= IPS_DYING;
-    if (entry.keys !== undefined) {
-      this.#table.delete(entry.keys[0]);
-      this.#table.delete(entry.keys[1]);
-    }
     const wasConfirmed = this.#entries.delete(entry);
+    if (wasConfirmed) {
+      this.#table.remove(entry.original, entry.icmpType, entry);
+      this.#table.remove(entry.reply, icmpTypeOf(entry, 1), entry);
+    }
     this.#unassured.delete(entry);
     this.counters.entries = this.#entries.size;
     if (wasConfirmed) for (const l of this.#destroyListeners) l(entry);
@@ -353,8 +348,12 @@ export class Conntrack implements ConnectionTracker {
     // The quoted packet went the other way: the connection is found by its inverse.
     const lookFor = invertTuple(quoted.tuple);
     const innerType = innerProto === PROTO_ICMP ? (icmpInverseType(quoted.icmpType) ?? quoted.icmpType) : 0;
-    const key = tupleKey(lookFor, innerType);
-    const slot = this.#lookup(key) ?? this.#recentUnconfirmed.get(key);
+    let slot = this.#lookup(lookFor, innerType);
+    if (slot === undefined) {
+      // The reply tuple is read now: NAT may have rewritten it since the entry was made.
+      const recent = this.#recentUnconfirmed.find((e) => tuplesEqual(e.reply, lookFor) && icmpTypeOf(e, 1) === innerType);
+      if (recent !== undefined) slot = { entry: recent, dir: 1, tuple: recent.reply, icmpType: innerType };
+    }
     if (slot === undefined) return this.#invalid(state, outer, 'ICMP error about no known connection');
     // "outer daddr != inner": the error must travel to the one who sent the quoted packet.
     if (tupleOf(slot.entry, slot.dir).dst !== outer.dst)
@@ -403,12 +402,10 @@ export class Conntrack implements ConnectionTracker {
     if (sctpState !== undefined) entry.sctp = sctpState;
     const outcome = this.#update(entry, 0, parsed, buf);
     if (outcome.kind === 'invalid') return this.#invalid(state, t, outcome.reason);
-    const recentKey = keyOf(entry, 1);
-    this.#recentUnconfirmed.set(recentKey, { entry, dir: 0 });
-    if (this.#recentUnconfirmed.size > RECENT_UNCONFIRMED) {
-      const oldest = this.#recentUnconfirmed.keys().next().value as string;
-      this.#recentUnconfirmed.delete(oldest);
-    }
+    // Until it is confirmed, an ICMP error about this packet (a REJECT further on) can only find the
+    // entry here: Linux attaches it to the error directly (nf_ct_attach from icmp_send).
+    this.#recentUnconfirmed.push(entry);
+    if (this.#recentUnconfirmed.length > RECENT_UNCONFIRMED) this.#recentUnconfirmed.shift();
     state.conntrack = { entry, direction: 0, state: 'NEW', tuple: t } satisfies PacketConntrack;
     return undefined;
   }
@@ -491,10 +488,10 @@ export class Conntrack implements ConnectionTracker {
   }
 }
 
-/** The table key of one direction of an entry. */
-export function keyOf(entry: ConntrackEntry, dir: Dir): string {
-  if (entry.protocol !== PROTO_ICMP) return tupleKey(tupleOf(entry, dir));
-  return tupleKey(tupleOf(entry, dir), dir === 0 ? entry.icmpType : (icmpInverseType(entry.icmpType) ?? entry.icmpType));
+/** The ICMP query type of one direction of an entry (0 for other protocols). */
+export function icmpTypeOf(entry: ConntrackEntry, dir: Dir): number {
+  if (entry.protocol !== PROTO_ICMP) return 0;
+  return dir === 0 ? entry.icmpType : (icmpInverseType(entry.icmpType) ?? entry.icmpType);
 }
 
 /** nf_conntrack_checksum: the L4 checksum of a received packet (tcp_error, udp_error, icmp_error, sctp_error). */

@@ -282,6 +282,33 @@ describe('NAT of other protocols and of ICMP errors', () => {
     expect(quotedUdp.readUInt16BE(6)).toBe(udp.decode(decodeChecked(sent).ip.payload).checksum);
   });
 
+  it('a REJECT of a DNATed packet: the ICMP error the router sends relates to the unconfirmed entry and quotes the Service (nf_ct_attach)', () => {
+    const { ct, nat } = setup();
+    const req = udpPacket(CLIENT, 5300, VIP, 53);
+    const state = newState();
+    const pre = context('PREROUTING', 'eth0');
+    ct.track('PREROUTING', req, pre, state);
+    nat.setup('DST', single(EP1, 5353), req, pre, state);
+    nat.apply('PREROUTING', req, pre, state);
+    // filter FORWARD rejects it: the packet dies unconfirmed, and the stack answers from the router.
+    const err = icmpError('10.0.0.1', CLIENT, req, 3);
+    const es = newState();
+    const out = context('OUTPUT', undefined, 'eth0');
+    expect(ct.track('OUTPUT', err, out, es)).toBeUndefined();
+    expect(ct.info(es)).toMatchObject({ state: 'RELATED', direction: 'reply', dnat: true });
+    nat.apply('OUTPUT', err, out, es);
+    nat.apply('POSTROUTING', err, context('POSTROUTING', undefined, 'eth0'), es);
+    expect(ct.confirm(es)).toBeUndefined();
+    const d = decodeChecked(err);
+    expect(d.checksumsOk).toBe(true);
+    expect(formatIpv4(d.ip.src)).toBe(VIP);
+    const icmp = icmpv4.decode(d.ip.payload);
+    if (icmp.kind !== 'destination-unreachable') throw new Error('expected an unreachable');
+    expect(formatIpv4(icmp.quote.readUInt32BE(16))).toBe(VIP);
+    expect(icmp.quote.readUInt16BE(22)).toBe(53);
+    expect(ct.entries()).toHaveLength(0);
+  });
+
   it('an ICMP error about a masqueraded TCP connection reaches the inside client with its own addresses quoted', () => {
     const { ct, nat } = setup();
     const rules: HandRules = { snat: () => single(NODE) };
