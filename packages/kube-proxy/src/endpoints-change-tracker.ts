@@ -77,7 +77,7 @@ export function endpointsFromSlices(
     if (slice.addressType !== 'IPv4') continue; // single-stack IPv4 proxier (DESIGN §4)
     for (const port of slice.ports ?? []) {
       // A port without a number cannot be proxied (upstream logs "ignoring invalid endpoint port").
-      if (port.port === undefined || port.port === null) continue;
+      if (port.port === undefined || port.port === null || !Number.isInteger(port.port) || port.port < 1 || port.port > 65535) continue;
       const protocol: Protocol = port.protocol ?? 'TCP';
       const spn: ServicePortName = { namespace, name: service, port: port.name ?? '', protocol };
       const key = servicePortKey(spn);

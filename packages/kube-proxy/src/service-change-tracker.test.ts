@@ -78,6 +78,20 @@ describe('ServiceChangeTracker', () => {
     expect(t.update(undefined, { metadata: {}, spec: { clusterIP: '10.96.0.1', ports: [{ port: 1 }] } })).toBe(false);
     expect(errors.map((e) => e.code)).toEqual(['PODNET_ERR_KUBE_PROXY_INVALID_OBJECT']);
     expect(errors[0]!.message).toMatch(/metadata\.name/);
+    // A port the rules cannot express is reported and skipped; the other ports stay.
+    const map = new ServicePortMap();
+    t.update(
+      undefined,
+      web((s) => {
+        s.spec.ports!.push({ name: 'bad', port: 70000 }, { name: 'np', port: 81, nodePort: -1 });
+      }),
+    );
+    map.update(t);
+    expect(map.size).toBe(2);
+    expect(errors.slice(1).map((e) => e.message)).toEqual([
+      'Service default/web port "bad" ignored: port 70000 is not in 1..65535; fix the Service spec',
+      'Service default/web port "np" ignored: nodePort -1 is not in 1..65535; fix the Service spec',
+    ]);
   });
 
   it('counts every change it is given, and records creation times only for Services created after it started', () => {

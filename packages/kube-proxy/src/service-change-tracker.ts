@@ -62,7 +62,7 @@ export class ServiceChangeTracker {
       }
       this.#items.set(key, change);
     }
-    change.current = serviceToServicePorts(current);
+    change.current = serviceToServicePorts(current, this.#onInvalid);
     if (servicePortMapsEqual(change.previous, change.current)) this.#items.delete(key);
     return this.#items.size > 0;
   }

@@ -3,6 +3,7 @@
 // is here and nothing else, so "did this Service change?" is "did any ServicePortInfo change?"
 // and a no-op update (a label, an annotation, a status condition) is dropped by the tracker.
 import { clusterPolicyChainName, externalChainName, firewallChainName, localPolicyChainName } from './chain-names.js';
+import { KubeProxyError, KubeProxyErrorCodes } from './errors.js';
 import { parseIPv4, parseIPv4Cidr } from './ip.js';
 import { type ServicePortName, servicePortKey, servicePortNameString } from './service-port-name.js';
 import type { Protocol, Service } from './types.js';
@@ -37,6 +38,9 @@ export interface ServicePortInfo {
   readonly externalChain: string;
 }
 
+const PROTOCOLS = new Set<string>(['TCP', 'UDP', 'SCTP']);
+const isPort = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 65535;
+
 /** NodePort, external IPs or LB VIPs: the port takes "external" traffic (ExternallyAccessible). */
 export function externallyAccessible(svc: ServicePortInfo): boolean {
   return svc.nodePort !== 0 || svc.loadBalancerVIPs.length > 0 || svc.externalIPs.length > 0;
@@ -65,7 +69,10 @@ const ipv4Only = (ips: readonly (string | undefined)[]): string[] =>
  * (clusterIP None or empty) and ExternalName Services have none (pkg/proxy servicechangetracker
  * serviceToServiceMap), nor do non-IPv4 cluster IPs on this IPv4-only proxier.
  */
-export function serviceToServicePorts(service: Service | undefined): Map<string, ServicePortInfo> {
+export function serviceToServicePorts(
+  service: Service | undefined,
+  onInvalid?: (error: KubeProxyError) => void,
+): Map<string, ServicePortInfo> {
   const out = new Map<string, ServicePortInfo>();
   if (!service) return out;
   const spec = service.spec ?? {};
@@ -88,6 +95,24 @@ export function serviceToServicePorts(service: Service | undefined): Map<string,
 
   for (const port of spec.ports ?? []) {
     const protocol: Protocol = port.protocol ?? 'TCP';
+    // The API server validates these; a port the rules cannot express is skipped (and reported)
+    // rather than failing the whole payload for every other Service.
+    const problem = !isPort(port.port)
+      ? `port ${port.port} is not in 1..65535`
+      : port.nodePort !== undefined && port.nodePort !== 0 && !isPort(port.nodePort)
+        ? `nodePort ${port.nodePort} is not in 1..65535`
+        : !PROTOCOLS.has(protocol)
+          ? `protocol "${protocol}" is not TCP, UDP or SCTP`
+          : undefined;
+    if (problem) {
+      onInvalid?.(
+        new KubeProxyError(
+          KubeProxyErrorCodes.INVALID_OBJECT,
+          `Service ${namespace}/${name} port "${port.name ?? ''}" ignored: ${problem}; fix the Service spec`,
+        ),
+      );
+      continue;
+    }
     const spn: ServicePortName = { namespace, name, port: port.name ?? '', protocol };
     const nameString = servicePortNameString(spn);
     const proto = protocol.toLowerCase();
