@@ -46,6 +46,8 @@ export interface InformerStats {
   relists: number;
   /** Watches that ended with an error (server gone, bad frame) and were retried. */
   watchErrors: number;
+  /** The subprotocol of the last watch ("" for JSON text frames). */
+  watchSubprotocol?: string;
 }
 
 export class Informer<T extends KubeObject> {
@@ -130,6 +132,7 @@ export class Informer<T extends KubeObject> {
           allowWatchBookmarks: true,
         });
         this.stats.watches++;
+        this.stats.watchSubprotocol = watch.codec.subprotocol;
         if (signal.aborted) {
           watch.close();
           break;
