@@ -38,6 +38,9 @@ export interface ServicePortInfo {
   readonly externalChain: string;
 }
 
+/** Services with this label are handled by another proxy, not kube-proxy (pkg/proxy/apis LabelServiceProxyName). */
+export const LABEL_SERVICE_PROXY_NAME = 'service.kubernetes.io/service-proxy-name';
+
 const PROTOCOLS = new Set<string>(['TCP', 'UDP', 'SCTP']);
 const isPort = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 65535;
 
@@ -78,6 +81,8 @@ export function serviceToServicePorts(
   const spec = service.spec ?? {};
   const clusterIP = spec.clusterIP ?? '';
   if (spec.type === 'ExternalName' || clusterIP === '' || clusterIP === 'None' || parseIPv4(clusterIP) === undefined) return out;
+  // A Service claimed by another proxy (kube-proxy's informers select `!service.kubernetes.io/service-proxy-name`).
+  if (service.metadata.labels?.[LABEL_SERVICE_PROXY_NAME] !== undefined) return out;
   const namespace = service.metadata.namespace ?? 'default';
   const name = service.metadata.name ?? '';
   const externallyAccessibleService = serviceExternallyAccessible(service);
