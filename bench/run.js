@@ -17,6 +17,7 @@ const groups = {
   tcp: () => import('./groups/tcp.js'),
   'kube-proxy': () => import('./groups/kube-proxy.js'),
   conntrack: () => import('./groups/conntrack.js'),
+  apiserver: () => import('./groups/apiserver.js'),
 };
 
 let args;
@@ -50,6 +51,7 @@ const results = {
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
   },
   groups: {},
+  apiserver: () => import('./groups/apiserver.js'),
 };
 for (const name of selected) {
   const mod = await groups[name]();

@@ -105,6 +105,11 @@ describe('protobuf watch codec', () => {
     expect(back).toEqual({ type: 'DELETED', resourceVersion: '3', object: dep });
   });
 
+  it('falls back to JSON bytes for an object that does not fit its message', () => {
+    const odd = { kind: 'Pod', apiVersion: 'v1', metadata: { name: 'odd' }, spec: { containers: { not: 'a list' } } };
+    expect(decodeWatchEvent(encodeWatchEvent({ type: 'ADDED', object: odd })).object).toEqual(odd);
+  });
+
   it('rejects a message with no object', () => {
     expect(() => decodeWatchEvent(new Uint8Array([0x0a, 0x01, 0x41]))).toThrow(/PODNET_ERR_PROTO/);
   });

@@ -55,25 +55,52 @@ function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** JSON value of a message-typed field → the plain object protobufjs' fromObject accepts. */
+const intOrStringInside = new Map<protobuf.Type, boolean>();
+
+/** Whether a message type holds an IntOrString anywhere below it (the only field needing conversion). */
+function hasIntOrString(type: protobuf.Type, seen = new Set<protobuf.Type>()): boolean {
+  const known = intOrStringInside.get(type);
+  if (known !== undefined) return known;
+  if (seen.has(type)) return false;
+  seen.add(type);
+  let found = false;
+  for (const f of type.fieldsArray) {
+    const sub = f.resolvedType;
+    if (sub === IntOrStringType || (sub instanceof protobuf.Type && !f.map && hasIntOrString(sub, seen))) found = true;
+  }
+  intOrStringInside.set(type, found);
+  return found;
+}
+
+/**
+ * JSON value of a message-typed field → the plain object protobufjs' fromObject accepts.
+ * fromObject itself reads only declared fields (unknown JSON fields are dropped), so only
+ * subtrees holding an IntOrString need rewriting.
+ */
 function jsonToMessage(type: protobuf.Type, json: Json): Json {
+  if (!hasIntOrString(type)) return json;
   const out: Json = {};
   for (const field of type.fieldsArray) {
     const v = json[field.name];
     if (v === undefined || v === null) continue;
     const sub = field.resolvedType;
+    const misfit = () => new TypeError(`${type.name}.${field.name}: the JSON value does not fit the message`);
     if (field.map) {
-      if (!isObject(v)) continue;
+      if (!isObject(v)) throw misfit();
       const m: Json = {};
       for (const [k, mv] of Object.entries(v)) m[k] = String(mv);
       out[field.name] = m;
     } else if (sub instanceof protobuf.Type) {
-      const conv = (x: unknown) => (sub === IntOrStringType ? intOrStringToMessage(x) : isObject(x) ? jsonToMessage(sub, x) : undefined);
+      const conv = (x: unknown) => {
+        const c = sub === IntOrStringType ? intOrStringToMessage(x) : isObject(x) ? jsonToMessage(sub, x) : undefined;
+        if (c === undefined) throw misfit();
+        return c;
+      };
       if (field.repeated) {
-        if (Array.isArray(v)) out[field.name] = v.map(conv).filter((x) => x !== undefined);
+        if (!Array.isArray(v)) throw misfit();
+        out[field.name] = v.map(conv);
       } else {
-        const c = conv(v);
-        if (c !== undefined) out[field.name] = c;
+        out[field.name] = conv(v);
       }
     } else {
       out[field.name] = v;
@@ -90,6 +117,7 @@ function intOrStringToMessage(v: unknown): Json | undefined {
 
 /** protobufjs' toObject output → Kubernetes JSON (IntOrString back to a bare number/string). */
 function messageToJson(type: protobuf.Type, obj: Json): Json {
+  if (!hasIntOrString(type)) return obj;
   const out: Json = {};
   for (const field of type.fieldsArray) {
     const v = obj[field.name];
@@ -116,10 +144,16 @@ export function encodeWatchEvent(event: WatchEventJson): Uint8Array {
   const payload: Json = { type: event.type, resourceVersion: rv };
   if (field) {
     const t = WatchEventType.fields[field]?.resolvedType as protobuf.Type;
-    payload[field] = jsonToMessage(t, obj);
-  } else {
-    payload.json = Buffer.from(JSON.stringify(obj), 'utf8');
+    try {
+      payload[field] = jsonToMessage(t, obj);
+      return WatchEventType.encode(WatchEventType.fromObject(payload)).finish();
+    } catch {
+      // An object whose shape does not fit the schema (a list where a map belongs, say) still
+      // reaches the watcher, whole, as JSON bytes: a watch must never fail on one odd object.
+      delete payload[field];
+    }
   }
+  payload.json = Buffer.from(JSON.stringify(obj), 'utf8');
   return WatchEventType.encode(WatchEventType.fromObject(payload)).finish();
 }
 

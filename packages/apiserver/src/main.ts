@@ -6,7 +6,7 @@ import { startApiServer } from './server.js';
 
 function usage(msg: string): never {
   process.stderr.write(
-    `${ApiServerErrorCodes.USAGE}: ${msg}\nusage: podnet-apiserver --data-dir DIR [--port 6443] [--host 127.0.0.1] [--watch-cache-size N] [--snapshot-every N] [--log-level info]\n`,
+    `${ApiServerErrorCodes.USAGE}: ${msg}\nusage: podnet-apiserver --data-dir DIR [--port 6443] [--host 127.0.0.1] [--watch-cache-size N] [--snapshot-every N] [--log-level info] [--rate-limit REQ_PER_S] [--san NAME,IP]\n`,
   );
   process.exit(2);
 }
@@ -24,7 +24,7 @@ function parseArgs(argv: string[]): Record<string, string> {
   return out;
 }
 
-const known = new Set(['data-dir', 'port', 'host', 'watch-cache-size', 'snapshot-every', 'log-level', 'san']);
+const known = new Set(['data-dir', 'port', 'host', 'watch-cache-size', 'snapshot-every', 'log-level', 'san', 'fsync', 'rate-limit']);
 const args = parseArgs(process.argv.slice(2));
 for (const k of Object.keys(args)) if (!known.has(k)) usage(`unknown flag --${k}`);
 if (!args['data-dir']) usage('--data-dir is required');
@@ -44,6 +44,9 @@ try {
     snapshotEvery: num('snapshot-every'),
     logLevel: args['log-level'],
     extraSans: args.san ? args.san.split(',') : undefined,
+    // --fsync false exists only so benchmarks can show what fdatasync costs.
+    fsync: args.fsync === undefined ? true : args.fsync !== 'false',
+    rateLimit: args['rate-limit'] ? { perSecond: Number(args['rate-limit']), burst: 2 * Number(args['rate-limit']) } : undefined,
   });
   process.stdout.write(`podnet apiserver listening on ${server.url}\n`);
   const stop = () => {
