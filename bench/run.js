@@ -51,7 +51,6 @@ const results = {
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
   },
   groups: {},
-  apiserver: () => import('./groups/apiserver.js'),
 };
 for (const name of selected) {
   const mod = await groups[name]();
