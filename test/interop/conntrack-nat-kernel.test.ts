@@ -67,7 +67,7 @@ for i, msg in enumerate(a['messages']):
     try:
         if a['proto'] == 'udp':
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(('0.0.0.0', a['sport'])); s.settimeout(a.get('timeout', 2)); s.connect((a['dst'], a['dport']))
+            s.bind((a.get('src', '0.0.0.0'), a['sport'])); s.settimeout(a.get('timeout', 2)); s.connect((a['dst'], a['dport']))
             s.send(msg.encode()); data = s.recv(2048); out.append({'peer': list(s.getpeername()), 'data': data.decode()}); s.close()
         else:
             s = socket.create_connection((a['dst'], a['dport']), timeout=a.get('timeout', 2))
@@ -332,6 +332,7 @@ describeInterop(
       ip -n ${r} addr add 192.0.2.129/25 dev c2
       ip -n ${r} addr add 203.0.113.1/24 dev s
       ip -n ${c1} addr add 192.0.2.2/25 dev eth0
+      for a in 3 4 5 6 7 8 9 10; do ip -n ${c1} addr add 192.0.2.$a/25 dev eth0; done
       ip -n ${c2} addr add 192.0.2.130/25 dev eth0
       ip -n ${s} addr add 203.0.113.2/24 dev eth0
       ip -n ${s} addr add 203.0.113.3/24 dev eth0
@@ -405,6 +406,35 @@ describeInterop(
         expect(l).toMatch(
           / TIME_WAIT src=192\.0\.2\.2 dst=198\.51\.100\.10 .* src=203\.0\.113\.3 dst=192\.0\.2\.2 sport=8080 .*\[ASSURED\]/,
         );
+    });
+
+    it('DNAT to an address and port range: the kernel and podnet pick the same endpoint for each client (find_best_ips_proto)', async () => {
+      const rules = TABLES([
+        `-A PREROUTING -d ${VIP}/32 -p udp -m udp --dport 53 -j DNAT --to-destination 203.0.113.2-203.0.113.3:5353-5354`,
+      ]);
+      const runs: ClientRun[][] = [];
+      const before = serverLog.length;
+      const sources = [
+        '192.0.2.2',
+        '192.0.2.3',
+        '192.0.2.4',
+        '192.0.2.5',
+        '192.0.2.6',
+        '192.0.2.7',
+        '192.0.2.8',
+        '192.0.2.9',
+        '192.0.2.10',
+      ];
+      const { podnet } = await compare(rules, async () => {
+        for (const src of sources)
+          runs.push(await client(NS.c1, { proto: 'udp', src, sport: 40020, dst: VIP, dport: 53, messages: [src] }));
+        runs.push(await client(NS.c2, { proto: 'udp', sport: 40021, dst: VIP, dport: 53, messages: ['c2'] }));
+      });
+      expect(runs).toEqual([...sources, 'c2'].map((m) => [{ peer: [VIP, 53], data: `echo:${m}` }]));
+      const chosen = serverLog.slice(before).map((m) => (m.local as [string, number]).join(':'));
+      // Both endpoints are used (so agreement is not luck), always on the first port of the range.
+      expect(new Set(chosen)).toEqual(new Set(['203.0.113.2:5353', '203.0.113.3:5353']));
+      expect(podnet.ct.entries().map((e) => `${formatIpv4(e.reply.src)}:${e.reply.srcPort}`)).toEqual(chosen);
     });
 
     it('SNAT of TCP: the server sees the router, the client its own connection', async () => {
