@@ -80,6 +80,19 @@ describe('EndpointsChangeTracker', () => {
     ]);
   });
 
+  it('ignores FQDN and IPv6 slices (an IPv4 proxier)', () => {
+    let changes = 0;
+    const t = new EndpointsChangeTracker({ hostname: 'node-1', onChange: () => changes++ });
+    const fqdn = {
+      ...makeSlice('default', 'web', 1, [{ addresses: ['example.com'] }], [tcpPort('http', 80)]),
+      addressType: 'FQDN' as const,
+    };
+    const v6 = { ...makeSlice('default', 'web', 2, [{ addresses: ['fd00::1'] }], [tcpPort('http', 80)]), addressType: 'IPv6' as const };
+    expect(t.endpointSliceUpdate(fqdn, false)).toBe(false);
+    expect(t.endpointSliceUpdate(v6, false)).toBe(false);
+    expect(changes).toBe(0);
+  });
+
   it('a slice removal after an update yields one change; removing an unknown slice is a no-op', () => {
     const t = new EndpointsChangeTracker({ hostname: 'node-1' });
     const map = new EndpointsMap();

@@ -163,6 +163,8 @@ export class EndpointsChangeTracker {
    * a label edit) leaves nothing pending.
    */
   endpointSliceUpdate(slice: EndpointSlice, removeSlice: boolean): boolean {
+    // FQDN slices are never proxied; IPv6 ones belong to an IPv6 proxier (DESIGN §4: IPv4 only).
+    if (slice.addressType !== 'IPv4') return this.pending > 0;
     const sliceName = slice.metadata?.name;
     const serviceName = slice.metadata?.labels?.[LABEL_SERVICE_NAME];
     if (!sliceName || !serviceName) {
