@@ -373,6 +373,15 @@ export class Namespace implements NeighbourHost, BridgeNetfilter {
       return undefined;
     }
     const state: PacketState = { mark: 0, trace: false };
+    if (this.hooks.needsDefrag && (frame.readUInt16BE(ETHERNET_HEADER + 6) & 0x3fff) !== 0) {
+      // br_netfilter defragments for conntrack too. The whole datagram is then routed (not
+      // bridged) by this namespace, which fragments it again for the outgoing port's MTU.
+      const whole = this.ip.defragment(frame.subarray(0, ETHERNET_HEADER + total));
+      if (whole === undefined) return undefined;
+      if (!this.ip.runHook('PREROUTING', whole, state, { in: bridge.name, physIn: inPort.name, bridged: true })) return undefined;
+      this.ip.routeInput(whole, bridge, state, inPort.name);
+      return undefined;
+    }
     const dstBefore = readIpv4(frame, ETHERNET_HEADER + 16);
     if (!this.ip.runHook('PREROUTING', frame, state, { in: bridge.name, physIn: inPort.name, bridged: true })) return undefined;
     const dstAfter = readIpv4(frame, ETHERNET_HEADER + 16);

@@ -64,7 +64,7 @@ describe('UDP sockets', () => {
     cleanup = t.close;
     const server = t.b.ns.udp.createSocket();
     const sizes: number[] = [];
-    server.on('message', (m: Buffer, r: RemoteInfo) => sizes.push(r.size));
+    server.on('message', (_m: Buffer, r: RemoteInfo) => sizes.push(r.size));
     await new Promise<void>((resolve) => server.bind(9001, resolve));
     const c = t.a.ns.udp.createSocket();
     const tooBig = await new Promise<Error | null>((resolve) => c.send(Buffer.alloc(65508), 9001, t.b.ip, resolve));

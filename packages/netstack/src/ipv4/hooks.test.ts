@@ -199,3 +199,24 @@ describe('hook call points', () => {
     expect(udpCalls.map((c) => c.hook)).toEqual(['PREROUTING', 'FORWARD', 'POSTROUTING']);
   });
 });
+
+describe('defragmentation for conntrack on the bridge', () => {
+  it('bridged fragments are reassembled before PREROUTING, then routed and fragmented again', async () => {
+    const hooks = new RecordingHooks({ needsDefrag: true });
+    const t = twoPodsOnBridge({ hooks });
+    cleanup = t.close;
+    const server = t.b.ns.udp.createSocket();
+    const got: Buffer[] = [];
+    server.on('message', (m: Buffer) => got.push(m));
+    server.bind(9000);
+    await settle();
+    t.a.ns.udp.createSocket().send(Buffer.alloc(3000, 2), 9000, t.b.ip);
+    await waitFor('delivery', () => got.length === 1);
+    expect(got[0]?.length).toBe(3000);
+    expect(hooks.calls.filter((c) => c.protocol === 17).map((c) => `${c.hook}${c.bridged ? ' bridged' : ''}`)).toEqual([
+      'PREROUTING bridged',
+      'FORWARD',
+      'POSTROUTING',
+    ]);
+  });
+});

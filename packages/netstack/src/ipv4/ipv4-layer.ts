@@ -330,6 +330,16 @@ export class Ipv4Layer implements IpLayer {
     this.routeInput(frame, link, state, physIn);
   }
 
+  /**
+   * nf_defrag_ipv4 for a frame (bridged or routed) that conntrack must see whole: the whole datagram
+   * once its last fragment is in, else undefined. Takes ownership of `frame` either way.
+   */
+  defragment(frame: Buffer): Buffer | undefined {
+    const whole = this.#defrag.add(frame, L3);
+    packetPool.release(frame);
+    return whole;
+  }
+
   /** After PREROUTING (also for bridged frames whose destination NAT changed): deliver or forward. */
   routeInput(frame: Buffer, link: Link, state: PacketState, physIn: string | undefined): void {
     const dst = readIpv4(frame, L3 + ipv4.DST_OFFSET);
