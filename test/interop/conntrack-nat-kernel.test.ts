@@ -457,20 +457,25 @@ describeInterop(
         async () => {
           runs.push(await client(NS.c1, { proto: 'udp', sport: 40000, dst: '203.0.113.2', dport: 5353, messages: ['from-c1'] }));
           runs.push(await client(NS.c2, { proto: 'udp', sport: 40000, dst: '203.0.113.2', dport: 5353, messages: ['from-c2'] }));
+          // The reallocated client talks to another server from the same port: the mapping is reused.
+          runs.push(await client(NS.c2, { proto: 'udp', sport: 40000, dst: '203.0.113.3', dport: 5353, messages: ['again'] }));
         },
         { reallocates: true },
       );
       expect(runs).toEqual([
         [{ peer: ['203.0.113.2', 5353], data: 'echo:from-c1' }],
         [{ peer: ['203.0.113.2', 5353], data: 'echo:from-c2' }],
+        [{ peer: ['203.0.113.3', 5353], data: 'echo:again' }],
       ]);
       const peers = serverLog.slice(before).map((m) => m.udp as [string, number]);
-      expect(peers.map((p) => p[0])).toEqual(['203.0.113.1', '203.0.113.1']);
+      expect(peers.map((p) => p[0])).toEqual(['203.0.113.1', '203.0.113.1', '203.0.113.1']);
       expect(peers[0]?.[1]).toBe(40000);
       expect(peers[1]?.[1]).not.toBe(40000); // the kernel reallocated the clashing port
+      expect(peers[2]?.[1]).toBe(peers[1]?.[1]); // and kept it for that source (find_appropriate_src)
       const replyPorts = podnet.ct.entries().map((e) => e.reply.dstPort);
       expect(replyPorts[0]).toBe(40000);
-      expect(new Set(replyPorts).size).toBe(2); // and so did podnet
+      expect(replyPorts[1]).not.toBe(40000); // and so did podnet
+      expect(replyPorts[2]).toBe(replyPorts[1]);
     });
 
     it('REJECT and DROP: the same verdicts, and no entry left for either', async () => {

@@ -19,6 +19,7 @@ import {
   IPS_DYING,
   IPS_SEEN_REPLY,
   IPS_SRC_NAT,
+  IPS_SRC_NAT_DONE,
   type PacketConntrack,
   tupleOf,
 } from './entry.js';
@@ -99,6 +100,8 @@ export class Conntrack implements ConnectionTracker {
   readonly #unassured = new Set<ConntrackEntry>();
   /** The newest unconfirmed entries, by their reply tuple (what an ICMP error about their packet quotes). */
   #recentUnconfirmed: ConntrackEntry[] = [];
+  /** Confirmed entries with a source NAT binding, by original source (nf_nat_bysource), newest first. */
+  readonly #bySource = new Map<string, ConntrackEntry[]>();
   readonly #destroyListeners: ((entry: ConntrackEntry) => void)[] = [];
   #nextId = 1;
   #gcTimer: ReturnType<Clock['setTimeout']> | undefined;
@@ -197,6 +200,12 @@ export class Conntrack implements ConnectionTracker {
     this.#table.add({ entry, dir: 1, tuple: entry.reply, icmpType: replyType });
     this.#entries.add(entry);
     if (!(entry.status & IPS_ASSURED)) this.#unassured.add(entry);
+    if (entry.status & IPS_SRC_NAT_DONE) {
+      const k = sourceKey(entry.original);
+      const list = this.#bySource.get(k);
+      if (list === undefined) this.#bySource.set(k, [entry]);
+      else list.unshift(entry);
+    }
     this.#recentUnconfirmed = this.#recentUnconfirmed.filter((e) => e !== entry);
     this.counters.inserts++;
     this.counters.entries = this.#entries.size;
@@ -221,6 +230,15 @@ export class Conntrack implements ConnectionTracker {
   tupleTaken(t: Tuple, icmpType: number, ignored: ConntrackEntry | undefined): boolean {
     const slot = this.#lookup(t, icmpType);
     return slot !== undefined && slot.entry !== ignored;
+  }
+
+  /**
+   * The live confirmed entries whose original source (protocol, address, port or ICMP id) is that
+   * of `t` and that have a source NAT binding, newest first (find_appropriate_src walks these).
+   */
+  sourceMappings(t: Tuple): ConntrackEntry[] {
+    const now = this.clock.now();
+    return (this.#bySource.get(sourceKey(t)) ?? []).filter((e) => e.timeoutAt > now);
   }
 
   /** The confirmed entries that have not expired, oldest first. */
@@ -310,6 +328,12 @@ export class Conntrack implements ConnectionTracker {
     if (wasConfirmed) {
       this.#table.remove(entry.original, entry.icmpType, entry);
       this.#table.remove(entry.reply, icmpTypeOf(entry, 1), entry);
+      if (entry.status & IPS_SRC_NAT_DONE) {
+        const k = sourceKey(entry.original);
+        const rest = (this.#bySource.get(k) ?? []).filter((e) => e !== entry);
+        if (rest.length === 0) this.#bySource.delete(k);
+        else this.#bySource.set(k, rest);
+      }
     }
     this.#unassured.delete(entry);
     this.counters.entries = this.#entries.size;
@@ -486,6 +510,10 @@ export class Conntrack implements ConnectionTracker {
       this.#armGc();
     }, this.gcIntervalMs);
   }
+}
+
+function sourceKey(t: Tuple): string {
+  return `${t.protocol},${t.src},${t.srcPort}`;
 }
 
 /** The ICMP query type of one direction of an entry (0 for other protocols). */

@@ -164,6 +164,24 @@ describe('SNAT and MASQUERADE', () => {
     expect(endpoints(rb)).toEqual({ flow: '192.0.2.80>10.244.1.3:80>:33333', ok: true });
   });
 
+  it('a source already mapped keeps its mapping for new connections to other servers (find_appropriate_src)', () => {
+    const { ct, nat } = setup();
+    const addrs = { interfaces: { eth0: NODE } };
+    const rules: HandRules = { masquerade: () => ({}) };
+    forward(ct, nat, udpPacket('10.244.1.2', 5000, '192.0.2.9', 53), rules, 'cni0', 'eth0', addrs);
+    const clash = udpPacket('10.244.1.3', 5000, '192.0.2.9', 53);
+    forward(ct, nat, clash, rules, 'cni0', 'eth0', addrs);
+    const mapped = decodeChecked(clash).ip.payload.readUInt16BE(0);
+    expect(mapped).not.toBe(5000);
+    const elsewhere = udpPacket('10.244.1.3', 5000, '192.0.2.10', 53);
+    forward(ct, nat, elsewhere, rules, 'cni0', 'eth0', addrs);
+    expect(decodeChecked(elsewhere).ip.payload.readUInt16BE(0)).toBe(mapped);
+    // The first client keeps its own port to the new server too.
+    const first = udpPacket('10.244.1.2', 5000, '192.0.2.10', 54);
+    forward(ct, nat, first, rules, 'cni0', 'eth0', addrs);
+    expect(decodeChecked(first).ip.payload.readUInt16BE(0)).toBe(5000);
+  });
+
   it('a null binding also reallocates a clashing source port (nf_nat_alloc_null_binding)', () => {
     const { ct, nat } = setup();
     // Client A was SNATed to the node's address and port 7000; the node itself then uses 7000 to the same server.

@@ -176,7 +176,8 @@ export class Nat implements NatEngine {
     const current = invertTuple(entry.reply);
     const replyIcmpType = entry.protocol === PROTO_ICMP ? (icmpInverseType(entry.icmpType) ?? entry.icmpType) : 0;
     const used = (t: Tuple): boolean => this.conntrack.tupleTaken(invertTuple(t), replyIcmpType, entry);
-    const chosen = uniqueTuple({ current, range, manip, used, rng: this.#rng });
+    const mappings = (t: Tuple): Tuple[] => this.conntrack.sourceMappings(t).map((e) => invertTuple(e.reply));
+    const chosen = uniqueTuple({ current, range, manip, used, rng: this.#rng, mappings });
     if (!tuplesEqual(chosen, current)) {
       entry.reply = invertTuple(chosen);
       entry.status |= manip === 'SRC' ? IPS_SRC_NAT : IPS_DST_NAT;

@@ -61,6 +61,9 @@ function inRange(t: Tuple, manip: NatManip, range: NatRange): boolean {
   return !protoSpecified(range) || l4InRange(t, manip, range);
 }
 
+/** Tuples the same original source is already mapped to (newest first), for SNAT's reuse of a mapping. */
+export type SourceMappings = (current: Tuple) => Tuple[];
+
 export interface UniqueTupleInput {
   /** The original-direction tuple as it stands after the bindings made so far (invert of the reply tuple). */
   current: Tuple;
@@ -68,13 +71,33 @@ export interface UniqueTupleInput {
   manip: NatManip;
   used: TupleUsed;
   rng: Rng;
+  /** Original-direction tuples (after NAT) of other connections from the same source. */
+  mappings?: SourceMappings;
 }
 
 /** get_unique_tuple: the original-direction tuple after this NAT binding. */
-export function uniqueTuple({ current, range, manip, used, rng }: UniqueTupleInput): Tuple {
+export function uniqueTuple({ current, range, manip, used, rng, mappings }: UniqueTupleInput): Tuple {
   const randomAll = range.random === true || range.randomFully === true;
-  // 1) SNAT keeps the source as it is when that is allowed and free.
-  if (manip === 'SRC' && !randomAll && inRange(current, manip, range) && !used(current)) return current;
+  if (manip === 'SRC' && !randomAll) {
+    // 1) SNAT keeps the source as it is when that is allowed and free; a source outside the range
+    // that is already mapped keeps that mapping when it is unique (find_appropriate_src), so one
+    // client's port looks the same to every server.
+    if (inRange(current, manip, range)) {
+      if (!used(current)) return current;
+    } else {
+      for (const mapped of mappings?.(current) ?? []) {
+        const candidate: Tuple = {
+          ...mapped,
+          dst: current.dst,
+          dstPort: current.protocol === PROTO_ICMP ? mapped.dstPort : current.dstPort,
+        };
+        if (inRange(candidate, manip, range)) {
+          if (!used(candidate)) return candidate;
+          break;
+        }
+      }
+    }
+  }
   // 2) The address: the only one, or a hash-chosen one of the range.
   const t = withAddress(current, manip, bestAddress(current, range));
   // 3) The port: kept when in range and unique, else searched for.
