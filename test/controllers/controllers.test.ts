@@ -209,6 +209,58 @@ describe('Deployment → ReplicaSet → Pods, EndpointSlices', () => {
   });
 });
 
+describe('scale, failed pods, scheduling failures', () => {
+  it('scales through the scale subresource and replaces a Failed pod', async () => {
+    await client.resource('deployments').patch('web', { spec: { replicas: 5 } }, { namespace: 'default', subresource: 'scale' });
+    await waitApp('web', '5 ready web pods and 5 ready endpoints', async () => {
+      const live = (await podsOf('web')).filter((p) => isReady(p) && !p.metadata.deletionTimestamp);
+      const eps = endpointsOf(await slicesOf('web')).filter((e) => e.conditions?.ready);
+      return live.length === 5 && eps.length === 5;
+    });
+    const victim = (await podsOf('web')).find((p) => isReady(p))!;
+    await kubelets.find((k) => k.nodeName === victim.spec.nodeName)!.fail('default', victim.metadata.name!);
+    await waitApp('web', 'a replacement for the Failed pod', async () => {
+      const pods = await podsOf('web');
+      const live = pods.filter((p) => isReady(p) && !p.metadata.deletionTimestamp);
+      const failed = pods.find((p) => p.metadata.name === victim.metadata.name);
+      const eps = endpointsOf(await slicesOf('web'));
+      return failed?.status?.phase === 'Failed' && live.length === 5 && !eps.some((e) => e.targetRef?.name === victim.metadata.name);
+    });
+    await client.resource('pods').delete(victim.metadata.name!, { namespace: 'default', gracePeriodSeconds: 0 });
+    await client.resource('deployments').patch('web', { spec: { replicas: 3 } }, { namespace: 'default', subresource: 'scale' });
+    await waitApp('web', 'back to 3 pods', async () => {
+      const pods = await podsOf('web');
+      const d = await client.resource<Deployment>('deployments').get('web', { namespace: 'default' });
+      return pods.length === 3 && pods.every(isReady) && d.status?.replicas === 3 && d.status.availableReplicas === 3;
+    });
+    const events = (await client.resource<Event>('events').list({ namespace: 'default' })).items;
+    expect(events.some((e) => e.reason === 'SuccessfulDelete' && e.involvedObject.kind === 'ReplicaSet')).toBe(true);
+    expect(events.some((e) => e.reason === 'ScalingReplicaSet' && /from 5 to 3/.test(e.message))).toBe(true);
+  });
+
+  it('reports FailedScheduling for a pod no node fits, and binds it once a node fits', async () => {
+    const pods = client.resource<Pod>('pods');
+    await pods.create({
+      metadata: { name: 'picky', namespace: 'default' },
+      spec: { nodeSelector: { disk: 'ssd' }, containers: [{ name: 'c', image: 'podnet/echo:1.0' }] },
+    });
+    const ev = await waitFor('a FailedScheduling event', async () => {
+      const list = await client.resource<Event>('events').list({ namespace: 'default', fieldSelector: { 'involvedObject.name': 'picky' } });
+      return list.items.find((e) => e.reason === 'FailedScheduling');
+    });
+    expect(ev.type).toBe('Warning');
+    expect(ev.message).toBe("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.");
+    expect(ev.source?.component).toBe('default-scheduler');
+    await client.resource('nodes').patch('node-2', { metadata: { labels: { disk: 'ssd' } } });
+    const bound = await waitFor('picky bound to node-2', async () => {
+      const p = await pods.get('picky', { namespace: 'default' });
+      return p.spec.nodeName ? p : undefined;
+    });
+    expect(bound.spec.nodeName).toBe('node-2');
+    await pods.delete('picky', { namespace: 'default', gracePeriodSeconds: 0 });
+  });
+});
+
 describe('rolling update', () => {
   it('with maxSurge=1, maxUnavailable=0 never drops below the desired ready count (from a watch)', async () => {
     const strategy = { type: 'RollingUpdate' as const, rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };
@@ -271,7 +323,7 @@ describe('rolling update', () => {
 
 describe('node lifecycle', () => {
   it('marks a node whose Lease stops NotReady, drops its pods from slices, evicts and replaces them, and recovers', async () => {
-    const pods = (await podsOf('web')).filter((p) => !p.metadata.deletionTimestamp);
+    const pods = (await podsOf('web')).filter((p) => isReady(p) && !p.metadata.deletionTimestamp);
     const lostName = pods[0]!.spec.nodeName!;
     const lost = kubelets.find((k) => k.nodeName === lostName)!;
     const stoppedAt = Date.now();

@@ -110,6 +110,34 @@ describe('KubeClient (real API server process)', () => {
     await expect(pods.get('patchme')).rejects.toBeInstanceOf(NotFoundError);
   });
 
+  it('watches with JSON text frames when asked, from a resourceVersion', async () => {
+    const c = new KubeClient({ kubeconfig: server.kubeconfigPath, watchEncoding: 'json' });
+    try {
+      const pods = c.resource<Pod>('pods');
+      const list = await pods.list({ labelSelector: 'suite=json' });
+      const watch = await pods.watch({ namespace: 'default', labelSelector: 'suite=json', resourceVersion: list.metadata.resourceVersion });
+      expect(watch.codec.subprotocol).toBe('');
+      const got: string[] = [];
+      const done = (async () => {
+        for await (const ev of watch) {
+          got.push(`${ev.type} ${ev.object.metadata?.name}`);
+          if (got.length === 2) break;
+        }
+      })();
+      await pods.create({
+        metadata: { name: 'json-1', namespace: 'default', labels: { suite: 'json' } },
+        spec: { containers: [{ name: 'c', image: 'x' }] },
+      });
+      await pods.delete('json-1', { gracePeriodSeconds: 0 });
+      await done;
+      watch.close();
+      expect(got).toEqual(['ADDED json-1', 'DELETED json-1']);
+      expect((await watch.ended).by).toBe('client');
+    } finally {
+      c.close();
+    }
+  });
+
   it('retries a GET while the API server restarts', async () => {
     const c = new KubeClient({ kubeconfig: server.kubeconfigPath, maxAttempts: 30, backoff: { initialMs: 100, maxMs: 300 } });
     try {

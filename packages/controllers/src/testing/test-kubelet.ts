@@ -49,6 +49,7 @@ export class TestKubelet {
   readonly #ready = new Map<string, boolean>();
   readonly #ips = new Map<string, string>();
   readonly #deleting = new Set<string>();
+  readonly #failed = new Set<string>();
   #informer: Informer<Pod> | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
   #renewing = false;
@@ -105,6 +106,39 @@ export class TestKubelet {
     this.#ready.set(`${namespace}/${name}`, ready);
     const pod = await this.#client.resource<Pod>('pods').get(name, { namespace });
     await this.#reconcile(pod);
+  }
+
+  /** Makes a pod's containers exit with code 1: phase Failed (restartPolicy aside), as a crashed pod. */
+  async fail(namespace: string, name: string): Promise<void> {
+    const key = `${namespace}/${name}`;
+    this.#failed.add(key);
+    const pods = this.#client.resource<Pod>('pods');
+    await retryOnConflict(async () => {
+      const pod = await pods.get(name, { namespace });
+      const now = seconds(new Date());
+      const conditions = (pod.status?.conditions ?? []).map((c) =>
+        c.type === 'Ready' || c.type === 'ContainersReady'
+          ? { ...c, status: 'False' as const, reason: 'PodFailed', lastTransitionTime: now }
+          : c,
+      );
+      await pods.updateStatus({
+        ...pod,
+        status: {
+          ...(pod.status ?? {}),
+          phase: 'Failed',
+          conditions,
+          containerStatuses: pod.spec.containers.map((c) => ({
+            name: c.name,
+            image: c.image,
+            imageID: '',
+            ready: false,
+            started: false,
+            restartCount: 0,
+            state: { terminated: { exitCode: 1, reason: 'Error', finishedAt: now } },
+          })),
+        },
+      });
+    });
   }
 
   async stop(): Promise<void> {
@@ -252,12 +286,14 @@ export class TestKubelet {
           })
           .finally(() => {
             this.#deleting.delete(key);
+            this.#failed.delete(key);
             this.#ips.delete(key);
             this.#ready.delete(key);
           });
       }, grace).unref();
       return;
     }
+    if (this.#failed.has(key)) return; // terminal: a failed pod is not started again
     const pod = await pods.get(cached.metadata.name ?? '', { namespace: cached.metadata.namespace });
     if (pod.metadata.uid !== cached.metadata.uid || pod.metadata.deletionTimestamp) return;
     const node = await this.#client.resource<Node>('nodes').get(this.nodeName);

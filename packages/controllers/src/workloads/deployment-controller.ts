@@ -91,7 +91,7 @@ export class DeploymentController implements Controller {
   }
 
   async #sync(k: string): Promise<void> {
-    const d = this.#ctx.deployments.store.get(k);
+    let d = this.#ctx.deployments.store.get(k);
     if (!d || d.metadata.deletionTimestamp) return;
     const rsList = this.#ctx.replicaSets.store.byIndex(BY_OWNER, d.metadata.uid ?? '').filter((rs) => !rs.metadata.deletionTimestamp);
     const hash = computeTemplateHash(d.spec.template, d.status?.collisionCount);
@@ -113,7 +113,8 @@ export class DeploymentController implements Controller {
     }
     const revision = String(revisionOf(newRs));
     if (d.metadata.annotations?.[REVISION] !== revision) {
-      await this.#ctx.client
+      // Continue with the patched object, so the status write below is not refused as stale.
+      d = await this.#ctx.client
         .resource<Deployment>('deployments')
         .patch(d.metadata.name ?? '', { metadata: { annotations: { [REVISION]: revision } } }, { namespace: d.metadata.namespace });
     }
