@@ -55,6 +55,8 @@ export const RESOURCES: readonly ResourceInfo[] = [
     ...STATUS('', 'Pod'),
     log: { group: '', version: 'v1', kind: 'Pod', verbs: ['get'] },
     exec: { group: '', version: 'v1', kind: 'PodExecOptions', verbs: ['create', 'get'] },
+    binding: { group: '', version: 'v1', kind: 'Binding', verbs: ['create'] },
+    eviction: { group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] },
   }),
   r('', 'services', 'Service', true, ['svc'], ['all'], STATUS('', 'Service')),
   r('', 'endpoints', 'Endpoints', true, ['ep'], []),

@@ -545,6 +545,43 @@ export class Registry {
     }
   }
 
+  // ---- pods/binding and pods/eviction ------------------------------------------------------
+
+  /**
+   * pods/binding (pkg/registry/core/pod/storage/storage.go BindingREST): sets spec.nodeName of
+   * an unbound pod, once, and its PodScheduled condition. The pod-spec immutability check does
+   * not apply: binding is the one way nodeName is meant to be set.
+   */
+  async bind(info: ResourceInfo, ns: string, name: string, body: unknown): Promise<Obj> {
+    if (!isObj(body) || !isObj(body.target) || typeof body.target.name !== 'string' || body.target.name === '') {
+      throw invalid('Binding', '', name, [{ type: 'Required', field: 'target.name' }]);
+    }
+    const pod = this.get(info, ns, name);
+    const uid = isObj(body.metadata) ? body.metadata.uid : undefined;
+    if (uid && uid !== pod.metadata.uid)
+      throw conflict('pods/binding', '', name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${pod.metadata.uid}`);
+    if (pod.metadata.deletionTimestamp)
+      throw conflict('pods/binding', '', name, `pod ${name} is being deleted, cannot be assigned to a host`);
+    if (pod.spec?.nodeName) throw conflict('pods/binding', '', name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
+    const next = structuredClone(pod) as Obj;
+    next.spec.nodeName = body.target.name;
+    next.status ??= {};
+    const conditions = (next.status.conditions ?? []).filter((c: Obj) => c.type !== 'PodScheduled');
+    next.status.conditions = [
+      ...conditions,
+      { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: rfc3339(this.now()) },
+    ];
+    await this.store.commit(resourceKey(info), 'MODIFIED', next as KubeObject).durable;
+    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 };
+  }
+
+  /** pods/eviction (policy/v1 Eviction): a graceful delete (no PodDisruptionBudgets in podnet). */
+  async evict(info: ResourceInfo, ns: string, name: string, body: unknown): Promise<Obj> {
+    const opts = isObj(body) && isObj(body.deleteOptions) ? body.deleteOptions : {};
+    await this.delete(info, ns, name, { gracePeriodSeconds: opts.gracePeriodSeconds, preconditions: opts.preconditions });
+    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 };
+  }
+
   // ---- scale subresource (autoscaling/v1 Scale) ---------------------------------------
 
   toScale(o: KubeObject): Obj {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeWatchEvent, WATCH_PROTOBUF_SUBPROTOCOL } from '@podnet/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { api, waitFor } from '../../../test/apiserver/support.ts';
 import { type ApiServer, startApiServer } from './server.ts';
 
@@ -374,6 +374,34 @@ describe('REST semantics', () => {
     expect((await call('GET', '/api/v1/namespaces/gc/pods/child')).status).toBe(404);
   });
 
+  it('binds pods once through pods/binding and evicts through pods/eviction', async () => {
+    await call('POST', '/api/v1/namespaces/default/pods', pod('tobind'));
+    const uid = (await call('GET', '/api/v1/namespaces/default/pods/tobind')).body.metadata.uid;
+    const b = await call('POST', '/api/v1/namespaces/default/pods/tobind/binding', {
+      apiVersion: 'v1',
+      kind: 'Binding',
+      metadata: { name: 'tobind', uid },
+      target: { apiVersion: 'v1', kind: 'Node', name: 'node-7' },
+    });
+    expect(b.status).toBe(201);
+    expect(b.body).toMatchObject({ kind: 'Status', status: 'Success' });
+    const bound = (await call('GET', '/api/v1/namespaces/default/pods/tobind')).body;
+    expect(bound.spec.nodeName).toBe('node-7');
+    expect(bound.status.conditions).toEqual([expect.objectContaining({ type: 'PodScheduled', status: 'True' })]);
+    const again = await call('POST', '/api/v1/namespaces/default/pods/tobind/binding', { target: { name: 'node-8' } });
+    expect(again.status).toBe(409);
+    expect(again.body.message).toContain('is already assigned to node "node-7"');
+    expect((await call('POST', '/api/v1/namespaces/default/pods/tobind/binding', { target: {} })).status).toBe(422);
+    const ev = await call('POST', '/api/v1/namespaces/default/pods/tobind/eviction', {
+      apiVersion: 'policy/v1',
+      kind: 'Eviction',
+      metadata: { name: 'tobind' },
+    });
+    expect(ev.status).toBe(201);
+    // Bound: eviction is graceful, the kubelet finishes it.
+    expect((await call('GET', '/api/v1/namespaces/default/pods/tobind')).body.metadata.deletionGracePeriodSeconds).toBe(30);
+  });
+
   it('scales through the scale subresource', async () => {
     await call('POST', '/apis/apps/v1/namespaces/default/deployments', {
       metadata: { name: 'sc' },
@@ -421,6 +449,51 @@ describe('REST semantics', () => {
       expect(paths).toEqual(['/containerLogs/default/logpod/c?tailLines=5']);
     } finally {
       await new Promise((resolve) => agent.close(resolve));
+    }
+  });
+
+  it('proxies a pods/exec WebSocket to the node-agent, both ways, and 502s when nothing listens', async () => {
+    const path = '/api/v1/namespaces/default/pods/logpod/exec?command=sh&container=c&stdin=true&stdout=true';
+    const open = (protocols: string[]) =>
+      new WebSocket(`${s.url.replace('https', 'wss')}${path}`, protocols, {
+        ca: s.caPem,
+        headers: { authorization: `Bearer ${s.adminToken}` },
+      });
+    const refused = open(['v5.channel.k8s.io']);
+    const code = await new Promise<number>((resolve) => refused.on('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0)));
+    expect(code).toBe(502);
+    const https = createHttpsServer({
+      key: readFileSync(join(dir, 'pki', 'apiserver.key')),
+      cert: readFileSync(join(dir, 'pki', 'apiserver.crt')),
+    });
+    const agentWs = new WebSocketServer({
+      server: https,
+      handleProtocols: (p) => (p.has('v5.channel.k8s.io') ? 'v5.channel.k8s.io' : false),
+    });
+    const seenPaths: string[] = [];
+    agentWs.on('connection', (sock, req) => {
+      seenPaths.push(req.url ?? '');
+      sock.on('message', (m) => sock.send(Buffer.concat([Buffer.from([1]), Buffer.from(m as Buffer).subarray(1)])));
+    });
+    await new Promise<void>((resolve) => https.listen(kubeletPort, '127.0.0.1', () => resolve()));
+    try {
+      const ws = open(['v5.channel.k8s.io']);
+      await new Promise<void>((resolve, reject) => {
+        ws.on('open', () => resolve());
+        ws.on('error', reject);
+      });
+      expect(ws.protocol).toBe('v5.channel.k8s.io');
+      const reply = new Promise<Buffer>((resolve) => ws.on('message', (m) => resolve(m as Buffer)));
+      ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('echo hi\n')]));
+      const got = await reply;
+      expect(got[0]).toBe(1);
+      expect(got.subarray(1).toString()).toBe('echo hi\n');
+      expect(seenPaths).toEqual(['/exec/default/logpod/c?command=sh&container=c&stdin=true&stdout=true']);
+      ws.close();
+    } finally {
+      for (const c of agentWs.clients) c.terminate();
+      agentWs.close();
+      await new Promise((resolve) => https.close(resolve));
     }
   });
 

@@ -297,6 +297,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (watch) return serveWatchHttp(req, reply, p, q, table, includeObject);
 
     if (p.subresource === 'log' || p.subresource === 'exec') return proxyToNode(req, reply, p, url);
+    if (p.subresource === 'binding' || p.subresource === 'eviction') {
+      if (req.method !== 'POST') throw methodNotAllowed(`pods/${p.subresource} accepts only POST (create)`);
+      const done =
+        p.subresource === 'binding'
+          ? await registry.bind(info, ns ?? '', p.name as string, body())
+          : await registry.evict(info, ns ?? '', p.name as string, body());
+      return respond(reply, 201, done);
+    }
     if (p.subresource === 'scale') {
       const o = registry.get(info, ns ?? '', p.name as string);
       if (req.method === 'GET') return respond(reply, 200, registry.toScale(o));
