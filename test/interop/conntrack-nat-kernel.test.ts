@@ -478,6 +478,19 @@ describeInterop(
       expect(replyPorts[2]).toBe(replyPorts[1]);
     });
 
+    it('ICMP echo through MASQUERADE: the id is the port, the reply un-NATed, listed as the kernel lists it', async () => {
+      const rules = TABLES(['-A POSTROUTING -o s -j MASQUERADE']);
+      let output = '';
+      const { podnet } = await compare(rules, async () => {
+        output = (await inNs(NS.c1, 'ping', '-n', '-c', '2', '-i', '0.2', '-W', '2', '203.0.113.2')).stdout;
+      });
+      expect(output).toMatch(/2 packets transmitted, 2 received/);
+      expect(podnet.conntrack).toHaveLength(1);
+      expect(podnet.conntrack[0]).toMatch(
+        /^icmp {5}1 \d+ src=192\.0\.2\.2 dst=203\.0\.113\.2 type=8 code=0 id=\d+ src=203\.0\.113\.2 dst=203\.0\.113\.1 type=0 code=0 id=\d+ mark=0 use=1$/,
+      );
+    });
+
     it('REJECT and DROP: the same verdicts, and no entry left for either', async () => {
       const rules = TABLES([], ['-A FORWARD -p udp -m udp --dport 9 -j REJECT', '-A FORWARD -p tcp -m tcp --dport 9 -j DROP']);
       let runs: ClientRun[][] = [];
