@@ -40,6 +40,17 @@ export interface IpLayer {
   isLocalAddress(address: Ipv4Address): boolean;
   /** Wraps the payload in an IPv4 header and sends it through OUTPUT, the route, POSTROUTING and the link. */
   send(packet: OutgoingPacket): SendResult;
+  /**
+   * Optional zero-copy variant of send (netstack's Ipv4Layer has it): the layer allocates the frame
+   * (from packetPool, so checksums are summed in place) and calls write(buf, offset, src) to fill the
+   * `length` transport bytes at buf[offset], checksum included; `src` is the source address chosen.
+   * `write` must not keep `buf`.
+   */
+  sendWith?(
+    packet: Omit<OutgoingPacket, 'payload'>,
+    length: number,
+    write: (buf: Buffer, offset: number, src: Ipv4Address) => void,
+  ): SendResult;
 }
 
 /** The IPv4 header fields a transport sees for a received packet. */

@@ -4,7 +4,7 @@
 // as an 'error' (ECONNREFUSED for port unreachable), as Linux reports them (udp_err,
 // icmp_err_convert) and as Node's dgram surfaces them.
 import { EventEmitter } from 'node:events';
-import { formatIpv4, type Ipv4Address, isIpv4, onesComplementSum, parseIpv4, pseudoHeaderSum } from '@podnet/wire';
+import { formatIpv4, type Ipv4Address, isIpv4, onesComplementSum, packetPool, parseIpv4, pseudoHeaderSum } from '@podnet/wire';
 import { NetstackError, NetstackErrorCodes, SystemError } from './errors.js';
 import type { SocketRegistry } from './sockets.js';
 import type { IcmpErrorReport, IncomingHeader, IpLayer, TransportProtocol } from './transport.js';
@@ -47,7 +47,21 @@ function icmpErrno(type: number, code: number): string {
   return table[code] ?? 'EHOSTUNREACH';
 }
 
+let lastText = '';
+let lastAddress = 0;
+
 function toAddress(text: string | undefined, what: string): Ipv4Address {
+  // One-entry cache: a socket usually sends to the same address over and over.
+  if (text === lastText && text !== '') return lastAddress;
+  const a = parseAddress(text, what);
+  if (text !== undefined) {
+    lastText = text;
+    lastAddress = a;
+  }
+  return a;
+}
+
+function parseAddress(text: string | undefined, what: string): Ipv4Address {
   if (text === undefined || text === '' || text === '0.0.0.0') return 0;
   if (text === 'localhost') return 0x7f000001;
   if (!isIpv4(text)) throw new NetstackError(NetstackErrorCodes.SOCKET, `udp ${what}: "${text}" is not an IPv4 address`);
@@ -103,7 +117,10 @@ export class UdpLayer implements TransportProtocol {
     const srcPort = segment.readUInt16BE(0);
     const socket = this.sockets.lookup<UdpSocket>(PROTO_UDP, header.dst, dstPort);
     if (socket === undefined || !socket.accepts(header.src, srcPort)) return false;
-    socket.deliver(Buffer.from(segment.subarray(HEADER, length)), header.src, srcPort);
+    // A frame from packetPool is reused after this call: copy. Other frames (a datagram Node
+    // allocated for us) are not reused, so a view is safe.
+    const data = packetPool.owns(segment) ? Buffer.from(segment.subarray(HEADER, length)) : segment.subarray(HEADER, length);
+    socket.deliver(data, header.src, srcPort);
     return true;
   }
 
@@ -118,6 +135,18 @@ export class UdpLayer implements TransportProtocol {
 }
 
 type SendCallback = (error: Error | null, bytes?: number) => void;
+
+/** For an IpLayer without sendWith: build the segment, then send a copy. */
+function sendCopy(
+  ip: IpLayer,
+  meta: Omit<Parameters<IpLayer['send']>[0], 'payload'>,
+  length: number,
+  write: (buf: Buffer, at: number, src: Ipv4Address) => void,
+): ReturnType<IpLayer['send']> {
+  const payload = Buffer.alloc(length);
+  write(payload, 0, meta.src);
+  return ip.send({ ...meta, payload });
+}
 
 export class UdpSocket extends EventEmitter {
   readonly #layer: UdpLayer;
@@ -264,24 +293,24 @@ export class UdpSocket extends EventEmitter {
       finish(new SystemError('ENETUNREACH', 'send', 'no route to the destination', { address: formatIpv4(dstAddress), port: dst.port }));
       return;
     }
-    const segment = Buffer.allocUnsafe(HEADER + data.length);
-    segment.writeUInt16BE(local.port, 0);
-    segment.writeUInt16BE(dst.port, 2);
-    segment.writeUInt16BE(segment.length, 4);
-    segment.writeUInt16BE(0, 6);
-    data.copy(segment, HEADER);
-    const sum = onesComplementSum(segment, 0, segment.length, pseudoHeaderSum(src, dstAddress, PROTO_UDP, segment.length));
-    // RFC 768: a computed zero is sent as all ones.
-    segment.writeUInt16BE(~sum & 0xffff || 0xffff, 6);
-    const r = this.#layer.ip.send({
-      src,
-      dst: dstAddress,
-      protocol: PROTO_UDP,
-      payload: segment,
-      ttl: this.ttl,
-      tos: this.tos,
-      dontFragment: this.dontFragment,
-    });
+    const localPort = local.port;
+    const dstPort = dst.port;
+    const write = (buf: Buffer, at: number, source: Ipv4Address) => {
+      const length = HEADER + data.length;
+      buf.writeUInt16BE(localPort, at);
+      buf.writeUInt16BE(dstPort, at + 2);
+      buf.writeUInt16BE(length, at + 4);
+      buf.writeUInt16BE(0, at + 6);
+      data.copy(buf, at + HEADER);
+      const sum = onesComplementSum(buf, at, at + length, pseudoHeaderSum(source, dstAddress, PROTO_UDP, length));
+      // RFC 768: a computed zero is sent as all ones.
+      buf.writeUInt16BE(~sum & 0xffff || 0xffff, at + 6);
+    };
+    const meta = { src, dst: dstAddress, protocol: PROTO_UDP, ttl: this.ttl, tos: this.tos, dontFragment: this.dontFragment };
+    const ip = this.#layer.ip;
+    const r = ip.sendWith ? ip.sendWith(meta, HEADER + data.length, write) : sendCopy(ip, meta, HEADER + data.length, write);
+    // The common case needs no callback turn at all.
+    if (r.ok && callback === undefined) return;
     finish(
       r.ok ? null : new SystemError(r.error, 'send', 'the datagram could not be sent', { address: formatIpv4(dstAddress), port: dst.port }),
     );

@@ -188,7 +188,29 @@ export class Ipv4Layer implements IpLayer {
 
   /** ip_local_out. `foreignSource` lets a TCP RST leave from a (DNAT'd) non-local address, as nf_send_reset does. */
   output(packet: OutgoingPacket, foreignSource: boolean): SendResult {
-    const length = ipv4.MIN_HEADER_LENGTH + packet.payload.length;
+    const payload = packet.payload;
+    return this.#output(packet, payload.length, (buf, at) => payload.copy(buf, at), foreignSource);
+  }
+
+  /**
+   * The zero-copy send (IpLayer.sendWith): the transport writes its `length` bytes straight into the
+   * frame at buf[offset], knowing the source address for its pseudo-header checksum.
+   */
+  sendWith(
+    packet: Omit<OutgoingPacket, 'payload'>,
+    length: number,
+    write: (buf: Buffer, offset: number, src: Ipv4Address) => void,
+  ): SendResult {
+    return this.#output(packet, length, write, false);
+  }
+
+  #output(
+    packet: Omit<OutgoingPacket, 'payload'>,
+    payloadLength: number,
+    write: (buf: Buffer, offset: number, src: Ipv4Address) => void,
+    foreignSource: boolean,
+  ): SendResult {
+    const length = ipv4.MIN_HEADER_LENGTH + payloadLength;
     if (length > 0xffff) return fail('EMSGSIZE');
     let nh = this.nextHop(packet.dst);
     if (nh === undefined) {
@@ -209,7 +231,7 @@ export class Ipv4Layer implements IpLayer {
       tos: packet.tos ?? 0,
       dontFragment: packet.dontFragment ?? false,
     });
-    packet.payload.copy(frame, L3 + ipv4.MIN_HEADER_LENGTH);
+    write(frame, L3 + ipv4.MIN_HEADER_LENGTH, src);
     const state: PacketState = { mark: packet.mark ?? 0, trace: packet.trace ?? false };
     if (packet.traceId !== undefined) state.traceId = packet.traceId;
     // Local output MTU check (ip_fragment for local DF packets: EMSGSIZE to the caller).
