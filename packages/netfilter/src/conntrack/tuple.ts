@@ -1,5 +1,5 @@
-// Connection tuples (struct nf_conntrack_tuple) read from packets, inverted, and turned into the
-// hash key the table is indexed by (nf_conntrack_core.c hash_conntrack: one hash per direction).
+// Connection tuples (struct nf_conntrack_tuple) read from packets and inverted; table.ts files
+// them by hash (nf_conntrack_core.c hash_conntrack: one hash per direction).
 //
 // TCP, UDP and SCTP carry ports; ICMP queries carry the identifier in both port slots, and the
 // ICMP type is part of the key (an echo request and an echo reply are different tuples, as
@@ -32,13 +32,6 @@ export function invertTuple(t: Tuple): Tuple {
 
 export function icmpInverseType(type: number): number | undefined {
   return ICMP_INVERSE[type];
-}
-
-/** The table key of a tuple. `icmpType` distinguishes ICMP queries from their answers. */
-export function tupleKey(t: Tuple, icmpType = 0): string {
-  return t.protocol === PROTO_ICMP
-    ? `1,${t.src},${t.dst},${t.srcPort},${icmpType}`
-    : `${t.protocol},${t.src},${t.dst},${t.srcPort},${t.dstPort}`;
 }
 
 export function tuplesEqual(a: Tuple, b: Tuple): boolean {

@@ -4,7 +4,7 @@
 // same client keeps the same mapped address.
 import type { Rng } from '@podnet/wire';
 import type { NatManip, NatRange, Tuple } from '../conntrack/contract.js';
-import { hasPorts, invertTuple, PROTO_ICMP } from '../conntrack/tuple.js';
+import { hasPorts, PROTO_ICMP } from '../conntrack/tuple.js';
 
 /** NF_NAT_MAX_ATTEMPTS: at most this many ports are tried per round (softirq lockup guard). */
 const MAX_ATTEMPTS = 128;
@@ -233,9 +233,4 @@ export function jhash2(words: readonly number[], initval: number): number {
   b = ((b ^ a) - rol32(a, 14)) >>> 0;
   c = ((c ^ b) - rol32(b, 24)) >>> 0;
   return c;
-}
-
-/** The reply tuple a NAT'ed original-direction tuple gives. */
-export function replyFor(t: Tuple): Tuple {
-  return invertTuple(t);
 }
