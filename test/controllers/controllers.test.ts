@@ -377,4 +377,34 @@ describe('node lifecycle', () => {
       return ready && !(n.spec?.taints ?? []).some((t) => t.key === 'node.kubernetes.io/unreachable');
     });
   });
+
+  it('taints a node that reports Ready=False not-ready, evicts its pods after the timeout, and lifts the taint when Ready', async () => {
+    const live = (await podsOf('web')).filter((p) => isReady(p) && !p.metadata.deletionTimestamp);
+    const name = live[0]!.spec.nodeName!;
+    const kubelet = kubelets.find((k) => k.nodeName === name)!;
+    await kubelet.setNodeReady(false);
+    await waitFor(`the not-ready taints on ${name}`, async () => {
+      const n = await client.resource<Node>('nodes').get(name);
+      const keys = (n.spec?.taints ?? [])
+        .filter((t) => t.key === 'node.kubernetes.io/not-ready')
+        .map((t) => t.effect)
+        .sort();
+      return JSON.stringify(keys) === '["NoExecute","NoSchedule"]';
+    });
+    await waitApp(
+      'web',
+      `three ready web pods off ${name}`,
+      async () => {
+        const pods = (await podsOf('web')).filter((p) => isReady(p) && !p.metadata.deletionTimestamp);
+        const eps = endpointsOf(await slicesOf('web')).filter((e) => e.conditions?.ready);
+        return pods.length === 3 && pods.every((p) => p.spec.nodeName !== name) && eps.every((e) => e.nodeName !== name);
+      },
+      EVICTION_MS + 30_000,
+    );
+    await kubelet.setNodeReady(true);
+    await waitFor(`${name} without not-ready taints`, async () => {
+      const n = await client.resource<Node>('nodes').get(name);
+      return !(n.spec?.taints ?? []).some((t) => t.key === 'node.kubernetes.io/not-ready');
+    });
+  });
 });

@@ -40,6 +40,17 @@ describe('desiredSlices', () => {
     ]);
     expect(slices[0]!.endpoints[0]).toMatchObject({ nodeName: 'node-1', targetRef: { kind: 'Pod', name: 'a', uid: 'u-a' } });
   });
+  it('marks every endpoint ready and serving when the Service publishes not-ready addresses', () => {
+    const publishing: Service = { ...svc, spec: { ...svc.spec, publishNotReadyAddresses: true } };
+    const [slice] = desiredSlices(publishing, [
+      pod('b', '10.244.1.3', { ready: false }),
+      pod('c', '10.244.1.4', { ready: false, terminating: true }),
+    ]);
+    expect(slice!.endpoints.map((e) => e.conditions)).toEqual([
+      { ready: true, serving: true, terminating: false },
+      { ready: true, serving: true, terminating: true },
+    ]);
+  });
   it('groups pods by resolved ports, drops pods without IP or finished, packs at most 100 per slice', () => {
     const pods = Array.from({ length: 250 }, (_, i) => pod(`p${String(i).padStart(3, '0')}`, `10.244.1.${i % 250}`));
     pods.push(pod('other', '10.244.2.9', { httpPort: 8081 }), pod('noip', ''), pod('done', '10.244.2.8', { phase: 'Succeeded' }));

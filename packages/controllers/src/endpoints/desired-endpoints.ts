@@ -4,6 +4,7 @@
 // - a pod takes part once it has an IP and is not Succeeded/Failed (`ShouldPodBeInEndpoints`);
 // - conditions (KEP-1672, GA in 1.26): ready = Ready condition and not terminating;
 //   serving = Ready condition (kept while terminating); terminating = deletionTimestamp set;
+//   a Service with publishNotReadyAddresses marks every endpoint ready and serving;
 // - ports: each Service port resolved on each pod (`podutil.FindPort`: a numeric targetPort as
 //   is, a named one by the container port of that name and protocol); a port that does not
 //   resolve on a pod is left out for that pod, so pods group by their resolved port set, and each
@@ -42,12 +43,16 @@ export function endpointPorts(svc: Service, pod: Pod): EndpointPort[] {
   return out;
 }
 
-export function podEndpoint(pod: Pod): Endpoint {
+/**
+ * One pod as an endpoint (endpointslice utils.go `podToEndpoint`): serving = ready or the Service
+ * publishes not-ready addresses; ready = serving and not terminating, or publishNotReadyAddresses.
+ */
+export function podEndpoint(pod: Pod, publishNotReadyAddresses = false): Endpoint {
   const terminating = Boolean(pod.metadata.deletionTimestamp);
-  const ready = isPodReady(pod);
+  const serving = publishNotReadyAddresses || isPodReady(pod);
   const ep: Endpoint = {
     addresses: [pod.status?.podIP ?? ''],
-    conditions: { ready: ready && !terminating, serving: ready, terminating },
+    conditions: { ready: publishNotReadyAddresses || (serving && !terminating), serving, terminating },
     targetRef: { kind: 'Pod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid },
   };
   if (pod.spec.nodeName) ep.nodeName = pod.spec.nodeName;
@@ -86,7 +91,8 @@ export function desiredSlices(svc: Service, pods: readonly Pod[], max = MAX_ENDP
   for (const [key, g] of [...groups.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     g.pods.sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
     for (let i = 0; i < g.pods.length; i += max) {
-      out.push({ portsKey: key, ports: g.ports, endpoints: g.pods.slice(i, i + max).map(podEndpoint) });
+      const publish = svc.spec.publishNotReadyAddresses === true;
+      out.push({ portsKey: key, ports: g.ports, endpoints: g.pods.slice(i, i + max).map((p) => podEndpoint(p, publish)) });
     }
   }
   return out;

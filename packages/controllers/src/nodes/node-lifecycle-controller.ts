@@ -12,6 +12,8 @@
 //   podEvictionTimeoutMs unless the pod states its own); as no kubelet is there to confirm the
 //   deletion, they are deleted with grace 0 once their grace period passed (as pod GC does for
 //   pods of unreachable nodes), so their replacements are not kept waiting;
+// - a kubelet that reports Ready=False gets the same treatment with the
+//   node.kubernetes.io/not-ready taints;
 // - when the kubelet reports Ready=True again, the taints are removed.
 // The kubelet (node-agent) owns the Ready=True condition: it re-posts it when it finds its Node
 // not Ready, as the real kubelet's status loop does.
@@ -28,8 +30,8 @@ interface Health {
   renewTime: string | undefined;
   /** clock time when renewTime last changed (or the node was first seen) */
   probeTime: number;
-  /** clock time the node became unreachable in this controller's view */
-  unreachableSince?: number;
+  /** the taint the node carries for being NotReady, and since when (clock time) */
+  notReady?: { taint: string; since: number };
   /** pods already marked not ready / evicted in this outage */
   markedPods: Set<string>;
   evictedPods: Map<string, number>;
@@ -113,26 +115,41 @@ export class NodeLifecycleController implements Controller {
     const now = this.#ctx.clock.now();
     const ready = nodeCondition(node, 'Ready');
     const expired = now - h.probeTime > this.#ctx.options.nodeMonitorGracePeriodMs;
-    if (expired) {
-      if (ready?.status !== 'Unknown') await this.#markUnknown(name, ready === undefined);
-      h.unreachableSince ??= now;
-      await this.#taint(name, true);
+    if (expired && ready?.status !== 'Unknown') await this.#markUnknown(name, ready === undefined);
+    const status = expired ? 'Unknown' : ready?.status;
+    if (status === 'Unknown' || status === 'False') {
+      // Unknown (no Lease renewals) taints unreachable; False (the kubelet says so) taints
+      // not-ready (processTaintBaseEviction). Switching from one to the other restarts the clock.
+      const key = status === 'Unknown' ? UNREACHABLE_TAINT : NOT_READY_TAINT;
+      if (h.notReady?.taint !== key) {
+        if (!h.notReady && status === 'False') {
+          this.#events.event(
+            { ...node, kind: 'Node', apiVersion: 'v1' },
+            'Normal',
+            'NodeNotReady',
+            `Node ${name} status is now: NodeNotReady`,
+          );
+        }
+        h.notReady = { taint: key, since: now };
+      }
+      await this.#taint(name, key);
       await this.#markPodsNotReady(name, h);
       await this.#evict(name, h, now);
       return;
     }
-    // Renewing again. The kubelet re-posts Ready=True; once it has, lift the taints.
-    if (ready?.status === 'True') {
-      if (h.unreachableSince !== undefined || this.#hasTaint(node, UNREACHABLE_TAINT)) {
-        await this.#taint(name, false);
-        if (h.unreachableSince !== undefined) {
-          this.#events.event({ ...node, kind: 'Node', apiVersion: 'v1' }, 'Normal', 'NodeReady', `Node ${name} status is now: NodeReady`);
-          this.#log.info({ node: name }, 'node is Ready again');
-        }
-        h.unreachableSince = undefined;
-        h.markedPods.clear();
-        h.evictedPods.clear();
+    // Ready again (the kubelet re-posts Ready=True once it renews): lift the taints.
+    if (
+      status === 'True' &&
+      (h.notReady !== undefined || this.#hasTaint(node, UNREACHABLE_TAINT) || this.#hasTaint(node, NOT_READY_TAINT))
+    ) {
+      await this.#taint(name, undefined);
+      if (h.notReady !== undefined) {
+        this.#events.event({ ...node, kind: 'Node', apiVersion: 'v1' }, 'Normal', 'NodeReady', `Node ${name} status is now: NodeReady`);
+        this.#log.info({ node: name }, 'node is Ready again');
       }
+      h.notReady = undefined;
+      h.markedPods.clear();
+      h.evictedPods.clear();
     }
   }
 
@@ -169,23 +186,28 @@ export class NodeLifecycleController implements Controller {
     this.#events.event({ ...node, kind: 'Node', apiVersion: 'v1' }, 'Normal', 'NodeNotReady', `Node ${name} status is now: NodeNotReady`);
   }
 
-  /** Adds (or removes) the unreachable NoExecute and NoSchedule taints. */
-  async #taint(name: string, on: boolean): Promise<void> {
-    const cached = this.#ctx.nodes.store.get(name);
-    const has = (effect: string) => (cached?.spec?.taints ?? []).some((t) => t.key === UNREACHABLE_TAINT && t.effect === effect);
-    if (on && has('NoExecute') && has('NoSchedule')) return;
-    if (!on && !has('NoExecute') && !has('NoSchedule')) return;
+  /**
+   * Gives the node the NoExecute and NoSchedule taints of `key` (unreachable or not-ready) and
+   * removes those of the other; with no key, removes both.
+   */
+  async #taint(name: string, key: string | undefined): Promise<void> {
+    const managed = (k: string) => k === UNREACHABLE_TAINT || k === NOT_READY_TAINT;
+    const wanted = (t: Taint[]) =>
+      key === undefined
+        ? !t.some((x) => managed(x.key))
+        : t
+            .filter((x) => managed(x.key))
+            .map((x) => `${x.key}:${x.effect}`)
+            .sort()
+            .join() === `${key}:NoExecute,${key}:NoSchedule`;
+    if (wanted(this.#ctx.nodes.store.get(name)?.spec?.taints ?? [])) return;
     const nodes = this.#ctx.client.resource<Node>('nodes');
     const node = await nodes.get(name);
-    const others = (node.spec?.taints ?? []).filter((t) => t.key !== UNREACHABLE_TAINT);
+    if (wanted(node.spec?.taints ?? [])) return;
+    const others = (node.spec?.taints ?? []).filter((t) => !managed(t.key));
     const ts = timestamp(this.#ctx.now());
-    const taints: Taint[] = on
-      ? [
-          ...others,
-          { key: UNREACHABLE_TAINT, effect: 'NoSchedule', timeAdded: ts },
-          { key: UNREACHABLE_TAINT, effect: 'NoExecute', timeAdded: ts },
-        ]
-      : others;
+    const taints: Taint[] =
+      key === undefined ? others : [...others, { key, effect: 'NoSchedule', timeAdded: ts }, { key, effect: 'NoExecute', timeAdded: ts }];
     await nodes.update({ ...node, spec: { ...(node.spec ?? {}), taints } });
   }
 
@@ -218,27 +240,28 @@ export class NodeLifecycleController implements Controller {
 
   async #evict(name: string, h: Health, now: number): Promise<void> {
     const api = this.#ctx.client.resource<Pod>('pods');
-    const taint: Taint = { key: UNREACHABLE_TAINT, effect: 'NoExecute' };
+    if (!h.notReady) return;
+    const taint: Taint = { key: h.notReady.taint, effect: 'NoExecute' };
     for (const pod of this.#ctx.pods.store.byIndex(BY_NODE, name)) {
       const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
       const toleration = (pod.spec.tolerations ?? []).find((t) => tolerates(t, taint));
       if (toleration && toleration.tolerationSeconds === undefined) continue; // tolerates it forever
       const after =
         toleration?.tolerationSeconds !== undefined ? toleration.tolerationSeconds * 1000 : this.#ctx.options.podEvictionTimeoutMs;
-      if (now - (h.unreachableSince ?? now) < after) continue;
+      if (now - h.notReady.since < after) continue;
       const evictedAt = h.evictedPods.get(key);
       try {
         if (evictedAt === undefined && !pod.metadata.deletionTimestamp) {
           await api.delete(pod.metadata.name ?? '', { namespace: pod.metadata.namespace, preconditions: { uid: pod.metadata.uid } });
           h.evictedPods.set(key, now);
-          this.#log.info({ node: name, pod: key }, 'evicting pod from unreachable node');
+          this.#log.info({ node: name, pod: key, taint: taint.key }, 'evicting pod from a NotReady node');
           this.#events.event(
             { ...pod, kind: 'Pod', apiVersion: 'v1' },
             'Normal',
             'TaintManagerEviction',
             `Marking for deletion Pod ${key}`,
           );
-        } else {
+        } else if (h.notReady.taint === UNREACHABLE_TAINT) {
           // Terminating on a node that cannot confirm: force the deletion once its grace period is over.
           const graceMs = (pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
           const since = evictedAt ?? now;
@@ -249,7 +272,7 @@ export class NodeLifecycleController implements Controller {
               gracePeriodSeconds: 0,
               preconditions: { uid: pod.metadata.uid },
             });
-            this.#log.info({ node: name, pod: key }, 'force-deleted terminating pod of unreachable node');
+            this.#log.info({ node: name, pod: key }, 'force-deleted a terminating pod of a NotReady node');
           }
         }
       } catch (err) {

@@ -53,6 +53,7 @@ export class TestKubelet {
   #informer: Informer<Pod> | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
   #renewing = false;
+  #nodeReady = true;
   #stopped = false;
   #chain: Promise<void> = Promise.resolve();
 
@@ -99,6 +100,12 @@ export class TestKubelet {
       () => this.#resync(),
       () => undefined,
     );
+  }
+
+  /** Reports the node Ready=True or False (reason KubeletNotReady), Lease renewals going on. */
+  async setNodeReady(ready: boolean): Promise<void> {
+    this.#nodeReady = ready;
+    await this.#postNodeStatus();
   }
 
   /** Sets a pod's readiness (the result of its readiness probe). */
@@ -160,7 +167,8 @@ export class TestKubelet {
   async #resync(): Promise<void> {
     if (!this.#informer) return;
     const node = await this.#client.resource<Node>('nodes').get(this.nodeName);
-    if (node.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True') await this.#postNodeStatus();
+    const want = this.#nodeReady ? 'True' : 'False';
+    if (node.status?.conditions?.find((c) => c.type === 'Ready')?.status !== want) await this.#postNodeStatus();
     for (const p of this.#informer.store.list()) this.#enqueue(p);
   }
 
@@ -196,13 +204,14 @@ export class TestKubelet {
   async #postNodeStatusOnce(node: Node): Promise<void> {
     const now = seconds(new Date());
     const prev = node.status?.conditions?.find((c) => c.type === 'Ready');
+    const status = this.#nodeReady ? 'True' : 'False';
     const ready: Condition = {
       type: 'Ready',
-      status: 'True',
-      reason: 'KubeletReady',
-      message: 'kubelet is posting ready status',
+      status,
+      reason: this.#nodeReady ? 'KubeletReady' : 'KubeletNotReady',
+      message: this.#nodeReady ? 'kubelet is posting ready status' : 'container runtime network not ready: NetworkReady=false',
       lastHeartbeatTime: now,
-      lastTransitionTime: prev?.status === 'True' ? (prev.lastTransitionTime ?? now) : now,
+      lastTransitionTime: prev?.status === status ? (prev.lastTransitionTime ?? now) : now,
     };
     await this.#client.resource<Node>('nodes').updateStatus({
       ...node,
