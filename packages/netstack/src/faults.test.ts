@@ -4,6 +4,8 @@ import { SeededRng } from '@podnet/wire';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../wire/src/testing/fake-clock.js';
 import { FaultInjector, type FaultOptions } from './faults.js';
+import { twoPodsOnBridge } from './testing/topology.js';
+import { settle } from './testing/wait.js';
 
 function run(options: FaultOptions, seed: number, frames = 200) {
   const clock = new FakeClock();
@@ -71,5 +73,33 @@ describe('fault injection', () => {
   it('refuses nonsense options', () => {
     expect(() => new FaultInjector({ loss: 2 }, new FakeClock(), new SeededRng(1))).toThrow(/probability/);
     expect(() => new FaultInjector({ rateBitsPerSecond: 0 }, new FakeClock(), new SeededRng(1))).toThrow(/> 0/);
+  });
+});
+
+describe('faults on a live link', () => {
+  it('delay on both pods adds exactly to the RTT on the fake clock; loss 1 loses the ping', async () => {
+    const clock = new FakeClock();
+    const t = twoPodsOnBridge({ clock });
+    // Resolve ARP first, without faults.
+    const warm = t.a.ns.ping(t.b.ip, { timeoutMs: 1000 });
+    await settle();
+    await warm;
+    t.a.ns.setFaults('eth0', { delayMs: 30 });
+    t.b.ns.setFaults('eth0', { delayMs: 20 });
+    const p = t.a.ns.ping(t.b.ip, { timeoutMs: 1000 });
+    for (let i = 0; i < 6; i++) {
+      await settle(3);
+      clock.advance(10);
+    }
+    await settle();
+    expect((await p).rttMs).toBe(50);
+    t.a.ns.setFaults('eth0', { loss: 1 });
+    const lost = t.a.ns.ping(t.b.ip, { timeoutMs: 100 }).catch((e) => e);
+    await settle();
+    clock.advance(100);
+    expect(await lost).toMatchObject({ code: 'PODNET_ERR_PING_TIMEOUT' });
+    expect(t.a.eth0.counters.dropped('fault-loss')).toBe(1);
+    expect(() => t.a.ns.setFaults('eth0', { loss: -1 })).toThrow(/probability/);
+    await t.close();
   });
 });

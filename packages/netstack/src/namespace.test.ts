@@ -1,7 +1,10 @@
 // Acceptance 1: two pods on one node's bridge (veth pairs into cni0 in the host namespace):
 // ping both ways, a UDP exchange, and UDP to a closed port answered by ICMP port unreachable,
 // which a connected socket reports as ECONNREFUSED.
+import { formatIpv4, parseIpv4 } from '@podnet/wire';
 import { afterEach, describe, expect, it } from 'vitest';
+import { VethLink } from './links/veth.js';
+import { Namespace } from './namespace.js';
 import { type BridgeTopology, twoPodsOnBridge } from './testing/topology.js';
 import { waitFor } from './testing/wait.js';
 import type { RemoteInfo } from './udp.js';
@@ -77,5 +80,44 @@ describe('two pods on a bridge', () => {
     await waitFor('the ICMP error', () => errors.length === 1);
     expect(errors[0]).toMatchObject({ code: 'ECONNREFUSED', syscall: 'recvmsg' });
     expect(b.ns.ipCounters.dropped('no-socket')).toBe(1);
+  });
+});
+
+describe('namespace configuration', () => {
+  it('refuses bad configuration with clear errors and changes nothing', async () => {
+    const ns = new Namespace({ name: 'cfg' });
+    const [x] = VethLink.pair({ name: 'eth0', mac: 0x0a5800000001 }, { name: 'peer0', mac: 0x0a5800000002 });
+    ns.addLink(x);
+    expect(() => ns.addLink(x)).toThrow(/eth0 exists already/);
+    expect(() => ns.addAddress('eth9', '10.0.0.1/24')).toThrow(/no interface named "eth9"/);
+    expect(() => ns.addAddress('eth0', '10.0.0.1')).toThrow(/ADDRESS\/PREFIX/);
+    expect(() => ns.addAddress('eth0', '10.0.0.300/24')).toThrow(/ADDRESS\/PREFIX/);
+    ns.addAddress('eth0', '10.0.0.1/24');
+    expect(() => ns.addAddress('eth0', '10.0.0.1/24')).toThrow(/already assigned/);
+    expect(() => ns.addRoute({ dst: '10.1.0.0/16', via: '10.9.9.9', dev: 'eth0' })).toThrow(/not on a connected subnet/);
+    expect(() => VethLink.pair({ name: 'a-name-much-too-long', mac: 1 }, { name: 'b', mac: 2 })).toThrow(/not valid/);
+    expect(() => VethLink.pair({ name: 'a', mac: 2 ** 49 }, { name: 'b', mac: 2 })).toThrow(/48-bit/);
+    expect(() => VethLink.pair({ name: 'a', mac: 1, mtu: 20 }, { name: 'b', mac: 2 })).toThrow(/MTU 20/);
+    expect(() => ns.registerTransport({ protocol: 17, receive: () => true, icmpError: () => {} })).toThrow(/already has a transport/);
+    expect(ns.addresses('eth0')).toEqual([{ address: 0x0a000001, prefix: 24 }]);
+    expect(ns.routes.show()).toEqual(['10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.1']);
+    await ns.close();
+  });
+
+  it('source address selection: the route preferred source, else the interface address on the next hop subnet', async () => {
+    const ns = new Namespace({ name: 'src' });
+    const [x] = VethLink.pair({ name: 'eth0', mac: 0x0a5800000001 }, { name: 'peer0', mac: 0x0a5800000002 });
+    ns.addLink(x);
+    ns.addAddress('eth0', '172.18.0.2/16');
+    ns.addAddress('eth0', '192.168.5.2/24');
+    ns.addRoute({ dst: 'default', via: '192.168.5.1', dev: 'eth0' });
+    ns.addRoute({ dst: '10.96.0.0/12', via: '172.18.0.1', dev: 'eth0', src: '172.18.0.2' });
+    const src = (d: string) => formatIpv4(ns.ip.sourceFor(parseIpv4(d)) ?? 0);
+    expect(src('8.8.8.8')).toBe('192.168.5.2');
+    expect(src('10.96.0.1')).toBe('172.18.0.2');
+    expect(src('127.0.0.1')).toBe('127.0.0.1');
+    expect(ns.ip.pathMtu(parseIpv4('8.8.8.8'))).toBe(1500);
+    expect(ns.describe()).toContain('eth0: veth mtu 1500 UP 172.18.0.2/16 192.168.5.2/24');
+    await ns.close();
   });
 });
