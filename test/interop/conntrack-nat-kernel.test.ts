@@ -1,8 +1,9 @@
 // Interop (issue 4, conntrack and NAT): the Linux kernel as the oracle. A router namespace made by
 // this test forwards real packets between two client namespaces and a server namespace under a
 // set of iptables rule sets (DNAT of TCP to one endpoint, DNAT of UDP with an ICMP port
-// unreachable coming back, SNAT, MASQUERADE with two clients clashing on one
-// source port, REJECT, DROP, and a kube-proxy hairpin with the 0x4000 mark). Every packet the
+// unreachable coming back, DNAT to an address/port range, SNAT, MASQUERADE with two clients
+// clashing on one source port, ICMP echo, INVALID TCP segments injected with raw sockets, REJECT,
+// DROP, and a kube-proxy hairpin with the 0x4000 mark). Every packet the
 // router received is captured (tcpdump -i any, LINUX_SLL2: interface and direction), then replayed
 // through podnet's engine with the same rules (Netfilter + Conntrack + Nat); podnet must forward
 // exactly the bytes the kernel sent out (TTL decremented as ip_forward does), reject and drop what
@@ -82,6 +83,46 @@ for i, msg in enumerate(a['messages']):
         out.append({'error': type(e).__name__, 'detail': str(e)})
 time.sleep(0.2)
 print(json.dumps(out))
+`;
+
+/** Opens a TCP connection, learns its sequence numbers from the SYN-ACK, injects invalid segments, then uses the connection. */
+const INJECT_PY = `
+import socket, struct, json, sys, time
+a = json.loads(sys.argv[1])
+cap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800)); cap.bind(('eth0', 0)); cap.settimeout(3)
+s = socket.create_connection((a['dst'], a['dport']), timeout=3)
+lport = s.getsockname()[1]
+cseq = None
+while cseq is None:
+    ip = cap.recv(2048)[14:]
+    if ip[9] != 6: continue
+    t = ip[(ip[0] & 15) * 4:]
+    sp, dp, seq, ack = struct.unpack('!HHII', t[:12])
+    if dp == lport and t[13] & 0x12 == 0x12: sseq = seq + 1; cseq = ack
+def csum(b):
+    if len(b) % 2: b += bytes(1)
+    v = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    while v >> 16: v = (v & 0xffff) + (v >> 16)
+    return ~v & 0xffff
+def send(sport, seq, ack, flags, payload=b''):
+    src = socket.inet_aton(a['src']); dst = socket.inet_aton(a['dst'])
+    tcp = struct.pack('!HHIIBBHHH', sport, a['dport'], seq & 0xffffffff, ack & 0xffffffff, 5 << 4, flags, 502, 0, 0) + payload
+    tcp = tcp[:16] + struct.pack('!H', csum(src + dst + struct.pack('!BBH', 0, 6, len(tcp)) + tcp)) + tcp[18:]
+    iph = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(tcp), 4242, 0x4000, 64, 6, 0, src, dst)
+    iph = iph[:10] + struct.pack('!H', csum(iph)) + iph[12:]
+    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW); r.sendto(iph + tcp, (a['dst'], 0)); r.close()
+send(lport, cseq + (1 << 30), sseq, 0x18, b'beyond-the-window')
+send(lport, cseq, sseq + (1 << 30), 0x10)
+send(40998, 1, 0, 0x03)
+send(40999, 1, 1, 0x12)
+time.sleep(0.2)
+s.sendall(b'after'); s.shutdown(socket.SHUT_WR); data = b''
+while True:
+    chunk = s.recv(2048)
+    if not chunk: break
+    data += chunk
+s.close(); time.sleep(0.2)
+print(json.dumps({'data': data.decode()}))
 `;
 
 const TABLES = (nat: string[], filter: string[] = [], natChains: string[] = []) =>
@@ -489,6 +530,19 @@ describeInterop(
       expect(podnet.conntrack[0]).toMatch(
         /^icmp {5}1 \d+ src=192\.0\.2\.2 dst=203\.0\.113\.2 type=8 code=0 id=\d+ src=203\.0\.113\.2 dst=203\.0\.113\.1 type=0 code=0 id=\d+ mark=0 use=1$/,
       );
+    });
+
+    it('INVALID TCP segments (beyond the window, acking unsent data, bad flags, a SYN-ACK for nothing) are dropped as the kernel drops them', async () => {
+      const rules = TABLES([], ['-A FORWARD -m conntrack --ctstate INVALID -j DROP']);
+      let result: { data?: string } = {};
+      const { podnet } = await compare(rules, async () => {
+        const r = await inNs(NS.c1, 'python3', '-c', INJECT_PY, JSON.stringify({ src: '192.0.2.2', dst: '203.0.113.2', dport: 8080 }));
+        result = JSON.parse(r.stdout) as { data?: string };
+      });
+      expect(result).toEqual({ data: 'echo:after' }); // the connection itself was not disturbed
+      const injected = podnet.outcomes.filter((o) => o.original.readUInt16BE(4) === 4242);
+      expect(injected.map((o) => o.verdict.kind)).toEqual(['drop', 'drop', 'drop', 'drop']);
+      expect(podnet.ct.counters.invalid).toBe(4);
     });
 
     it('REJECT and DROP: the same verdicts, and no entry left for either', async () => {
