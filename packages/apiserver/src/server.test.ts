@@ -595,6 +595,72 @@ describe('watch', () => {
     ok.ws.close();
   });
 
+  it('streams chunked HTTP: headers at once, one JSON line per event, bare-newline heartbeats, Table rows for kubectl', async () => {
+    const { request } = await import('node:https');
+    const open = (path: string, accept: string) => {
+      const u = new URL(path, s.url);
+      let text = '';
+      let status = 0;
+      let headersAt = 0;
+      const req = request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname + u.search,
+          ca: s.caPem,
+          headers: { accept, authorization: `Bearer ${s.adminToken}` },
+        },
+        (res) => {
+          status = res.statusCode ?? 0;
+          headersAt = Date.now();
+          res.on('data', (d: Buffer) => {
+            text += d.toString();
+          });
+        },
+      );
+      req.end();
+      return { req, text: () => text, status: () => status, headersAt: () => headersAt };
+    };
+    const plain = open('/api/v1/namespaces/default/pods?watch=true&labelSelector=chunk%3D1', 'application/json');
+    const future = open('/api/v1/namespaces/default/pods?watch=true&resourceVersion=999999999', 'application/json');
+    const table = open(
+      '/api/v1/namespaces/default/pods?watch=true&labelSelector=chunk%3D1',
+      'application/json;as=Table;v=v1;g=meta.k8s.io,application/json',
+    );
+    // The 200 arrives before any event does (flushed headers).
+    await waitFor('headers', () => (plain.headersAt() && table.headersAt() ? true : undefined));
+    expect(plain.status()).toBe(200);
+    await waitFor('a heartbeat', () => (plain.text().includes('\n') ? true : undefined));
+    await call('POST', '/api/v1/namespaces/default/pods', pod('chunky', { labels: { chunk: '1' } }));
+    await waitFor('the event on both', () => (plain.text().includes('chunky') && table.text().includes('chunky') ? true : undefined));
+    const line = plain
+      .text()
+      .split('\n')
+      .find((l) => l.includes('chunky')) as string;
+    expect(JSON.parse(line)).toMatchObject({ type: 'ADDED', object: { kind: 'Pod', metadata: { name: 'chunky' } } });
+    const row = JSON.parse(
+      table
+        .text()
+        .split('\n')
+        .find((l) => l.includes('chunky')) as string,
+    );
+    expect(row.type).toBe('ADDED');
+    expect(row.object.kind).toBe('Table');
+    expect(row.object.rows[0].cells.slice(0, 3)).toEqual(['chunky', '0/1', 'Pending']);
+    await waitFor('the too-large answer', () => (future.text().includes('ERROR') ? true : undefined));
+    expect(JSON.parse(future.text().trim())).toMatchObject({
+      type: 'ERROR',
+      object: { code: 504, details: { causes: [{ reason: 'ResourceVersionTooLarge' }] } },
+    });
+    plain.req.destroy();
+    table.req.destroy();
+    future.req.destroy();
+    await waitFor('the watch gauge to drop', async () => {
+      const m = (await call('GET', '/metrics')).body as string;
+      return /apiserver_longrunning_requests\{verb="watch",resource="pods",component="apiserver"\} 0\b/.test(m) ? true : undefined;
+    });
+  });
+
   it('refuses a WebSocket watch without a token', async () => {
     const ws = new WebSocket(`${s.url.replace('https', 'wss')}/api/v1/pods?watch=true`, { ca: s.caPem });
     const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));

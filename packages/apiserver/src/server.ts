@@ -468,7 +468,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const hb = setInterval(() => {
       if (!ended) res.write('\n');
     }, heartbeatMs);
+    let cleaned = false;
     const cleanup = () => {
+      if (cleaned) return;
+      cleaned = true;
       clearInterval(hb);
       handle.stop();
       if (!ended) {
@@ -478,7 +481,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       metrics.longrunning.dec({ verb: 'watch', resource: p.info.resource });
     };
     res.on('close', cleanup);
-    req.raw.on('close', () => res.destroyed || cleanup());
+    req.raw.on('close', () => {
+      if (res.destroyed) cleanup();
+    });
   };
 
   // ---- pods/log and pods/exec: proxied to the node-agent -----------------------------------

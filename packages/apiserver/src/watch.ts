@@ -184,6 +184,22 @@ export class WatchHub {
         sink.close();
         return { stop: () => {} };
       }
+      if (rv > this.store.resourceVersion) {
+        // A version this store never issued (the real cacher waits 3 s, then answers this).
+        const status = {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Failure',
+          message: `Too large resource version: ${rv}, current: ${this.store.resourceVersion}`,
+          reason: 'Timeout',
+          details: { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 },
+          code: 504,
+        };
+        sink.send('ERROR', status, new EncodedCache(status));
+        sink.close();
+        return { stop: () => {} };
+      }
       if (!cache.canServeFrom(rv)) {
         // The real cacher's "too old resource version" error watcher (cacher.go newErrWatcher).
         const status = {
