@@ -226,10 +226,10 @@ interface PodnetOutcome {
 }
 
 /** podnet's router: the same rules, the same received packets, at the same times. */
-function replay(rules: string, packets: Captured[], listedAt: number, portMap: Map<number, number>) {
+function replay(rules: string, packets: Captured[], listedAt: number, portMap: Map<number, number>, tcpLiberal = false) {
   const first = packets[0]?.time ?? 0;
   const clock = new FakeClock(first);
-  const ct = new Conntrack({ clock, gcIntervalMs: 1000 });
+  const ct = new Conntrack({ clock, gcIntervalMs: 1000, tcpLiberal });
   const nat = new Nat(ct, { rng: new SeededRng(4) });
   const nf = new Netfilter({ clock, conntrack: ct, nat, rng: new SeededRng(4) });
   nf.restore(rules);
@@ -303,14 +303,14 @@ function withoutPorts(ip: Buffer): string {
 }
 
 /** Compares podnet with the kernel: forwarded bytes, verdicts, and the final conntrack table. */
-async function compare(rules: string, traffic: () => Promise<void>, options: { reallocates?: boolean } = {}) {
+async function compare(rules: string, traffic: () => Promise<void>, options: { reallocates?: boolean; tcpLiberal?: boolean } = {}) {
   await inNs(NS.r, 'conntrack', '-F').catch(() => undefined);
   await execa('ip', ['netns', 'exec', NS.r, 'iptables-restore'], { input: rules, timeout: 30_000 });
   const kernel = await capture(traffic);
   const egress = kernel.packets.filter((p) => !p.incoming);
   const portMap = new Map<number, number>();
   // First pass learns the kernel's reallocated ports (MASQUERADE clash) from podnet's choices.
-  let podnet = replay(rules, kernel.packets, kernel.listedAt, portMap);
+  let podnet = replay(rules, kernel.packets, kernel.listedAt, portMap, options.tcpLiberal);
   if (options.reallocates) {
     for (const o of podnet.outcomes) {
       if (!o.out || o.outIf !== 's') continue;
@@ -318,7 +318,7 @@ async function compare(rules: string, traffic: () => Promise<void>, options: { r
       const twin = egress.find((e) => e.ifname === 's' && withoutPorts(e.ip) === withoutPorts(o.out as Buffer));
       if (twin) portMap.set(twin.ip.readUInt16BE(20), (o.out as Buffer).readUInt16BE(20));
     }
-    podnet = replay(rules, kernel.packets, kernel.listedAt, portMap);
+    podnet = replay(rules, kernel.packets, kernel.listedAt, portMap, options.tcpLiberal);
   }
   for (const o of podnet.outcomes) {
     const what = `${o.inIf} ${formatIpv4(o.original.readUInt32BE(12))} > ${formatIpv4(o.original.readUInt32BE(16))} proto ${o.original[9]}`;
@@ -543,6 +543,24 @@ describeInterop(
       const injected = podnet.outcomes.filter((o) => o.original.readUInt16BE(4) === 4242);
       expect(injected.map((o) => o.verdict.kind)).toEqual(['drop', 'drop', 'drop', 'drop']);
       expect(podnet.ct.counters.invalid).toBe(4);
+    });
+
+    it('with nf_conntrack_tcp_be_liberal=1 (tcpLiberal) the out-of-window segments pass and only the bad ones are INVALID, as in the kernel', async () => {
+      const rules = TABLES([], ['-A FORWARD -m conntrack --ctstate INVALID -j DROP']);
+      await inNs(NS.r, 'sysctl', '-qw', 'net.netfilter.nf_conntrack_tcp_be_liberal=1');
+      try {
+        const { podnet } = await compare(
+          rules,
+          async () => {
+            await inNs(NS.c1, 'python3', '-c', INJECT_PY, JSON.stringify({ src: '192.0.2.2', dst: '203.0.113.2', dport: 8080 }));
+          },
+          { tcpLiberal: true },
+        );
+        const injected = podnet.outcomes.filter((o) => o.original.readUInt16BE(4) === 4242);
+        expect(injected.map((o) => o.verdict.kind)).toEqual(['accept', 'accept', 'drop', 'drop']);
+      } finally {
+        await inNs(NS.r, 'sysctl', '-qw', 'net.netfilter.nf_conntrack_tcp_be_liberal=0');
+      }
     });
 
     it('REJECT and DROP: the same verdicts, and no entry left for either', async () => {
