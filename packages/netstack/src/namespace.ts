@@ -196,8 +196,10 @@ export class Namespace implements NeighbourHost, BridgeNetfilter {
     (this.#addresses.get(dev) as InterfaceAddress[]).push(entry);
     this.#local.add(address);
     const subnet: Cidr = { network: (address & prefixMask(prefix)) >>> 0, prefix };
+    // fib_add_ifaddr: a prefix route for the subnet, none for a /32 (flannel.1's 10.244.N.0/32).
     if (
       dev !== 'lo' &&
+      prefix < 32 &&
       !this.routes.list().some((r) => r.proto === 'kernel' && r.dev === dev && r.dst.network === subnet.network && r.dst.prefix === prefix)
     ) {
       this.routes.addConnected(subnet, dev, address);

@@ -3,9 +3,9 @@
 //     ports): ping and UDP both ways;
 // (b) joined by a veth pair whose wire is a unix socket (length-prefixed Ethernet frames), the way a
 //     pod in the node-agent reaches the cni-agent's bridge: ping and UDP.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NodeProcess, spawnNodeProcess, twoProcessesOverVxlan } from '../testing/node-process.js';
 
@@ -28,6 +28,18 @@ describe('two processes over VXLAN', () => {
     expect(a.results.every((r) => r.rttMs >= 0 && r.ttl === 64)).toBe(true);
     const b = await t.p2.call<PingAnswer>('ping', { ns: 'node-2', dst: '10.244.1.0' });
     expect(b.results[0]?.from).toBe('10.244.1.0');
+  });
+
+  it('a plugin adds operations to the node process (how other packages drive their layers there)', async () => {
+    const plugin = join(mkdtempSync(join(tmpdir(), `pn-plugin-${process.pid}-`)), 'plugin.mjs');
+    writeFileSync(
+      plugin,
+      "export default ({ namespaces, register }) => register('route-count', ({ ns }) => ({ count: namespaces.get(ns).routes.list().length }));\n",
+    );
+    await t.p1.call('plugin', { module: plugin });
+    expect(await t.p1.call('route-count', { ns: 'node-1' })).toMatchObject({ ok: true, count: 1 });
+    await expect(t.p1.call('no-such-op')).rejects.toThrow(/unknown op "no-such-op"/);
+    rmSync(dirname(plugin), { recursive: true, force: true });
   });
 
   it('UDP both ways', async () => {
