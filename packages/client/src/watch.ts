@@ -69,10 +69,21 @@ export interface WatchEnd {
   error?: Error;
 }
 
-/** An open watch. Events arrive in order on 'event'; 'end' fires once. */
-export class Watch<T = KubeObject> extends EventEmitter<{ event: [WatchEvent<T>]; end: [WatchEnd] }> {
+/**
+ * An open watch. Events arrive in order on 'event'; 'end' fires once, after the last event.
+ * Events that arrive before anyone listens (the first frames can come in the same TCP segment as
+ * the upgrade answer, before `await watch()` has resumed its caller) are held and delivered to the
+ * first 'event' listener, so none is lost.
+ */
+export class Watch<T = KubeObject> extends EventEmitter<{
+  event: [WatchEvent<T>];
+  end: [WatchEnd];
+  newListener: [eventName: string | symbol, listener: unknown];
+}> {
   readonly #ws: WebSocket;
   readonly codec: WatchCodec;
+  readonly #held: WatchEvent<T>[] = [];
+  #heldEnd: WatchEnd | undefined;
   #ended = false;
   #pingTimer: NodeJS.Timeout | undefined;
   #awaitingPong = false;
@@ -84,6 +95,9 @@ export class Watch<T = KubeObject> extends EventEmitter<{ event: [WatchEvent<T>]
     this.#ws = ws;
     this.codec = codec;
     this.ended = new Promise((resolve) => this.once('end', resolve));
+    this.on('newListener', (name) => {
+      if (name === 'event' && (this.#held.length > 0 || this.#heldEnd)) queueMicrotask(() => this.#flush());
+    });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (this.#ended) return;
       let ev: WatchEvent;
@@ -94,7 +108,7 @@ export class Watch<T = KubeObject> extends EventEmitter<{ event: [WatchEvent<T>]
         ws.terminate();
         return;
       }
-      this.emit('event', ev as WatchEvent<T>);
+      this.#deliver(ev as WatchEvent<T>);
     });
     ws.on('close', () => this.#end({ by: 'server' }));
     ws.on('error', (err) => this.#end({ by: 'error', error: err }));
@@ -117,11 +131,28 @@ export class Watch<T = KubeObject> extends EventEmitter<{ event: [WatchEvent<T>]
     }
   }
 
+  #deliver(ev: WatchEvent<T>): void {
+    if (this.#held.length > 0 || this.listenerCount('event') === 0) this.#held.push(ev);
+    else this.emit('event', ev);
+  }
+
+  #flush(): void {
+    while (this.#held.length > 0 && this.listenerCount('event') > 0) this.emit('event', this.#held.shift()!);
+    if (this.#held.length === 0 && this.#heldEnd) {
+      const end = this.#heldEnd;
+      this.#heldEnd = undefined;
+      this.emit('end', end);
+    }
+  }
+
   #end(end: WatchEnd): void {
     if (this.#ended) return;
     this.#ended = true;
     clearInterval(this.#pingTimer);
-    this.emit('end', end);
+    // A client-side close drops what was not read; otherwise the end comes after the held events.
+    if (end.by === 'client') this.#held.length = 0;
+    if (this.#held.length > 0) this.#heldEnd = end;
+    else this.emit('end', end);
   }
 
   close(): void {
