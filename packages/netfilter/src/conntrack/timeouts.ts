@@ -71,3 +71,42 @@ export const DEFAULT_TIMEOUTS: Readonly<ConntrackTimeouts> = Object.freeze({
 
 /** UDP: a replied flow becomes a stream once it is still active this long after it started (nf_conntrack_proto_udp.c). */
 export const UDP_STREAM_AFTER_MS = 2000;
+
+/** Timeouts to change, the rest staying at the defaults (like setting a few nf_conntrack_* sysctls). */
+export interface TimeoutOverrides {
+  tcp?: Partial<TcpTimeouts>;
+  udp?: number;
+  udpStream?: number;
+  icmp?: number;
+  generic?: number;
+  sctp?: Partial<SctpTimeouts>;
+}
+
+/** The defaults with `overrides` applied; a reason string when one of them is not a positive number of seconds. */
+export function resolveTimeouts(overrides: TimeoutOverrides = {}): ConntrackTimeouts | string {
+  const t: ConntrackTimeouts = {
+    tcp: { ...DEFAULT_TIMEOUTS.tcp, ...overrides.tcp },
+    udp: overrides.udp ?? DEFAULT_TIMEOUTS.udp,
+    udpStream: overrides.udpStream ?? DEFAULT_TIMEOUTS.udpStream,
+    icmp: overrides.icmp ?? DEFAULT_TIMEOUTS.icmp,
+    generic: overrides.generic ?? DEFAULT_TIMEOUTS.generic,
+    sctp: { ...DEFAULT_TIMEOUTS.sctp, ...overrides.sctp },
+  };
+  const check = (name: string, v: unknown): string | undefined =>
+    typeof v === 'number' && Number.isFinite(v) && v > 0
+      ? undefined
+      : `timeout ${name} must be a positive number of seconds (got ${String(v)})`;
+  for (const [k, v] of Object.entries(t.tcp)) {
+    const bad = check(`tcp.${k}`, v);
+    if (bad) return bad;
+  }
+  for (const [k, v] of Object.entries(t.sctp)) {
+    const bad = check(`sctp.${k}`, v);
+    if (bad) return bad;
+  }
+  for (const k of ['udp', 'udpStream', 'icmp', 'generic'] as const) {
+    const bad = check(k, t[k]);
+    if (bad) return bad;
+  }
+  return t;
+}

@@ -201,6 +201,18 @@ describe('Conntrack: the table', () => {
     expect(() => new Conntrack({ clock: new FakeClock(), max: 0 })).toThrow(ConntrackError);
     expect(() => new Conntrack({ clock: new FakeClock(), max: 0 })).toThrow(/max 0 must be a positive integer/);
     expect(() => new Conntrack({ clock: new FakeClock(), gcIntervalMs: -1 })).toThrow(/gcIntervalMs/);
+    expect(() => new Conntrack({ clock: new FakeClock(), timeouts: { tcp: { established: 0 } } })).toThrow(
+      'conntrack: timeout tcp.established must be a positive number of seconds (got 0)',
+    );
+  });
+
+  it('takes timeout overrides, the rest staying at the Linux defaults', () => {
+    const clock = new FakeClock();
+    const ct = new Conntrack({ clock, gcIntervalMs: 0, timeouts: { udp: 5 } });
+    expect(ct.timeouts.udpStream).toBe(120);
+    expect(ct.timeouts.tcp.established).toBe(432000);
+    through(ct, udpPacket('10.0.0.1', 1, '10.0.0.2', 2));
+    expect(listText(ct)[0]).toMatch(/^udp {6}17 5 /);
   });
 });
 

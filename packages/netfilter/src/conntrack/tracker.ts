@@ -27,7 +27,7 @@ import { ConntrackError, ConntrackErrorCodes } from './errors.js';
 import { firstChunk, sctpNew, sctpPacket } from './sctp-state.js';
 import { type Slot, TupleTable } from './table.js';
 import { readSegment, TcpState, tcpNew, tcpPacket } from './tcp-state.js';
-import { type ConntrackTimeouts, DEFAULT_TIMEOUTS, UDP_STREAM_AFTER_MS } from './timeouts.js';
+import { type ConntrackTimeouts, resolveTimeouts, type TimeoutOverrides, UDP_STREAM_AFTER_MS } from './timeouts.js';
 import {
   ICMP_ERROR_TYPES,
   ICMP_NEW_TYPES,
@@ -55,8 +55,8 @@ export interface ConntrackOptions {
   clock: Clock;
   /** nf_conntrack_max (default 262144). */
   max?: number;
-  /** Per-protocol timeouts in seconds (default: the Linux sysctl defaults). */
-  timeouts?: ConntrackTimeouts;
+  /** Per-protocol timeouts in seconds to change from the Linux sysctl defaults (DEFAULT_TIMEOUTS). */
+  timeouts?: TimeoutOverrides;
   /** nf_conntrack_tcp_be_liberal: only out-of-window RSTs are INVALID (default false). */
   tcpLiberal?: boolean;
   /** nf_conntrack_tcp_loose: pick up established connections mid-stream (default true). */
@@ -115,7 +115,9 @@ export class Conntrack implements ConnectionTracker {
     if (!(gc >= 0)) throw new ConntrackError(ConntrackErrorCodes.CONNTRACK_CONFIG, `conntrack: gcIntervalMs ${gc} must be 0 or more`);
     this.clock = options.clock;
     this.max = max;
-    this.timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+    const timeouts = resolveTimeouts(options.timeouts);
+    if (typeof timeouts === 'string') throw new ConntrackError(ConntrackErrorCodes.CONNTRACK_CONFIG, `conntrack: ${timeouts}`);
+    this.timeouts = timeouts;
     this.tcpLiberal = options.tcpLiberal ?? false;
     this.tcpLoose = options.tcpLoose ?? true;
     this.checksum = options.checksum ?? true;
