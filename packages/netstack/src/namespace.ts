@@ -144,6 +144,7 @@ export class Namespace implements NeighbourHost, BridgeNetfilter {
     for (const a of this.addresses(name)) this.removeAddress(name, `${formatIpv4(a.address)}/${a.prefix}`);
     this.routes.deleteByDevice(name);
     this.neighbours.flushDevice(name);
+    for (const l of this.#links.values()) if (l instanceof BridgeLink && l.ports.includes(link)) l.removePort(link);
     this.#links.delete(name);
     this.#addresses.delete(name);
     link.setReceiver(undefined);

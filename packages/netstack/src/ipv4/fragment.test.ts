@@ -120,3 +120,15 @@ describe('fragmentation', () => {
     expect(drops).toContain('frag-too-many');
   });
 });
+
+describe('reassembly: fragments that do not fit the datagram', () => {
+  it('drops data beyond the end the last fragment fixed', () => {
+    const frags = fragmentDatagram(datagram(2000), 14, 1000) ?? [];
+    const { r, drops } = reassembler();
+    r.add(frags[2] as Buffer, 14); // the last one: the length is known now
+    const beyond = Buffer.from(frags[1] as Buffer);
+    beyond.writeUInt16BE(0x2000 | (2400 / 8), 14 + 6);
+    expect(r.add(beyond, 14)).toBeUndefined();
+    expect(drops).toEqual(['frag-overlap']);
+  });
+});

@@ -30,6 +30,8 @@ interface Pending {
   /** The first fragment's bytes (header + up to 8 data bytes... kept whole for the ICMP quote). */
   firstFragment: Buffer | undefined;
   bytes: number;
+  /** The data length, once the last fragment (MF clear) arrived. */
+  end: number | undefined;
   timer: TimerHandle;
 }
 
@@ -95,6 +97,7 @@ export class Reassembler {
         firstHeader: undefined,
         firstFragment: undefined,
         bytes: 0,
+        end: undefined,
         timer,
       };
       this.#pending.set(key, p);
@@ -103,6 +106,12 @@ export class Reassembler {
     const first = offset;
     const last = offset + len - 1;
     const holeIndex = p.holes.findIndex((hole) => first >= hole.first && last <= hole.last);
+    // Data beyond the end the last fragment fixed, or a second, different end: not one datagram.
+    if (p.end !== undefined && (last >= p.end || (!more && last !== p.end - 1))) {
+      this.#discard(p);
+      this.#events.drop('frag-overlap');
+      return undefined;
+    }
     if (holeIndex < 0) {
       const covered = len > 0 && !p.holes.some((hole) => first <= hole.last && last >= hole.first);
       if (covered || len === 0) return undefined; // an exact (or contained) duplicate: ignored
@@ -129,6 +138,7 @@ export class Reassembler {
     if (!more) {
       // The last fragment fixes the length: no hole may reach beyond it.
       const end = last;
+      p.end = last + 1;
       if (p.holes.some((x) => x.first > end)) {
         p.holes = p.holes.filter((x) => x.first <= end).map((x) => ({ first: x.first, last: Math.min(x.last, end) }));
       }
