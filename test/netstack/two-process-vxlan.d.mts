@@ -21,10 +21,10 @@ export interface TwoNodes {
   rawPorts: [number, number];
   close(): Promise<unknown>;
 }
-export function startTwoNodes(options?: { faults?: Record<string, number> }): Promise<TwoNodes>;
+export function startTwoNodes(options?: { faults?: Record<string, number>; tcp?: Record<string, unknown> }): Promise<TwoNodes>;
 export function tcpTransfer(
   nodes: TwoNodes,
-  options: { bytes: number; port?: number; timeoutMs?: number },
+  options: { bytes: number; port?: number; timeoutMs?: number; verify?: boolean },
 ): Promise<{ received: PeerReport; sent: PeerReport }>;
 export function rawTransfer(
   nodes: TwoNodes,

@@ -61,13 +61,13 @@ class Peer {
 }
 
 /** Starts node-1 and node-2, each with flannel.1 on 127.0.1.N, meshed for each other. */
-export async function startTwoNodes({ faults } = {}) {
+export async function startTwoNodes({ faults, tcp } = {}) {
   const n1 = new Peer(1);
   const n2 = new Peer(2);
   try {
     const [r1, r2] = await Promise.all([
-      n1.request({ cmd: 'init', index: 1, faults }, 'ready'),
-      n2.request({ cmd: 'init', index: 2, faults }, 'ready'),
+      n1.request({ cmd: 'init', index: 1, faults, tcp }, 'ready'),
+      n2.request({ cmd: 'init', index: 2, faults, tcp }, 'ready'),
     ]);
     await Promise.all([
       n1.request({ cmd: 'peer', vxlanPort: r2.vxlanPort }, 'peered'),
@@ -86,10 +86,10 @@ export async function startTwoNodes({ faults } = {}) {
 }
 
 /** A bulk TCP transfer from node-1 to node-2 (10.244.2.0:port); both sides' reports. */
-export async function tcpTransfer(nodes, { bytes, port = 5001, timeoutMs = 120_000 }) {
-  await nodes.n2.request({ cmd: 'listen', port }, 'listening');
+export async function tcpTransfer(nodes, { bytes, port = 5001, timeoutMs = 120_000, verify = true }) {
+  await nodes.n2.request({ cmd: 'listen', port, verify }, 'listening');
   const received = nodes.n2.wait('received', timeoutMs);
-  const sent = nodes.n1.request({ cmd: 'send', port, bytes }, 'sent', timeoutMs);
+  const sent = nodes.n1.request({ cmd: 'send', port, bytes, verify }, 'sent', timeoutMs);
   return { received: await received, sent: await sent };
 }
 

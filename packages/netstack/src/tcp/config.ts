@@ -19,7 +19,7 @@ export interface TcpOptions {
   dataRetries?: number;
   /** Delayed-ACK timeout (RFC 9293 §3.8.6.3 allows up to 500 ms; Linux TCP_DELACK_MIN = 40 ms). */
   delayedAckMs?: number;
-  /** Receive buffer per connection in bytes (the window we advertise comes from its free space). */
+  /** Receive buffer per connection in bytes (Linux net.ipv4.tcp_rmem default 128 KiB, without autotuning); the window comes from its free space. */
   receiveBufferBytes?: number;
   /** Send buffer per connection in bytes: write() returns false once it holds this much. */
   sendBufferBytes?: number;
@@ -47,7 +47,7 @@ export const DEFAULT_TCP_OPTIONS: ResolvedTcpOptions = {
   synAckRetries: 5,
   dataRetries: 15,
   delayedAckMs: 40,
-  receiveBufferBytes: 1 << 20,
+  receiveBufferBytes: 128 * 1024,
   sendBufferBytes: 1 << 20,
   backlog: 511,
   ephemeralPortRange: [32768, 60999],

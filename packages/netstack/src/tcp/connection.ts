@@ -77,6 +77,8 @@ export interface ConnectionHost {
   challengeAllowed(): boolean;
   /** Runs fn as one step of the stack: segments that arrive re-entrantly meanwhile wait until it ends. */
   run<T>(fn: () => T): T;
+  /** Asks for flushAck() once the segments arriving in this turn of the event loop are processed. */
+  ackAfterBatch(conn: TcpConnection): void;
 }
 
 export interface TcpInfo {
@@ -397,18 +399,30 @@ export class TcpConnection {
     this.#terminate(undefined);
   }
 
+  /** The receive batch ended: send the ACK it asked for, unless one went out since (piggybacked). */
+  flushAck(): void {
+    if (this.#unackedBytes > 0 && this.#synchronized() && this.state !== 'TIME-WAIT') this.#sendAck();
+  }
+
   /** Ends the connection without sending anything (its namespace is closing). */
   abort(): void {
     this.#terminate(undefined);
   }
 
-  /** The application read data: re-open the window when it grew enough (RFC 9293 §3.8.6.2.2). */
+  /**
+   * The application read data: tell the peer when the window re-opened enough (RFC 9293
+   * §3.8.6.2.2). As Linux tcp_cleanup_rbuf: only once the window still open to the peer has
+   * fallen to half the buffer and the new one is at least twice it; otherwise the ACKs that the
+   * data draws anyway carry the window (one update per segment would double the packets).
+   */
   onUserRead(): void {
     if (!this.#synchronized()) return;
-    const current = seqDiff(this.#rcvRightEdge, this.#rcvNxt);
+    const current = Math.max(0, seqDiff(this.#rcvRightEdge, this.#rcvNxt));
+    const capacity = this.host.options.receiveBufferBytes;
+    if (2 * current > capacity) return;
     const free = this.#freeReceiveSpace();
-    const threshold = Math.min(this.host.options.receiveBufferBytes >>> 1, this.#advertisedMss);
-    if (free - current >= threshold) this.#sendAck();
+    const step = Math.min(capacity >>> 1, this.#advertisedMss);
+    if (free >= 2 * current && free - current >= step) this.#sendAck();
   }
 
   // ---- Segment arrival (RFC 9293 §3.10.7) -------------------------------------------------
@@ -684,8 +698,9 @@ export class TcpConnection {
     } else {
       this.#dupAcks = 0;
       if (this.#cwnd < this.#ssthresh) {
-        // RFC 5681 §3.1 slow start, with RFC 3465 appropriate byte counting (L = 2 SMSS).
-        this.#cwnd += Math.min(acked, 2 * mss);
+        // RFC 5681 §3.1 slow start, counting bytes acknowledged (RFC 3465) without its L limit,
+        // as Linux tcp_slow_start does, since one ACK may cover a whole receive batch.
+        this.#cwnd += acked;
       } else {
         // Congestion avoidance: one SMSS per window of bytes acknowledged (RFC 5681 eq. 3 variant).
         this.#caBytes += acked;
@@ -776,8 +791,11 @@ export class TcpConnection {
         this.#receiveFin();
         return;
       }
-      // RFC 5681 §4.2: ACK at once when a hole was filled; else at least every second full segment.
-      if (hadHoles || this.#unackedBytes >= 2 * this.#rcvMss) this.#sendAck();
+      // RFC 5681 §4.2: ACK at once when a hole was filled; else at least every second full
+      // segment, the ACK going out when the current receive batch ends: as Linux ACKs a GRO
+      // aggregate of the segments one NAPI poll took in, not each of them.
+      if (hadHoles) this.#sendAck();
+      else if (this.#unackedBytes >= 2 * this.#rcvMss) this.host.ackAfterBatch(this);
       else if (this.#unackedBytes > 0) this.#delayAck();
     } else {
       // Out of order: keep it, and send an immediate duplicate ACK (RFC 5681 §4.2, §3.2).
@@ -991,9 +1009,16 @@ export class TcpConnection {
     return field;
   }
 
+  /**
+   * The window the free receive space allows. As Linux tcp_win_from_space, part of the buffer is
+   * kept for per-packet overhead: a quarter here (Linux derives it from the measured payload to
+   * truesize ratio, about that for full-sized segments). It also keeps a window's worth of
+   * segments within what a default-sized UDP socket buffer under a VXLAN link can queue.
+   */
   #freeReceiveSpace(): number {
     const used = (this.user?.readableBuffered() ?? 0) + this.#reasm.bytes;
-    return Math.max(0, this.host.options.receiveBufferBytes - used);
+    const free = Math.max(0, this.host.options.receiveBufferBytes - used);
+    return free - (free >>> 2);
   }
 
   #emit(length: number): SocketErrno | undefined {

@@ -52,6 +52,8 @@ export class TcpLayer implements TransportProtocol, ConnectionHost {
   readonly #boundPorts = new Map<number, number>();
   #depth = 0;
   readonly #deferred: { header: IncomingHeader; segment: Buffer }[] = [];
+  readonly #acksAfterBatch = new Set<TcpConnection>();
+  #batchFlushScheduled = false;
   #challengeSecond = -1;
   #challengeCount = 0;
 
@@ -230,6 +232,21 @@ export class TcpLayer implements TransportProtocol, ConnectionHost {
     const listener = conn.listenerKey === undefined ? undefined : this.#listeners.get(conn.listenerKey);
     if (listener) listener.halfOpen--;
     conn.listenerKey = undefined;
+  }
+
+  ackAfterBatch(conn: TcpConnection): void {
+    this.#acksAfterBatch.add(conn);
+    if (this.#batchFlushScheduled) return;
+    this.#batchFlushScheduled = true;
+    // The check phase follows the poll phase in which the link read its datagrams: one ACK per batch.
+    setImmediate(() => {
+      this.#batchFlushScheduled = false;
+      this.run(() => {
+        const conns = [...this.#acksAfterBatch];
+        this.#acksAfterBatch.clear();
+        for (const c of conns) c.flushAck();
+      });
+    });
   }
 
   challengeAllowed(): boolean {
