@@ -133,6 +133,20 @@ describe('TCP connection tracking (nf_conntrack_proto_tcp)', () => {
     expect(only(ct)).toMatch(/ 120 SYN_SENT /);
   });
 
+  it('the same segment seen more than 3 times (retransmissions) caps the timeout at 300 s', () => {
+    const ct = new Conntrack({ clock: new FakeClock(), gcIntervalMs: 0 });
+    pass(ct, true, TCP.SYN, 1, 0);
+    pass(ct, false, TCP.SYN | TCP.ACK, 100, 2);
+    pass(ct, true, TCP.ACK, 2, 101);
+    pass(ct, false, TCP.ACK, 101, 2);
+    expect(only(ct)).toMatch(/ 432000 ESTABLISHED /);
+    for (let i = 0; i < 3; i++) pass(ct, false, TCP.ACK, 101, 2);
+    expect(only(ct)).toMatch(/ 300 ESTABLISHED /);
+    pass(ct, true, TCP.ACK, 2, 101, Buffer.from('x'));
+    pass(ct, false, TCP.ACK, 101, 3);
+    expect(only(ct)).toMatch(/ 432000 ESTABLISHED /); // progress again
+  });
+
   it('a retransmitted SYN in ESTABLISHED is ignored, not invalid', () => {
     const ct = new Conntrack({ clock: new FakeClock(), gcIntervalMs: 0 });
     pass(ct, true, TCP.SYN, 1, 0);

@@ -113,7 +113,16 @@ export interface TcpConntrackState {
   seen: [TcpDirState, TcpDirState];
   lastDir: Dir;
   lastIndex: number;
+  /** The last ACK segment seen (seq, ack, end, raw window), to count retransmissions of it. */
+  lastSeq: number;
+  lastAck: number;
+  lastEnd: number;
+  lastWin: number;
+  retrans: number;
 }
+
+/** nf_conntrack_tcp_max_retrans: this many retransmissions without progress shorten the timeout. */
+const MAX_RETRANS = 3;
 
 /** The fields of a segment the tracker reads. */
 export interface TcpSegment {
@@ -221,7 +230,7 @@ export function tcpNew(s: TcpSegment, loose: boolean): TcpConntrackState | strin
     d.flags = FLAG_SACK_PERM | FLAG_BE_LIBERAL;
     seen[1].flags = FLAG_SACK_PERM | FLAG_BE_LIBERAL;
   }
-  return { state: sNO, seen, lastDir: 0, lastIndex: Idx.NONE };
+  return { state: sNO, seen, lastDir: 0, lastIndex: Idx.NONE, lastSeq: 0, lastAck: 0, lastEnd: 0, lastWin: s.window, retrans: 0 };
 }
 
 export type TcpOutcome =
@@ -288,8 +297,11 @@ export function tcpPacket(
   const t = opts.timeouts;
   const stateTimeout = timeoutOf(newState, t);
   let timeout: number;
-  if (index === Idx.RST) timeout = t.close;
+  if (ct.retrans >= MAX_RETRANS && stateTimeout > t.retrans) timeout = t.retrans;
+  else if (index === Idx.RST) timeout = t.close;
   else if ((ct.seen[0].flags | ct.seen[1].flags) & FLAG_DATA_UNACKNOWLEDGED && stateTimeout > t.unacknowledged) timeout = t.unacknowledged;
+  else if (ct.lastWin === 0 && stateTimeout > t.retrans)
+    timeout = t.retrans; // a zero window: the peer may be gone
   else timeout = stateTimeout;
 
   let assure = false;
@@ -413,6 +425,18 @@ function tcpInWindow(ct: TcpConntrackState, dir: Dir, index: Idx, s: TcpSegment,
       if (win === 0) receiver.tdMaxEnd = u32(receiver.tdMaxEnd + 1);
     }
     if (ack === receiver.tdEnd) receiver.flags &= ~FLAG_DATA_UNACKNOWLEDGED;
+    if (index === Idx.ACK) {
+      // The same segment again, in the same direction: a retransmission.
+      if (ct.lastDir === dir && ct.lastSeq === seq && ct.lastAck === ack && ct.lastEnd === end && ct.lastWin === s.window) ct.retrans++;
+      else {
+        ct.lastDir = dir;
+        ct.lastSeq = seq;
+        ct.lastAck = ack;
+        ct.lastEnd = end;
+        ct.lastWin = s.window;
+        ct.retrans = 0;
+      }
+    }
     return true;
   }
   const reason = !seqOk
