@@ -18,6 +18,7 @@ const groups = {
   'kube-proxy': () => import('./groups/kube-proxy.js'),
   conntrack: () => import('./groups/conntrack.js'),
   apiserver: () => import('./groups/apiserver.js'),
+  netfilter: () => import('./groups/netfilter.js'),
 };
 
 let args;

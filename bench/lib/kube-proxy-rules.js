@@ -222,7 +222,7 @@ export function renderKubeProxyRules({ services, clusterCIDR, builtins = true })
       '-A OUTPUT -j KUBE-FIREWALL',
     );
   }
-  out.push(...filterRules);
+  for (const r of filterRules) out.push(r);
   out.push(
     '-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
     '-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP',
@@ -246,11 +246,14 @@ export function renderKubeProxyRules({ services, clusterCIDR, builtins = true })
     '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
     '-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000',
   );
-  out.push(...natRules);
+  for (const r of natRules) out.push(r);
   out.push(
     '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS',
   );
-  out.push(...nodePortRules, ...svcRules, 'COMMIT', '');
+  // Loops, not spreads: 10,000 Services make several hundred thousand lines.
+  for (const r of nodePortRules) out.push(r);
+  for (const r of svcRules) out.push(r);
+  out.push('COMMIT', '');
   return out.join('\n');
 }
 

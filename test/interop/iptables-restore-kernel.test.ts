@@ -23,6 +23,7 @@ import { hasCommand } from '../support/tools.ts';
 const legacy = hasCommand('iptables-legacy-restore');
 const RESTORE = legacy ? 'iptables-legacy-restore' : 'iptables-restore';
 const SAVE = legacy ? 'iptables-legacy-save' : 'iptables-save';
+const IPTABLES = legacy ? 'iptables-legacy' : 'iptables';
 const fixtures = join(import.meta.dirname, '..', '..', 'packages', 'netfilter', 'fixtures');
 const prefix = `podnet-nf-${process.pid}`;
 let counter = 0;
@@ -93,7 +94,7 @@ async function expectSameAsKernel(name: string, text: string): Promise<void> {
   for (const t of SAVE_ORDER) expect(again.tables.get(t), `${name}: re-restored ${t}`).toBe(ours.nf.save({ table: t }));
 }
 
-describeInterop(`iptables-restore: podnet vs the kernel (${RESTORE})`, { commands: ['ip', RESTORE, SAVE], root: true }, () => {
+describeInterop(`iptables-restore: podnet vs the kernel (${RESTORE})`, { commands: ['ip', RESTORE, SAVE, IPTABLES], root: true }, () => {
   beforeAll(async () => {
     // A namespace left by an earlier crashed run of this pid would make `ip netns add` fail.
     const list = await execa('ip', ['netns', 'list'], { reject: false });
@@ -115,6 +116,23 @@ describeInterop(`iptables-restore: podnet vs the kernel (${RESTORE})`, { command
 
   it.each(ruleFiles)('accepts %s like the kernel and prints it the same way', async (file) => {
     await expectSameAsKernel(file, readFileSync(join(fixtures, file), 'utf8'));
+  });
+
+  it.each(ruleFiles)('lists %s like iptables -L -n -v --line-numbers, -L -n and -S', async (file) => {
+    const text = readFileSync(join(fixtures, file), 'utf8');
+    const nf = podnetRestore(text).nf;
+    const ns = await freshNamespace();
+    try {
+      await execa('ip', ['netns', 'exec', ns, RESTORE], { input: text });
+      for (const table of tablesIn(text)) {
+        for (const mode of [['-L', '-n', '-v', '--line-numbers'], ['-L', '-n'], ['-S']]) {
+          const kernel = await execa('ip', ['netns', 'exec', ns, IPTABLES, '-t', table, ...mode], { stripFinalNewline: false });
+          expect(nf.iptables(['-t', table, ...mode]), `${file} ${table} ${mode.join(' ')}`).toBe(kernel.stdout);
+        }
+      }
+    } finally {
+      await dropNamespace(ns);
+    }
   });
 
   it.each(ODD_VALID_RESTORES.map((t, i) => [i, t] as const))('accepts odd valid input %i like the kernel', async (_i, text) => {

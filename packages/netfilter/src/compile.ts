@@ -28,8 +28,6 @@ export interface CompiledRule {
   kind: Kind;
   jump: CompiledChain | undefined;
   action: TargetAction | undefined;
-  /** "-A CHAIN ..." (for traces). */
-  saved: string;
   targetName: string;
 }
 
@@ -46,6 +44,9 @@ export interface CompiledChain {
   rules: CompiledRule[];
   /** runs[i] is set when an indexed run starts at rule index i. */
   runs: Array<DestinationRun | undefined> | undefined;
+  /** False until compileChain ran (rules is empty until then). */
+  compiled: boolean;
+  owner: { chains: Map<string, CompiledChain>; services: EngineServices };
 }
 
 export interface CompiledTable {
@@ -142,47 +143,55 @@ function indexRuns(rules: CompiledRule[]): Array<DestinationRun | undefined> | u
   return any ? runs : undefined;
 }
 
+/** Compiles the chain's rules the first time a packet enters it (a restore stays cheap, and chains no packet reaches cost nothing). */
+export function compileChain(cc: CompiledChain): void {
+  if (cc.compiled) return;
+  const { chains, services } = cc.owner;
+  cc.rules = cc.chain.rules.map((rule, index) => {
+    const tests = genericPredicate(rule);
+    for (const m of rule.matches) tests.push(m.module.compile(m.data, services));
+    const t = rule.target;
+    let kind = Kind.None;
+    let jump: CompiledChain | undefined;
+    let action: TargetAction | undefined;
+    let targetName = '';
+    if (t.kind === 'verdict') {
+      kind = t.verdict === 'ACCEPT' ? Kind.Accept : t.verdict === 'DROP' ? Kind.Drop : Kind.Return;
+      targetName = t.verdict;
+    } else if (t.kind === 'jump' || t.kind === 'goto') {
+      kind = t.kind === 'jump' ? Kind.Jump : Kind.Goto;
+      jump = chains.get(t.chain);
+      targetName = t.chain;
+    } else if (t.kind === 'extension') {
+      kind = Kind.Extension;
+      action = t.module.compile(t.data, services);
+      targetName = t.module.name;
+    }
+    return { rule, number: index + 1, test: all(tests), kind, jump, action, targetName };
+  });
+  cc.runs = indexRuns(cc.rules);
+  cc.compiled = true;
+}
+
+/**
+ * Prepares a committed table for the data plane. The checks a compile could fail (an nfacct object
+ * that does not exist) run here, eagerly, so that restore still refuses what the kernel refuses.
+ */
 export function compileTable(table: Table, services: EngineServices): CompiledTable {
   const chains = new Map<string, CompiledChain>();
-  for (const c of table.chains.values()) chains.set(c.name, { name: c.name, chain: c, builtin: c.builtin, rules: [], runs: undefined });
-  for (const cc of chains.values()) {
-    cc.rules = cc.chain.rules.map((rule, index) => {
-      const tests = genericPredicate(rule);
-      try {
-        for (const m of rule.matches) tests.push(m.module.compile(m.data, services));
-      } catch (e) {
-        if (e instanceof RuleError && e.line === undefined) e.line = rule.line;
-        throw e;
+  const owner = { chains, services };
+  for (const c of table.chains.values()) {
+    for (const rule of c.rules) {
+      for (const m of rule.matches) {
+        const problem = m.module.check?.(m.data, services);
+        if (problem !== undefined) {
+          const e = new RuleError(problem, `-m ${m.module.name}`);
+          e.line = rule.line;
+          throw e;
+        }
       }
-      const t = rule.target;
-      let kind = Kind.None;
-      let jump: CompiledChain | undefined;
-      let action: TargetAction | undefined;
-      let targetName = '';
-      if (t.kind === 'verdict') {
-        kind = t.verdict === 'ACCEPT' ? Kind.Accept : t.verdict === 'DROP' ? Kind.Drop : Kind.Return;
-        targetName = t.verdict;
-      } else if (t.kind === 'jump' || t.kind === 'goto') {
-        kind = t.kind === 'jump' ? Kind.Jump : Kind.Goto;
-        jump = chains.get(t.chain);
-        targetName = t.chain;
-      } else if (t.kind === 'extension') {
-        kind = Kind.Extension;
-        action = t.module.compile(t.data, services);
-        targetName = t.module.name;
-      }
-      return {
-        rule,
-        number: index + 1,
-        test: all(tests),
-        kind,
-        jump,
-        action,
-        saved: `-A ${cc.name}${rule.text ? ` ${rule.text}` : ''}`,
-        targetName,
-      };
-    });
-    cc.runs = indexRuns(cc.rules);
+    }
+    chains.set(c.name, { name: c.name, chain: c, builtin: c.builtin, rules: [], runs: undefined, compiled: false, owner });
   }
   const hooks = new Map<HookName, CompiledChain>();
   for (const c of chains.values()) if (c.builtin) hooks.set(c.name as HookName, c);

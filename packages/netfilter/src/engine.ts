@@ -14,13 +14,14 @@
 // ipt_do_table: a jump pushes the calling position, -g replaces the current chain, RETURN and the
 // end of a user chain pop, the end of a built-in chain applies its policy.
 import { type Clock, type Rng, SeededRng, systemClock } from '@podnet/wire';
-import { type CompiledChain, type CompiledRule, type CompiledTable, compileTable, Kind } from './compile.js';
+import { type CompiledChain, type CompiledRule, type CompiledTable, compileChain, compileTable, Kind } from './compile.js';
 import type { ConnectionTracker, NatEngine } from './conntrack/contract.js';
 import { IptablesError, NetfilterErrorCodes, RuleError } from './errors.js';
 import { ACCEPT, type HookContext, type HookName, type HookPacket, type NetfilterHooks, type PacketState, type Verdict } from './hook.js';
 import { emptyFields, type PacketFields, readFields } from './packet.js';
 import { applyCommand, type RestoreOptions, type RestoreResult, restore, toIptablesError } from './restore.js';
 import type { EngineServices, EvalEnv, TableName } from './rule.js';
+import { ruleText } from './rule-save.js';
 import { RuleSet } from './ruleset.js';
 import { listRules, listTable, type SaveOptions, save } from './save.js';
 import { tokenize } from './tokenize.js';
@@ -278,6 +279,7 @@ export class Netfilter implements NetfilterHooks {
   /** ipt_do_table over one built-in chain. */
   traverse(start: CompiledChain, env: EvalEnv, fields: PacketFields): Verdict {
     const stack: Frame[] = [];
+    if (!start.compiled) compileChain(start);
     let frame: Frame = { chain: start, pos: 0, candidates: undefined, ci: 0, runEnd: 0 };
     for (;;) {
       const index = nextIndex(frame, fields);
@@ -309,12 +311,13 @@ export class Netfilter implements NetfilterHooks {
           continue;
         }
         case Kind.Jump:
-          stack.push(frame);
-          frame = { chain: r.jump as CompiledChain, pos: 0, candidates: undefined, ci: 0, runEnd: 0 };
+        case Kind.Goto: {
+          const next = r.jump as CompiledChain;
+          if (!next.compiled) compileChain(next);
+          if (r.kind === Kind.Jump) stack.push(frame);
+          frame = { chain: next, pos: 0, candidates: undefined, ci: 0, runEnd: 0 };
           continue;
-        case Kind.Goto:
-          frame = { chain: r.jump as CompiledChain, pos: 0, candidates: undefined, ci: 0, runEnd: 0 };
-          continue;
+        }
         case Kind.Extension: {
           const v = (r.action as NonNullable<CompiledRule['action']>)(fields, env);
           if (v !== undefined) return v;
@@ -352,7 +355,10 @@ export class Netfilter implements NetfilterHooks {
       mark: env.state.mark,
       ...describeFields(fields),
     };
-    if (r) e.rule = r.saved;
+    if (r) {
+      const text = ruleText(r.rule);
+      e.rule = `-A ${chain.name}${text ? ` ${text}` : ''}`;
+    }
     if (env.state.traceId !== undefined) e.traceId = env.state.traceId;
     if (env.context.inInterface !== undefined) e.inInterface = env.context.inInterface;
     if (env.context.outInterface !== undefined) e.outInterface = env.context.outInterface;

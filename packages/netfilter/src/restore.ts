@@ -134,8 +134,11 @@ export function restore(current: RuleSet, input: string, options: RestoreOptions
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   for (let index = 0; index < lines.length; index++) {
     const lineNo = index + 1;
-    const raw = (lines[index] as string).replace(/\r$/, '');
-    const text = raw.trim();
+    const raw = lines[index] as string;
+    // Trim only when needed: a 300,000-line restore should not copy every line.
+    const c0 = raw.charCodeAt(0);
+    const cN = raw.charCodeAt(raw.length - 1);
+    const text = c0 <= 32 || cN <= 32 ? raw.trim() : raw;
     if (text === '' || text.startsWith('#')) continue;
     try {
       if (text.startsWith('*')) {

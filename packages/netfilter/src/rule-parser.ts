@@ -10,7 +10,6 @@ import { parseInterface } from './interface.js';
 import { MATCHES, PROTOCOL_MATCHES } from './matches/index.js';
 import { parseProtocol } from './protocols.js';
 import type { MatchModule, OptionSpec, ParsedOption, Rule, RuleBasics, RuleTarget, TargetModule } from './rule.js';
-import { saveRuleText } from './rule-save.js';
 import { TARGETS } from './targets/index.js';
 
 interface Pending<M> {
@@ -45,7 +44,7 @@ export function parseRule(words: readonly string[], chainExists?: (name: string)
     target: { kind: 'none' },
     packets: 0,
     bytes: 0,
-    text: '',
+    text: undefined,
   };
   const matches: Array<Pending<MatchModule>> = [];
   let target: Pending<TargetModule> | undefined;
@@ -202,6 +201,5 @@ export function parseRule(words: readonly string[], chainExists?: (name: string)
     if (reason) throw new RuleError(reason, target.module.name);
     rule.target = { kind: 'extension', module: target.module, data };
   }
-  rule.text = saveRuleText(rule);
   return rule;
 }

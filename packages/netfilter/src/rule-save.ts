@@ -17,12 +17,24 @@ export function saveRuleText(rule: Rule): string {
   if (rule.protocol !== 0) s += ` ${rule.protocolInverted ? '! ' : ''}-p ${protocolName(rule.protocol)}`;
   if (rule.fragment !== 0) s += ` ${rule.fragment < 0 ? '! ' : ''}-f`;
   for (const m of rule.matches) s += ` -m ${m.module.name}${m.module.save(m.data)}`;
-  const t = rule.target;
-  if (t.kind === 'verdict') s += ` -j ${t.verdict}`;
-  else if (t.kind === 'jump') s += ` -j ${t.chain}`;
-  else if (t.kind === 'goto') s += ` -g ${t.chain}`;
-  else if (t.kind === 'extension') s += ` -j ${t.module.name}${t.module.save(t.data)}`;
+  s += targetText(rule);
   return s.slice(1);
+}
+
+/** The ` -j TARGET [options]` / ` -g CHAIN` part of the rule's text (empty for a rule without target). */
+export function targetText(rule: Rule): string {
+  const t = rule.target;
+  if (t.kind === 'verdict') return ` -j ${t.verdict}`;
+  if (t.kind === 'jump') return ` -j ${t.chain}`;
+  if (t.kind === 'goto') return ` -g ${t.chain}`;
+  if (t.kind === 'extension') return ` -j ${t.module.name}${t.module.save(t.data)}`;
+  return '';
+}
+
+/** The rule's iptables-save text (computed once, then kept on the rule). */
+export function ruleText(rule: Rule): string {
+  if (rule.text === undefined) rule.text = saveRuleText(rule);
+  return rule.text;
 }
 
 /** The name -L and traces show in the target column. */

@@ -72,6 +72,8 @@ export interface MatchModule<D = unknown> {
   /** The text iptables-save prints after `-m NAME` (starting with a space, or empty). */
   save(data: D): string;
   compile(data: D, services: EngineServices): Predicate;
+  /** A check that needs the namespace's state (checkentry: an nfacct object must exist); returns the reason it fails. */
+  check?(data: D, services: EngineServices): string | undefined;
   /** Hooks the match is valid in (the kernel's xt_match.hooks), when restricted. */
   hooks?(data: D): readonly HookName[] | undefined;
   /** The protocol the match needs `-p` to be (the kernel's xt_match.proto). */
@@ -92,6 +94,8 @@ export interface TargetModule<D = unknown> {
   readonly hooks?: readonly HookName[];
   /** A check the kernel makes at commit (checkentry); returns the reason it fails. */
   check?(data: D, rule: RuleBasics): string | undefined;
+  /** The name `iptables -L` shows in the target column when it is not `name` (NOTRACK is listed as CT). */
+  readonly listName?: string;
   /** Whether the target ends the traversal (for -L and the explorer). */
   readonly terminal: boolean;
   list?(data: D): string;
@@ -134,8 +138,11 @@ export interface Rule {
   target: RuleTarget;
   packets: number;
   bytes: number;
-  /** The rule as iptables-save prints it, without `-A CHAIN` and counters (cached: -D compares it, traces print it). */
-  text: string;
+  /**
+   * The rule as iptables-save prints it, without `-A CHAIN` and counters, once ruleText() made it
+   * (made on demand: a 10,000-Service restore need not print its 300,000 rules).
+   */
+  text: string | undefined;
   /** The input line it came from, for commit-time errors. */
   line?: number;
 }

@@ -4,7 +4,7 @@ import { formatIpv4 } from '@podnet/wire';
 import { listAddressMask } from './address.js';
 import { formatInterface } from './interface.js';
 import type { Rule, TableName } from './rule.js';
-import { targetName } from './rule-save.js';
+import { ruleText, targetName, targetText } from './rule-save.js';
 import type { RuleSet, Table } from './ruleset.js';
 
 export interface SaveOptions {
@@ -26,7 +26,10 @@ export function saveTable(table: Table, options: SaveOptions = {}): string {
   const chains = table.orderedChains();
   for (const c of chains) out.push(`:${c.name} ${c.builtin ? c.policy : '-'} [${c.packets}:${c.bytes}]`);
   for (const c of chains) {
-    for (const r of c.rules) out.push(`${options.counters ? `[${r.packets}:${r.bytes}] ` : ''}-A ${c.name}${r.text ? ` ${r.text}` : ''}`);
+    for (const r of c.rules) {
+      const text = ruleText(r);
+      out.push(`${options.counters ? `[${r.packets}:${r.bytes}] ` : ''}-A ${c.name}${text ? ` ${text}` : ''}`);
+    }
   }
   out.push('COMMIT');
   if (options.header) out.push(`# Completed on ${options.header.toUTCString()}`);
@@ -43,8 +46,18 @@ export function listRules(table: Table, chain?: string, counters = false): strin
   const chains = chain === undefined ? table.orderedChains() : [table.chain(chain)];
   const out: string[] = [];
   for (const c of chains) out.push(c.builtin ? `-P ${c.name} ${c.policy}${counters ? ` -c ${c.packets} ${c.bytes}` : ''}` : `-N ${c.name}`);
-  for (const c of chains)
-    for (const r of c.rules) out.push(`-A ${c.name}${r.text ? ` ${r.text}` : ''}${counters ? ` -c ${r.packets} ${r.bytes}` : ''}`);
+  for (const c of chains) {
+    for (const r of c.rules) {
+      const text = ruleText(r);
+      if (!counters) out.push(`-A ${c.name}${text ? ` ${text}` : ''}`);
+      else {
+        // iptables -S -v prints the counters between the matches and the target.
+        const target = targetText(r);
+        const match = text.length > target.length ? text.slice(0, text.length - target.length) : '';
+        out.push(`-A ${c.name}${match ? ` ${match}` : ''} -c ${r.packets} ${r.bytes}${target}`);
+      }
+    }
+  }
   return `${out.join('\n')}\n`;
 }
 
@@ -76,6 +89,8 @@ function listMatches(rule: Rule): string {
   return parts.filter((p) => p !== '').join(' ');
 }
 
+const listTargetName = (r: Rule) => (r.target.kind === 'extension' && r.target.module.listName) || targetName(r);
+
 /** `iptables -t TABLE -L -n [-v] [--line-numbers] [CHAIN]`. */
 export function listTable(table: Table, options: ListOptions = {}): string {
   const chains = options.chain === undefined ? table.orderedChains() : [table.chain(options.chain)];
@@ -97,22 +112,23 @@ export function listTable(table: Table, options: ListOptions = {}): string {
         ? `${num} pkts bytes target     prot opt in     out     source               destination         `
         : `${num}target     prot opt source               destination         `,
     );
+    // Column layout of iptables print_firewall: each inversion has a one-character slot ("!" or
+    // " ") in front of its field; the target is "%-9s ", the protocol "%-4s ".
+    const slot = (inverted: boolean | undefined) => (inverted ? '!' : ' ');
     c.rules.forEach((r, i) => {
       const n = options.lineNumbers ? `${String(i + 1).padEnd(5)}` : '';
-      // iptables 1.8.9 prints the protocol number in this column.
-      const prot = `${r.protocolInverted ? '!' : ''}${r.protocol}`.padEnd(4);
-      const opt = r.fragment === 1 ? '-f' : r.fragment === -1 ? '!f' : '--';
-      const src = `${r.src?.inverted ? '!' : ''}${r.src ? listAddressMask(r.src.address, r.src.mask) : '0.0.0.0/0'}`;
-      const dst = `${r.dst?.inverted ? '!' : ''}${r.dst ? listAddressMask(r.dst.address, r.dst.mask) : '0.0.0.0/0'}`;
-      const inIf = r.inInterface ? `${r.inInterface.inverted ? '!' : ''}${formatInterface(r.inInterface)}` : '*';
-      const outIf = r.outInterface ? `${r.outInterface.inverted ? '!' : ''}${formatInterface(r.outInterface)}` : '*';
-      const target = targetName(r).padEnd(10);
-      const extra = listMatches(r);
       const counters = options.verbose ? `${humanNumber(r.packets).padStart(5)} ${humanNumber(r.bytes).padStart(5)} ` : '';
-      const iface = options.verbose ? `${inIf.padEnd(6)} ${outIf.padEnd(7)} ` : '';
-      lines.push(
-        `${n}${counters}${target} ${prot} ${opt}  ${iface}${src.padEnd(20)} ${dst.padEnd(20)}${extra ? ` ${extra}` : ''}`.trimEnd(),
-      );
+      // iptables 1.8.9 prints the protocol number in this column.
+      const prot = `${slot(r.protocolInverted)}${String(r.protocol).padEnd(4)}`;
+      const opt = r.fragment === 1 ? '-f' : r.fragment === -1 ? '!f' : '--';
+      const goto = r.target.kind === 'goto' ? '[goto] ' : '';
+      // print_firewall: " %-6s " for the in interface and "%-6s " for the out one, "!" written into the name.
+      const ifName = (m: Rule['inInterface']) => (m ? `${m.inverted ? '!' : ''}${formatInterface(m)}` : '*');
+      const iface = options.verbose ? ` ${ifName(r.inInterface).padEnd(6)} ${ifName(r.outInterface).padEnd(6)} ` : '';
+      const src = `${slot(r.src?.inverted)}${(r.src ? listAddressMask(r.src.address, r.src.mask) : '0.0.0.0/0').padEnd(19)}`;
+      const dst = `${slot(r.dst?.inverted)}${(r.dst ? listAddressMask(r.dst.address, r.dst.mask) : '0.0.0.0/0').padEnd(19)}`;
+      const extra = listMatches(r);
+      lines.push(`${n}${counters}${listTargetName(r).padEnd(9)} ${prot} ${opt} ${iface}${src} ${dst} ${extra ? ` ${extra}` : ''}${goto}`);
     });
     blocks.push(lines.join('\n'));
   }

@@ -4,7 +4,16 @@
 // ordinary characters to the tokenizer.
 import { RuleError } from './errors.js';
 
+const BLANKS = /[ \t\r\n]+/;
+
 export function tokenize(line: string): string[] {
+  // Most lines have no quotes: split on blanks (restores of 300,000 rules spend their time here).
+  if (line.indexOf('"') < 0) {
+    const words = line.split(BLANKS);
+    if (words[0] === '') words.shift();
+    if (words.length > 0 && words[words.length - 1] === '') words.pop();
+    return words;
+  }
   const words: string[] = [];
   let word = '';
   let inWord = false;

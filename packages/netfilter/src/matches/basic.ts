@@ -56,12 +56,18 @@ export const nfacctMatch: MatchModule<{ name: string }> = {
     return { name };
   },
   save: (d) => ` --nfacct-name ${quoteWord(d.name)}`,
+  check: (d, services) => (services.nfacct.has(d.name) ? undefined : `nfacct: accounting object \`${d.name}' does not exist`),
   compile(d, services) {
-    const counter = services.nfacct.get(d.name);
-    if (!counter) throw new RuleError(`nfacct: accounting object \`${d.name}' does not exist`);
+    let counter = services.nfacct.get(d.name);
+    if (!counter) {
+      // Checked at restore; recreated if it was removed since (the kernel holds a reference).
+      counter = { packets: 0, bytes: 0 };
+      services.nfacct.set(d.name, counter);
+    }
+    const c = counter;
     return (f) => {
-      counter.packets++;
-      counter.bytes += f.length;
+      c.packets++;
+      c.bytes += f.length;
       return true;
     };
   },

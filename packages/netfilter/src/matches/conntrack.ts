@@ -154,14 +154,14 @@ export const conntrackMatch: MatchModule<ConntrackData> = {
   },
   list(d) {
     const parts: string[] = [];
-    if (d.state) parts.push(`ctstate ${d.state.inverted ? '! ' : ''}${formatStates(d.state.bits)}`);
+    if (d.state) parts.push(`${d.state.inverted ? '! ' : ''}ctstate ${formatStates(d.state.bits)}`);
     for (const k of ADDR_KEYS) {
       const a = d[k];
-      if (a) parts.push(`ct${k.toUpperCase()} ${a.inverted ? '! ' : ''}${saveAddr(a)}`);
+      if (a) parts.push(`${a.inverted ? '! ' : ''}ct${k} ${saveAddr(a)}`);
     }
     for (const k of PORT_KEYS) {
       const p = d[k];
-      if (p) parts.push(`ct${k.toUpperCase()} ${p.inverted ? '! ' : ''}${formatPortRange(p.lo, p.hi)}`);
+      if (p) parts.push(`${p.inverted ? '! ' : ''}ct${k} ${formatPortRange(p.lo, p.hi)}`);
     }
     return parts.join(' ');
   },

@@ -167,5 +167,11 @@ export const icmpMatch: MatchModule<IcmpData> = {
       f.hasL4 &&
       (spec.type === 0xff || (f.icmpType === spec.type && f.icmpCode >= spec.codeMin && f.icmpCode <= spec.codeMax)) !== d.inverted;
   },
-  list: (d) => (d.spec ? `icmp${d.inverted ? ' !' : ''}type ${formatIcmpType(d.spec)}` : 'icmp'),
+  // libxt_icmp print_icmptype: "icmptype T" or "icmptype T code C" (or "icmp !type ...").
+  list: (d) => {
+    if (!d.spec) return '';
+    const code = d.spec.codeMin === 0 && d.spec.codeMax === 0xff ? '' : ` code ${d.spec.codeMin}`;
+    const type = d.spec.type === 0xff ? 'any' : String(d.spec.type);
+    return `icmp${d.inverted ? ' !' : ''}type ${type}${code}`;
+  },
 };

@@ -148,11 +148,13 @@ export const recentMatch: MatchModule<RecentData> = {
     };
   },
   list(d) {
-    const parts = [`recent: ${d.inverted ? '! ' : ''}${d.command.toUpperCase()}`];
+    const verb = { set: 'SET', rcheck: 'CHECK', update: 'UPDATE', remove: 'REMOVE' }[d.command];
+    const parts = [`${d.inverted ? '! ' : ''}recent: ${verb}`];
     if (d.seconds) parts.push(`seconds: ${d.seconds}`);
     if (d.reap) parts.push('reap');
     if (d.hitcount) parts.push(`hit_count: ${d.hitcount}`);
-    parts.push(`name: ${d.name}`, `mask: ${formatIpv4(d.mask)}`, d.side === 'rsource' ? 'side: source' : 'side: dest');
+    if (d.rttl) parts.push('TTL-Match');
+    parts.push(`name: ${d.name}`, d.side === 'rsource' ? 'side: source' : 'side: dest', `mask: ${formatIpv4(d.mask)}`);
     return parts.join(' ');
   },
 };

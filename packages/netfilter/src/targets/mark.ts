@@ -57,5 +57,12 @@ export const markTarget: TargetModule<MarkTargetData> = {
       return undefined;
     };
   },
-  list: (d) => `MARK xset ${hex(d.value)}/${hex(d.mask)}`,
+  // libxt_MARK mark_tg_print: the simplest form that says what the value/mask pair does.
+  list(d) {
+    if (d.mask === 0xffffffff) return `MARK set ${hex(d.value)}`;
+    if (d.value === 0) return `MARK and ${hex(~d.mask >>> 0)}`;
+    if (d.value === d.mask) return `MARK or ${hex(d.value)}`;
+    if (d.mask === 0) return `MARK xor ${hex(d.value)}`;
+    return `MARK xset ${hex(d.value)}/${hex(d.mask)}`;
+  },
 };

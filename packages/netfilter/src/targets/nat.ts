@@ -7,6 +7,7 @@ import type { NatManip, NatRange } from '../conntrack/contract.js';
 import { RuleError } from '../errors.js';
 import type { Verdict } from '../hook.js';
 import { once } from '../matches/options.js';
+import { natRangeProblem } from '../nat/nat-engine.js';
 import type { EngineServices, RuleBasics, TargetModule } from '../rule.js';
 
 const PORT_PROTOCOLS = new Set([6, 17, 132, 33]);
@@ -116,8 +117,12 @@ function makeNatTarget(name: 'DNAT' | 'SNAT', option: string, manip: NatManip): 
       const o = once(options, name);
       const to = o.get(option);
       if (!to) throw new RuleError(`${name}: You must specify --${option}`);
+      const range = parseRange(to.args[0] as string, rule);
+      // The NAT module's own check of the range (nat/nat-engine.ts), after iptables' parsing above.
+      const problem = natRangeProblem(toNatRange({ range, random: false, randomFully: false, persistent: false }, 0), rule.protocol);
+      if (problem) throw new RuleError(`${name}: bad range "${to.args[0]}": ${problem}`, to.args[0]);
       return {
-        range: parseRange(to.args[0] as string, rule),
+        range,
         random: o.has('random'),
         randomFully: o.has('random-fully'),
         persistent: o.has('persistent'),
@@ -152,9 +157,18 @@ export const masqueradeTarget: TargetModule<NatData> = {
   save: (d) =>
     `${d.range.minPort !== undefined ? ` --to-ports ${d.range.minPort}${d.range.maxPort !== d.range.minPort ? `-${d.range.maxPort}` : ''}` : ''}${flags(d)}`,
   compile(d, services) {
+    const options = {
+      ...(d.range.minPort === undefined ? {} : { minPort: d.range.minPort, maxPort: d.range.maxPort as number }),
+      ...(d.random ? { random: true } : {}),
+      ...(d.randomFully ? { randomFully: true } : {}),
+    };
     return (_f, env): Verdict => {
       const nat = services.nat;
       if (!nat) return { kind: 'drop', reason: 'nat target without a NAT engine' };
+      if (nat.masquerade) {
+        env.natBound = true;
+        return nat.masquerade(options, env.packet, env.context, env.state);
+      }
       // xt_MASQUERADE / nf_nat_masquerade_ipv4: the source becomes the out interface's address;
       // no address means the packet is dropped.
       const out = env.context.outInterface;
@@ -164,5 +178,7 @@ export const masqueradeTarget: TargetModule<NatData> = {
       return nat.setup('SRC', toNatRange(d, address), env.packet, env.context, env.state);
     };
   },
-  list: (d) => (masqueradeTarget.save(d).trim() === '' ? '' : masqueradeTarget.save(d).trim().replace(/--/g, '')),
+  // libxt_MASQUERADE print: "masq ports: a-b", then the flags.
+  list: (d) =>
+    `${d.range.minPort !== undefined ? `masq ports: ${d.range.minPort}${d.range.maxPort !== d.range.minPort ? `-${d.range.maxPort}` : ''}` : ''}${flags(d).replace(/ --/g, ' ')}`.trim(),
 };

@@ -6,6 +6,7 @@ import type { TargetModule } from '../rule.js';
 
 export const notrackTarget: TargetModule<Record<string, never>> = {
   name: 'NOTRACK',
+  listName: 'CT',
   terminal: false,
   tables: ['raw'],
   options: {},
@@ -15,6 +16,7 @@ export const notrackTarget: TargetModule<Record<string, never>> = {
     services.conntrack?.untrack(env.state);
     return undefined;
   },
+  list: () => 'NOTRACK',
 };
 
 export const ctTarget: TargetModule<{ notrack: true }> = {
@@ -31,5 +33,5 @@ export const ctTarget: TargetModule<{ notrack: true }> = {
     services.conntrack?.untrack(env.state);
     return undefined;
   },
-  list: () => 'NOTRACK',
+  list: () => 'CT notrack',
 };
