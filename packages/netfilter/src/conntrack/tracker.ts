@@ -158,6 +158,16 @@ export class Conntrack implements ConnectionTracker {
         return undefined;
       }
     }
+    // A TCP RST answering a packet that died unconfirmed (REJECT --reject-with tcp-reset): the
+    // kernel attaches the RST to that packet's entry (nf_send_reset → nf_ct_attach), so NAT undoes
+    // the DNAT on it; here the entry is found among the newest unconfirmed ones.
+    if (t.protocol === PROTO_TCP && parsed.l4Length >= 14 && (buf[parsed.l4 + 13] as number) & 0x04) {
+      const rejected = this.#recentUnconfirmed.find((e) => tuplesEqual(e.reply, t));
+      if (rejected !== undefined) {
+        state.conntrack = { entry: rejected, direction: 1, state: 'RELATED', tuple: t } satisfies PacketConntrack;
+        return undefined;
+      }
+    }
     return this.#create(parsed, buf, state);
   }
 

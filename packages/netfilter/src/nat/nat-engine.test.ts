@@ -327,6 +327,27 @@ describe('NAT of other protocols and of ICMP errors', () => {
     expect(ct.entries()).toHaveLength(0);
   });
 
+  it('a TCP reset answering a rejected DNATed SYN comes from the Service address (the RST is attached to its entry)', () => {
+    const { ct, nat } = setup();
+    const syn = tcpPacket({ src: CLIENT, dst: VIP, sport: 41000, dport: 80, flags: TCP.SYN, seq: 10 });
+    const state = newState();
+    const pre = context('PREROUTING', 'eth0');
+    ct.track('PREROUTING', syn, pre, state);
+    nat.setup('DST', single(EP1, 8080), syn, pre, state);
+    nat.apply('PREROUTING', syn, pre, state);
+    // REJECT --reject-with tcp-reset in FORWARD: the router answers for the endpoint.
+    const rst = tcpPacket({ src: EP1, dst: CLIENT, sport: 8080, dport: 41000, flags: TCP.RST | TCP.ACK, seq: 0, ack: 11 });
+    const rs = newState();
+    const out = context('OUTPUT', undefined, 'eth0');
+    ct.track('OUTPUT', rst, out, rs);
+    expect(ct.info(rs)).toMatchObject({ state: 'RELATED', direction: 'reply' });
+    nat.apply('OUTPUT', rst, out, rs);
+    nat.apply('POSTROUTING', rst, context('POSTROUTING', undefined, 'eth0'), rs);
+    expect(endpoints(rst)).toEqual({ flow: `${VIP}>${CLIENT}:80>:41000`, ok: true });
+    expect(ct.confirm(rs)).toBeUndefined();
+    expect(ct.entries()).toHaveLength(0);
+  });
+
   it('an ICMP error about a masqueraded TCP connection reaches the inside client with its own addresses quoted', () => {
     const { ct, nat } = setup();
     const rules: HandRules = { snat: () => single(NODE) };
