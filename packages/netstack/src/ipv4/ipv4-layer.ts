@@ -18,7 +18,19 @@ import {
   REJECT_ICMP_CODE,
   type RejectWith,
 } from '@podnet/netfilter';
-import { type Clock, type Ipv4Address, ipv4, MAC_BROADCAST, MAC_ZERO, packetPool, type Rng, readIpv4, writeMac } from '@podnet/wire';
+import {
+  type Clock,
+  type Ipv4Address,
+  ipv4,
+  ipv4HeaderSum,
+  MAC_BROADCAST,
+  MAC_ZERO,
+  onesComplementSum,
+  packetPool,
+  type Rng,
+  readIpv4,
+  writeMac,
+} from '@podnet/wire';
 import type { Link } from '../links/link.js';
 import { ETHERNET_HEADER } from '../links/link.js';
 import type { Namespace } from '../namespace.js';
@@ -317,17 +329,18 @@ export class Ipv4Layer implements IpLayer {
 
   /** A frame with EtherType IPv4 arrived on link; the layer owns it from here. */
   receive(link: Link, frame: Buffer, physIn?: string): void {
-    let total: number;
-    try {
-      const view = ipv4.Ipv4View.at(frame, L3);
-      if (!view.checksumValid) {
-        this.ns.dropIp('ip-checksum', link.name);
-        packetPool.release(frame);
-        return;
-      }
-      total = view.totalLength;
-    } catch {
+    // ip_rcv_core's checks (RFC 1122 §3.2.1.1-2), without building a view object per packet.
+    const available = frame.length - L3;
+    const vihl = available >= ipv4.MIN_HEADER_LENGTH ? (frame[L3] as number) : 0;
+    const h = (vihl & 0x0f) * 4;
+    const total = available >= ipv4.MIN_HEADER_LENGTH ? frame.readUInt16BE(L3 + ipv4.TOTAL_LENGTH_OFFSET) : 0;
+    if (vihl >>> 4 !== 4 || h < ipv4.MIN_HEADER_LENGTH || h > available || total < h || total > available) {
       this.ns.dropIp('ip-header', link.name);
+      packetPool.release(frame);
+      return;
+    }
+    if ((h === ipv4.MIN_HEADER_LENGTH ? ipv4HeaderSum(frame, L3) : onesComplementSum(frame, L3, L3 + h)) !== 0xffff) {
+      this.ns.dropIp('ip-checksum', link.name);
       packetPool.release(frame);
       return;
     }
