@@ -348,7 +348,7 @@ describe('node lifecycle', () => {
         const eps = endpointsOf(await slicesOf('web'));
         return eps.length > 0 && !eps.some((e) => e.nodeName === lostName && e.conditions?.ready);
       },
-      5000,
+      10_000,
     );
     // After the eviction timeout: replaced on the other nodes, three ready again.
     await waitFor(

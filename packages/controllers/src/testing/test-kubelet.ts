@@ -112,7 +112,10 @@ export class TestKubelet {
   async setReady(namespace: string, name: string, ready: boolean): Promise<void> {
     this.#ready.set(`${namespace}/${name}`, ready);
     const pod = await this.#client.resource<Pod>('pods').get(name, { namespace });
-    await this.#reconcile(pod);
+    // Serialized with the informer-driven syncs, so two status writes never race each other.
+    const run = this.#chain.then(() => retryOnConflict(() => this.#reconcile(pod)));
+    this.#chain = run.catch(() => undefined);
+    await run;
   }
 
   /** Makes a pod's containers exit with code 1: phase Failed (restartPolicy aside), as a crashed pod. */
@@ -158,7 +161,7 @@ export class TestKubelet {
   #enqueue(p: Pod): void {
     if (this.#stopped) return;
     this.#chain = this.#chain
-      .then(() => this.#reconcile(p))
+      .then(() => retryOnConflict(() => this.#reconcile(p)))
       .catch((err) => {
         if (!isNotFound(err) && !isConflict(err)) this.#log.warn({ pod: p.metadata.name, err: (err as Error).message }, 'pod sync failed');
       });
