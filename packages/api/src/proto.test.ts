@@ -103,6 +103,9 @@ describe('protobuf watch codec', () => {
     const dep = { kind: 'Deployment', apiVersion: 'apps/v1', metadata: { name: 'd', resourceVersion: '3' }, spec: { x: [1] } };
     const back = decodeWatchEvent(encodeWatchEvent({ type: 'DELETED', object: dep }));
     expect(back).toEqual({ type: 'DELETED', resourceVersion: '3', object: dep });
+    // As a WebSocket client hands it over: a plain Uint8Array, not a Buffer.
+    const plain = new Uint8Array(encodeWatchEvent({ type: 'DELETED', object: dep }));
+    expect(decodeWatchEvent(plain).object).toEqual(dep);
   });
 
   it('falls back to JSON bytes for an object that does not fit its message', () => {

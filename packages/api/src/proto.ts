@@ -164,7 +164,10 @@ export function decodeWatchEvent(bytes: Uint8Array): WatchEventJson & { resource
   const type = String(plain.type ?? '');
   const resourceVersion = String(plain.resourceVersion ?? '');
   if (plain.json) {
-    const object = JSON.parse((plain.json as Buffer).toString('utf8')) as Json;
+    // protobufjs hands bytes back as a view of the input's type (a plain Uint8Array from a
+    // WebSocket frame, a Buffer from its own writer): decode the view itself.
+    const view = plain.json as Uint8Array;
+    const object = JSON.parse(Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('utf8')) as Json;
     return { type, resourceVersion, object };
   }
   for (const [field, kind] of Object.entries(KIND_BY_FIELD)) {

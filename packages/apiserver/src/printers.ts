@@ -64,7 +64,7 @@ const col = (n: string, cell: Column['cell'], priority = 0, type: Column['type']
 
 function podStatus(p: Obj): string {
   let reason: string = p.status?.reason || p.status?.phase || 'Pending';
-  for (const cs of (p.status?.containerStatuses ?? []) as Obj[]) {
+  for (const cs of arr(p.status?.containerStatuses)) {
     if (cs.state?.waiting?.reason) reason = cs.state.waiting.reason;
     else if (cs.state?.terminated?.reason) reason = cs.state.terminated.reason;
     else if (cs.state?.terminated)
@@ -75,21 +75,21 @@ function podStatus(p: Obj): string {
 }
 
 function podRestarts(p: Obj): string {
-  return String(((p.status?.containerStatuses ?? []) as Obj[]).reduce((n, c) => n + (c.restartCount ?? 0), 0));
+  return String(arr(p.status?.containerStatuses).reduce((n, c) => n + (c.restartCount ?? 0), 0));
 }
 
 function servicePorts(s: Obj): string {
-  const ports = (s.spec?.ports ?? []) as Obj[];
+  const ports = arr(s.spec?.ports);
   if (ports.length === 0) return '<none>';
   return ports.map((p) => (p.nodePort ? `${p.port}:${p.nodePort}/${p.protocol ?? 'TCP'}` : `${p.port}/${p.protocol ?? 'TCP'}`)).join(',');
 }
 
 function externalIp(s: Obj): string {
   const type = s.spec?.type;
-  const ext: string[] = s.spec?.externalIPs ?? [];
+  const ext = arr(s.spec?.externalIPs) as unknown as string[];
   if (type === 'ExternalName') return s.spec?.externalName ?? '<none>';
   if (type === 'LoadBalancer') {
-    const ing = ((s.status?.loadBalancer?.ingress ?? []) as Obj[]).map((i) => i.ip || i.hostname);
+    const ing = arr(s.status?.loadBalancer?.ingress).map((i) => i.ip || i.hostname);
     const all = [...ing, ...ext];
     return all.length ? all.join(',') : '<pending>';
   }
@@ -104,9 +104,9 @@ function firstThree(list: string[]): string {
 
 function endpoints(e: Obj): string {
   const out: string[] = [];
-  for (const s of (e.subsets ?? []) as Obj[]) {
-    const ports = (s.ports ?? []) as Obj[];
-    for (const a of (s.addresses ?? []) as Obj[]) {
+  for (const s of arr(e.subsets)) {
+    const ports = arr(s.ports);
+    for (const a of arr(s.addresses)) {
       if (ports.length === 0) out.push(a.ip);
       else for (const p of ports) out.push(`${a.ip}:${p.port}`);
     }
@@ -120,11 +120,13 @@ function selectorText(sel: Obj | undefined): string {
 }
 
 function containers(spec: Obj | undefined, field: 'name' | 'image'): string {
-  return ((spec?.containers ?? []) as Obj[]).map((c) => c[field]).join(',');
+  return arr(spec?.containers)
+    .map((c) => c[field])
+    .join(',');
 }
 
 function nodeStatus(n: Obj): string {
-  const ready = ((n.status?.conditions ?? []) as Obj[]).find((c) => c.type === 'Ready');
+  const ready = arr(n.status?.conditions).find((c) => c.type === 'Ready');
   let s = ready?.status === 'True' ? 'Ready' : ready?.status === 'False' ? 'NotReady' : 'Unknown';
   if (n.spec?.unschedulable) s += ',SchedulingDisabled';
   return s;
@@ -139,7 +141,12 @@ function nodeRoles(n: Obj): string {
 }
 
 function nodeAddress(n: Obj, type: string): string {
-  return ((n.status?.addresses ?? []) as Obj[]).find((a) => a.type === type)?.address ?? '<none>';
+  return arr(n.status?.addresses).find((a) => a.type === type)?.address ?? '<none>';
+}
+
+/** v when it is a list, else [] (stored objects are not schema-checked below the top level). */
+function arr(v: unknown): Obj[] {
+  return Array.isArray(v) ? (v as Obj[]) : [];
 }
 
 const none = (v: unknown) => (v === undefined || v === null || v === '' ? '<none>' : String(v));
@@ -149,7 +156,7 @@ const COLUMNS: Record<string, Column[]> = {
     name,
     col(
       'Ready',
-      (p) => `${((p.status?.containerStatuses ?? []) as Obj[]).filter((c) => c.ready).length}/${(p.spec?.containers ?? []).length}`,
+      (p) => `${arr(p.status?.containerStatuses).filter((c) => c.ready).length}/${arr(p.spec?.containers).length}`,
       0,
       'string',
       'The aggregate readiness state of this pod for accepting traffic.',
@@ -174,7 +181,7 @@ const COLUMNS: Record<string, Column[]> = {
     col('Nominated Node', (p) => none(p.status?.nominatedNodeName), 1, 'string', 'Name of the node this pod is nominated to.'),
     col(
       'Readiness Gates',
-      (p) => (((p.spec?.readinessGates ?? []) as Obj[]).length ? String(p.spec.readinessGates.length) : '<none>'),
+      (p) => (arr(p.spec?.readinessGates).length ? String(p.spec.readinessGates.length) : '<none>'),
       1,
       'string',
       'If specified, all readiness gates will be evaluated for pod readiness.',
@@ -202,7 +209,7 @@ const COLUMNS: Record<string, Column[]> = {
     col(
       'Ports',
       (e) =>
-        ((e.ports ?? []) as Obj[]).length
+        arr(e.ports).length
           ? (e.ports as Obj[]).map((p) => (p.port === undefined || p.port === null ? '<unset>' : String(p.port))).join(',')
           : '<unset>',
       0,
@@ -211,7 +218,7 @@ const COLUMNS: Record<string, Column[]> = {
     ),
     col(
       'Endpoints',
-      (e) => firstThree(((e.endpoints ?? []) as Obj[]).flatMap((x) => x.addresses ?? [])),
+      (e) => firstThree(arr(e.endpoints).flatMap((x) => arr(x.addresses) as unknown as string[])),
       0,
       'string',
       'Endpoints included in this EndpointSlice.',

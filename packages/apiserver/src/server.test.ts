@@ -661,6 +661,28 @@ describe('watch', () => {
     });
   });
 
+  it('keeps serving when a stored object has an odd shape (Tables, protobuf and JSON watches)', async () => {
+    const pbw = wsWatch(
+      '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?watch=true&labelSelector=odd%3D1',
+      WATCH_PROTOBUF_SUBPROTOCOL,
+    );
+    await pbw.opened;
+    const odd = await call('POST', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices', {
+      metadata: { name: 'odd', labels: { odd: '1' } },
+      addressType: 'IPv4',
+      endpoints: { not: 'a list' },
+      ports: 'eighty',
+    });
+    expect(odd.status).toBe(201);
+    const t = await fetchWithCa(new URL('/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=odd%3D1', s.url), {
+      accept: 'application/json;as=Table;v=v1;g=meta.k8s.io',
+    });
+    expect(t.rows[0].cells.slice(0, 4)).toEqual(['odd', 'IPv4', '<unset>', '<none>']);
+    await waitFor('the odd event', () => (pbw.events.length >= 1 ? true : undefined));
+    expect(pbw.events[0]?.object.endpoints).toEqual({ not: 'a list' });
+    pbw.ws.close();
+  });
+
   it('refuses a WebSocket watch without a token', async () => {
     const ws = new WebSocket(`${s.url.replace('https', 'wss')}/api/v1/pods?watch=true`, { ca: s.caPem });
     const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));

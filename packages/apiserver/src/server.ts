@@ -126,7 +126,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   );
   allocators.rebuild(store.list('core/services'));
   const registry = new Registry(store, allocators);
-  const hub = new WatchHub(store, opts.bookmarkIntervalMs ?? 10_000, (resource, n) => metrics.watchers.set({ resource }, n));
+  const hub = new WatchHub(
+    store,
+    opts.bookmarkIntervalMs ?? 10_000,
+    (resource, n) => metrics.watchers.set({ resource }, n),
+    (err) => log.warn({ err }, 'a watch failed to send an event and was closed'),
+  );
   store.subscribe((ev) => {
     if (ev.type === 'DELETED' || ev.object.metadata?.deletionTimestamp)
       setImmediate(() => void registry.finalizePending().catch((e) => log.error({ err: e }, 'finalizing deletions failed')));

@@ -140,12 +140,23 @@ export class WatchHub {
     readonly store: Store,
     private readonly bookmarkMs = 10_000,
     private readonly onCountChange?: (resource: string, n: number) => void,
+    private readonly onWatcherError?: (err: Error) => void,
   ) {
     this.durableRv = store.resourceVersion;
     this.unsubscribe = store.subscribe((ev) => {
       this.durableRv = ev.rv;
       const set = this.byResource.get(ev.resource);
-      if (set) for (const w of set) w.deliver(ev);
+      if (!set) return;
+      for (const w of set) {
+        try {
+          w.deliver(ev);
+        } catch (e) {
+          // One watcher failing (an object its Table printer cannot render, a dead socket)
+          // ends that watch only; the client re-watches. Never the write, never the others.
+          this.onWatcherError?.(e as Error);
+          w.stop();
+        }
+      }
     });
   }
 

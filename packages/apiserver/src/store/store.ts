@@ -181,7 +181,13 @@ export class Store {
     const appended = this.wal.append(rec);
     const durable = appended.then(() => {
       this.cache.markDurable(rv);
-      for (const l of this.listeners) l(ev);
+      for (const l of this.listeners) {
+        try {
+          l(ev);
+        } catch {
+          // A listener's failure is its own (the watch hub isolates watchers); the write is durable.
+        }
+      }
       this.recordsSinceSnapshot++;
       if (this.recordsSinceSnapshot >= (this.opts.snapshotEvery ?? 20_000)) void this.snapshot();
       return o;
