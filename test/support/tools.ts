@@ -21,6 +21,8 @@ export const DEBIAN_TOOLS: Record<string, string> = {
   'iptables-legacy-save': 'iptables',
   conntrack: 'conntrack',
   curl: 'curl',
+  // The API server makes the cluster CA and serving certificate with it.
+  openssl: 'openssl',
 };
 
 export function hasCommand(command: string): boolean {
