@@ -612,8 +612,14 @@ export class TcpConnection {
     const window = seg.window << this.#sndShift;
     if (seqLe(ack, this.#sndUna)) {
       // RFC 5681 §2 "duplicate acknowledgment": same ACK, no data, no SYN/FIN, same window, data outstanding.
+      // (ACKs of zero-window probes are not: the window is closed, nothing was lost.)
       const duplicate =
-        ack === this.#sndUna && dataLen === 0 && !(seg.flags & (SYN | FIN)) && window === this.#sndWnd && this.#sndMax !== this.#sndUna;
+        ack === this.#sndUna &&
+        dataLen === 0 &&
+        !(seg.flags & (SYN | FIN)) &&
+        window === this.#sndWnd &&
+        window > 0 &&
+        this.#sndMax !== this.#sndUna;
       this.#updateWindow(seg, window);
       if (duplicate) this.#onDuplicateAck();
     } else {
