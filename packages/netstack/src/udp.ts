@@ -213,6 +213,8 @@ export class UdpSocket extends EventEmitter {
     const r = this.#layer.sockets.bind(PROTO_UDP, 0, 0, this);
     if (typeof r !== 'number') throw new SystemError(r, 'bind', 'no free ephemeral port');
     this.#local = { address: 0, port: r };
+    // dgram emits 'listening' for an implicit bind too.
+    queueMicrotask(() => this.emit('listening'));
   }
 
   connect(port: number, address?: string | (() => void), callback?: () => void): void {
