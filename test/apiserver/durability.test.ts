@@ -2,7 +2,7 @@
 // and restarted several times. Every acknowledged write must be there afterwards,
 // resourceVersions never go backwards, and a watcher that resumes from the last
 // resourceVersion it saw receives every event exactly once, in order, without gaps.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,8 +90,10 @@ describe('apiserver durability under SIGKILL', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('loses no acknowledged write across 4 SIGKILLs; a resumed watcher sees every event once, in order', async () => {
-    server = await startServer(dir);
+  it('loses no acknowledged write across 4 SIGKILLs (WAL and snapshots); a resumed watcher sees every event once, in order', async () => {
+    // Frequent snapshots, so kills also land during and after snapshot + WAL rotation.
+    const flags = ['--snapshot-every', '75'];
+    server = await startServer(dir, 0, flags);
     const { ca, token } = credentials(dir);
     const port = server.port;
     const base = () => (server as ServerProcess).url;
@@ -135,7 +137,7 @@ describe('apiserver durability under SIGKILL', () => {
       server.proc.kill('SIGKILL');
       await server.exited;
       epoch++;
-      server = await startServer(dir, port);
+      server = await startServer(dir, port, flags);
     }
     await waitFor('writes after the last restart', () => (ackOrder.some((a) => a.epoch === 4) ? true : undefined), 20_000);
     writing = false;
@@ -174,5 +176,9 @@ describe('apiserver durability under SIGKILL', () => {
     expect(new Set(added)).toEqual(new Set(stored.keys()));
     for (const e of watcher.events) expect(stored.get(e.name)).toBe(e.rv);
     expect(watcher.reconnects).toBeGreaterThanOrEqual(4);
+    // Snapshots happened and compacted the log: one snapshot file, few segments.
+    const files = readdirSync(join(dir, 'store'));
+    expect(files.filter((f) => /^snapshot-\d+\.json$/.test(f))).toHaveLength(1);
+    expect(files.filter((f) => /^wal-\d+\.log$/.test(f)).length).toBeLessThanOrEqual(2);
   });
 });
