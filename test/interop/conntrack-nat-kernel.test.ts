@@ -12,12 +12,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Netfilter } from '@podnet/netfilter';
-import { formatIpv4, parseIpv4, pcap, SeededRng, updateChecksum16 } from '@podnet/wire';
+import { formatIpv4, icmpv4, ipv4, parseIpv4, pcap, SeededRng, updateChecksum16 } from '@podnet/wire';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { listText } from '../../packages/netfilter/src/conntrack/listing.ts';
 import { Conntrack } from '../../packages/netfilter/src/conntrack/tracker.ts';
-import type { HookContext, HookName, PacketState, Verdict } from '../../packages/netfilter/src/hook.ts';
+import { type HookContext, type HookName, type PacketState, REJECT_ICMP_CODE, type Verdict } from '../../packages/netfilter/src/hook.ts';
 import { Nat } from '../../packages/netfilter/src/nat/nat-engine.ts';
 import { FakeClock } from '../../packages/wire/src/testing/fake-clock.ts';
 import { describeInterop } from '../support/interop.ts';
@@ -223,6 +223,8 @@ interface PodnetOutcome {
   outIf?: string;
   out?: Buffer;
   original: Buffer;
+  /** For a REJECT: the ICMP error the router sends back, after its own OUTPUT and POSTROUTING. */
+  error?: Buffer;
 }
 
 /** podnet's router: the same rules, the same received packets, at the same times. */
@@ -281,11 +283,42 @@ function replay(rules: string, packets: Captured[], listedAt: number, portMap: M
     buf.writeUInt16BE(updateChecksum16(buf.readUInt16BE(10), oldWord, buf.readUInt16BE(8)), 10);
     v = nf.run('FORWARD', packet, ctx('FORWARD', p.ifname, outIf), state);
     if (v.kind !== 'accept') {
-      outcomes.push({ ...o, verdict: v, hook: 'FORWARD', outIf });
+      const outcome: PodnetOutcome = { ...o, verdict: v, hook: 'FORWARD', outIf };
+      if (v.kind === 'reject' && v.with !== 'tcp-reset') outcome.error = rejectError(buf, REJECT_ICMP_CODE[v.with], p.ifname);
+      outcomes.push(outcome);
       continue;
     }
     v = nf.run('POSTROUTING', packet, ctx('POSTROUTING', undefined, outIf), state);
     outcomes.push({ ...o, verdict: v, hook: 'POSTROUTING', outIf, out: buf });
+  }
+  /**
+   * What the stack does for a REJECT (nf_send_unreach → icmp_send): an ICMP destination unreachable
+   * from the address of the interface the packet came in by, quoting the packet as it stands, sent
+   * through the router's own OUTPUT and POSTROUTING.
+   */
+  function rejectError(offending: Buffer, code: number, inIf: string): Buffer {
+    const router = ROUTER_IFS.find((i) => i.name === inIf) as (typeof ROUTER_IFS)[number];
+    const message = icmpv4.encode({ kind: 'destination-unreachable', code, unused: 0, nextHopMtu: 0, quote: icmpv4.quoteOf(offending) });
+    const error = ipv4.encode({
+      dscp: 0x30,
+      ecn: 0,
+      identification: 0,
+      reservedFlag: false,
+      dontFragment: false,
+      moreFragments: false,
+      fragmentOffset: 0,
+      ttl: 64,
+      protocol: 1,
+      src: parseIpv4(router.address),
+      dst: offending.readUInt32BE(12),
+      options: Buffer.alloc(0),
+      payload: message,
+    });
+    const packet = { buf: error, l3Offset: 0, end: error.length };
+    const state: PacketState = { mark: 0, trace: false };
+    expect(nf.run('OUTPUT', packet, ctx('OUTPUT', undefined, inIf), state).kind).toBe('accept');
+    expect(nf.run('POSTROUTING', packet, ctx('POSTROUTING', undefined, inIf), state).kind).toBe('accept');
+    return error;
   }
   clock.advance(Math.max(0, listedAt - clock.now()));
   return { outcomes, conntrack: listText(ct), ct };
@@ -331,11 +364,21 @@ async function compare(rules: string, traffic: () => Promise<void>, options: { r
       expect(same.length, `the kernel sent what podnet forwarded for ${what}: ${o.out.toString('hex')}`).toBeGreaterThan(0);
     }
   }
+  // A REJECT's ICMP error: the same addresses outside and in the quote (IDs and TOS are the stack's).
+  const summary = (ip: Buffer) => {
+    const q = ip.subarray(28);
+    return `${formatIpv4(ip.readUInt32BE(12))}>${formatIpv4(ip.readUInt32BE(16))} type ${ip[20]} code ${ip[21]} quoting ${formatIpv4(q.readUInt32BE(12))}:${q.readUInt16BE(20)}>${formatIpv4(q.readUInt32BE(16))}:${q.readUInt16BE(22)}`;
+  };
+  for (const o of podnet.outcomes.filter((x) => x.error)) {
+    const kernelErrors = egress.filter((e) => e.ifname === o.inIf && e.ip[9] === 1 && e.ip[20] === 3).map((e) => summary(e.ip));
+    expect(kernelErrors).toContain(summary(o.error as Buffer));
+  }
   // And the other way round: everything the kernel forwarded, podnet forwarded too (the router's
   // own ICMP errors, sent for REJECT, are the stack's job and checked by the scenario).
   const routerAddresses = new Set(ROUTER_IFS.map((i) => parseIpv4(i.address)));
   const forwardedByPodnet = podnet.outcomes.filter((o) => o.out).map((o) => `${o.outIf} ${withoutPorts(o.out as Buffer)}`);
   for (const e of egress) {
+    if (e.ip[9] === 1 && e.ip[20] === 3 && podnet.outcomes.some((o) => o.error && summary(o.error) === summary(e.ip))) continue;
     if (e.ip[9] === 1 && routerAddresses.has(e.ip.readUInt32BE(12)) && e.ip[20] === 3) continue;
     expect(forwardedByPodnet, `podnet forwarded what the kernel sent on ${e.ifname}: ${e.ip.toString('hex')}`).toContain(
       `${e.ifname} ${withoutPorts(e.ip)}`,
@@ -561,6 +604,21 @@ describeInterop(
       } finally {
         await inNs(NS.r, 'sysctl', '-qw', 'net.netfilter.nf_conntrack_tcp_be_liberal=0');
       }
+    });
+
+    it('REJECT of a DNATed datagram: the port unreachable comes from the Service address and quotes the Service, as the kernel sends it', async () => {
+      const rules = TABLES(
+        [`-A PREROUTING -d ${VIP}/32 -p udp -m udp --dport 9 -j DNAT --to-destination 203.0.113.2:9`],
+        ['-A FORWARD -p udp -m udp --dport 9 -j REJECT --reject-with icmp-port-unreachable'],
+      );
+      let runs: ClientRun[] = [];
+      const { podnet } = await compare(rules, async () => {
+        runs = await client(NS.c1, { proto: 'udp', sport: 40030, dst: VIP, dport: 9, messages: ['no'] });
+      });
+      expect(runs.map((r) => r.error)).toEqual(['ConnectionRefusedError']);
+      const error = podnet.outcomes.find((o) => o.error)?.error as Buffer;
+      expect(formatIpv4(error.readUInt32BE(12))).toBe(VIP);
+      expect(formatIpv4(error.subarray(28).readUInt32BE(16))).toBe(VIP);
     });
 
     it('REJECT and DROP: the same verdicts, and no entry left for either', async () => {
