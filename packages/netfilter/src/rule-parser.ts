@@ -9,7 +9,7 @@ import { RuleError } from './errors.js';
 import { parseInterface } from './interface.js';
 import { MATCHES, PROTOCOL_MATCHES } from './matches/index.js';
 import { parseProtocol } from './protocols.js';
-import type { MatchModule, OptionSpec, ParsedOption, Rule, RuleBasics, RuleTarget, TargetModule } from './rule.js';
+import type { MatchInstance, MatchModule, OptionSpec, ParsedOption, Rule, RuleBasics, RuleTarget, TargetModule } from './rule.js';
 import { TARGETS } from './targets/index.js';
 
 interface Pending<M> {
@@ -25,6 +25,14 @@ export function checkChainName(name: string): void {
 }
 
 const BUILTIN_VERDICTS = new Set(['ACCEPT', 'DROP', 'RETURN']);
+const NO_MATCHES: MatchInstance[] = [];
+const NO_TARGET: RuleTarget = Object.freeze({ kind: 'none' });
+// One shared object per verdict: rules never change their target in place.
+const VERDICTS: Record<string, RuleTarget> = {
+  ACCEPT: Object.freeze({ kind: 'verdict', verdict: 'ACCEPT' }),
+  DROP: Object.freeze({ kind: 'verdict', verdict: 'DROP' }),
+  RETURN: Object.freeze({ kind: 'verdict', verdict: 'RETURN' }),
+};
 
 /**
  * Parses rule words. `words` must not include `-A CHAIN`. Returns the rule with counters zero;
@@ -40,8 +48,8 @@ export function parseRule(words: readonly string[], chainExists?: (name: string)
     protocol: 0,
     protocolInverted: false,
     fragment: 0,
-    matches: [],
-    target: { kind: 'none' },
+    matches: NO_MATCHES,
+    target: NO_TARGET,
     packets: 0,
     bytes: 0,
     text: undefined,
@@ -131,7 +139,7 @@ export function parseRule(words: readonly string[], chainExists?: (name: string)
         if (ext && !isGoto) {
           target = { module: ext, options: [] };
         } else if (BUILTIN_VERDICTS.has(name) && !isGoto) {
-          rule.target = { kind: 'verdict', verdict: name as 'ACCEPT' | 'DROP' | 'RETURN' };
+          rule.target = VERDICTS[name] as RuleTarget;
         } else {
           // A chain name: iptables looks it up in the table being edited, and a name that is neither a
           // chain there nor a target extension is "Couldn't load target" (the commit checks it again).
@@ -188,13 +196,14 @@ export function parseRule(words: readonly string[], chainExists?: (name: string)
     }
     into.push({ name, args, inverted });
   }
-  for (const m of matches) {
+  // map() sizes the array exactly; push() would reserve room for 17 (300,000 rules keep theirs).
+  rule.matches = matches.map((m) => {
     if (m.module.protocol !== undefined && (basics.protocol !== m.module.protocol || basics.protocolInverted)) {
       // The kernel refuses it at commit (xt_check_match: "only valid for protocol N").
       throw new RuleError(`${m.module.name} match: only valid for protocol ${m.module.protocol}`, `-m ${m.module.name}`);
     }
-    rule.matches.push({ module: m.module, data: m.module.parse(m.options, basics) });
-  }
+    return { module: m.module, data: m.module.parse(m.options, basics) };
+  });
   if (target) {
     const data = target.module.parse(target.options, basics);
     const reason = target.module.check?.(data, basics);
