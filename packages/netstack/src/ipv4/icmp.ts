@@ -122,6 +122,8 @@ export class IcmpLayer {
     const dst = readIpv4(packet, 14 + ipv4.DST_OFFSET);
     switch (type) {
       case 8:
+        // net.ipv4.icmp_echo_ignore_broadcasts=1 (Linux's default): no answer to a broadcast echo.
+        if (dst === 0xffffffff || ns.isBroadcastOn(link.name, dst)) return;
         this.#echoReply(segment, src, dst);
         return;
       case 0:

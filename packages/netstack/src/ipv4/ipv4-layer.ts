@@ -117,7 +117,7 @@ export class Ipv4Layer implements IpLayer {
   }
 
   sourceFor(dst: Ipv4Address): Ipv4Address | undefined {
-    if (this.ns.isLocalAddress(dst)) return isLoopback(dst) ? dst : dst;
+    if (this.ns.isLocalAddress(dst)) return dst;
     const route = this.ns.routes.lookup(dst);
     if (route === undefined) return undefined;
     if (route.src !== undefined) return route.src;
