@@ -86,4 +86,13 @@ describe('conntrack and NAT through the rule engine', () => {
     expect(r.conntrack.counters.invalid).toBe(1);
     expect(listText(r.conntrack)).toHaveLength(1); // the dropped NEW packet left no entry
   });
+
+  it('MASQUERADE from the engine records the interface, so its entries go with the address', () => {
+    const r = router(`${table('nat', ['-A POSTROUTING -s 10.244.0.0/16 -o eth0 -j MASQUERADE'], NAT_CHAINS)}\n`);
+    const p = udpPacket('10.244.1.2', 4000, '192.0.2.9', 53);
+    r.forward(p, 'cni0', 'eth0');
+    expect(formatIpv4(decodeChecked(p).ip.src)).toBe('172.18.0.2');
+    expect(r.conntrack.flushMasquerade('eth0', 0xac120002)).toBe(1);
+    expect(r.conntrack.entries()).toHaveLength(0);
+  });
 });
