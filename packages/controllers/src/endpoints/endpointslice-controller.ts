@@ -154,6 +154,10 @@ export class EndpointSliceController implements Controller {
       }
       if (!svc) {
         this.#pendingTrigger.delete(key);
+        if (deleted.size === 0) {
+          this.#created.delete(key);
+          this.#deleted.delete(key);
+        }
         await this.#deleteEndpoints(key);
       }
       return;

@@ -61,9 +61,10 @@ export class EventRecorder {
     const now = this.#now();
     let msg = message;
     const sim = this.#similar.get(objKey);
-    if (!sim || now.getTime() - sim.since > AGGREGATE_WINDOW_MS)
+    if (!sim || now.getTime() - sim.since > AGGREGATE_WINDOW_MS) {
+      if (this.#similar.size >= CACHE_MAX) this.#similar.delete(this.#similar.keys().next().value as string);
       this.#similar.set(objKey, { messages: new Set([message]), since: now.getTime() });
-    else {
+    } else {
       sim.messages.add(message);
       if (sim.messages.size > AGGREGATE_MAX) msg = `(combined from similar events): ${message}`;
     }
