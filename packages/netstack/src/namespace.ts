@@ -13,6 +13,7 @@ import {
   isMulticastMac,
   MAC_BROADCAST,
   type MacAddress,
+  onesComplementSum,
   packetPool,
   parseCidr,
   parseIpv4,
@@ -363,14 +364,19 @@ export class Namespace implements NeighbourHost, BridgeNetfilter {
 
   prerouting(bridge: BridgeLink, frame: Buffer, inPort: Link): object | undefined {
     if (this.hooks === acceptAllHooks) return NO_HOOK_STATE;
-    // br_nf_pre_routing validates the IPv4 header like ip_rcv; a bad one is not bridged.
-    let total: number;
-    try {
-      const header = frame.subarray(ETHERNET_HEADER);
-      if ((header[0] as number) >>> 4 !== 4) throw new Error('version');
-      total = header.readUInt16BE(2);
-      if (total < 20 || total > header.length) throw new Error('length');
-    } catch {
+    // br_validate_ipv4: the header must be sound (version, IHL, total length, checksum), as in
+    // ip_rcv; a bad one is dropped, not bridged.
+    const header = frame.subarray(ETHERNET_HEADER);
+    const h = ((header[0] as number) & 0x0f) * 4;
+    const total = header.length >= 20 ? header.readUInt16BE(2) : 0;
+    if (
+      header.length < 20 ||
+      (header[0] as number) >>> 4 !== 4 ||
+      h < 20 ||
+      h > total ||
+      total > header.length ||
+      onesComplementSum(header, 0, h) !== 0xffff
+    ) {
       this.dropIp('ip-header', bridge.name);
       packetPool.release(frame);
       return undefined;

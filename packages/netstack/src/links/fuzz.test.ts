@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { macFromIpv4, parseIpv4, type Rng, SeededRng } from '@podnet/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RecordingHooks } from '../testing/recording-hooks.js';
 import { twoPodsOnBridge } from '../testing/topology.js';
 import { settle, waitFor } from '../testing/wait.js';
 import type { RemoteInfo } from '../udp.js';
@@ -70,7 +71,9 @@ function badFrame(rng: Rng, template: Buffer): Buffer {
 }
 
 describe('bad input on every link kind', () => {
-  const topo = twoPodsOnBridge();
+  // With hooks installed, so bridged frames take the br_netfilter path too.
+  const hooks = new RecordingHooks();
+  const topo = twoPodsOnBridge({ hooks });
   let dir: string;
   let vx: VxlanLink;
   let up: UplinkLink;
@@ -163,10 +166,12 @@ describe('bad input on every link kind', () => {
   });
 
   it('nothing threw out of a receive path', () => {
+    expect(hooks.calls.some((c) => c.bridged)).toBe(true);
     const everyone = [topo.host, topo.a.ns, topo.b.ns];
     for (const ns of everyone) {
       for (const [name, c] of Object.entries(ns.counters())) {
         expect(c.drops['rx-error'] ?? 0, `${ns.name} ${name}`).toBe(0);
+        expect(c.drops['netfilter-error'] ?? 0, `${ns.name} ${name}`).toBe(0);
       }
     }
   });
