@@ -381,10 +381,13 @@ export class TcpConnection {
       this.#terminate(undefined);
       return;
     }
-    if (unreadBytes > 0 || this.#reasm.bytes > 0) {
+    // Only data the application could have read counts (Linux counts sk_receive_queue; the
+    // out-of-order queue is just purged).
+    if (unreadBytes > 0) {
       this.reset();
       return;
     }
+    this.#reasm.clear();
     this.shutdown();
     if (this.state === 'FIN-WAIT-2') this.#lingerAt = this.host.clock.now() + FIN_WAIT_2_TIMEOUT_MS;
     this.#schedule();
@@ -393,7 +396,7 @@ export class TcpConnection {
   /** ABORT (RFC 9293 §3.10.5): send RST, drop everything. */
   reset(): void {
     if (this.state !== 'CLOSED' && this.state !== 'SYN-SENT' && this.state !== 'TIME-WAIT') {
-      this.#sendControl(this.#sndNxt, 0, RST, false);
+      this.#sendControl(this.#sndMax, 0, RST, false);
       this.host.counters.resetsSent++;
     }
     this.#terminate(undefined);
@@ -749,8 +752,9 @@ export class TcpConnection {
       return;
     }
     const fin = (seg.flags & FIN) !== 0;
-    if (this.orphaned && dataLen > 0) {
-      // Linux tcp_rcv_state_process: data for a socket nobody will read again → reset.
+    if (this.orphaned && dataLen > 0 && seqGt(seqAdd(seg.seq, dataLen), this.#rcvNxt)) {
+      // Linux tcp_rcv_state_process: new data for a socket nobody will read again → reset
+      // (a retransmission of what we already have is only acknowledged).
       this.reset();
       return;
     }
@@ -815,6 +819,8 @@ export class TcpConnection {
     if (this.#finReceived) return;
     this.#finReceived = true;
     this.#rcvNxt = seqAdd(this.#rcvNxt, 1);
+    // Nothing lies beyond the FIN: what the reassembly queue still holds are duplicates.
+    this.#reasm.clear();
     switch (this.state) {
       case 'ESTABLISHED':
         this.state = 'CLOSE-WAIT';
@@ -961,8 +967,13 @@ export class TcpConnection {
     return this.#emit(HEADER_LENGTH + optLen);
   }
 
+  /**
+   * A pure ACK carries SND.MAX, not a SND.NXT that a timeout rewound: the peer may already have
+   * acknowledged what we are resending, and an ACK with an older sequence number would fail its
+   * acceptability test and be dropped with the acknowledgment in it (Linux tcp_acceptable_seq).
+   */
   #sendAck(): void {
-    this.#sendControl(this.#sndNxt, this.#rcvNxt, ACK, true);
+    this.#sendControl(this.#sndMax, this.#rcvNxt, ACK, true);
   }
 
   #sendControl(seq: number, ack: number, flags: number, isAck: boolean): void {
