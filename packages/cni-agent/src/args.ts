@@ -1,0 +1,88 @@
+// The cni-agent's command line:
+//   node packages/cni-agent/dist/main.js --node NAME --kubeconfig F --transport-address 127.0.1.N
+//     --node-ip 172.18.0.N+1 --control-socket PATH --data-dir D --backend vxlan|host-gw
+//     [--cluster-cidr 10.244.0.0/16] [--vxlan-port 4789] [--uplink-port 4790] [--metrics-port 9099]
+//     [--reconcile-period-ms 10000] [--log-level info]
+import { isIpv4 } from '@podnet/wire';
+import { BACKEND_NAMES } from './backends/backend.js';
+import { CniAgentError, CniAgentErrorCodes } from './errors.js';
+
+export interface AgentArgs {
+  node: string;
+  kubeconfig: string;
+  transportAddress: string;
+  nodeIp: string;
+  controlSocket: string;
+  dataDir: string;
+  backend: string;
+  clusterCidr: string;
+  vxlanPort: number;
+  uplinkPort: number;
+  metricsPort: number;
+  reconcileMs: number;
+  logLevel: string;
+}
+
+export const USAGE =
+  'usage: cni-agent --node NAME --kubeconfig FILE --transport-address 127.0.1.N --node-ip 172.18.0.M --control-socket PATH --data-dir DIR --backend vxlan|host-gw [--cluster-cidr CIDR] [--vxlan-port N] [--uplink-port N] [--metrics-port N] [--reconcile-period-ms MS] [--log-level LEVEL]';
+
+const FLAGS: Record<string, keyof AgentArgs> = {
+  '--node': 'node',
+  '--kubeconfig': 'kubeconfig',
+  '--transport-address': 'transportAddress',
+  '--node-ip': 'nodeIp',
+  '--control-socket': 'controlSocket',
+  '--data-dir': 'dataDir',
+  '--backend': 'backend',
+  '--cluster-cidr': 'clusterCidr',
+  '--vxlan-port': 'vxlanPort',
+  '--uplink-port': 'uplinkPort',
+  '--metrics-port': 'metricsPort',
+  '--reconcile-period-ms': 'reconcileMs',
+  '--log-level': 'logLevel',
+};
+const NUMERIC = new Set<keyof AgentArgs>(['vxlanPort', 'uplinkPort', 'metricsPort', 'reconcileMs']);
+const REQUIRED: Array<keyof AgentArgs> = ['node', 'kubeconfig', 'transportAddress', 'nodeIp', 'controlSocket', 'dataDir', 'backend'];
+
+function usage(message: string): CniAgentError {
+  return new CniAgentError(CniAgentErrorCodes.USAGE, `cni-agent: ${message}\n${USAGE}`);
+}
+
+export function parseArgs(argv: readonly string[]): AgentArgs {
+  const out: Record<string, string | number> = {
+    clusterCidr: '10.244.0.0/16',
+    vxlanPort: 4789,
+    uplinkPort: 4790,
+    metricsPort: 9099,
+    reconcileMs: 10_000,
+    logLevel: process.env.PODNET_LOG_LEVEL ?? 'info',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const raw = argv[i] as string;
+    const eq = raw.indexOf('=');
+    const flag = eq > 0 ? raw.slice(0, eq) : raw;
+    const key = FLAGS[flag];
+    if (!key) throw usage(`unknown flag "${raw}"`);
+    const value = eq > 0 ? raw.slice(eq + 1) : argv[++i];
+    if (value === undefined || value === '') throw usage(`${flag} needs a value`);
+    if (NUMERIC.has(key)) {
+      const n = Number(value);
+      const min = key === 'metricsPort' ? -1 : key === 'reconcileMs' ? 100 : 0;
+      if (!Number.isInteger(n) || n < min || (key !== 'reconcileMs' && n > 65535)) throw usage(`${flag} "${value}" is not a valid number`);
+      out[key] = n;
+    } else out[key] = value;
+  }
+  for (const k of REQUIRED) {
+    if (out[k] === undefined) throw usage(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is required`);
+  }
+  if (!isIpv4(String(out.transportAddress)))
+    throw usage(`--transport-address "${out.transportAddress}" is not an IPv4 address (process mode: 127.0.1.N)`);
+  if (!String(out.transportAddress).startsWith('127.') && process.env.PODNET_ALLOW_NON_LOOPBACK !== '1') {
+    // Real sockets talk only to loopback in process mode (DESIGN §4); compose sets PODNET_ALLOW_NON_LOOPBACK=1.
+    throw usage(`--transport-address ${out.transportAddress} is not a loopback address; process mode uses 127.0.1.N`);
+  }
+  if (!isIpv4(String(out.nodeIp))) throw usage(`--node-ip "${out.nodeIp}" is not an IPv4 address (process mode: 172.18.0.N+1)`);
+  if (!(BACKEND_NAMES as readonly string[]).includes(String(out.backend)))
+    throw usage(`--backend "${out.backend}" is not one of ${BACKEND_NAMES.join(', ')}`);
+  return out as unknown as AgentArgs;
+}
