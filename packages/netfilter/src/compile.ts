@@ -46,7 +46,7 @@ export interface CompiledChain {
   runs: Array<DestinationRun | undefined> | undefined;
   /** False until compileChain ran (rules is empty until then). */
   compiled: boolean;
-  owner: { chains: Map<string, CompiledChain>; services: EngineServices };
+  owner: { chains: Map<string, CompiledChain>; services: EngineServices; table: Table };
 }
 
 export interface CompiledTable {
@@ -146,7 +146,7 @@ function indexRuns(rules: CompiledRule[]): Array<DestinationRun | undefined> | u
 /** Compiles the chain's rules the first time a packet enters it (a restore stays cheap, and chains no packet reaches cost nothing). */
 export function compileChain(cc: CompiledChain): void {
   if (cc.compiled) return;
-  const { chains, services } = cc.owner;
+  const { services } = cc.owner;
   cc.rules = cc.chain.rules.map((rule, index) => {
     const tests = genericPredicate(rule);
     for (const m of rule.matches) tests.push(m.module.compile(m.data, services));
@@ -160,7 +160,7 @@ export function compileChain(cc: CompiledChain): void {
       targetName = t.verdict;
     } else if (t.kind === 'jump' || t.kind === 'goto') {
       kind = t.kind === 'jump' ? Kind.Jump : Kind.Goto;
-      jump = chains.get(t.chain);
+      jump = compiledChain(cc.owner, t.chain);
       targetName = t.chain;
     } else if (t.kind === 'extension') {
       kind = Kind.Extension;
@@ -173,27 +173,26 @@ export function compileChain(cc: CompiledChain): void {
   cc.compiled = true;
 }
 
+/** The compiled form of a chain, made the first time something refers to it. */
+function compiledChain(owner: CompiledChain['owner'], name: string): CompiledChain | undefined {
+  let cc = owner.chains.get(name);
+  if (cc) return cc;
+  const chain = owner.table.chains.get(name);
+  if (!chain) return undefined;
+  cc = { name, chain, builtin: chain.builtin, rules: [], runs: undefined, compiled: false, owner };
+  owner.chains.set(name, cc);
+  return cc;
+}
+
 /**
- * Prepares a committed table for the data plane. The checks a compile could fail (an nfacct object
- * that does not exist) run here, eagerly, so that restore still refuses what the kernel refuses.
+ * Prepares a committed table for the data plane: only the built-in chains now; user chains when a
+ * rule that jumps to them is compiled. The checks a compile could fail (an nfacct object that does
+ * not exist) were made at commit (Table.validate with the engine's check), so restore still refuses
+ * what the kernel refuses.
  */
 export function compileTable(table: Table, services: EngineServices): CompiledTable {
-  const chains = new Map<string, CompiledChain>();
-  const owner = { chains, services };
-  for (const c of table.chains.values()) {
-    for (const rule of c.rules) {
-      for (const m of rule.matches) {
-        const problem = m.module.check?.(m.data, services);
-        if (problem !== undefined) {
-          const e = new RuleError(problem, `-m ${m.module.name}`);
-          e.line = rule.line;
-          throw e;
-        }
-      }
-    }
-    chains.set(c.name, { name: c.name, chain: c, builtin: c.builtin, rules: [], runs: undefined, compiled: false, owner });
-  }
+  const owner: CompiledChain['owner'] = { chains: new Map(), services, table };
   const hooks = new Map<HookName, CompiledChain>();
-  for (const c of chains.values()) if (c.builtin) hooks.set(c.name as HookName, c);
-  return { name: table.name, table, chains, hooks };
+  for (const c of table.chains.values()) if (c.builtin) hooks.set(c.name as HookName, compiledChain(owner, c.name) as CompiledChain);
+  return { name: table.name, table, chains: owner.chains, hooks };
 }

@@ -20,7 +20,7 @@ import { IptablesError, NetfilterErrorCodes, RuleError } from './errors.js';
 import { ACCEPT, type HookContext, type HookName, type HookPacket, type NetfilterHooks, type PacketState, type Verdict } from './hook.js';
 import { emptyFields, type PacketFields, readFields } from './packet.js';
 import { applyCommand, type RestoreOptions, type RestoreResult, restore, toIptablesError } from './restore.js';
-import type { EngineServices, EvalEnv, TableName } from './rule.js';
+import type { EngineServices, EvalEnv, MatchInstance, TableName } from './rule.js';
 import { ruleText } from './rule-save.js';
 import { RuleSet } from './ruleset.js';
 import { listRules, listTable, type SaveOptions, save } from './save.js';
@@ -103,7 +103,7 @@ export class Netfilter implements NetfilterHooks {
    * the rules in force stay as they were. With `test` (--test) nothing is applied either way.
    */
   restore(input: string, options: RestoreOptions & { test?: boolean } = {}): RestoreResult {
-    const result = restore(this.#ruleSet, input, options);
+    const result = restore(this.#ruleSet, input, options, this.#checkMatch);
     const program = this.#compile(result.ruleSet);
     if (!options.test) {
       this.#ruleSet = result.ruleSet;
@@ -163,7 +163,7 @@ export class Netfilter implements NetfilterHooks {
     const next = table.clone();
     try {
       applyCommand(next, words);
-      next.validate();
+      next.validate(this.#checkMatch);
     } catch (error) {
       const e = toIptablesError(error, undefined);
       throw new IptablesError(e.reason, undefined, e.word, NetfilterErrorCodes.COMMAND);
@@ -175,6 +175,9 @@ export class Netfilter implements NetfilterHooks {
     this.#ruleSet = ruleSet;
     return '';
   }
+
+  /** Checks that need this namespace's state (an nfacct object must exist), made at commit. */
+  readonly #checkMatch = (m: MatchInstance): string | undefined => m.module.check?.(m.data, this.services);
 
   #compile(ruleSet: RuleSet): Program {
     const program: Program = new Map();

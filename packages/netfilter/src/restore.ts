@@ -8,7 +8,7 @@
 // podnet applies the whole input or nothing: the real iptables-restore commits table by table, so
 // a failure in a later table leaves earlier tables committed. Errors name the line and the word.
 import { IptablesError, RuleError } from './errors.js';
-import type { Rule, TableName } from './rule.js';
+import type { MatchInstance, Rule, TableName } from './rule.js';
 import { TABLE_NAMES } from './rule.js';
 import { parseRule } from './rule-parser.js';
 import { RuleSet, Table } from './ruleset.js';
@@ -123,7 +123,12 @@ export function applyCommand(table: Table, words: readonly string[], line?: numb
  * Parses and checks restore input against the current rule set, returning the rule set that
  * results. Throws IptablesError (nothing is changed) on the first problem.
  */
-export function restore(current: RuleSet, input: string, options: RestoreOptions = {}): RestoreResult {
+export function restore(
+  current: RuleSet,
+  input: string,
+  options: RestoreOptions = {},
+  checkMatch?: (match: MatchInstance) => string | undefined,
+): RestoreResult {
   const next = new Map(current.tables);
   const committed: TableName[] = [];
   let table: Table | undefined;
@@ -154,7 +159,7 @@ export function restore(current: RuleSet, input: string, options: RestoreOptions
       }
       if (!table) throw new IptablesError(`no table selected: a "*table" line must come first`, lineNo, text.split(/\s+/)[0]);
       if (text === 'COMMIT') {
-        table.validate();
+        table.validate(checkMatch);
         next.set(table.name, table);
         committed.push(table.name);
         table = undefined;

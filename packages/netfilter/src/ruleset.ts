@@ -5,7 +5,7 @@
 // (net/ipv4/netfilter/ip_tables.c translate_table / mark_source_chains / check_target).
 import { RuleError } from './errors.js';
 import type { HookName } from './hook.js';
-import type { Rule, TableName } from './rule.js';
+import type { MatchInstance, Rule, TableName } from './rule.js';
 import { checkChainName } from './rule-parser.js';
 import { ruleText } from './rule-save.js';
 import { TARGETS } from './targets/index.js';
@@ -182,7 +182,7 @@ export class Table {
    * built-in chains, and every target and match used only in the tables and from the hooks it
    * allows (a chain's hooks are those of every built-in chain that reaches it).
    */
-  validate(): void {
+  validate(checkMatch?: (match: MatchInstance) => string | undefined): void {
     // Chains by index, the jump graph once (each distinct target per chain, with the first rule
     // jumping there), hooks as bit masks: a 10,000-Service nat table has over 100,000 chains.
     const chains = [...this.chains.values()];
@@ -257,6 +257,8 @@ export class Table {
           }
         }
         for (const match of r.matches) {
+          const problem = checkMatch?.(match);
+          if (problem !== undefined) throw withLine(new RuleError(problem, `-m ${match.module.name}`), r);
           const allowed = match.module.hooks?.(match.data);
           if (!allowed) continue;
           const bad = [...hooks].filter((h) => !allowed.includes(h));
