@@ -28,6 +28,18 @@ describeInterop(
       expect(out).toMatch(/3 packets transmitted, 3 received/);
     });
 
+    it('the kernel pings an emulated pod behind cni0 (routed by the emulated node)', () => {
+      const out = sh(['ip', 'netns', 'exec', K, 'ping', '-c', '2', '-i', '0.2', '-W', '2', peer.podIp]);
+      expect(out).toMatch(/2 packets transmitted, 2 received/);
+      // The emulated node forwarded the reply once: TTL 64 − 1.
+      expect(out).toMatch(/ttl=63/);
+    });
+
+    it('an emulated pod pings the kernel through its node', async () => {
+      const r = await peer.node.call<{ results: Array<{ from: string; ttl: number }> }>('ping', { ns: 'pod', dst: '10.244.1.0' });
+      expect(r.results[0]).toMatchObject({ from: '10.244.1.0', ttl: 63 });
+    });
+
     it('the emulated node pings the kernel', async () => {
       const r = await peer.node.call<{ results: Array<{ from: string; ttl: number }> }>('ping', {
         ns: 'node-2',

@@ -2,7 +2,8 @@
 // network namespaces joined by a veth pair. K holds a real Linux `flannel.1` (vxlan id 1,
 // nolearning, 10.244.1.0/32) programmed the flannel way towards the emulated node; E runs the
 // emulated node (node-process.mjs under `ip netns exec E`) as namespace "node-2" with an emulated
-// flannel.1 (10.244.2.0/32) whose real UDP socket binds E's veth address on port 4789.
+// flannel.1 (10.244.2.0/32) whose real UDP socket binds E's veth address on port 4789, and behind
+// its cni0 (10.244.2.1/24) one pod, namespace "pod" (10.244.2.5, MTU 1450), wired as the CNI bridge plugin does.
 // Needs root, ip, ethtool, bridge. Namespace names carry the pid, so parallel runs do not collide.
 import { spawnSync } from 'node:child_process';
 import { type NodeProcess, spawnNodeProcess } from './node-process.js';
@@ -17,6 +18,8 @@ export interface KernelVxlanPeer {
   /** Addresses: kernel flannel.1 10.244.1.0, emulated flannel.1 10.244.2.0. */
   kernelIp: string;
   emulatedIp: string;
+  /** An emulated pod (namespace "pod" in the node process) behind the emulated node's cni0. */
+  podIp: string;
   /** Runs a command, throwing with its stderr when it fails (unless allowFail). */
   sh(cmd: string[], allowFail?: boolean): string;
   close(): Promise<void>;
@@ -77,12 +80,25 @@ export async function kernelVxlanPeer(options: { tag?: string } = {}): Promise<K
       nodeIp: kIp,
       transport: { address: kIp, port: 4789 },
     });
+    // A pod behind the emulated node's cni0, as the CNI bridge plugin would wire it.
+    await node.call('set-forward', { ns: 'node-2' });
+    await node.call('add-bridge', { ns: 'node-2', mac: '0a:58:0a:f4:02:01' });
+    await node.call('add-address', { ns: 'node-2', dev: 'cni0', cidr: '10.244.2.1/24' });
+    await node.call('create-namespace', { name: 'pod' });
+    await node.call('add-veth-pair', {
+      a: { ns: 'pod', dev: 'eth0', mac: '0a:58:0a:f4:02:05', mtu: 1450 },
+      b: { ns: 'node-2', dev: 'vethpod', mac: '0e:00:0a:f4:02:05', mtu: 1450 },
+      bridge: 'cni0',
+    });
+    await node.call('add-address', { ns: 'pod', dev: 'eth0', cidr: '10.244.2.5/24' });
+    await node.call('add-route', { ns: 'pod', dst: 'default', via: '10.244.2.1', dev: 'eth0' });
     return {
       kernelNs: K,
       emulatedNs: E,
       node,
       kernelIp: '10.244.1.0',
       emulatedIp: '10.244.2.0',
+      podIp: '10.244.2.5',
       sh,
       close: async () => {
         await node.close();

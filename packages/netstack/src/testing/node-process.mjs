@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 
 const netstack = await import(new URL('../../dist/index.js', import.meta.url).href);
 const wire = await import('@podnet/wire');
-const { Namespace, VxlanLink, UnixSocketVeth, UplinkLink, addVxlanRemoteNode } = netstack;
+const { Namespace, VxlanLink, UnixSocketVeth, UplinkLink, BridgeLink, VethLink, addVxlanRemoteNode } = netstack;
 const { parseIpv4, parseMac, formatMac, SystemClock } = wire;
 
 const namespaces = new Map();
@@ -66,6 +66,25 @@ const ops = {
   },
   'wait-connected': async ({ ns: name, dev }) => {
     await ns(name).link(dev).whenConnected();
+    return {};
+  },
+  'add-bridge': ({ ns: name, dev, mac }) => {
+    ns(name).addLink(new BridgeLink({ name: dev ?? 'cni0', mac: parseMac(mac), clock }));
+    return {};
+  },
+  /** A veth pair between two namespaces of this process; `bridge` makes the second end its port. */
+  'add-veth-pair': ({ a, b, bridge }) => {
+    const [x, y] = VethLink.pair(
+      { name: a.dev, mac: parseMac(a.mac), ...(a.mtu ? { mtu: a.mtu } : {}) },
+      { name: b.dev, mac: parseMac(b.mac), ...(b.mtu ? { mtu: b.mtu } : {}) },
+    );
+    ns(a.ns).addLink(x);
+    ns(b.ns).addLink(y);
+    if (bridge) ns(b.ns).link(bridge).addPort(y);
+    return {};
+  },
+  'set-forward': ({ ns: name, on }) => {
+    ns(name).ipForward = on !== false;
     return {};
   },
   'add-address': ({ ns: name, dev, cidr }) => {
