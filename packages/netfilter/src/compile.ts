@@ -4,7 +4,6 @@
 // KUBE-SERVICES is made of: `-d CLUSTER-IP/32 -p tcp --dport N -j KUBE-SVC-...`), so that a packet
 // only tries the rules that can match it, in their order.
 
-import { RuleError } from './errors.js';
 import type { HookName } from './hook.js';
 import { interfaceMatches } from './interface.js';
 import type { EngineServices, Predicate, Rule, TableName, TargetAction } from './rule.js';
