@@ -115,6 +115,7 @@ export class CniAgent {
   #control: ControlServer | undefined;
   #metricsServer: http.Server | undefined;
   #reconcileTimer: TimerHandle | undefined;
+  #nextReconcileAt = 0;
   #podCidr: Cidr | undefined;
   #configuring: Promise<void> | undefined;
   #closed = false;
@@ -312,10 +313,12 @@ export class CniAgent {
 
   #scheduleReconcile(): void {
     if (this.#closed) return;
+    const period = this.options.reconcileMs ?? 10_000;
+    this.#nextReconcileAt = this.host.clock.now() + period;
     this.#reconcileTimer = this.host.clock.setTimeout(() => {
       this.reconcile();
       this.#scheduleReconcile();
-    }, this.options.reconcileMs ?? 10_000);
+    }, period);
   }
 
   /** flannel's resync: re-program every remote node and re-check the masquerade rules. */
@@ -463,6 +466,7 @@ export class CniAgent {
       uptimeSeconds: (Date.now() - this.#started) / 1000,
       pid: process.pid,
       mtu: this.backend.mtu,
+      nextReconcileMs: Math.max(0, Math.round(this.#nextReconcileAt - this.host.clock.now())),
     };
   }
 

@@ -143,6 +143,7 @@ export interface StatusResponseBody {
   uptimeSeconds: number;
   pid: number;
   mtu: number;
+  nextReconcileMs: number;
 }
 
 /** Request bodies by oneof name, and the response body each one gets. */

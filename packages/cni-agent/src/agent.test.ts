@@ -1,0 +1,189 @@
+// Two cni-agent processes (node-1 on 127.0.1.1, node-2 on 127.0.1.2) against the real API server
+// process: for both backends, a pod namespace attached to node-1 pings and TCP-connects to a pod
+// on node-2; `bridge fdb del` of the VTEP entry breaks the pair until the reconcile restores it;
+// deleting a Node removes its routes.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeClient } from '@podnet/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiServerProcess, startApiServerProcess } from '../../client/src/testing/apiserver-process.js';
+import { type AgentProcess, attachPod, startAgentProcess, type TestPod, waitFor } from './testing/agent-process.js';
+
+const dir = mkdtempSync(join(tmpdir(), `podnet-cni-agent-${process.pid}-`));
+let api: ApiServerProcess;
+let kube: KubeClient;
+
+beforeAll(async () => {
+  api = await startApiServerProcess();
+  kube = new KubeClient({ kubeconfig: api.kubeconfigPath });
+});
+afterAll(async () => {
+  kube?.close();
+  await api?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function createNode(name: string, podCIDR: string, nodeIp: string, transport: string): Promise<void> {
+  const nodes = kube.resource('nodes');
+  const created = await nodes.create({
+    metadata: { name, annotations: { 'podnet.dev/transport-address': transport } },
+    spec: { podCIDR, podCIDRs: [podCIDR] },
+  } as never);
+  await nodes.updateStatus({
+    ...(created as object),
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: nodeIp },
+        { type: 'Hostname', address: name },
+      ],
+    },
+  } as never);
+}
+
+async function echoServer(pod: TestPod, port: number): Promise<void> {
+  const server = pod.ns.tcp.createServer((s) => {
+    s.on('data', (d: Buffer) => s.write(Buffer.concat([Buffer.from('echo:'), d])));
+    s.on('end', () => s.end());
+  });
+  await new Promise<void>((resolve) => server.listen(port, resolve));
+}
+
+async function tcpExchange(from: TestPod, toIp: string, port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = from.ns.tcp.connect({ host: toIp, port });
+    let got = '';
+    const timer = setTimeout(() => reject(new Error(`TCP ${toIp}:${port} timed out (got "${got}")`)), 10_000);
+    s.on('connect', () => s.end(text));
+    s.on('data', (d: Buffer) => {
+      got += d.toString();
+    });
+    s.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
+  });
+}
+
+async function pingOk(pod: TestPod, ip: string, timeoutMs = 2000): Promise<boolean> {
+  try {
+    await pod.ns.ping(ip, { timeoutMs });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+for (const backend of ['vxlan', 'host-gw'] as const) {
+  describe(`two cni-agent processes, ${backend}`, () => {
+    const n = backend === 'vxlan' ? 1 : 3;
+    const names = [`${backend}-node-1`, `${backend}-node-2`];
+    const cidrs = [`10.244.${n}.0/24`, `10.244.${n + 1}.0/24`];
+    const nodeIps = ['172.18.0.2', '172.18.0.3'];
+    const transports = ['127.0.1.1', '127.0.1.2'];
+    const agents: AgentProcess[] = [];
+    const pods: TestPod[] = [];
+
+    beforeAll(async () => {
+      for (let i = 0; i < 2; i++) await createNode(names[i] as string, cidrs[i] as string, nodeIps[i] as string, transports[i] as string);
+      for (let i = 0; i < 2; i++) {
+        agents.push(
+          await startAgentProcess({
+            node: names[i] as string,
+            kubeconfig: api.kubeconfigPath,
+            transportAddress: transports[i] as string,
+            nodeIp: nodeIps[i] as string,
+            dir,
+            backend,
+            reconcileMs: 5000,
+          }),
+        );
+      }
+      for (const [i, a] of agents.entries()) {
+        await waitFor(`${names[i]} ready with its peer`, async () => {
+          const s = await a.client.status();
+          return s.ready && s.peers.includes(names[1 - i] as string);
+        });
+      }
+    });
+
+    afterAll(async () => {
+      for (const p of pods) await p.ns.close();
+      for (const a of agents) await a.stop();
+      for (const name of names)
+        await kube
+          .resource('nodes')
+          .delete(name)
+          .catch(() => {});
+    });
+
+    it('publishes the backend annotations and the pod MTU', async () => {
+      const node = (await kube.resource('nodes').get(names[0] as string)) as { metadata: { annotations: Record<string, string> } };
+      const a = node.metadata.annotations;
+      expect(a['flannel.alpha.coreos.com/backend-type']).toBe(backend);
+      expect(a['flannel.alpha.coreos.com/public-ip']).toBe('172.18.0.2');
+      expect(a['podnet.dev/transport-address']).toBe('127.0.1.1');
+      const status = await agents[0]?.client.status();
+      expect(status?.podCidr).toBe(cidrs[0]);
+      if (backend === 'vxlan') {
+        expect(JSON.parse(a['flannel.alpha.coreos.com/backend-data'] ?? '{}')).toEqual({ VNI: 1, VtepMAC: status?.vtepMac });
+        expect(status?.mtu).toBe(1450);
+      } else expect(status?.mtu).toBe(1500);
+    });
+
+    it('a pod on node-1 pings and TCP-connects to a pod on node-2', async () => {
+      const a = await attachPod(agents[0]?.client as never, `${backend}-a`);
+      const b = await attachPod(agents[1]?.client as never, `${backend}-b`);
+      pods.push(a, b);
+      expect(a.ip).toBe(`10.244.${n}.2`);
+      expect(b.ip).toBe(`10.244.${n + 1}.2`);
+      expect((a.result.interfaces as Array<{ mtu?: number }>)[2]?.mtu).toBe(backend === 'vxlan' ? 1450 : 1500);
+      await echoServer(b, 8080);
+      await waitFor('ping a → b', () => pingOk(a, b.ip));
+      expect(await tcpExchange(a, b.ip, 8080, 'hello')).toBe('echo:hello');
+      const routes = await agents[0]?.client.exec(['ip', 'route']);
+      expect(routes?.stdout).toContain(
+        backend === 'vxlan' ? `${cidrs[1]} via 10.244.${n + 1}.0 dev flannel.1 onlink` : `${cidrs[1]} via 172.18.0.3 dev eth0`,
+      );
+    });
+
+    if (backend === 'vxlan') {
+      it('bridge fdb del of the VTEP entry breaks the pair until the reconcile restores it', async () => {
+        const [a, b] = pods as [TestPod, TestPod];
+        const agent = agents[0] as AgentProcess;
+        const fdb = (await agent.client.exec(['bridge', 'fdb', 'show'])).stdout;
+        const line = fdb.split('\n').find((l) => l.includes('dev flannel.1 dst 172.18.0.3'));
+        expect(line, fdb).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2} dev flannel\.1 dst 172\.18\.0\.3 self permanent$/);
+        const mac = (line as string).split(' ')[0] as string;
+        // Delete right after a reconcile, so the next one is seconds away.
+        await waitFor('a fresh reconcile period', async () => (await agent.client.status()).nextReconcileMs > 3500, 10_000, 20);
+        const del = await agent.client.exec(['bridge', 'fdb', 'del', mac, 'dev', 'flannel.1']);
+        expect(del.exitCode, del.stderr).toBe(0);
+        expect(await pingOk(a, b.ip, 1000)).toBe(false);
+        expect((await agent.client.exec(['bridge', 'fdb', 'show'])).stdout).not.toContain(mac);
+        await waitFor(
+          'the agent restores the FDB entry',
+          async () => (await agent.client.exec(['bridge', 'fdb', 'show'])).stdout.includes(mac),
+          15_000,
+        );
+        await waitFor('ping a → b again', () => pingOk(a, b.ip));
+        expect(agent.logs()).toContain('restored backend state for remote node');
+      });
+    }
+
+    it('deleting node-2 removes its routes on node-1', async () => {
+      await kube.resource('nodes').delete(names[1] as string);
+      await waitFor(
+        'route to node-2 gone',
+        async () => !(await agents[0]?.client.exec(['ip', 'route']))?.stdout.includes(cidrs[1] as string),
+      );
+      const s = await agents[0]?.client.status();
+      expect(s?.peers).not.toContain(names[1]);
+      if (backend === 'vxlan') expect((await agents[0]?.client.exec(['bridge', 'fdb', 'show']))?.stdout).not.toContain('dst 172.18.0.3');
+    });
+  });
+}
