@@ -402,6 +402,15 @@ describe('REST semantics', () => {
     expect((await call('GET', '/api/v1/namespaces/default/pods/tobind')).body.metadata.deletionGracePeriodSeconds).toBe(30);
   });
 
+  it('refuses verbs a subresource does not have (405), without touching the object', async () => {
+    await call('POST', '/api/v1/namespaces/default/pods', pod('sub405'));
+    const del = await call('DELETE', '/api/v1/namespaces/default/pods/sub405/status');
+    expect(del.body).toMatchObject({ code: 405, reason: 'MethodNotAllowed' });
+    expect((await call('GET', '/api/v1/namespaces/default/pods/sub405')).status).toBe(200);
+    expect((await call('PUT', '/api/v1/namespaces/default/pods/sub405/log', {})).status).toBe(405);
+    expect((await call('POST', '/api/v1/namespaces/default/pods/sub405')).status).toBe(405);
+  });
+
   it('scales through the scale subresource', async () => {
     await call('POST', '/apis/apps/v1/namespaces/default/deployments', {
       metadata: { name: 'sc' },

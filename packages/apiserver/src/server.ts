@@ -301,7 +301,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
 
     if (watch) return serveWatchHttp(req, reply, p, q, table, includeObject);
 
-    if (p.subresource === 'log' || p.subresource === 'exec') return proxyToNode(req, reply, p, url);
+    if (p.subresource === 'log' || p.subresource === 'exec') {
+      if (req.method !== 'GET' && req.method !== 'POST') throw methodNotAllowed(`pods/${p.subresource} accepts GET (and POST for exec)`);
+      return proxyToNode(req, reply, p, url);
+    }
+    if (p.subresource === 'status' && (req.method === 'POST' || req.method === 'DELETE')) {
+      throw methodNotAllowed(`${req.method} is not supported on ${info.resource}/status; use GET, PUT or PATCH`);
+    }
     if (p.subresource === 'binding' || p.subresource === 'eviction') {
       if (req.method !== 'POST') throw methodNotAllowed(`pods/${p.subresource} accepts only POST (create)`);
       const done =
