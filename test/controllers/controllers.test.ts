@@ -408,3 +408,24 @@ describe('node lifecycle', () => {
     });
   });
 });
+
+describe('control-plane restart', () => {
+  it('rebuilds the podCIDR allocations from the existing nodes: no CIDR is handed out twice', async () => {
+    const nodes = client.resource<Node>('nodes');
+    await nodes.create({ metadata: { name: 'worker-a' } });
+    const a = await waitFor('worker-a podCIDR', async () => (await nodes.get('worker-a')).spec?.podCIDR);
+    expect(a).toBe('10.244.4.0/24'); // node-1..3 hold 1..3; the next free one
+    await cp.kill();
+    await cp.restart();
+    await nodes.create({ metadata: { name: 'worker-b' } });
+    const b = await waitFor('worker-b podCIDR', async () => (await nodes.get('worker-b')).spec?.podCIDR);
+    expect(b).toBe('10.244.5.0/24');
+    const all = (await nodes.list()).items.map((n) => n.spec?.podCIDR);
+    expect(new Set(all).size).toBe(all.length);
+    // The workloads are still served after the restart.
+    await waitFor(
+      'three ready web endpoints after the restart',
+      async () => endpointsOf(await slicesOf('web')).filter((e) => e.conditions?.ready).length === 3,
+    );
+  });
+});
