@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { startApiServer } from '@podnet/apiserver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlreadyExistsError, ConflictError, InvalidError, NotFoundError } from './errors.js';
+import { loadKubeconfig } from './kubeconfig.js';
 import type { KubeObject } from './object.js';
 import { KubeClient } from './rest-client.js';
-import { type ApiServerProcess, startApiServerProcess } from './testing/apiserver-process.js';
+import { type ApiServerProcess, Relay, startApiServerProcess } from './testing/apiserver-process.js';
 
 type Svc = KubeObject & {
   spec: { selector?: Record<string, string>; ports: { name?: string; port: number; targetPort?: number | string }[]; clusterIP?: string };
@@ -135,6 +136,21 @@ describe('KubeClient (real API server process)', () => {
       expect((await watch.ended).by).toBe('client');
     } finally {
       c.close();
+    }
+  });
+
+  it('reuses one keep-alive connection for sequential requests', async () => {
+    const relay = new Relay(server.port);
+    await relay.listen();
+    const creds = loadKubeconfig(server.kubeconfigPath);
+    const c = new KubeClient({ server: `https://127.0.0.1:${relay.port}`, caPem: creds.caPem, token: creds.token });
+    try {
+      for (let i = 0; i < 20; i++) await c.resource('namespaces').get('default');
+      await c.resource('pods').list({ namespace: 'default' });
+      expect(relay.connections).toBe(1);
+    } finally {
+      c.close();
+      await relay.close();
     }
   });
 

@@ -84,9 +84,12 @@ export class Relay {
   readonly #sockets = new Set<net.Socket>();
   #open = true;
   port = 0;
+  /** Connections accepted so far (to check keep-alive reuse). */
+  connections = 0;
 
   constructor(targetPort: number) {
     this.#server = net.createServer((client) => {
+      this.connections++;
       if (!this.#open) {
         client.destroy();
         return;
