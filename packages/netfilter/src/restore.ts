@@ -8,7 +8,7 @@
 // podnet applies the whole input or nothing: the real iptables-restore commits table by table, so
 // a failure in a later table leaves earlier tables committed. Errors name the line and the word.
 import { IptablesError, RuleError } from './errors.js';
-import type { MatchInstance, Rule, TableName } from './rule.js';
+import type { MatchInstance, Rule, RuleTarget, TableName } from './rule.js';
 import { TABLE_NAMES } from './rule.js';
 import { parseRule } from './rule-parser.js';
 import { RuleSet, Table } from './ruleset.js';
@@ -38,14 +38,20 @@ function parseCounters(text: string, line: number): { packets: number; bytes: nu
 }
 
 /** Applies one rule command (-A/-I/-D/-R/-N/-X/-F/-P/-Z and its words) to a table. Shared with the iptables command. */
-export function applyCommand(table: Table, words: readonly string[], line?: number, counters?: { packets: number; bytes: number }): number {
+export function applyCommand(
+  table: Table,
+  words: readonly string[],
+  line?: number,
+  counters?: { packets: number; bytes: number },
+  intern?: Map<string, MatchInstance | RuleTarget>,
+): number {
   const [command, chainArg, ...rest] = words;
   const chainName = (): string => {
     if (chainArg === undefined || chainArg.startsWith('-')) throw new RuleError(`option "${command}" requires a chain name`, command);
     return chainArg;
   };
   const makeRule = (ruleWords: readonly string[]): Rule => {
-    const rule = parseRule(ruleWords, (name) => table.has(name));
+    const rule = parseRule(ruleWords, (name) => table.has(name), intern);
     if (line !== undefined) rule.line = line;
     if (counters) {
       rule.packets = counters.packets;
@@ -131,6 +137,7 @@ export function restore(
 ): RestoreResult {
   const next = new Map(current.tables);
   const committed: TableName[] = [];
+  const intern = new Map<string, MatchInstance | RuleTarget>();
   let table: Table | undefined;
   let tableLine = 0;
   let rules = 0;
@@ -206,7 +213,7 @@ export function restore(
         if (options.counters) counters = { packets: Number(words[c + 1]), bytes: Number(words[c + 2]) };
         words = [...words.slice(0, c), ...words.slice(c + 3)];
       }
-      rules += applyCommand(table, words, lineNo, counters);
+      rules += applyCommand(table, words, lineNo, counters, intern);
     } catch (error) {
       throw toIptablesError(error, lineNo);
     }

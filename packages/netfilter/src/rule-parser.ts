@@ -38,7 +38,12 @@ const VERDICTS: Record<string, RuleTarget> = {
  * Parses rule words. `words` must not include `-A CHAIN`. Returns the rule with counters zero;
  * jump targets are checked against the table later (at commit), as the kernel does.
  */
-export function parseRule(words: readonly string[], chainExists?: (name: string) => boolean): Rule {
+export function parseRule(
+  words: readonly string[],
+  chainExists?: (name: string) => boolean,
+  /** Shares identical match instances and jump targets between the rules of one restore. */
+  intern?: Map<string, MatchInstance | RuleTarget>,
+): Rule {
   const basics: RuleBasics = { protocol: 0, protocolInverted: false };
   const rule: Rule = {
     src: undefined,
@@ -145,7 +150,13 @@ export function parseRule(words: readonly string[], chainExists?: (name: string)
           // chain there nor a target extension is "Couldn't load target" (the commit checks it again).
           if (name.length > 28 || name.startsWith('-') || (chainExists && !chainExists(name)))
             throw new RuleError(`Couldn't load target \`${name}':No such file or directory`, name);
-          rule.target = { kind: isGoto ? 'goto' : 'jump', chain: name } as RuleTarget;
+          const key = `${isGoto ? '-g' : '-j'}\u0000${name}`;
+          let jump = intern?.get(key) as RuleTarget | undefined;
+          if (!jump) {
+            jump = { kind: isGoto ? 'goto' : 'jump', chain: name } as RuleTarget;
+            intern?.set(key, jump);
+          }
+          rule.target = jump;
         }
         continue;
       }
@@ -202,7 +213,16 @@ export function parseRule(words: readonly string[], chainExists?: (name: string)
       // The kernel refuses it at commit (xt_check_match: "only valid for protocol N").
       throw new RuleError(`${m.module.name} match: only valid for protocol ${m.module.protocol}`, `-m ${m.module.name}`);
     }
-    return { module: m.module, data: m.module.parse(m.options, basics) };
+    if (!intern) return { module: m.module, data: m.module.parse(m.options, basics) };
+    // Parsed extensions are never changed afterwards, so rules written alike share one (kube-proxy
+    // repeats each Service's comment, `-m tcp` and probabilities across its chains).
+    let key = `${m.module.name}\u0000${basics.protocol}${basics.protocolInverted ? '!' : ''}`;
+    for (const o of m.options) key += `\u0000${o.inverted ? '!' : ''}${o.name}\u0001${o.args.join('\u0001')}`;
+    const shared = intern.get(key) as MatchInstance | undefined;
+    if (shared) return shared;
+    const made = { module: m.module, data: m.module.parse(m.options, basics) };
+    intern.set(key, made);
+    return made;
   });
   if (target) {
     const data = target.module.parse(target.options, basics);

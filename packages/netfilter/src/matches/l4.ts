@@ -57,27 +57,28 @@ function formatTcpFlags(flags: number): string {
   return names.length === 0 ? 'NONE' : names.join(',');
 }
 
+const canonical = (name: string) =>
+  name === 'source-port' ? 'sport' : name === 'destination-port' ? 'dport' : name === 'syn' ? 'tcp-flags' : name;
+
 function parsePorts(options: ParsedOption[], module: string, withFlags: boolean): PortsData {
-  const data: PortsData = {};
-  const seen = once(
-    options.map((o) => ({
-      ...o,
-      name: o.name === 'source-port' ? 'sport' : o.name === 'destination-port' ? 'dport' : o.name === 'syn' ? 'tcp-flags' : o.name,
-    })),
+  // Each option once, counting the long spellings and --syn (a --tcp-flags) as the same option.
+  once(
+    options.map((o) => ({ ...o, name: canonical(o.name) })),
     module,
   );
+  const data: PortsData = {};
   for (const o of options) {
-    const name = o.name === 'source-port' ? 'sport' : o.name === 'destination-port' ? 'dport' : o.name;
+    const name = canonical(o.name);
     if (name === 'sport' || name === 'dport') {
       const [lo, hi] = parsePortRange(o.args[0] as string);
       data[name] = { lo, hi, inverted: o.inverted };
+    } else if (withFlags && o.name === 'syn') {
+      // --syn is --tcp-flags FIN,SYN,RST,ACK SYN (libxt_tcp).
+      data.flags = { mask: 0x17, comp: 0x02, inverted: o.inverted };
     } else if (withFlags && name === 'tcp-flags') {
       data.flags = { mask: parseTcpFlags(o.args[0] as string), comp: parseTcpFlags(o.args[1] as string), inverted: o.inverted };
-    } else if (withFlags && name === 'syn') {
-      data.flags = { mask: 0x17, comp: 0x02, inverted: o.inverted };
     }
   }
-  void seen;
   return data;
 }
 

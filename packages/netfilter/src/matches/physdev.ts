@@ -64,5 +64,5 @@ export const physdevMatch: MatchModule<PhysdevData> = {
       return true;
     };
   },
-  list: (d) => `PHYSDEV match${physdevMatch.save(d).replace(/--/g, '--')}`,
+  list: (d) => `PHYSDEV match${physdevMatch.save(d)}`,
 };
