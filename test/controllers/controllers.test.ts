@@ -261,6 +261,30 @@ describe('scale, failed pods, scheduling failures', () => {
   });
 });
 
+describe('progress deadline', () => {
+  it('turns Progressing False with ProgressDeadlineExceeded when pods never become available', async () => {
+    const d = deployment('stuck', 2, 'podnet/echo:1.0');
+    d.spec.progressDeadlineSeconds = 2;
+    d.spec.template.spec.nodeSelector = { 'podnet.dev/no-such-node': 'true' };
+    await client.resource<Deployment>('deployments').create(d);
+    const done = await waitFor('ProgressDeadlineExceeded', async () => {
+      const x = await client.resource<Deployment>('deployments').get('stuck', { namespace: 'default' });
+      const c = x.status?.conditions?.find((k) => k.type === 'Progressing');
+      return c?.reason === 'ProgressDeadlineExceeded' ? x : undefined;
+    });
+    expect(done.status?.conditions?.find((k) => k.type === 'Progressing')).toMatchObject({
+      status: 'False',
+      message: expect.stringMatching(/^ReplicaSet "stuck-\w+" has timed out progressing\.$/),
+    });
+    expect(done.status?.conditions?.find((k) => k.type === 'Available')).toMatchObject({
+      status: 'False',
+      reason: 'MinimumReplicasUnavailable',
+    });
+    await client.resource('deployments').delete('stuck', { namespace: 'default', propagationPolicy: 'Foreground' });
+    await waitFor('the stuck pods to go', async () => (await podsOf('stuck')).length === 0);
+  });
+});
+
 describe('rolling update', () => {
   it('with maxSurge=1, maxUnavailable=0 never drops below the desired ready count (from a watch)', async () => {
     const strategy = { type: 'RollingUpdate' as const, rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };

@@ -4,7 +4,8 @@
 // (deployment.kubernetes.io/revision on the ReplicaSets and the Deployment, desired-replicas and
 // max-replicas on the ReplicaSets); old ReplicaSets beyond revisionHistoryLimit removed once the
 // rollout completes; and status with observedGeneration and the Available and Progressing
-// conditions worded as util/deployment_util.go words them. Availability is counted from the pod
+// conditions worded as util/deployment_util.go words them, Progressing turning False with
+// ProgressDeadlineExceeded when nothing progressed for progressDeadlineSeconds. Availability is counted from the pod
 // cache (ready for minReadySeconds), which the ReplicaSet controller shares.
 import { isAlreadyExists, isNotFound } from '@podnet/client';
 import {
@@ -104,9 +105,11 @@ export class DeploymentController implements Controller {
       : { maxSurge: 0, maxUnavailable: desired };
     const maxOldRevision = Math.max(0, ...oldRs.map(revisionOf));
 
+    let created = false;
     if (!newRs) {
       newRs = await this.#createReplicaSet(d, hash, oldRs, desired, fp, rolling, maxOldRevision + 1);
       if (!newRs) return;
+      created = true;
     } else if (revisionOf(newRs) <= maxOldRevision) {
       // A rollback to an older template: its ReplicaSet becomes the newest revision again.
       newRs = await this.#patchRs(newRs, { metadata: { annotations: { [REVISION]: String(maxOldRevision + 1) } } });
@@ -144,7 +147,7 @@ export class DeploymentController implements Controller {
       }
     }
     await this.#cleanup(d, newRs, oldRs);
-    await this.#updateStatus(d, newRs, rsList.includes(newRs) ? rsList : [...rsList, newRs], desired, fp);
+    await this.#updateStatus(d, newRs, rsList.includes(newRs) ? rsList : [...rsList, newRs], desired, fp, created);
   }
 
   async #createReplicaSet(
@@ -258,7 +261,26 @@ export class DeploymentController implements Controller {
     }
   }
 
-  async #updateStatus(d: Deployment, newRs: ReplicaSet, all: ReplicaSet[], desired: number, fp: Fenceposts): Promise<void> {
+  /** util.DeploymentProgressing: more updated, ready or available pods, fewer old ones, or a new spec. */
+  #progressed(d: Deployment, next: NonNullable<Deployment['status']>): boolean {
+    const cur = d.status ?? {};
+    return (
+      (cur.observedGeneration ?? 0) < (d.metadata.generation ?? 0) ||
+      (next.updatedReplicas ?? 0) > (cur.updatedReplicas ?? 0) ||
+      (next.replicas ?? 0) - (next.updatedReplicas ?? 0) < (cur.replicas ?? 0) - (cur.updatedReplicas ?? 0) ||
+      (next.readyReplicas ?? 0) > (cur.readyReplicas ?? 0) ||
+      (next.availableReplicas ?? 0) > (cur.availableReplicas ?? 0)
+    );
+  }
+
+  async #updateStatus(
+    d: Deployment,
+    newRs: ReplicaSet,
+    all: ReplicaSet[],
+    desired: number,
+    fp: Fenceposts,
+    createdRs: boolean,
+  ): Promise<void> {
     const now = this.#ctx.now();
     const minReady = d.spec.minReadySeconds ?? 0;
     const pods = all.flatMap((rs) => this.#podsOf(rs));
@@ -275,10 +297,10 @@ export class DeploymentController implements Controller {
     };
     const ts = timestamp(now);
     const conditions = [...(d.status?.conditions ?? [])];
-    const setCondition = (c: Condition) => {
+    const setCondition = (c: Condition, touch = false) => {
       const i = conditions.findIndex((x) => x.type === c.type);
       const prev = conditions[i];
-      if (prev && prev.status === c.status && prev.reason === c.reason && prev.message === c.message) return;
+      if (!touch && prev && prev.status === c.status && prev.reason === c.reason && prev.message === c.message) return;
       const next = { ...c, lastUpdateTime: ts, lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : ts };
       if (i >= 0) conditions[i] = next;
       else conditions.push(next);
@@ -308,10 +330,46 @@ export class DeploymentController implements Controller {
         reason: 'NewReplicaSetAvailable',
         message: `ReplicaSet "${rsName}" has successfully progressed.`,
       });
-    } else if (!conditions.some((c) => c.type === 'Progressing')) {
-      setCondition({ type: 'Progressing', status: 'True', reason: 'NewReplicaSetCreated', message: `Created new replica set "${rsName}"` });
+    } else if (createdRs || !conditions.some((c) => c.type === 'Progressing')) {
+      setCondition(
+        { type: 'Progressing', status: 'True', reason: 'NewReplicaSetCreated', message: `Created new replica set "${rsName}"` },
+        true,
+      );
+    } else if (this.#progressed(d, status)) {
+      setCondition(
+        { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', message: `ReplicaSet "${rsName}" is progressing.` },
+        true,
+      );
     } else {
-      setCondition({ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', message: `ReplicaSet "${rsName}" is progressing.` });
+      // No progress since the condition was last touched: past progressDeadlineSeconds the
+      // rollout has timed out (progress.go syncRolloutStatus, util DeploymentTimedOut).
+      const cond = conditions.find((c) => c.type === 'Progressing');
+      const deadline = d.spec.progressDeadlineSeconds;
+      if (
+        cond &&
+        deadline !== undefined &&
+        !d.spec.paused &&
+        cond.reason !== 'NewReplicaSetAvailable' &&
+        cond.reason !== 'ProgressDeadlineExceeded'
+      ) {
+        const left = Date.parse(cond.lastUpdateTime ?? '') + deadline * 1000 - now.getTime();
+        if (left <= 0) {
+          setCondition({
+            type: 'Progressing',
+            status: 'False',
+            reason: 'ProgressDeadlineExceeded',
+            message: `ReplicaSet "${rsName}" has timed out progressing.`,
+          });
+          this.#events.event(
+            { ...d, kind: 'Deployment', apiVersion: 'apps/v1' },
+            'Warning',
+            'ProgressDeadlineExceeded',
+            `Deployment "${d.metadata.name}" exceeded its progress deadline`,
+          );
+        } else if (Number.isFinite(left)) {
+          this.#queue.addAfter(dKey(d), left + 50);
+        }
+      }
     }
     status.conditions = conditions;
     if (JSON.stringify(status) === JSON.stringify(d.status ?? {})) return;
