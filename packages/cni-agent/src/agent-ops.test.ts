@@ -132,7 +132,8 @@ describe('cni-agent operations', () => {
       netns: 'ops-a',
       config: { cniVersion: '1.0.0', name: 'podnet', type: 'podnet' },
     });
-    expect(again.ok && (again.result?.ips as Array<{ address: string }>)[0]?.address).toBe('10.244.8.2/24');
+    const ips = again.ok ? (again.result?.ips as Array<{ address: string }> | undefined) : undefined;
+    expect(ips?.[0]?.address).toBe('10.244.8.2/24');
   });
 
   it('refuses bad flags with a clear message and exit code 2', async () => {

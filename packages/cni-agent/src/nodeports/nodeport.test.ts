@@ -27,6 +27,8 @@ let pod: TestPod;
 let proxier: IptablesProxier;
 let nodePort = 0;
 let udpNodePort = 0;
+let echoNodePort = 0;
+const podErrors: string[] = [];
 
 beforeAll(async () => {
   api = await startApiServerProcess();
@@ -57,6 +59,17 @@ beforeAll(async () => {
     udp.send(Buffer.concat([Buffer.from('udp:'), msg]), rinfo.port, rinfo.address),
   );
   udp.bind(5353);
+  // A half-close server: answers only after the client's FIN, then closes; records resets.
+  pod.ns.tcp
+    .createServer({ allowHalfOpen: true }, (s) => {
+      let got = '';
+      s.on('data', (d: Buffer) => {
+        got += d.toString();
+      });
+      s.on('end', () => s.end(`after your FIN I got "${got}"`));
+      s.on('error', (e: NodeJS.ErrnoException) => podErrors.push(e.code ?? e.message));
+    })
+    .listen(9090);
 
   const svc = (await kube.resource('services').create({
     metadata: { name: 'np-web', namespace: 'default' },
@@ -66,10 +79,12 @@ beforeAll(async () => {
       ports: [
         { name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' },
         { name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP' },
+        { name: 'halfclose', port: 9000, targetPort: 9090, protocol: 'TCP' },
       ],
     },
   } as never)) as { spec: { ports: Array<{ nodePort: number; protocol: string }> } };
   nodePort = svc.spec.ports.find((p) => p.protocol === 'TCP')?.nodePort ?? 0;
+  echoNodePort = svc.spec.ports.find((p) => p.protocol === 'TCP' && p.nodePort !== nodePort)?.nodePort ?? 0;
   udpNodePort = svc.spec.ports.find((p) => p.protocol === 'UDP')?.nodePort ?? 0;
   const slice = {
     apiVersion: 'discovery.k8s.io/v1',
@@ -80,6 +95,7 @@ beforeAll(async () => {
     ports: [
       { name: 'http', port: 8080, protocol: 'TCP' },
       { name: 'dns', port: 5353, protocol: 'UDP' },
+      { name: 'halfclose', port: 9090, protocol: 'TCP' },
     ],
   };
   proxier = new IptablesProxier({
@@ -104,7 +120,7 @@ beforeAll(async () => {
   await waitFor('kube-proxy rules applied', async () =>
     (await agent.client.iptablesSave({ table: 'nat' })).includes(`--dport ${nodePort}`),
   );
-  await waitFor('NodePort listeners open', async () => (await agent.client.status()).nodePorts >= 2);
+  await waitFor('NodePort listeners open', async () => (await agent.client.status()).nodePorts >= 3);
 });
 
 afterAll(async () => {
@@ -158,8 +174,37 @@ describe('NodePort through kube-proxy rules', () => {
     const updated = { ...current, spec: { ...current.spec, externalTrafficPolicy: 'Local' } };
     proxier.onServiceUpdate(current as never, updated as never);
     await waitFor('Local rules', async () => (await agent.client.iptablesSave({ table: 'nat' })).includes('-j KUBE-SVL-'));
-    const { stdout } = await run('curl', ['-s', '-m', '10', `http://127.0.1.1:${nodePort}/`]);
-    expect(stdout).toMatch(/^hello from np-web, you are 203\.0\.113\.1:\d+\n$/);
+    const { stdout } = await run('curl', ['-s', '-m', '10', '--local-port', '41000-41999', `http://127.0.1.1:${nodePort}/`]);
+    const m = /^hello from np-web, you are 203\.0\.113\.1:(\d+)\n$/.exec(stdout);
+    expect(m, stdout).not.toBeNull();
+    // The real source port is kept (no masquerade under Local, and the port was free).
+    expect(Number(m?.[1])).toBeGreaterThanOrEqual(41000);
+    expect(Number(m?.[1])).toBeLessThanOrEqual(41999);
+  });
+
+  it('a real half-close (FIN) reaches the pod and its answer and FIN come back; a real reset resets the pod side', async () => {
+    const net = await import('node:net');
+    const answer = await new Promise<string>((resolve, reject) => {
+      const c = net.connect({ host: '127.0.1.1', port: echoNodePort, allowHalfOpen: true });
+      let got = '';
+      const t = setTimeout(() => reject(new Error(`no answer (got "${got}")`)), 10_000);
+      c.on('connect', () => c.end('request'));
+      c.on('data', (d: Buffer) => {
+        got += d.toString();
+      });
+      c.on('end', () => {
+        clearTimeout(t);
+        resolve(got);
+      });
+      c.on('error', reject);
+    });
+    expect(answer).toBe('after your FIN I got "request"');
+    const c = net.connect({ host: '127.0.1.1', port: echoNodePort });
+    await new Promise<void>((resolve) => c.on('connect', () => resolve()));
+    c.write('partial');
+    await new Promise((r) => setTimeout(r, 200));
+    c.resetAndDestroy();
+    await waitFor('the pod side sees the reset', () => podErrors.includes('ECONNRESET'), 10_000);
   });
 
   it('UDP NodePort: datagrams relayed both ways', async () => {
@@ -185,7 +230,7 @@ describe('NodePort through kube-proxy rules', () => {
     const port = empty.spec.ports[0]?.nodePort as number;
     proxier.onServiceAdd(empty as never);
     await waitFor('REJECT rule', async () => (await agent.client.iptablesSave({ table: 'filter' })).includes(`--dport ${port} -j REJECT`));
-    await waitFor('listener', async () => (await agent.client.status()).nodePorts >= 3);
+    await waitFor('listener', async () => (await agent.client.status()).nodePorts >= 4);
     const err = (await run('curl', ['-s', '-m', '10', `http://127.0.1.1:${port}/`]).then(
       () => undefined,
       (e: unknown) => e,
