@@ -16,6 +16,7 @@ export default defineConfig({
       '@podnet/controllers': here('./packages/controllers/src/index.ts'),
       '@podnet/kube-proxy': here('./packages/kube-proxy/src/index.ts'),
       '@podnet/cni-agent': here('./packages/cni-agent/src/index.ts'),
+      '@podnet/node-agent': here('./packages/node-agent/src/index.ts'),
     },
   },
   test: {

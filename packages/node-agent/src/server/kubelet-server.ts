@@ -1,0 +1,235 @@
+// The kubelet server on <transport-address>:10250 (pkg/kubelet/server/server.go): HTTPS with a
+// self-signed serving certificate; /healthz, /metrics, /pods, /containerLogs/{ns}/{pod}/{container},
+// /exec/{ns}/{pod}/{container} (WebSocket channel protocol, v5 and v4), and podnet's control
+// entries `POST /podnet/kill/{ns}/{pod}` and `POST /podnet/kill-node` (bearer token of the node).
+// The same handler serves the node-agent's control unix socket (file mode 0600: who can open it
+// is authenticated by the filesystem), where no token is needed.
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '@podnet/client';
+import type { Registry } from 'prom-client';
+import { WebSocketServer } from 'ws';
+import type { PodRuntime } from '../runtime/pod-runtime.js';
+import { LogRequestError, parseLogQuery, serveContainerLogs } from './container-logs.js';
+import { chooseExecProtocol, execStreams } from './exec-stream.js';
+
+export interface KubeletBackend {
+  node: string;
+  findPod(namespace: string, name: string): PodRuntime | undefined;
+  pods(): PodRuntime[];
+  /** Kills the pod's containers at once; the number killed. */
+  killPod(namespace: string, name: string): number;
+  /** Stops the whole node (children SIGKILLed) — the process exits. */
+  killNode(): void;
+  registry: Registry;
+  /** Accepted bearer tokens for the control entries on the TCP port. */
+  controlTokens: string[];
+}
+
+export interface KubeletServerOptions {
+  host: string;
+  port: number;
+  tls: { certPem: string; keyPem: string };
+  controlSocket?: string;
+  backend: KubeletBackend;
+  log: Logger;
+}
+
+function status(res: ServerResponse, code: number, reason: string, message: string): void {
+  const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+  if (!res.headersSent) res.writeHead(code, { 'Content-Type': 'application/json' });
+  res.end(body);
+}
+
+function segments(url: URL): string[] {
+  return url.pathname
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s) => decodeURIComponent(s));
+}
+
+export class KubeletServer {
+  readonly #o: KubeletServerOptions;
+  #server: https.Server | undefined;
+  #control: http.Server | undefined;
+  readonly #wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => chooseExecProtocol(p) });
+  port = 0;
+
+  constructor(o: KubeletServerOptions) {
+    this.#o = o;
+  }
+
+  async start(): Promise<void> {
+    const server = https.createServer(
+      { cert: this.#o.tls.certPem, key: this.#o.tls.keyPem },
+      (req, res) => void this.#handle(req, res, false),
+    );
+    server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#o.port, this.#o.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const a = server.address();
+    this.port = typeof a === 'object' && a ? a.port : this.#o.port;
+    this.#server = server;
+    if (this.#o.controlSocket) {
+      if (existsSync(this.#o.controlSocket)) unlinkSync(this.#o.controlSocket);
+      const control = http.createServer((req, res) => void this.#handle(req, res, true));
+      await new Promise<void>((resolve, reject) => {
+        control.once('error', reject);
+        control.listen(this.#o.controlSocket, () => resolve());
+      });
+      chmodSync(this.#o.controlSocket, 0o600);
+      this.#control = control;
+    }
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse, trusted: boolean): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://kubelet');
+    const seg = segments(url);
+    const b = this.#o.backend;
+    try {
+      if (seg[0] === 'healthz' && seg.length === 1) {
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.end('ok');
+        return;
+      }
+      if (seg[0] === 'metrics' && seg.length === 1) {
+        res.writeHead(200, { 'Content-Type': b.registry.contentType });
+        res.end(await b.registry.metrics());
+        return;
+      }
+      if (seg[0] === 'pods' && seg.length === 1) {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            kind: 'PodList',
+            apiVersion: 'v1',
+            metadata: {},
+            items: b.pods().map((p) => ({ ...p.pod, status: p.status() })),
+          }),
+        );
+        return;
+      }
+      if (seg[0] === 'containerLogs' && seg.length === 4 && req.method === 'GET') {
+        const [, ns, name, container] = seg as [string, string, string, string];
+        const rt = b.findPod(ns, name);
+        if (!rt) return status(res, 404, 'NotFound', `pod "${name}" in namespace "${ns}" is not running on node ${b.node}`);
+        await serveContainerLogs(rt, container, parseLogQuery(url.searchParams), res);
+        return;
+      }
+      if (seg[0] === 'podnet') {
+        if (req.method !== 'POST') return status(res, 405, 'MethodNotAllowed', `${req.method} ${url.pathname}: use POST`);
+        if (!trusted && !this.#authorized(req))
+          return status(
+            res,
+            401,
+            'Unauthorized',
+            'the node-agent control entries need "Authorization: Bearer <node-agent token>" (or its control socket)',
+          );
+        if (seg[1] === 'kill' && seg.length === 4) {
+          const [, , ns, name] = seg as [string, string, string, string];
+          if (!b.findPod(ns, name))
+            return status(res, 404, 'NotFound', `pod "${name}" in namespace "${ns}" is not running on node ${b.node}`);
+          const killed = b.killPod(ns, name);
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ pod: `${ns}/${name}`, node: b.node, containersKilled: killed }));
+          return;
+        }
+        if (seg[1] === 'kill-node' && seg.length === 2) {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ node: b.node, killed: true }), () => setImmediate(() => b.killNode()));
+          return;
+        }
+      }
+      if (seg[0] === 'exec')
+        return status(
+          res,
+          400,
+          'BadRequest',
+          'exec needs a WebSocket upgrade (Sec-WebSocket-Protocol v5.channel.k8s.io or v4.channel.k8s.io)',
+        );
+      status(
+        res,
+        404,
+        'NotFound',
+        `${url.pathname}: not found (the node-agent serves /healthz, /metrics, /pods, /containerLogs/NS/POD/CONTAINER, /exec/NS/POD/CONTAINER)`,
+      );
+    } catch (e) {
+      if (e instanceof LogRequestError) return status(res, e.status, 'BadRequest', e.message);
+      this.#o.log.error({ err: (e as Error).message, url: url.pathname }, 'kubelet server request failed');
+      if (!res.headersSent) status(res, 500, 'InternalError', (e as Error).message);
+      else res.end();
+    }
+  }
+
+  #authorized(req: IncomingMessage): boolean {
+    const h = req.headers.authorization ?? '';
+    const token = h.startsWith('Bearer ') ? h.slice(7).trim() : '';
+    return token !== '' && this.#o.backend.controlTokens.includes(token);
+  }
+
+  #reject(socket: Duplex, code: number, message: string): void {
+    const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, code });
+    socket.end(
+      `HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): undefined {
+    const url = new URL(req.url ?? '/', 'https://kubelet');
+    const seg = segments(url);
+    if (seg[0] !== 'exec' || seg.length !== 4)
+      return void this.#reject(socket, 404, `${url.pathname}: no WebSocket endpoint here (use /exec/NS/POD/CONTAINER)`);
+    const [, ns, name, container] = seg as [string, string, string, string];
+    const rt = this.#o.backend.findPod(ns, name);
+    if (!rt) return void this.#reject(socket, 404, `pod "${name}" in namespace "${ns}" is not running on node ${this.#o.backend.node}`);
+    if (!rt.containerNames().includes(container))
+      return void this.#reject(socket, 400, `container ${container} is not valid for pod ${name}`);
+    const argv = url.searchParams.getAll('command');
+    if (argv.length === 0) return void this.#reject(socket, 400, 'you must specify at least one command for the container');
+    const q = (k: string) => url.searchParams.get(k) === 'true' || url.searchParams.get(k) === '1';
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((s) => s.trim());
+    if (!chooseExecProtocol(new Set(offered)))
+      return void this.#reject(
+        socket,
+        400,
+        `no supported exec subprotocol in [${offered.join(', ')}]; use v5.channel.k8s.io or v4.channel.k8s.io`,
+      );
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const streams = execStreams(ws, argv, {
+        stdin: q('stdin'),
+        stdout: q('stdout') || !url.searchParams.has('stdout'),
+        stderr: q('stderr') || !url.searchParams.has('stderr'),
+      });
+      this.#o.log.info({ pod: `${ns}/${name}`, container, argv }, 'exec');
+      void rt.exec(container, argv, streams.io).then(
+        (r) => {
+          if (r.status === 126 && r.output) streams.io.stderr(`${r.output}\n`);
+          streams.finish(r.status);
+        },
+        (e) => {
+          streams.io.stderr(`${(e as Error).message}\n`);
+          streams.finish(1);
+        },
+      );
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.#wss.clients) c.terminate();
+    const closing = Promise.all([
+      new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r())),
+      new Promise<void>((r) => (this.#control ? this.#control.close(() => r()) : r())),
+    ]);
+    this.#server?.closeAllConnections();
+    await closing;
+  }
+}

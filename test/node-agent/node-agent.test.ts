@@ -1,0 +1,276 @@
+// The node-agent against the real API server and controllers: registration and Lease, pods
+// Running/Ready with IPs from the podCIDR, traffic between pod namespaces over unix-socket veths
+// and cni0, shared pod network namespaces, port clashes, probes, image pull errors, graceful
+// deletion and `podnet kill pod`.
+import { existsSync, readFileSync } from 'node:fs';
+import https from 'node:https';
+import type { KubeObject } from '@podnet/client';
+import { containerLogPath, type Lease, type Node, type Pod } from '@podnet/node-agent';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AGNHOST, createPod, isReady, pods, startTestCluster, type TestCluster, waitFor, waitRunningReady } from './cluster.ts';
+
+let c: TestCluster;
+
+beforeAll(async () => {
+  c = await startTestCluster('main');
+});
+afterAll(async () => {
+  await c?.close();
+});
+
+const netexec = (name: string, extra: Partial<Pod['spec']['containers'][number]> = {}) => ({
+  name,
+  image: AGNHOST,
+  args: ['netexec', '--http-port=8080', '--udp-port=8081'],
+  ports: [{ name: 'http', containerPort: 8080 }],
+  ...extra,
+});
+
+async function execIn(name: string, container: string, argv: string[]) {
+  const rt = c.agent.pod('default', name);
+  if (!rt) throw new Error(`pod ${name} not on the node`);
+  return rt.exec(container, argv, undefined, 20_000);
+}
+
+function post(path: string, token: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: c.transportAddress,
+        port: c.kubeletPort,
+        path,
+        method: 'POST',
+        rejectUnauthorized: false,
+        headers: { Authorization: `Bearer ${token}` },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('node registration', () => {
+  it('registers the Node with its addresses, annotation, capacity and Ready=KubeletReady', async () => {
+    const node = await c.admin.resource<Node & KubeObject>('nodes').get(c.nodeName);
+    expect(node.status?.addresses).toEqual([
+      { type: 'InternalIP', address: '172.18.0.2' },
+      { type: 'Hostname', address: 'node-1' },
+    ]);
+    expect(node.metadata.annotations?.['podnet.dev/transport-address']).toBe(c.transportAddress);
+    expect(node.status?.capacity?.pods).toBe('110');
+    expect(node.status?.nodeInfo?.kubeletVersion).toMatch(/^v1\.32\.\d+-podnet$/);
+    const ready = node.status?.conditions?.find((x) => x.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'True', reason: 'KubeletReady' });
+    expect(node.status?.conditions?.find((x) => x.type === 'MemoryPressure')?.status).toBe('False');
+    expect(node.spec?.podCIDR).toBe('10.244.1.0/24');
+  });
+
+  it('renews its Lease in kube-node-lease', async () => {
+    const leases = c.admin.resource<Lease & KubeObject>('leases');
+    const first = (await leases.get('node-1', { namespace: 'kube-node-lease' })).spec.renewTime;
+    const later = await waitFor('a renewed lease', async () => {
+      const t = (await leases.get('node-1', { namespace: 'kube-node-lease' })).spec.renewTime;
+      return t !== first ? t : undefined;
+    });
+    expect(Date.parse(later as string)).toBeGreaterThan(Date.parse(first as string));
+  });
+});
+
+describe('pods', () => {
+  it('runs agnhost Running and Ready (readiness probe) with an IP from the podCIDR, reachable from another pod', async () => {
+    await createPod(c, {
+      metadata: { name: 'web' },
+      spec: { containers: [netexec('web', { readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 } })] },
+    });
+    await createPod(c, {
+      metadata: { name: 'client' },
+      spec: { containers: [{ name: 'box', image: 'busybox:1.36', command: ['sleep', '3600'] }] },
+    });
+    const web = await waitRunningReady(c, 'web');
+    await waitRunningReady(c, 'client');
+    expect(web.status?.podIP).toMatch(/^10\.244\.1\.\d+$/);
+    expect(web.status?.hostIP).toBe('172.18.0.2');
+    expect(web.status?.podIPs).toEqual([{ ip: web.status?.podIP }]);
+    expect(web.status?.conditions?.map((x) => x.type).sort()).toEqual([
+      'ContainersReady',
+      'Initialized',
+      'PodReadyToStartContainers',
+      'PodScheduled',
+      'Ready',
+    ]);
+    expect(web.status?.containerStatuses?.[0]).toMatchObject({ name: 'web', ready: true, restartCount: 0, started: true });
+    const r = await execIn('client', 'box', ['curl', '-s', `http://${web.status?.podIP}:8080/hostname`]);
+    expect(r).toEqual({ status: 0, output: 'web' });
+    const echo = await execIn('client', 'box', ['sh', '-c', `wget -qO- "http://${web.status?.podIP}:8080/echo?msg=hi" && echo`]);
+    expect(echo.output).toBe('hi');
+    // UDP: agnhost's /dial sends "hostname" to its own UDP port 8081 and reports the answer.
+    const udp = await execIn('client', 'box', [
+      'curl',
+      '-s',
+      `http://${web.status?.podIP}:8080/dial?request=hostname&host=${web.status?.podIP}&port=8081&protocol=udp`,
+    ]);
+    expect(JSON.parse(udp.output)).toEqual({ responses: ['web'], errors: [] });
+    const ping = await execIn('client', 'box', ['ping', '-c', '2', '-i', '0.1', web.status?.podIP as string]);
+    expect(ping.output).toMatch(/2 packets transmitted, 2 received, 0% packet loss/);
+  });
+
+  it('lets two containers of a pod talk over localhost (one network namespace)', async () => {
+    await createPod(c, {
+      metadata: { name: 'duo' },
+      spec: { containers: [netexec('server'), { name: 'sidecar', image: 'alpine:3.20', command: ['sleep', 'infinity'] }] },
+    });
+    await waitRunningReady(c, 'duo');
+    const r = await execIn('duo', 'sidecar', ['wget', '-qO-', 'http://localhost:8080/hostname']);
+    expect(r).toEqual({ status: 0, output: 'duo' });
+    const ss = await execIn('duo', 'sidecar', ['ss', '-tln']);
+    expect(ss.output).toMatch(/LISTEN\s+0\s+511\s+0\.0\.0\.0:8080/);
+  });
+
+  it('puts a second container binding the same port into CrashLoopBackOff with EADDRINUSE', async () => {
+    await createPod(c, {
+      metadata: { name: 'clash' },
+      spec: { containers: [netexec('first'), netexec('second', { args: ['netexec', '--http-port=8080', '--udp-port=0'] })] },
+    });
+    const p = await waitFor('a CrashLoopBackOff', async () => {
+      const pod = await pods(c).get('clash', { namespace: 'default' });
+      const second = pod.status?.containerStatuses?.find((s) => s.name === 'second');
+      return second?.state.waiting?.reason === 'CrashLoopBackOff' ? pod : undefined;
+    });
+    const second = p.status?.containerStatuses?.find((s) => s.name === 'second');
+    expect(second?.lastState?.terminated?.reason).toBe('Error');
+    expect(second?.lastState?.terminated?.message).toMatch(/EADDRINUSE/);
+    expect(second?.restartCount).toBeGreaterThanOrEqual(1);
+    expect(p.status?.containerStatuses?.find((s) => s.name === 'first')?.state.running).toBeDefined();
+    expect(isReady(p)).toBe(false);
+  });
+
+  it('reports Ready=False when the readiness probe fails', async () => {
+    await createPod(c, {
+      metadata: { name: 'unready' },
+      spec: {
+        containers: [
+          netexec('web', { readinessProbe: { httpGet: { path: '/no-such-page', port: 8080 }, periodSeconds: 1, failureThreshold: 1 } }),
+        ],
+      },
+    });
+    await waitFor('an Unhealthy event', async () => {
+      const evs = await c.admin
+        .resource<KubeObject & { reason?: string; message?: string; involvedObject?: { name?: string } }>('events')
+        .list({ namespace: 'default' });
+      return evs.items.find(
+        (e) =>
+          e.involvedObject?.name === 'unready' &&
+          e.reason === 'Unhealthy' &&
+          /Readiness probe failed: HTTP probe failed with statuscode: 404/.test(e.message ?? ''),
+      );
+    });
+    const p = await pods(c).get('unready', { namespace: 'default' });
+    expect(p.status?.phase).toBe('Running');
+    expect(p.status?.conditions?.find((x) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'ContainersNotReady' });
+  });
+
+  it('restarts a container whose liveness probe fails (restartCount 1)', async () => {
+    await createPod(c, {
+      metadata: { name: 'unlive' },
+      spec: {
+        terminationGracePeriodSeconds: 1,
+        containers: [netexec('web', { livenessProbe: { tcpSocket: { port: 9999 }, periodSeconds: 1, failureThreshold: 1 } })],
+      },
+    });
+    const p = await waitFor('restartCount 1', async () => {
+      const pod = await pods(c).get('unlive', { namespace: 'default' });
+      return (pod.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1 ? pod : undefined;
+    });
+    expect(p.status?.containerStatuses?.[0]?.lastState?.terminated).toBeDefined();
+    const evs = await c.admin
+      .resource<KubeObject & { reason?: string; message?: string; involvedObject?: { name?: string } }>('events')
+      .list({ namespace: 'default' });
+    expect(
+      evs.items.some(
+        (e) =>
+          e.involvedObject?.name === 'unlive' &&
+          e.reason === 'Unhealthy' &&
+          /Liveness probe failed: dial tcp 10\.244\.1\.\d+:9999: connect: connection refused/.test(e.message ?? ''),
+      ),
+    ).toBe(true);
+  });
+
+  it('reports ErrImagePull then ImagePullBackOff for an unknown image, with an event listing the supported images', async () => {
+    await createPod(c, { metadata: { name: 'noimage' }, spec: { containers: [{ name: 'x', image: 'example.com/nope:1.0' }] } });
+    const p = await waitFor('ImagePullBackOff', async () => {
+      const pod = await pods(c).get('noimage', { namespace: 'default' });
+      return pod.status?.containerStatuses?.[0]?.state.waiting?.reason === 'ImagePullBackOff' ? pod : undefined;
+    });
+    expect(p.status?.phase).toBe('Pending');
+    const evs = await c.admin
+      .resource<KubeObject & { reason?: string; message?: string; type?: string; involvedObject?: { name?: string } }>('events')
+      .list({ namespace: 'default' });
+    const failed = evs.items.find(
+      (e) => e.involvedObject?.name === 'noimage' && e.reason === 'Failed' && e.message?.startsWith('Failed to pull image'),
+    );
+    expect(failed?.type).toBe('Warning');
+    expect(failed?.message).toMatch(/agnhost/);
+    expect(failed?.message).toMatch(/busybox/);
+    expect(failed?.message).toMatch(/nginx/);
+  });
+
+  it('delivers SIGTERM on graceful deletion and confirms the deletion', async () => {
+    const created = await createPod(c, {
+      metadata: { name: 'graceful' },
+      spec: { terminationGracePeriodSeconds: 5, containers: [netexec('web')] },
+    });
+    await waitRunningReady(c, 'graceful');
+    await pods(c).delete('graceful', { namespace: 'default', gracePeriodSeconds: 5 });
+    await waitFor('the pod gone', async () => {
+      try {
+        await pods(c).get('graceful', { namespace: 'default' });
+        return undefined;
+      } catch (e) {
+        return (e as { httpStatus?: number }).httpStatus === 404 || /NotFound/.test(String(e)) ? true : undefined;
+      }
+    });
+    const log = containerLogPath(`${c.dataDir}/node-1`, 'default', 'graceful', created.metadata.uid as string, 'web', 0);
+    expect(existsSync(log)).toBe(true);
+    expect(readFileSync(log, 'utf8')).toMatch(/stdout F Received SIGTERM/);
+  });
+
+  it('kills a pod at once on the control entry and restarts it per restartPolicy', async () => {
+    await createPod(c, { metadata: { name: 'victim' }, spec: { containers: [netexec('web')] } });
+    const before = await waitRunningReady(c, 'victim');
+    expect(before.status?.containerStatuses?.[0]?.restartCount).toBe(0);
+    const denied = await post('/podnet/kill/default/victim', 'wrong-token');
+    expect(denied.status).toBe(401);
+    const r = await post('/podnet/kill/default/victim', c.cp.apiServer.tokens['node-agent'] as string);
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({ containersKilled: 1 });
+    const after = await waitFor('a restart after the kill', async () => {
+      const p = await pods(c).get('victim', { namespace: 'default' });
+      const s = p.status?.containerStatuses?.[0];
+      return s?.restartCount === 1 && s.state.running ? p : undefined;
+    });
+    expect(after.status?.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({ exitCode: 137, signal: 9, reason: 'Error' });
+  });
+
+  it('serves /healthz and /metrics with the node labels', async () => {
+    const get = (path: string) =>
+      new Promise<string>((resolve, reject) => {
+        https
+          .get({ host: c.transportAddress, port: c.kubeletPort, path, rejectUnauthorized: false }, (res) => {
+            let b = '';
+            res.on('data', (d) => (b += d));
+            res.on('end', () => resolve(b));
+          })
+          .on('error', reject);
+      });
+    expect(await get('/healthz')).toBe('ok');
+    const m = await get('/metrics');
+    expect(m).toMatch(/kubelet_running_pods\{component="node-agent",node="node-1"\} \d+/);
+    expect(m).toMatch(/prober_probe_total\{probe_type="Readiness",result="successful",component="node-agent",node="node-1"\} \d+/);
+    expect(m).toMatch(/kubelet_run_podsandbox_duration_seconds_count\{component="node-agent",node="node-1"\} \d+/);
+  });
+});
