@@ -239,6 +239,26 @@ export class CniAgentClient {
     return (await this.request('conntrackDelete', { filter })).deleted;
   }
 
+  /**
+   * The three callbacks kube-proxy's IptablesProxier takes, typed as it wants them:
+   * `new IptablesProxier({ ...agent.proxierHooks(), hostname, nodeIP, ... })`.
+   */
+  proxierHooks(): {
+    apply: (payload: string, options: { noflush: boolean }) => Promise<void>;
+    iptablesSave: () => Promise<string>;
+    deleteConntrack: (filter: ConntrackFilterBody) => Promise<void>;
+  } {
+    return {
+      apply: async (payload, options) => {
+        await this.iptablesRestore(payload, { noflush: options.noflush });
+      },
+      iptablesSave: () => this.iptablesSave(),
+      deleteConntrack: async (filter) => {
+        await this.conntrackDelete(filter);
+      },
+    };
+  }
+
   // ---- observability ------------------------------------------------------------------------------
 
   async traceStart(filter: TraceStartRequestBody): Promise<string> {

@@ -103,13 +103,7 @@ beforeAll(async () => {
     nodeIP: '172.18.0.2',
     clusterCIDR: '10.244.0.0/16',
     registry: new Registry(),
-    apply: async (payload, options) => {
-      await agent.client.iptablesRestore(payload, options);
-    },
-    iptablesSave: () => agent.client.iptablesSave(),
-    deleteConntrack: async (filter) => {
-      await agent.client.conntrackDelete(filter);
-    },
+    ...agent.client.proxierHooks(),
     minSyncPeriodMs: 10,
   });
   proxier.onServiceAdd(svc as never);
