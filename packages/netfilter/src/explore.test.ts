@@ -139,3 +139,17 @@ describe('kube-proxy rule sets, every statistic branch', () => {
     expect(summary(trace('dns.rules', '10.244.1.9', '10.96.0.10', 53, 6)).map((o) => o.to)).toEqual(['10.244.1.3:53', '10.244.2.4:53']);
   });
 });
+
+describe('explore()', () => {
+  it("leaves the caller's counters alone", () => {
+    const nf = new Netfilter();
+    nf.restore(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'kube-proxy', 'clusterip.rules'), 'utf8'));
+    const before = nf.save({ counters: true });
+    explore(
+      nf.ruleSet,
+      { src: parseIpv4('10.244.1.7'), dst: parseIpv4('10.96.0.10'), protocol: 6, srcPort: 1234, dstPort: 80 },
+      { localAddresses: local },
+    );
+    expect(nf.save({ counters: true })).toBe(before);
+  });
+});

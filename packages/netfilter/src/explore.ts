@@ -9,7 +9,7 @@ import { formatIpv4 } from '@podnet/wire';
 import { Netfilter } from './engine.js';
 import type { HookContext, HookName, PacketState, RejectWith } from './hook.js';
 import { PROTO_ICMP, PROTO_SCTP, PROTO_TCP, PROTO_UDP } from './packet.js';
-import type { RuleSet } from './ruleset.js';
+import { RuleSet } from './ruleset.js';
 import type { TraceEvent } from './trace.js';
 import { WhatIfConntrack } from './what-if.js';
 
@@ -79,8 +79,25 @@ function buildPacket(p: TracePacket): Buffer {
   return buf;
 }
 
-/** Follows the packet along every statistic branch. */
-export function explore(ruleSet: RuleSet, packet: TracePacket, setup: TraceSetup): TraceResult {
+/** A copy of the rule set whose rules have their own counters, so exploring leaves the caller's untouched. */
+function withOwnCounters(ruleSet: RuleSet): RuleSet {
+  const tables = new Map(
+    [...ruleSet.tables].map(([name, table]) => {
+      const copy = table.clone();
+      for (const c of copy.chains.values()) {
+        c.packets = 0;
+        c.bytes = 0;
+        c.rules = c.rules.map((r) => ({ ...r, packets: 0, bytes: 0 }));
+      }
+      return [name, copy] as const;
+    }),
+  );
+  return new RuleSet(tables);
+}
+
+/** Follows the packet along every statistic branch (the rule set's own counters do not change). */
+export function explore(given: RuleSet, packet: TracePacket, setup: TraceSetup): TraceResult {
+  const ruleSet = withOwnCounters(given);
   const max = setup.maxOutcomes ?? 1024;
   const local = new Set(setup.localAddresses.map((a) => a >>> 0));
   const isLocal = (a: number) => local.has(a >>> 0) || a >>> 24 === 127;
