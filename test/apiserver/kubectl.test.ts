@@ -305,6 +305,32 @@ spec:
     expect(typo.stderr).toContain('unknown field "spek"');
   });
 
+  it('create namespace|deployment|service and expose (typed clients that send protobuf bodies)', async () => {
+    const ns = await kubectl(['create', 'namespace', 'team-a']);
+    expect(ns.exitCode, ns.stderr).toBe(0);
+    expect(ns.stdout).toContain('namespace/team-a created');
+    expect((await call('GET', '/api/v1/namespaces/team-a')).body.metadata.labels).toEqual({ 'kubernetes.io/metadata.name': 'team-a' });
+    const dep = await kubectl(['-n', 'team-a', 'create', 'deployment', 'web', '--image=podnet/echo:1.0', '--replicas=2', '--port=8080']);
+    expect(dep.exitCode, dep.stderr).toBe(0);
+    expect(dep.stdout).toContain('deployment.apps/web created');
+    const d = (await call('GET', '/apis/apps/v1/namespaces/team-a/deployments/web')).body;
+    expect(d.spec).toMatchObject({ replicas: 2, selector: { matchLabels: { app: 'web' } }, strategy: { type: 'RollingUpdate' } });
+    expect(d.spec.template.spec.containers[0]).toMatchObject({
+      name: 'echo',
+      image: 'podnet/echo:1.0',
+      ports: [{ containerPort: 8080, protocol: 'TCP' }],
+    });
+    const svc = await kubectl(['-n', 'team-a', 'create', 'service', 'nodeport', 'web-np', '--tcp=80:8080']);
+    expect(svc.exitCode, svc.stderr).toBe(0);
+    const np = (await call('GET', '/api/v1/namespaces/team-a/services/web-np')).body;
+    expect(np.spec.ports[0]).toMatchObject({ port: 80, targetPort: 8080, protocol: 'TCP', nodePort: expect.any(Number) });
+    const exp = await kubectl(['-n', 'team-a', 'expose', 'deployment', 'web', '--port=80', '--target-port=8080']);
+    expect(exp.exitCode, exp.stderr).toBe(0);
+    expect(exp.stdout).toContain('service/web exposed');
+    const e = (await call('GET', '/api/v1/namespaces/team-a/services/web')).body;
+    expect(e.spec).toMatchObject({ selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] });
+  });
+
   it('delete deployment removes its replicasets and pods (ownerReference garbage collection)', async () => {
     const dep = (await call('GET', '/apis/apps/v1/namespaces/default/deployments/echo')).body;
     const rs = await call('POST', '/apis/apps/v1/namespaces/default/replicasets', {

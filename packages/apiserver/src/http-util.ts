@@ -4,6 +4,7 @@
 //   /apis/{group}/{version}[/namespaces/{ns}]/{resource}[/{name}[/{subresource}]]
 import { findResource, type ResourceInfo } from '@podnet/api';
 import { parse as parseYaml } from 'yaml';
+import { decodeK8sProtobuf, K8S_PROTOBUF_MEDIA_TYPE } from './k8s-protobuf.js';
 import { ApiError, badRequest } from './status.js';
 
 export interface ResourcePath {
@@ -54,9 +55,10 @@ export function mediaType(contentType: string | undefined): string {
 
 /** Decodes a request body: JSON (and the JSON patch types) or YAML; 400 on malformed input. */
 export function decodeBody(raw: Buffer | undefined, contentType: string | undefined, where: string): unknown {
+  const mt = mediaType(contentType);
+  if (mt === K8S_PROTOBUF_MEDIA_TYPE && raw && raw.length > 0) return decodeK8sProtobuf(raw, where);
   const text = raw ? raw.toString('utf8') : '';
   if (text.trim() === '') throw badRequest(`${where}: the request body is empty; send a JSON or YAML object`);
-  const mt = mediaType(contentType);
   const isYaml = mt === 'application/yaml' || mt === 'application/x-yaml' || mt === 'text/yaml' || mt === 'application/apply-patch+yaml';
   if (isYaml) {
     try {
