@@ -163,12 +163,18 @@ function rawReceive(msg) {
   const idle = setInterval(() => {
     if (last !== undefined && performance.now() - last > 500) done();
   }, 100);
+  let peerAddress;
+  let peerPort;
   const done = () => {
     clearInterval(idle);
     raw.removeAllListeners('message');
+    // The final count releases the sender even when a datagram went missing.
+    if (peerPort !== undefined && bytes < msg.expect) raw.send(Buffer.from([0xff, 0xff, 0xff, 0xff]), peerPort, peerAddress);
     send({ event: 'raw-received', bytes, datagrams, ms: (last ?? 0) - (first ?? 0) });
   };
   raw.on('message', (m, rinfo) => {
+    peerAddress = rinfo.address;
+    peerPort = rinfo.port;
     const now = performance.now();
     first ??= now;
     last = now;
