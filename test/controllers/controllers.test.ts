@@ -285,6 +285,42 @@ describe('progress deadline', () => {
   });
 });
 
+describe('scaling mid-rollout', () => {
+  it('spreads the change over the active ReplicaSets in proportion to their sizes', async () => {
+    const strategy = { type: 'RollingUpdate' as const, rollingUpdate: { maxSurge: 2, maxUnavailable: 0 } };
+    await client.resource<Deployment>('deployments').create(deployment('prop', 4, 'podnet/echo:1.0', strategy));
+    await waitApp(
+      'prop',
+      '4 ready prop pods',
+      async () => (await podsOf('prop')).filter((p) => isReady(p) && !p.metadata.deletionTimestamp).length === 4,
+    );
+    // A new template whose pods can never run: the rollout stops with old 4 + new 2 (maxSurge).
+    await client
+      .resource('deployments')
+      .patch(
+        'prop',
+        { spec: { template: { spec: { nodeSelector: { 'podnet.dev/no-such-node': 'true' } } } } },
+        { namespace: 'default', type: 'strategic' },
+      );
+    const rsSizes = async () => {
+      const rss = (await client.resource<ReplicaSet>('replicasets').list({ namespace: 'default', labelSelector: { app: 'prop' } })).items;
+      return rss
+        .sort(
+          (a, b) =>
+            Number(a.metadata.annotations?.['deployment.kubernetes.io/revision']) -
+            Number(b.metadata.annotations?.['deployment.kubernetes.io/revision']),
+        )
+        .map((r) => r.spec.replicas);
+    };
+    await waitFor('old 4, new 2', async () => JSON.stringify(await rsSizes()) === '[4,2]');
+    await client.resource('deployments').patch('prop', { spec: { replicas: 8 } }, { namespace: 'default', subresource: 'scale' });
+    // allowed 8+2 = 10; old 4×10/6 ≈ 7, new 2×10/6 ≈ 3 (sync.go getReplicaSetFraction).
+    await waitFor('old 7, new 3', async () => JSON.stringify(await rsSizes()) === '[7,3]');
+    await client.resource('deployments').delete('prop', { namespace: 'default', propagationPolicy: 'Foreground' });
+    await waitFor('the prop pods to go', async () => (await podsOf('prop')).length === 0);
+  });
+});
+
 describe('rolling update', () => {
   it('with maxSurge=1, maxUnavailable=0 never drops below the desired ready count (from a watch)', async () => {
     const strategy = { type: 'RollingUpdate' as const, rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };

@@ -2,7 +2,8 @@
 // named <deployment>-<pod-template-hash> and selecting that hash label; rolling updates with
 // maxSurge/maxUnavailable (rolling.ts) or Recreate; revision annotations
 // (deployment.kubernetes.io/revision on the ReplicaSets and the Deployment, desired-replicas and
-// max-replicas on the ReplicaSets); old ReplicaSets beyond revisionHistoryLimit removed once the
+// max-replicas on the ReplicaSets, which drive proportional scaling when a Deployment is scaled
+// mid-rollout); old ReplicaSets beyond revisionHistoryLimit removed once the
 // rollout completes; and status with observedGeneration and the Available and Progressing
 // conditions worded as util/deployment_util.go words them, Progressing turning False with
 // ProgressDeadlineExceeded when nothing progressed for progressDeadlineSeconds. Availability is counted from the pod
@@ -21,7 +22,7 @@ import {
 import { BY_OWNER, type Controller, type ControllerContext, timestamp } from '../runtime/controller-context.js';
 import { WorkQueue } from '../runtime/work-queue.js';
 import { isPodAvailable } from './replicaset-controller.js';
-import { type Fenceposts, type RsState, resolveFenceposts, rollingStep } from './rolling.js';
+import { type Fenceposts, proportionalScale, type RsState, resolveFenceposts, rollingStep } from './rolling.js';
 import { computeTemplateHash } from './template-hash.js';
 
 export const HASH_LABEL = 'pod-template-hash';
@@ -122,7 +123,23 @@ export class DeploymentController implements Controller {
         .patch(d.metadata.name ?? '', { metadata: { annotations: { [REVISION]: revision } } }, { namespace: d.metadata.namespace });
     }
 
-    if (!d.spec.paused) {
+    const activeAll = [...oldRs, newRs].filter((rs) => (rs.spec.replicas ?? 0) > 0);
+    const scalingEvent = activeAll.some((rs) => rs.metadata.annotations?.[DESIRED_REPLICAS] !== String(desired));
+    if (!d.spec.paused && rolling && scalingEvent && activeAll.length > 1) {
+      // Scaled in the middle of a rollout: spread the change over the active ReplicaSets (sync.go
+      // `sync` → `scale`), then let the next syncs carry on rolling.
+      const sizes = proportionalScale(
+        desired,
+        fp.maxSurge,
+        activeAll.map((rs) => ({
+          name: rs.metadata.name ?? '',
+          replicas: rs.spec.replicas ?? 0,
+          created: Date.parse(rs.metadata.creationTimestamp ?? '') || 0,
+          maxReplicasAnnotation: Number(rs.metadata.annotations?.[MAX_REPLICAS]) || undefined,
+        })),
+      );
+      for (const rs of activeAll) await this.#scale(d, rs, sizes.get(rs.metadata.name ?? '') ?? 0, desired + fp.maxSurge);
+    } else if (!d.spec.paused) {
       const minReady = d.spec.minReadySeconds ?? 0;
       const activeOld = oldRs.filter((rs) => (rs.spec.replicas ?? 0) > 0);
       if (rolling) {

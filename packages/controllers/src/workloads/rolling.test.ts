@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type RsState, resolveFenceposts, rollingStep, scaledValue } from './rolling.js';
+import { proportionalScale, type RsState, resolveFenceposts, rollingStep, scaledValue } from './rolling.js';
 import { computeTemplateHash, fnv1a32, safeEncodeString } from './template-hash.js';
 
 describe('fenceposts', () => {
@@ -75,5 +75,53 @@ describe('pod-template-hash', () => {
     expect(a).toBe(b);
     expect(a).toMatch(/^[bcdfghjklmnpqrstvwxz2456789]{1,10}$/);
     expect(computeTemplateHash({ x: 1 }, 1)).not.toBe(computeTemplateHash({ x: 1 }));
+  });
+});
+
+describe('proportionalScale', () => {
+  it('spreads a scale-up over the active ReplicaSets by size (sync.go scale)', () => {
+    // 10 replicas, maxSurge 3: old 8 + new 5 = 13 = max. Scale to 20 (max 23): +10 in proportion.
+    const r = proportionalScale(20, 3, [
+      { name: 'old', replicas: 8, created: 1, maxReplicasAnnotation: 13 },
+      { name: 'new', replicas: 5, created: 2, maxReplicasAnnotation: 13 },
+    ]);
+    expect(r.get('old')! + r.get('new')!).toBe(23);
+    expect(r.get('old')).toBe(14); // 8 × 23/13 ≈ 14.15
+    expect(r.get('new')).toBe(9); // 5 × 23/13 ≈ 8.85
+  });
+  it('spreads a scale-down, and scales everything to 0 for 0 replicas', () => {
+    const r = proportionalScale(5, 1, [
+      { name: 'old', replicas: 6, created: 1, maxReplicasAnnotation: 11 },
+      { name: 'new', replicas: 5, created: 2, maxReplicasAnnotation: 11 },
+    ]);
+    expect(r.get('old')! + r.get('new')!).toBe(6);
+    expect(r.get('old')).toBe(3);
+    expect(r.get('new')).toBe(3);
+    const z = proportionalScale(0, 0, [
+      { name: 'a', replicas: 3, created: 1, maxReplicasAnnotation: 4 },
+      { name: 'b', replicas: 1, created: 2, maxReplicasAnnotation: 4 },
+    ]);
+    expect([...z.values()]).toEqual([0, 0]);
+  });
+  it('always lands exactly on desired + maxSurge from a consistent state', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 50 }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 2, maxLength: 4 }),
+        (desired, surge, sizes) => {
+          // Every ReplicaSet was last scaled for the current total (its max-replicas annotation).
+          const total = sizes.reduce((a, b) => a + b, 0);
+          const r = proportionalScale(
+            desired,
+            surge,
+            sizes.map((replicas, i) => ({ name: `rs${i}`, replicas, created: i, maxReplicasAnnotation: total })),
+          );
+          const after = [...r.values()].reduce((a, b) => a + b, 0);
+          expect([...r.values()].every((v) => v >= 0)).toBe(true);
+          expect(after).toBe(desired === 0 ? 0 : desired + surge);
+        },
+      ),
+    );
   });
 });

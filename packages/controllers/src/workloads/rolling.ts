@@ -99,3 +99,45 @@ export function rollingStep(desired: number, fp: Fenceposts, newRs: RsState, old
   const targets = byAge.filter((r) => replicas.get(r.name) !== r.replicas).map((r) => ({ name: r.name, replicas: replicas.get(r.name)! }));
   return targets.length === 0 ? { kind: 'none' } : { kind: 'scale', why: 'scale-down-old', targets };
 }
+
+export interface ScaledRs {
+  name: string;
+  replicas: number;
+  created: number;
+  /** deployment.kubernetes.io/max-replicas when this ReplicaSet was last scaled */
+  maxReplicasAnnotation: number | undefined;
+}
+
+/**
+ * Proportional scaling (sync.go `scale`): a Deployment scaled while several ReplicaSets are
+ * active spreads the change over them in proportion to their sizes, so a rollout in progress
+ * keeps its shape. Each gets `replicas × (desired + maxSurge) / max-replicas-annotation`
+ * (`getReplicaSetFraction`, rounded), bounded by what is left to add or remove; the rounding
+ * leftover goes to the largest one (newest on ties when growing, oldest when shrinking).
+ */
+export function proportionalScale(desired: number, maxSurge: number, active: readonly ScaledRs[]): Map<string, number> {
+  const out = new Map(active.map((r) => [r.name, r.replicas]));
+  const allowed = desired > 0 ? desired + maxSurge : 0;
+  const current = active.reduce((s, r) => s + r.replicas, 0);
+  const toAdd = allowed - current;
+  if (toAdd === 0 || active.length === 0) return out;
+  const sorted = [...active].sort((a, b) => b.replicas - a.replicas || (toAdd > 0 ? b.created - a.created : a.created - b.created));
+  let added = 0;
+  for (const rs of sorted) {
+    if (toAdd !== 0 && added === toAdd) break;
+    let fraction: number;
+    if (desired === 0) fraction = -rs.replicas;
+    else {
+      const annotated = rs.maxReplicasAnnotation && rs.maxReplicasAnnotation > 0 ? rs.maxReplicasAnnotation : current;
+      fraction = Math.round((rs.replicas * allowed) / annotated) - rs.replicas;
+    }
+    const left = toAdd - added;
+    const proportion = toAdd > 0 ? Math.min(fraction, left) : Math.max(fraction, left);
+    out.set(rs.name, rs.replicas + proportion);
+    added += proportion;
+  }
+  // The rounding leftover goes to the largest ReplicaSet, never below zero.
+  const first = sorted[0]!;
+  out.set(first.name, Math.max(0, (out.get(first.name) ?? 0) + (toAdd - added)));
+  return out;
+}
