@@ -2,14 +2,18 @@
 // process: for both backends, a pod namespace attached to node-1 pings and TCP-connects to a pod
 // on node-2; `bridge fdb del` of the VTEP entry breaks the pair until the reconcile restores it;
 // deleting a Node removes its routes.
+
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { KubeClient } from '@podnet/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServerProcess, startApiServerProcess } from '../../client/src/testing/apiserver-process.js';
 import { type AgentProcess, attachPod, startAgentProcess, type TestPod, waitFor } from './testing/agent-process.js';
 
+const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), `podnet-cni-agent-${process.pid}-`));
 let api: ApiServerProcess;
 let kube: KubeClient;
@@ -152,6 +156,42 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
     });
 
     if (backend === 'vxlan') {
+      it('a capture of flannel.1 underlay decodes in tshark as VXLAN with the inner TCP session', async () => {
+        const [a, b] = pods as [TestPod, TestPod];
+        const path = join(dir, 'vxlan.pcap');
+        const id = await agents[0]?.client.captureStart({ iface: 'flannel.1', path, underlay: true });
+        expect(await tcpExchange(a, b.ip, 8080, 'captured')).toBe('echo:captured');
+        const done = await agents[0]?.client.captureStop(id as string);
+        expect(done?.packets).toBeGreaterThanOrEqual(6);
+        // The test agents bind free ports, so tell tshark which UDP ports are VXLAN (4789 is decoded by default).
+        const decodeAs: string[] = [];
+        for (const name of names) {
+          const node = (await kube.resource('nodes').get(name)) as { metadata: { annotations: Record<string, string> } };
+          decodeAs.push('-d', `udp.port==${node.metadata.annotations['podnet.dev/vxlan-port']},vxlan`);
+        }
+        const { stdout } = await run('tshark', [
+          '-r',
+          path,
+          ...decodeAs,
+          '-Y',
+          'vxlan && tcp',
+          '-T',
+          'fields',
+          '-e',
+          'ip.src',
+          '-e',
+          'vxlan.vni',
+          '-e',
+          'tcp.dstport',
+        ]);
+        const rows = stdout.trim().split('\n');
+        // Outer 172.18.0.2 → 172.18.0.3, VNI 1, inner port 8080 (ip.src lists outer then inner).
+        expect(
+          rows.some((r) => /^172\.18\.0\.2,10\.244\.1\.2\t1\t8080$/.test(r)),
+          stdout,
+        ).toBe(true);
+      });
+
       it('bridge fdb del of the VTEP entry breaks the pair until the reconcile restores it', async () => {
         const [a, b] = pods as [TestPod, TestPod];
         const agent = agents[0] as AgentProcess;

@@ -5,7 +5,7 @@ import { Namespace, UnixSocketVeth } from '@podnet/netstack';
 import { type Cidr, parseCidr, parseMac } from '@podnet/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostNetwork } from '../host/host-network.js';
-import { CniEndpoint, hostVethName } from './endpoint.js';
+import { CniEndpoint, hostVethName, socketsDirFor } from './endpoint.js';
 
 const dir = mkdtempSync(join(tmpdir(), `podnet-cni-${process.pid}-`));
 const config = { cniVersion: '1.0.0', name: 'podnet', type: 'podnet' };
@@ -149,5 +149,16 @@ describe('CNI endpoint', () => {
     expect((await e.handle({ command: 'BOGUS', containerId: 'x', config: '' })).cniError?.code).toBe(4);
     const v = JSON.parse((await e.handle({ command: 'VERSION' })).result ?? '');
     expect(v).toEqual({ cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] });
+  });
+});
+
+describe('veth socket paths', () => {
+  it('stay under the data dir, or move to a short temp dir when sun_path (108 bytes) would overflow', () => {
+    expect(socketsDirFor('/var/lib/podnet/node-1')).toBe('/var/lib/podnet/node-1/veth');
+    const deep = `/tmp/${'x'.repeat(100)}`;
+    const dirFor = socketsDirFor(deep);
+    expect(dirFor).toMatch(/podnet-veth-[0-9a-f]{12}$/);
+    expect(Buffer.byteLength(join(dirFor, 'veth12345678.sock'))).toBeLessThan(108);
+    expect(socketsDirFor(deep)).toBe(dirFor);
   });
 });

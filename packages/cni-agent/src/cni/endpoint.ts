@@ -7,6 +7,7 @@
 // under <dataDir>/containers; on start the agent re-creates every recorded host veth.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UnixSocketVeth } from '@podnet/netstack';
 import { UnixSocketVeth as Veth } from '@podnet/netstack';
@@ -64,7 +65,7 @@ export class CniEndpoint {
   constructor(options: CniEndpointOptions) {
     this.#o = options;
     this.#recordsDir = join(options.dataDir, 'containers');
-    this.#socketsDir = join(options.dataDir, 'veth');
+    this.#socketsDir = socketsDirFor(options.dataDir);
     mkdirSync(this.#recordsDir, { recursive: true });
     mkdirSync(this.#socketsDir, { recursive: true });
   }
@@ -282,6 +283,16 @@ export class CniEndpoint {
   async close(): Promise<void> {
     await this.#queue.catch(() => {});
   }
+}
+
+/** sun_path holds 108 bytes (unix(7)); a deep data dir would not fit "<dir>/vethXXXXXXXX.sock". */
+const MAX_SOCKET_DIR_BYTES = 108 - '/vethXXXXXXXX.sock'.length - 1;
+
+/** The directory of the pods' veth sockets: under the data dir, or a short one in the temp dir when that path is too long. */
+export function socketsDirFor(dataDir: string): string {
+  const preferred = join(dataDir, 'veth');
+  if (Buffer.byteLength(preferred) <= MAX_SOCKET_DIR_BYTES) return preferred;
+  return join(tmpdir(), `podnet-veth-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`);
 }
 
 function parseMacText(text: string): MacAddress {
