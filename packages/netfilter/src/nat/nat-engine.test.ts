@@ -231,6 +231,19 @@ describe('SNAT and MASQUERADE', () => {
     expect(ct.entries().map((e) => e.original.srcPort)).toEqual([3]);
   });
 
+  it('a masqueraded connection routed out another interface is killed and its packet dropped (nf_nat_oif_changed)', () => {
+    const { ct, nat } = setup();
+    const addrs = { interfaces: { eth0: NODE, eth1: '172.19.0.2' } };
+    const rules: HandRules = { masquerade: () => ({}) };
+    forward(ct, nat, udpPacket(CLIENT, 7000, '192.0.2.9', 53), rules, 'cni0', 'eth0', addrs);
+    const moved = forward(ct, nat, udpPacket(CLIENT, 7000, '192.0.2.9', 53), rules, 'cni0', 'eth1', addrs);
+    expect(moved.verdict).toEqual({ kind: 'drop', reason: 'masquerade: out interface changed from eth0 to eth1' });
+    expect(ct.entries()).toHaveLength(0);
+    const fresh = udpPacket(CLIENT, 7000, '192.0.2.9', 53);
+    forward(ct, nat, fresh, rules, 'cni0', 'eth1', addrs);
+    expect(endpoints(fresh).flow).toBe('172.19.0.2>192.0.2.9:7000>:53');
+  });
+
   it('hairpin: a pod reaching itself through its Service is DNATed and masqueraded, and the reply is un-NATed both ways', () => {
     const { ct, nat } = setup();
     const addrs = { interfaces: { cni0: '10.244.1.1' } };

@@ -146,11 +146,24 @@ export class Nat implements NatEngine {
     this.#bind(entry, manip, { minAddress: address, maxAddress: address });
   }
 
-  apply(hook: HookName, packet: HookPacket, _context: HookContext, state: PacketState): Verdict {
+  apply(hook: HookName, packet: HookPacket, context: HookContext, state: PacketState): Verdict {
     const manip = hookManip(hook);
     const ct = this.conntrack.packetConntrack(state);
     const entry = ct?.entry;
     if (manip === undefined || entry === undefined || ct === undefined) return ACCEPT;
+    if (
+      hook === 'POSTROUTING' &&
+      ct.direction === 0 &&
+      entry.masqueradeInterface !== undefined &&
+      context.outInterface !== undefined &&
+      context.outInterface !== entry.masqueradeInterface
+    ) {
+      // nf_nat_oif_changed: a masqueraded connection now routed out another interface cannot keep
+      // the old interface's address; the entry is killed and the packet dropped, so the next one
+      // starts afresh with the new interface's address.
+      this.conntrack.delete(entry);
+      return { kind: 'drop', reason: `masquerade: out interface changed from ${entry.masqueradeInterface} to ${context.outInterface}` };
+    }
     if (ct.state === 'RELATED' && (packet.buf[packet.l3Offset + 9] as number) === PROTO_ICMP) {
       return this.#translateIcmpError(packet, entry, ct.direction, manip);
     }
