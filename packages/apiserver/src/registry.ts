@@ -281,9 +281,16 @@ export class Registry {
       }
     }
     next.metadata.resourceVersion = prev.metadata.resourceVersion;
-    this.validateOrThrow(info, name, [...validateObject(info.kind, next, info.namespaced), ...validateUpdate(info.kind, next, prev)]);
+    // Allocated values an update leaves out (clusterIP, nodePorts) are kept, as the real
+    // service registry's patchAllocatedValues does, so `kubectl replace` works; then validate.
     let undo = () => {};
     if (info.kind === 'Service') undo = this.assignServiceAddresses(info, next, prev);
+    try {
+      this.validateOrThrow(info, name, [...validateObject(info.kind, next, info.namespaced), ...validateUpdate(info.kind, next, prev)]);
+    } catch (e) {
+      undo();
+      throw e;
+    }
     if (same(next, prev)) {
       undo();
       return { object: prev, warnings };
