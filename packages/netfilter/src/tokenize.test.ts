@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RuleError } from './errors.js';
-import { quoteWord, tokenize } from './tokenize.js';
+import { quoteWord, tokenize, tokenizeByChar } from './tokenize.js';
 
 describe('tokenize (iptables-restore add_param_to_argv)', () => {
   it('splits on spaces and tabs, keeps double-quoted runs whole and unescapes inside quotes', () => {
@@ -28,5 +29,22 @@ describe('tokenize (iptables-restore add_param_to_argv)', () => {
     expect(quoteWord('ns1/svc1:p80')).toBe('"ns1/svc1:p80"');
     expect(quoteWord('a "b" \\ \'c\'')).toBe('"a \\"b\\" \\\\ \\\'c\\\'"');
     for (const w of ['x', 'a b', 'q"q', "it's", 'back\\slash', '']) expect(tokenize(`--comment ${quoteWord(w)}`)).toEqual(['--comment', w]);
+  });
+
+  it('the fast paths split exactly as the character-by-character tokenizer (property)', () => {
+    const outcome = (f: (l: string) => string[], line: string) => {
+      try {
+        return f(line);
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('a', 'b', ' ', '  ', '\t', '"', '-', '\\', '\r'), { maxLength: 30 }), (chars) => {
+        const line = chars.join('');
+        expect(outcome(tokenize, line)).toEqual(outcome(tokenizeByChar, line));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

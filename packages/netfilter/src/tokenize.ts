@@ -14,6 +14,39 @@ export function tokenize(line: string): string[] {
     if (words.length > 0 && words[words.length - 1] === '') words.pop();
     return words;
   }
+  return line.indexOf('\\') < 0 ? tokenizeQuotes(line) : tokenizeByChar(line);
+}
+
+/** Quotes without backslashes: the text between quotes is taken whole, glued to what touches it. */
+function tokenizeQuotes(line: string): string[] {
+  const parts = line.split('"');
+  if (parts.length % 2 === 0) throw new RuleError('unterminated double quote', parts[parts.length - 1]);
+  const words: string[] = [];
+  let current: string | undefined;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] as string;
+    if (i % 2 === 1) {
+      current = (current ?? '') + part;
+      continue;
+    }
+    const pieces = part.split(BLANKS);
+    if (pieces.length === 1) {
+      if (part !== '') current = (current ?? '') + part;
+      continue;
+    }
+    const first = pieces[0] as string;
+    if (first !== '') current = (current ?? '') + first;
+    if (current !== undefined) words.push(current);
+    for (let k = 1; k < pieces.length - 1; k++) if (pieces[k] !== '') words.push(pieces[k] as string);
+    const last = pieces[pieces.length - 1] as string;
+    current = last === '' ? undefined : last;
+  }
+  if (current !== undefined) words.push(current);
+  return words;
+}
+
+/** The general case, one character at a time (backslash escapes inside quotes). */
+export function tokenizeByChar(line: string): string[] {
   const words: string[] = [];
   let word = '';
   let inWord = false;
