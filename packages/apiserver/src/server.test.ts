@@ -250,6 +250,15 @@ describe('REST semantics', () => {
       svc('again', { clusterIP: '10.96.0.10', ports: [{ port: 53, nodePort: 31053 }] }),
     );
     expect(again.status).toBe(201);
+    // A PUT that leaves out the allocated values keeps them (kubectl replace -f manifest).
+    const cur = (await call('GET', '/api/v1/namespaces/default/services/again')).body;
+    const put = await call('PUT', '/api/v1/namespaces/default/services/again', {
+      metadata: { name: 'again' },
+      spec: { type: 'NodePort', selector: { app: 'x' }, ports: [{ port: 53 }] },
+    });
+    expect(put.status).toBe(200);
+    expect(put.body.spec.clusterIP).toBe(cur.spec.clusterIP);
+    expect(put.body.spec.ports[0].nodePort).toBe(31053);
     const immut = await call(
       'PATCH',
       '/api/v1/namespaces/default/services/again',
