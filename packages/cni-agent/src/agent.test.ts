@@ -5,10 +5,13 @@
 
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeClient } from '@podnet/client';
+import { IptablesProxier } from '@podnet/kube-proxy';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServerProcess, startApiServerProcess } from '../../client/src/testing/apiserver-process.js';
 import { type AgentProcess, attachPod, startAgentProcess, type TestPod, waitFor } from './testing/agent-process.js';
@@ -214,6 +217,59 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
         expect(agent.logs()).toContain('restored backend state for remote node');
       });
     }
+
+    it('same node over cni0, a ClusterIP Service and a NodePort to the pod on node-2 (kube-proxy rules on node-1)', async () => {
+      const [a, b] = pods as [TestPod, TestPod];
+      const a2 = await attachPod(agents[0]?.client as never, `${backend}-a2`);
+      pods.push(a2);
+      await waitFor('ping a → a2 over cni0', () => pingOk(a, a2.ip));
+      const svc = (await kube.resource('services').create({
+        metadata: { name: `${backend}-echo`, namespace: 'default' },
+        spec: { type: 'NodePort', selector: { app: 'echo' }, ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }] },
+      } as never)) as { spec: { clusterIP: string; ports: Array<{ nodePort: number }> } };
+      const proxier = new IptablesProxier({
+        ...(agents[0] as AgentProcess).client.proxierHooks(),
+        hostname: names[0] as string,
+        nodeIP: '172.18.0.2',
+        clusterCIDR: '10.244.0.0/16',
+        registry: new Registry(),
+        minSyncPeriodMs: 10,
+      });
+      try {
+        proxier.onServiceAdd(svc as never);
+        proxier.onEndpointSliceAdd({
+          metadata: { name: `${backend}-echo-1`, namespace: 'default', labels: { 'kubernetes.io/service-name': `${backend}-echo` } },
+          addressType: 'IPv4',
+          endpoints: [{ addresses: [b.ip], conditions: { ready: true }, nodeName: names[1] }],
+          ports: [{ name: '', port: 8080, protocol: 'TCP' }],
+        } as never);
+        proxier.onServicesSynced();
+        proxier.onEndpointSlicesSynced();
+        proxier.start();
+        await waitFor('rules', async () => (await agents[0]?.client.iptablesSave({ table: 'nat' }))?.includes(`${svc.spec.clusterIP}/32`));
+        // Pod → ClusterIP on node-1 → DNAT → the backend → pod on node-2, replies un-DNATed by conntrack.
+        expect(await tcpExchange(a, svc.spec.clusterIP, 80, 'via service')).toBe('echo:via service');
+        // Real client → node-1's NodePort → masqueraded → pod on node-2.
+        const port = svc.spec.ports[0]?.nodePort as number;
+        await waitFor('listener', async () => ((await agents[0]?.client.status())?.nodePorts ?? 0) >= 1);
+        const reply = await new Promise<string>((resolve, reject) => {
+          const c = netConnect({ host: '127.0.1.1', port }, () => c.end('from outside'));
+          let got = '';
+          c.on('data', (d: Buffer) => {
+            got += d.toString();
+          });
+          c.on('close', () => resolve(got));
+          c.on('error', reject);
+        });
+        expect(reply).toBe('echo:from outside');
+      } finally {
+        proxier.stop();
+        await kube
+          .resource('services')
+          .delete(`${backend}-echo`, { namespace: 'default' } as never)
+          .catch(() => {});
+      }
+    });
 
     it('deleting node-2 removes its routes on node-1', async () => {
       await kube.resource('nodes').delete(names[1] as string);
