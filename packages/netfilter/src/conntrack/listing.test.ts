@@ -75,12 +75,15 @@ describe('conntrack -L / -D / -F', () => {
       exitCode: 2,
     });
     expect(() => parseConntrackArgs(['-D', '--orig-dst', 'ten.96'])).toThrow(/Bad IP address `ten.96' for --orig-dst/);
-    expect(() => parseConntrackArgs(['-L', '--dport', '53'])).toThrow(/specify a protocol/);
-    expect(() => parseConntrackArgs(['-L', '--dport'])).toThrow(/requires an argument/);
+    expect(() => parseConntrackArgs(['-L', '--dport', '53'])).toThrow("unknown option `--dport' (it needs -p tcp, udp or sctp before it)");
+    expect(() => parseConntrackArgs(['-L', '-p', 'tcp', '--dport'])).toThrow(/requires an argument/);
     expect(() => parseConntrackArgs(['-L', '-p', 'udp', '--dport', '70000'])).toThrow(/Bad port/);
-    expect(() => parseConntrackArgs(['-L', '-D'])).toThrow(/only one command/);
-    expect(() => parseConntrackArgs(['--orig-dst', '1.2.3.4'])).toThrow(/no command/);
+    expect(() => parseConntrackArgs(['-L', '-D'])).toThrow(/Invalid commands combination/);
+    expect(() => parseConntrackArgs(['--orig-dst', '1.2.3.4'])).toThrow(/no command given: use -L, -D, -F or -C/);
     expect(() => parseConntrackArgs(['-L', '--frobnicate'])).toThrow(ConntrackError);
+    expect(() => parseConntrackArgs(['-L', '--frobnicate'])).toThrow(
+      /^conntrack v1\.4\.7 \(conntrack-tools\): unknown option `--frobnicate'/,
+    );
     expect(parseConntrackArgs(['-L', '-p', 'udp', '--dport', '53', '--dst-nat', '10.244.0.5'])).toEqual({
       command: 'list',
       filter: { protocol: 17, origDstPort: 53, dstNat: ip('10.244.0.5') },

@@ -131,7 +131,7 @@ export function parseConntrackArgs(argv: readonly string[]): ConntrackCommand {
   let command: 'list' | 'delete' | 'flush' | 'count' | undefined;
   const filter: ConntrackFilter = {};
   const setCommand = (c: typeof command) => {
-    if (command !== undefined && command !== c) throw usage('Invalid parameters: only one command at a time');
+    if (command !== undefined && command !== c) throw usage('Invalid commands combination (give one of -L, -D, -F, -C)');
     command = c;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -153,6 +153,11 @@ export function parseConntrackArgs(argv: readonly string[]): ConntrackCommand {
       if (!/^\d+$/.test(v) || n > 65535) throw usage(`Bad port \`${v}' for ${arg} (0-65535)`);
       return n;
     };
+    const protocolOption = ['--sport', '--orig-port-src', '--dport', '--orig-port-dst', '--reply-port-src', '--reply-port-dst', '--state'];
+    if (protocolOption.includes(arg) && filter.protocol === undefined) {
+      // Port and state options belong to a protocol and are unknown until -p names it.
+      throw usage(`unknown option \`${arg}' (it needs -p tcp, udp or sctp before it)`);
+    }
     switch (arg) {
       case '-L':
       case '--dump':
@@ -238,17 +243,11 @@ export function parseConntrackArgs(argv: readonly string[]): ConntrackCommand {
       }
       default:
         throw usage(
-          `Invalid argument \`${arg}' (podnet's conntrack knows -L -D -F -C, -p, --orig-src/--orig-dst, --reply-src/--reply-dst, --sport/--dport, --reply-port-src/--reply-port-dst, --mark, --state, --src-nat, --dst-nat)`,
+          `unknown option \`${arg}' (podnet's conntrack knows -L -D -F -C, -p, --orig-src/--orig-dst, --reply-src/--reply-dst, --sport/--dport, --reply-port-src/--reply-port-dst, --mark, --state, --src-nat, --dst-nat)`,
         );
     }
   }
-  if (command === undefined) throw usage('no command specified');
-  if (
-    (filter.origSrcPort !== undefined || filter.origDstPort !== undefined || filter.state !== undefined) &&
-    filter.protocol === undefined
-  ) {
-    throw usage('you need to specify a protocol (-p) to use port or state filters');
-  }
+  if (command === undefined) throw usage('no command given: use -L, -D, -F or -C');
   if (command === 'flush' || command === 'count') return { command };
   return { command, filter };
 }
