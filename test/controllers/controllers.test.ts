@@ -261,6 +261,37 @@ describe('scale, failed pods, scheduling failures', () => {
   });
 });
 
+describe('many endpoints', () => {
+  it('packs at most 100 endpoints per slice and keeps a placeholder slice at zero pods', async () => {
+    await client.resource<Service>('services').create(service('many'));
+    await client.resource<Deployment>('deployments').create(deployment('many', 110, 'podnet/echo:1.0'));
+    const slices = await waitApp(
+      'many',
+      '110 ready endpoints in two slices',
+      async () => {
+        const s = await slicesOf('many');
+        const ready = endpointsOf(s).filter((e) => e.conditions?.ready).length;
+        return ready === 110 && s.length === 2 ? s : undefined;
+      },
+      60_000,
+    );
+    expect(slices.map((s) => s.endpoints.length).sort((a, b) => a - b)).toEqual([10, 100]);
+    expect(new Set(endpointsOf(slices).map((e) => e.addresses[0])).size).toBe(110);
+    await client.resource('deployments').patch('many', { spec: { replicas: 0 } }, { namespace: 'default', subresource: 'scale' });
+    const placeholder = await waitFor(
+      'one empty slice',
+      async () => {
+        const s = await slicesOf('many');
+        return s.length === 1 && s[0]!.endpoints.length === 0 ? s[0] : undefined;
+      },
+      60_000,
+    );
+    expect(placeholder.metadata.labels?.['kubernetes.io/service-name']).toBe('many');
+    await client.resource('deployments').delete('many', { namespace: 'default' });
+    await client.resource('services').delete('many', { namespace: 'default' });
+  });
+});
+
 describe('progress deadline', () => {
   it('turns Progressing False with ProgressDeadlineExceeded when pods never become available', async () => {
     const d = deployment('stuck', 2, 'podnet/echo:1.0');
