@@ -260,6 +260,10 @@ describe('control socket', () => {
     expect(s.stdout).toContain(
       '-A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -m comment --comment "flanneld masq" -j MASQUERADE --random-fully',
     );
+    // kube-proxy's --noflush payloads left flannel's jumps in place.
+    const post = await agent.client.exec(['iptables', '-t', 'nat', '-S', 'POSTROUTING']);
+    expect(post.stdout).toContain('-A POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG');
+    expect(post.stdout).toContain('-j KUBE-POSTROUTING');
     const neigh = await agent.client.exec(['ip', 'neigh']);
     expect(neigh.stdout).toMatch(/10\.244\.7\.2 dev cni0 lladdr 0a:58:0a:f4:07:02 (REACHABLE|STALE)/);
     const addr = await agent.client.exec(['ip', 'addr']);
