@@ -368,6 +368,31 @@ describe('closing', () => {
     expect(t.a.counters.timeWaitExpired).toBe(1);
   });
 
+  it('lets a new SYN on the same 4-tuple replace a TIME-WAIT (RFC 6191, RFC 6528 ISNs)', async () => {
+    const t = tcpPair({ capture: true, delayMs: 1 });
+    let accepted = 0;
+    t.b
+      .createServer((s) => {
+        accepted++;
+        collect(s);
+        // The server closes first (an HTTP/1.0-style server), so its side holds the TIME-WAIT.
+        s.end('bye');
+      })
+      .listen(80);
+    const first = t.a.connect({ host: B, port: 80, localPort: 40000 });
+    collect(first);
+    await t.pair.run(1000, { until: () => t.b.connections()[0]?.state === 'TIME-WAIT' && t.a.connections().length === 0 });
+    expect(t.b.connections().map((c) => c.state)).toEqual(['TIME-WAIT']);
+    await t.pair.run(500);
+    const again = t.a.connect({ host: B, port: 80, localPort: 40000 });
+    const startedAt = t.pair.clock.now();
+    await t.pair.run(5000, { until: () => !again.connecting && accepted === 2 });
+    expect(accepted).toBe(2);
+    // At once: no SYN had to be retransmitted.
+    expect(t.pair.clock.now() - startedAt).toBeLessThan(10);
+    expect(t.a.counters.retransmissions).toBe(0);
+  });
+
   it('goes through CLOSING on a simultaneous close (RFC 9293 Figure 13)', async () => {
     const t = tcpPair({ capture: true, delayMs: 5 });
     const { client, server } = await connected(t);

@@ -79,6 +79,8 @@ export interface ConnectionHost {
   run<T>(fn: () => T): T;
   /** Asks for flushAck() once the segments arriving in this turn of the event loop are processed. */
   ackAfterBatch(conn: TcpConnection): void;
+  /** The ISN for this 4-tuple (RFC 6528). */
+  initialSequence(conn: TcpConnection): number;
 }
 
 export interface TcpInfo {
@@ -251,7 +253,7 @@ export class TcpConnection {
 
   /** Active open (RFC 9293 §3.10.1): send SYN, enter SYN-SENT. */
   openActive(): SocketErrno | undefined {
-    this.#iss = this.host.ip.rng.nextUint32();
+    this.#iss = this.host.initialSequence(this);
     this.#sndUna = this.#iss;
     this.#sndNxt = seqAdd(this.#iss, 1);
     this.#sndMax = this.#sndNxt;
@@ -274,7 +276,7 @@ export class TcpConnection {
     this.#irs = seg.seq;
     this.#rcvNxt = seqAdd(seg.seq, 1);
     this.#takeSynOptions(seg);
-    this.#iss = this.host.ip.rng.nextUint32();
+    this.#iss = this.host.initialSequence(this);
     this.#sndUna = this.#iss;
     this.#sndNxt = seqAdd(this.#iss, 1);
     this.#sndMax = this.#sndNxt;
@@ -406,6 +408,15 @@ export class TcpConnection {
       this.host.counters.resetsSent++;
     }
     this.#terminate(undefined);
+  }
+
+  /**
+   * A SYN for this 4-tuple while in TIME-WAIT may start a new connection when its sequence
+   * number lies beyond the old one's (RFC 6191's rule without timestamps; Linux
+   * tcp_timewait_state_process answers TCP_TW_SYN): the layer then drops this TCB first.
+   */
+  acceptsNewSyn(seq: number): boolean {
+    return this.state === 'TIME-WAIT' && seqGt(seq, this.#rcvNxt);
   }
 
   /** The receive batch ended: send the ACK it asked for, unless one went out since (piggybacked). */

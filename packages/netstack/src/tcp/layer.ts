@@ -54,6 +54,7 @@ export class TcpLayer implements TransportProtocol, ConnectionHost {
   readonly #deferred: { header: IncomingHeader; segment: Buffer }[] = [];
   readonly #acksAfterBatch = new Set<TcpConnection>();
   #batchFlushScheduled = false;
+  readonly #isnSecret: number;
   #challengeSecond = -1;
   #challengeCount = 0;
 
@@ -63,6 +64,7 @@ export class TcpLayer implements TransportProtocol, ConnectionHost {
   ) {
     this.options = resolveTcpOptions(options);
     this.clock = ip.clock;
+    this.#isnSecret = ip.rng.nextUint32();
   }
 
   // ---- TransportProtocol ---------------------------------------------------------------------
@@ -111,7 +113,10 @@ export class TcpLayer implements TransportProtocol, ConnectionHost {
     }
     const seg = parsed.segment;
     const conn = this.#connections.get(connectionKey(header.dst, seg.dstPort, header.src, seg.srcPort));
-    if (conn) {
+    if (conn && (seg.flags & (SYN | ACK | RST)) === SYN && conn.acceptsNewSyn(seg.seq)) {
+      // A new incarnation of a connection in TIME-WAIT: forget the old one, let the listener have the SYN.
+      conn.abort();
+    } else if (conn) {
       conn.segmentArrives(seg);
       return;
     }
@@ -247,6 +252,24 @@ export class TcpLayer implements TransportProtocol, ConnectionHost {
         for (const c of conns) c.flushAck();
       });
     });
+  }
+
+  /**
+   * RFC 6528: ISN = M + F(4-tuple, secret), M a clock in 64 ns ticks as Linux's
+   * secure_tcp_seq, F a keyed hash. A new connection on the same 4-tuple thus starts beyond
+   * the old one's sequence numbers (what TIME-WAIT reuse relies on), and ISNs stay
+   * unpredictable across 4-tuples. The secret comes from the namespace's Rng (seeded in tests).
+   */
+  initialSequence(conn: TcpConnection): number {
+    let h = this.#isnSecret;
+    for (const v of [conn.localAddress, conn.remoteAddress, (conn.localPort << 16) | conn.remotePort]) {
+      h = Math.imul(h ^ v, 0x9e3779b1);
+      h ^= h >>> 15;
+      h = Math.imul(h, 0x85ebca77);
+      h ^= h >>> 13;
+    }
+    const ticks = Math.floor((this.clock.now() * 1e6) / 64);
+    return (h + (ticks % 2 ** 32)) >>> 0;
   }
 
   challengeAllowed(): boolean {
