@@ -55,7 +55,15 @@ try {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 } catch (e) {
-  const msg = e instanceof ApiServerError ? e.message : `${(e as Error).message}`;
+  const err = e as NodeJS.ErrnoException;
+  const msg =
+    e instanceof ApiServerError
+      ? e.message
+      : err.code === 'EADDRINUSE'
+        ? `${ApiServerErrorCodes.USAGE}: ${args.host ?? '127.0.0.1'}:${args.port ?? 6443} is already in use (another API server?); stop it or pick another --port`
+        : err.code === 'EACCES' || err.code === 'ENOTDIR' || err.code === 'EEXIST'
+          ? `${ApiServerErrorCodes.USAGE}: cannot use --data-dir ${args['data-dir']}: ${err.message}`
+          : err.message;
   process.stderr.write(`podnet apiserver: ${msg}\n`);
   process.exit(1);
 }
