@@ -15,7 +15,7 @@ import { Netfilter } from '@podnet/netfilter';
 import { formatIpv4, icmpv4, ipv4, parseIpv4, pcap, SeededRng, updateChecksum16 } from '@podnet/wire';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { listText } from '../../packages/netfilter/src/conntrack/listing.ts';
+import { listText, runConntrack } from '../../packages/netfilter/src/conntrack/listing.ts';
 import { Conntrack } from '../../packages/netfilter/src/conntrack/tracker.ts';
 import { type HookContext, type HookName, type PacketState, REJECT_ICMP_CODE, type Verdict } from '../../packages/netfilter/src/hook.ts';
 import { Nat } from '../../packages/netfilter/src/nat/nat-engine.ts';
@@ -653,6 +653,33 @@ describeInterop(
       // The kernel answered the rejected datagram with a port unreachable from the router.
       const icmp = kernel.packets.find((p) => !p.incoming && p.ip[9] === 1);
       expect(icmp && [icmp.ifname, icmp.ip[20], icmp.ip[21], formatIpv4(icmp.ip.readUInt32BE(12))]).toEqual(['c1', 3, 3, '192.0.2.1']);
+    });
+
+    it('the conntrack command line: the same exit codes and messages as conntrack-tools 1.4.7 on an empty table', async () => {
+      await inNs(NS.r, 'conntrack', '-F').catch(() => undefined);
+      const empty = new Conntrack({ clock: new FakeClock(), gcIntervalMs: 0 });
+      const lines = [
+        ['-L'],
+        ['-C'],
+        ['-F'],
+        ['-D', '-p', 'udp', '--orig-dst', '10.96.0.10'],
+        ['-L', '-p', 'bogus'],
+        ['-L', '--frobnicate'],
+        ['-L', '--dport', '53'],
+        ['-L', '-D'],
+      ];
+      for (const argv of lines) {
+        const real = await execa('ip', ['netns', 'exec', NS.r, 'conntrack', ...argv], { reject: false, timeout: 30_000 });
+        const ours = runConntrack(empty, argv);
+        // podnet adds a hint in brackets to the tool's message; the rest is the same.
+        const firstLine = (t: string) => (t.split('\n')[0] ?? '').replace(/ \([^()]*\)$/, '');
+        expect({ argv, code: ours.exitCode, stdout: ours.stdout, stderr: firstLine(ours.stderr) }).toEqual({
+          argv,
+          code: real.exitCode,
+          stdout: real.stdout === '' ? '' : `${real.stdout}\n`,
+          stderr: firstLine(real.stderr),
+        });
+      }
     });
 
     it('hairpin with the kube-proxy 0x4000 mark: a pod reaching itself through its Service is masqueraded and sees the Service', async () => {
