@@ -412,6 +412,42 @@ describe('rolling update', () => {
   });
 });
 
+describe('Recreate', () => {
+  it('removes every old pod before the first new one is created (from a watch)', async () => {
+    await client.resource<Deployment>('deployments').create(deployment('rec', 2, 'podnet/echo:1.0', { type: 'Recreate' }));
+    await waitApp(
+      'rec',
+      '2 ready rec pods',
+      async () => (await podsOf('rec')).filter((p) => isReady(p) && !p.metadata.deletionTimestamp).length === 2,
+    );
+    const list = await client.resource<Pod>('pods').list({ namespace: 'default', labelSelector: { app: 'rec' } });
+    const state = new Map(list.items.map((p) => [p.metadata.name!, p]));
+    let overlap = false;
+    const watch = await client
+      .resource<Pod>('pods')
+      .watch({ namespace: 'default', labelSelector: { app: 'rec' }, resourceVersion: list.metadata.resourceVersion });
+    watch.on('event', (ev) => {
+      if (ev.type === 'BOOKMARK' || ev.type === 'ERROR') return;
+      if (ev.type === 'DELETED') state.delete(ev.object.metadata.name!);
+      else state.set(ev.object.metadata.name!, ev.object);
+      const images = new Set([...state.values()].map((p) => p.spec.containers[0]?.image));
+      if (images.size > 1) overlap = true;
+    });
+    const containers = [{ name: 'web', image: 'podnet/echo:2.0', ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }] }];
+    await client
+      .resource('deployments')
+      .patch('rec', { spec: { template: { spec: { containers } } } }, { namespace: 'default', type: 'strategic' });
+    await waitApp('rec', '2 ready new pods', async () => {
+      const pods = [...state.values()];
+      return pods.length === 2 && pods.every((p) => isReady(p) && p.spec.containers[0]?.image === 'podnet/echo:2.0');
+    });
+    watch.close();
+    expect(overlap).toBe(false);
+    await client.resource('deployments').delete('rec', { namespace: 'default', propagationPolicy: 'Foreground' });
+    await waitFor('the rec pods to go', async () => (await podsOf('rec')).length === 0);
+  });
+});
+
 describe('node lifecycle', () => {
   it('marks a node whose Lease stops NotReady, drops its pods from slices, evicts and replaces them, and recovers', async () => {
     const pods = (await podsOf('web')).filter((p) => isReady(p) && !p.metadata.deletionTimestamp);

@@ -91,7 +91,7 @@ export class NodeLifecycleController implements Controller {
     this.#ctx.clock.clearTimeout(this.#timer);
   }
 
-  /** One pass over all nodes (`monitorNodeHealth`). Exposed for tests with a fake clock. */
+  /** One pass over all nodes (`monitorNodeHealth`); passes never overlap. */
   async #monitor(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
