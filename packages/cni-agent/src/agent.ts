@@ -269,6 +269,15 @@ export class CniAgent {
   }
 
   async #onOwnNode(node: NodeObject): Promise<void> {
+    const cidrText = node.spec?.podCIDR;
+    if (this.#podCidr && cidrText && cidrText !== formatCidr(this.#podCidr)) {
+      // Like the kubelet, the agent treats the podCIDR as fixed for its lifetime: pods hold
+      // addresses from the old range. A re-created Node with a new range needs a restart.
+      this.#log.error(
+        { configured: formatCidr(this.#podCidr), node: cidrText },
+        'own Node has a different spec.podCIDR than the one configured; restart the cni-agent (and its pods) to use it',
+      );
+    }
     if (!this.#podCidr) {
       const text = node.spec?.podCIDR;
       if (!text) return;
