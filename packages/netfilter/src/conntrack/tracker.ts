@@ -7,7 +7,7 @@
 // lookup and by a periodic sweep (the gc worker). The table has a size limit (nf_conntrack_max):
 // at the limit a non-assured entry is evicted (early_drop), else the new packet is dropped.
 import { type Clock, icmpv4, sctp, tcp, udp } from '@podnet/wire';
-import type { HookPacket, PacketState, Verdict } from '../hook.js';
+import type { HookContext, HookPacket, PacketState, Verdict } from '../hook.js';
 import type { ConnectionTracker, CtInfo, Tuple } from './contract.js';
 import {
   type ConntrackEntry,
@@ -126,7 +126,7 @@ export class Conntrack implements ConnectionTracker {
 
   // ---- ConnectionTracker ----
 
-  track(hook: 'PREROUTING' | 'OUTPUT', packet: HookPacket, _context: unknown, state: PacketState): Verdict | undefined {
+  track(hook: 'PREROUTING' | 'OUTPUT', packet: HookPacket, _context: HookContext, state: PacketState): Verdict | undefined {
     // Previously seen (looped back, or NOTRACK in raw): nothing to do, as nf_conntrack_in.
     if (state.conntrack !== undefined) return undefined;
     const { buf, l3Offset, end } = packet;
