@@ -157,6 +157,7 @@ export class Informer<T extends KubeObject> {
         }
         if (end.by === 'error') {
           this.stats.watchErrors++;
+          if (events > 0) this.#backoff.reset(); // it worked for a while: retry quickly
           this.#log.warn({ err: end.error?.message }, 'watch failed; retrying from the last resourceVersion');
           await sleep(this.#backoff.next(), signal);
           continue;
