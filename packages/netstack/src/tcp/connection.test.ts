@@ -214,6 +214,27 @@ describe('connection establishment', () => {
     expect(t.a.connections()).toEqual([]);
   });
 
+  it('shares ephemeral ports across destinations, keeping each 4-tuple unique (Linux __inet_hash_connect)', async () => {
+    // A range of two ports: three connections to two servers still fit, a third to one server does not.
+    const t = tcpPair({ tcpA: { ephemeralPortRange: [50000, 50001] } });
+    t.b.createServer(() => {}).listen(80);
+    t.b.createServer(() => {}).listen(81);
+    const to80 = [t.a.connect({ host: B, port: 80 }), t.a.connect({ host: B, port: 80 })];
+    const to81 = t.a.connect({ host: B, port: 81 });
+    await t.pair.run(100, { until: () => [...to80, to81].every((s) => !s.connecting) });
+    expect(new Set(to80.map((s) => s.localPort)).size).toBe(2);
+    expect([50000, 50001]).toContain(to81.localPort);
+    const third = t.a.connect({ host: B, port: 80 });
+    const error = errorOf(third);
+    await t.pair.run(10, { until: () => error() !== undefined });
+    expect(error()?.code).toBe('EADDRNOTAVAIL');
+    // An explicit bind of a port in use is refused.
+    const bound = t.a.connect({ host: B, port: 81, localPort: 50000 });
+    const bindError = errorOf(bound);
+    await t.pair.run(10, { until: () => bindError() !== undefined });
+    expect(bindError()?.code).toBe('EADDRINUSE');
+  });
+
   it('reports EADDRINUSE for a second listener on the same port', async () => {
     const t = tcpPair();
     t.b.createServer().listen(80);

@@ -320,7 +320,11 @@ export class TcpLayer implements TransportProtocol, ConnectionHost {
     if (src === undefined) return { ok: false, error: 'ENETUNREACH' };
     let port = localPort ?? 0;
     if (port === 0) {
-      const p = this.#freePort();
+      // Linux __inet_hash_connect: an ephemeral port may serve connections to other
+      // destinations too; only the 4-tuple must be unique (and no listener own the port).
+      const p = this.#freePort(
+        (candidate) => this.#listenerOnPort(candidate) || this.#connections.has(connectionKey(src, candidate, remote, remotePort)),
+      );
       if (p === undefined) return { ok: false, error: 'EADDRNOTAVAIL' };
       port = p;
     } else if (this.#portInUse(port)) {
@@ -335,19 +339,22 @@ export class TcpLayer implements TransportProtocol, ConnectionHost {
   }
 
   #portInUse(port: number): boolean {
-    if (this.#boundPorts.has(port)) return true;
+    return this.#boundPorts.has(port) || this.#listenerOnPort(port);
+  }
+
+  #listenerOnPort(port: number): boolean {
     for (const l of this.#listeners.values()) if (l.port === port) return true;
     return false;
   }
 
-  /** Linux __inet_hash_connect: start at a random offset in the range and take the first free port. */
-  #freePort(): number | undefined {
+  /** Linux __inet_hash_connect: start at a random offset in the range and take the first port not taken. */
+  #freePort(taken: (port: number) => boolean = (p) => this.#portInUse(p)): number | undefined {
     const [lo, hi] = this.options.ephemeralPortRange;
     const size = hi - lo + 1;
     const start = this.ip.rng.nextUint32() % size;
     for (let i = 0; i < size; i++) {
       const port = lo + ((start + i) % size);
-      if (!this.#portInUse(port)) return port;
+      if (!taken(port)) return port;
     }
     return undefined;
   }
