@@ -465,14 +465,12 @@ export class Registry {
     return out;
   }
 
-  /** Every stored object with an ownerReference to `uid`. */
+  /** Every stored object with an ownerReference to `uid` (from the store's owner index). */
   dependentsOf(uid: string): { info: ResourceInfo; o: KubeObject }[] {
     const out: { info: ResourceInfo; o: KubeObject }[] = [];
-    for (const info of RESOURCES) {
-      if (!info.namespaced) continue;
-      for (const o of this.store.list(resourceKey(info))) {
-        if ((o.metadata.ownerReferences ?? []).some((r: Obj) => r.uid === uid)) out.push({ info, o });
-      }
+    for (const { resource, object } of this.store.dependents(uid)) {
+      const info = RESOURCES.find((r) => resourceKey(r) === resource);
+      if (info) out.push({ info, o: object });
     }
     return out;
   }
@@ -508,9 +506,8 @@ export class Registry {
   }
 
   private ownerAlive(uid: string): boolean {
-    for (const info of RESOURCES)
-      for (const o of this.store.list(resourceKey(info))) if (o.metadata.uid === uid && !o.metadata.deletionTimestamp) return true;
-    return false;
+    const owner = this.store.getByUid(uid);
+    return owner !== undefined && !owner.object.metadata.deletionTimestamp;
   }
 
   private async emptyNamespace(ns: string): Promise<void> {

@@ -79,3 +79,37 @@ describe('Store', () => {
     await s.close();
   });
 });
+
+describe('Store owner index', () => {
+  it('finds dependents and objects by uid, following updates, deletes and a restart', async () => {
+    const d = tmp();
+    const s = await Store.open({ dataDir: d });
+    const owner = { kind: 'ReplicaSet', metadata: { name: 'rs', namespace: 'default', uid: 'owner-1' } };
+    const child = (name: string, uid: string, owners: string[]) => ({
+      kind: 'Pod',
+      metadata: { name, namespace: 'default', uid, ownerReferences: owners.map((o) => ({ uid: o })) },
+    });
+    await s.commit('apps/replicasets', 'ADDED', owner).durable;
+    await s.commit('core/pods', 'ADDED', child('a', 'pa', ['owner-1'])).durable;
+    await s.commit('core/pods', 'ADDED', child('b', 'pb', ['owner-1', 'owner-2'])).durable;
+    const names = (uid: string) =>
+      s
+        .dependents(uid)
+        .map((x) => x.object.metadata.name)
+        .sort();
+    expect(names('owner-1')).toEqual(['a', 'b']);
+    expect(names('owner-2')).toEqual(['b']);
+    await s.commit('core/pods', 'MODIFIED', child('b', 'pb', ['owner-2'])).durable;
+    expect(names('owner-1')).toEqual(['a']);
+    await s.commit('core/pods', 'DELETED', child('a', 'pa', ['owner-1'])).durable;
+    expect(names('owner-1')).toEqual([]);
+    expect(s.getByUid('owner-1')?.resource).toBe('apps/replicasets');
+    expect(s.getByUid('pa')).toBeUndefined();
+    await s.snapshot();
+    await s.close();
+    const s2 = await Store.open({ dataDir: d });
+    expect(s2.dependents('owner-2').map((x) => x.object.metadata.name)).toEqual(['b']);
+    expect(s2.getByUid('pb')?.object.metadata.name).toBe('b');
+    await s2.close();
+  });
+});

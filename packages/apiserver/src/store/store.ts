@@ -111,6 +111,7 @@ export class Store {
       for (const [key, obj] of snap.objects) {
         const i = key.indexOf('/', key.indexOf('/') + 1);
         this.bucket(key.slice(0, i)).set(key.slice(i + 1), obj);
+        this.index(key.slice(0, i), key.slice(i + 1), obj);
       }
       this.cache.restore(snap.events, snap.compactedThrough);
     }
@@ -130,12 +131,63 @@ export class Store {
     const k = `${ns}/${rec.o.metadata.name}`;
     const b = this.bucket(rec.r);
     const prev = b.get(k);
+    if (prev) this.unindex(rec.r, k, prev);
     if (rec.e === 'DELETED') b.delete(k);
-    else b.set(k, rec.o);
+    else {
+      b.set(k, rec.o);
+      this.index(rec.r, k, rec.o);
+    }
     this.rv = rec.rv;
     const ev: StoreEvent = { rv: rec.rv, type: rec.e, resource: rec.r, object: rec.o, prev };
     this.cache.add(ev);
     return ev;
+  }
+
+  // uid → where the object lives, and owner uid → its dependents: garbage collection and
+  // owner checks without scanning the store (the real GC keeps the same graph in memory).
+  private readonly byUid = new Map<string, { resource: string; key: string }>();
+  private readonly dependentsByOwner = new Map<string, Set<string>>(); // owner uid → "resource|ns/name"
+
+  private index(resource: string, key: string, o: KubeObject): void {
+    if (o.metadata.uid) this.byUid.set(o.metadata.uid, { resource, key });
+    for (const ref of (o.metadata.ownerReferences ?? []) as { uid?: string }[]) {
+      if (!ref.uid) continue;
+      let set = this.dependentsByOwner.get(ref.uid);
+      if (!set) {
+        set = new Set();
+        this.dependentsByOwner.set(ref.uid, set);
+      }
+      set.add(`${resource}|${key}`);
+    }
+  }
+
+  private unindex(resource: string, key: string, o: KubeObject): void {
+    if (o.metadata.uid && this.byUid.get(o.metadata.uid)?.key === key) this.byUid.delete(o.metadata.uid);
+    for (const ref of (o.metadata.ownerReferences ?? []) as { uid?: string }[]) {
+      const set = ref.uid ? this.dependentsByOwner.get(ref.uid) : undefined;
+      if (!set) continue;
+      set.delete(`${resource}|${key}`);
+      if (set.size === 0) this.dependentsByOwner.delete(ref.uid as string);
+    }
+  }
+
+  /** The stored object with this uid, if any. */
+  getByUid(uid: string): { resource: string; object: KubeObject } | undefined {
+    const where = this.byUid.get(uid);
+    const object = where ? this.objects.get(where.resource)?.get(where.key) : undefined;
+    return where && object ? { resource: where.resource, object } : undefined;
+  }
+
+  /** Objects with an ownerReference to `uid`. */
+  dependents(uid: string): { resource: string; object: KubeObject }[] {
+    const out: { resource: string; object: KubeObject }[] = [];
+    for (const entry of this.dependentsByOwner.get(uid) ?? []) {
+      const bar = entry.indexOf('|');
+      const resource = entry.slice(0, bar);
+      const object = this.objects.get(resource)?.get(entry.slice(bar + 1));
+      if (object) out.push({ resource, object });
+    }
+    return out;
   }
 
   get resourceVersion(): number {
