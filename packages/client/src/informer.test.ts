@@ -131,6 +131,7 @@ describe('Informer (real API server process)', () => {
     const pods = writer.resource<Pod>('pods');
     await pods.create(pod('c-stays', 'c'));
     await pods.create(pod('c-goes', 'c'));
+    await pods.create(pod('c-same', 'c'));
     const inf = new Informer<Pod>(client.resource<Pod>('pods'), {
       namespace: 'default',
       labelSelector: 'suite=c',
@@ -161,6 +162,12 @@ describe('Informer (real API server process)', () => {
     expect(log.some((e) => e.type === 'add' && e.name === 'c-new')).toBe(true);
     expect(log.some((e) => e.type === 'update' && e.name === 'c-stays')).toBe(true);
     expect(inf.store.getByName('default', 'c-stays')?.metadata?.annotations?.step).toBe('69');
+    // Unchanged across the relist (same resourceVersion): no update delivered.
+    expect(log.filter((e) => e.name === 'c-same').map((e) => e.type)).toEqual(['add']);
+    // A handler added now gets the cached objects as adds.
+    const late: string[] = [];
+    inf.addEventHandler({ add: (o) => late.push(o.metadata?.name ?? '') });
+    expect(late.sort()).toEqual(['c-new', 'c-same', 'c-stays']);
     await relay.close();
   });
 });
