@@ -116,7 +116,7 @@ export class NodeAgent {
     );
     this.podCidr = await this.#waitForPodCidr();
     this.#cni = typeof this.#o.cni === 'function' ? await this.#o.cni(this.podCidr) : this.#o.cni;
-    await this.#setUpProber();
+    void this.#setUpProber();
     this.#informer = new Informer<Pod & KubeObject>(this.#client.resource<Pod & KubeObject>('pods'), {
       fieldSelector: `spec.nodeName=${this.nodeName}`,
       logger: this.log,
@@ -271,7 +271,11 @@ export class NodeAgent {
     throw new Error('stopped');
   }
 
-  /** The node's prober: a sandbox of its own on cni0, from which network probes leave (as the kubelet's from the host). */
+  /**
+   * The node's prober: a sandbox of its own on cni0, from which network probes leave (as the
+   * kubelet's from the host). Retried in the background until the CNI answers (the cni-agent may
+   * still be starting).
+   */
   async #setUpProber(): Promise<void> {
     const cni = this.#cni as CniPlugin;
     const sandbox = new Sandbox(cni, {
@@ -279,11 +283,15 @@ export class NodeAgent {
       name: `node-agent-prober-${this.nodeName}`,
       uid: `prober-${this.nodeName}`,
     });
-    try {
-      await sandbox.setUp();
-      this.#prober = { sandbox, scope: new SocketScope(sandbox.ns) };
-    } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'cannot attach the prober to cni0: network probes will fail');
+    for (let wait = 200; !this.#stopped; wait = Math.min(wait * 2, 5000)) {
+      try {
+        await sandbox.setUp();
+        this.#prober = { sandbox, scope: new SocketScope(sandbox.ns) };
+        return;
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message, retryMs: wait }, 'cannot attach the prober to cni0 yet: network probes wait for it');
+        await new Promise((r) => setTimeout(r, wait));
+      }
     }
   }
 
@@ -415,16 +423,35 @@ export class NodeAgent {
     return [...this.#pods.values()].find((p) => p.namespace === namespace && p.name === name);
   }
 
-  /** After a cni-agent restart: CNI ADD again for every pod (idempotent) and reattach each eth0. */
+  /**
+   * After a cni-agent restart: CNI ADD again for every pod (idempotent: the same IP) and reattach
+   * each eth0 to the re-created host veth, retrying until the new cni-agent answers.
+   */
   async resyncPods(): Promise<void> {
-    const all = [...this.#pods.values()];
+    const targets: Array<{ key: string; resync: () => Promise<void> }> = [...this.#pods.values()].map((p) => ({
+      key: p.key,
+      resync: () => p.resync(),
+    }));
+    const prober = this.#prober;
+    if (prober) targets.push({ key: 'prober', resync: () => prober.sandbox.resync() });
+    const deadline = Date.now() + 120_000;
     await Promise.all(
-      all.map((p) =>
-        p.resync().catch((e) => this.log.warn({ pod: p.key, err: (e as Error).message }, 'pod resync after cni-agent restart failed')),
-      ),
+      targets.map(async (t) => {
+        for (let wait = 200; !this.#stopped; wait = Math.min(wait * 2, 3000)) {
+          try {
+            await t.resync();
+            return;
+          } catch (e) {
+            if (Date.now() > deadline) {
+              this.log.error({ pod: t.key, err: (e as Error).message }, 'pod resync after cni-agent restart failed; giving up');
+              return;
+            }
+            await new Promise((r) => setTimeout(r, wait));
+          }
+        }
+      }),
     );
-    await this.#prober?.sandbox.resync().catch((e) => this.log.warn({ err: (e as Error).message }, 'prober resync failed'));
-    this.log.info({ pods: all.length }, 'resynchronised pods after cni-agent restart');
+    this.log.info({ pods: targets.length }, 'resynchronised pods after cni-agent restart');
   }
 
   /** Stops everything (pods killed without posting; the Node stays registered). */

@@ -99,6 +99,8 @@ const sh: ProcessMain = async (argv, ctx) => {
     if (c.op === '&&' && status !== 0) continue;
     if (c.op === '||' && status === 0) continue;
     if (ctx.killed.aborted) return 137;
+    // `exit [N]`: the shell builtin ends the list with N (or the last status).
+    if (c.argv[0] === 'exit') return c.argv[1] === undefined ? status : Number(c.argv[1]) & 255;
     const io: ProcessContext = {
       ...ctx,
       stdout: c.discardStdout ? () => undefined : ctx.stdout,
