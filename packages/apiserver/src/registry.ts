@@ -530,21 +530,22 @@ export class Registry {
    * durable DELETED event.
    */
   async finalizePending(): Promise<void> {
-    for (const info of RESOURCES) {
-      for (const o of this.store.list(resourceKey(info))) {
-        const m = o.metadata;
-        if (!m.deletionTimestamp) continue;
-        if (info.kind === 'Namespace') {
-          const empty = RESOURCES.every((r) => !r.namespaced || this.store.list(resourceKey(r), m.name).length === 0);
-          if (empty) await this.store.commit(NS_RESOURCE, 'DELETED', o).durable;
-          continue;
-        }
-        if ((m.finalizers ?? []).includes(FOREGROUND) && this.dependentsOf(m.uid).length === 0) {
-          const next = structuredClone(o) as Obj;
-          next.metadata.finalizers = (m.finalizers as string[]).filter((f) => f !== FOREGROUND);
-          if (next.metadata.finalizers.length === 0) delete next.metadata.finalizers;
-          await this.update(info, m.namespace ?? '', m.name, next);
-        }
+    for (const { resource, object: o } of this.store.terminating()) {
+      const info = RESOURCES.find((r) => resourceKey(r) === resource);
+      const m = o.metadata;
+      // Runs may overlap (one per DELETED event): act only on an object no one changed since.
+      const current = () => this.store.get(resource, m.namespace ?? '', m.name) === o;
+      if (!info || !current()) continue;
+      if (info.kind === 'Namespace') {
+        const empty = RESOURCES.every((r) => !r.namespaced || this.store.list(resourceKey(r), m.name).length === 0);
+        if (empty) await this.store.commit(NS_RESOURCE, 'DELETED', o).durable;
+        continue;
+      }
+      if ((m.finalizers ?? []).includes(FOREGROUND) && this.dependentsOf(m.uid).length === 0) {
+        const next = structuredClone(o) as Obj;
+        next.metadata.finalizers = (m.finalizers as string[]).filter((f) => f !== FOREGROUND);
+        if (next.metadata.finalizers.length === 0) delete next.metadata.finalizers;
+        await this.update(info, m.namespace ?? '', m.name, next);
       }
     }
   }

@@ -148,8 +148,11 @@ export class Store {
   private readonly byUid = new Map<string, { resource: string; key: string }>();
   private readonly dependentsByOwner = new Map<string, Set<string>>(); // owner uid → "resource|ns/name"
 
+  private readonly terminatingKeys = new Set<string>(); // "resource|ns/name" with a deletionTimestamp
+
   private index(resource: string, key: string, o: KubeObject): void {
     if (o.metadata.uid) this.byUid.set(o.metadata.uid, { resource, key });
+    if (o.metadata.deletionTimestamp) this.terminatingKeys.add(`${resource}|${key}`);
     for (const ref of (o.metadata.ownerReferences ?? []) as { uid?: string }[]) {
       if (!ref.uid) continue;
       let set = this.dependentsByOwner.get(ref.uid);
@@ -163,6 +166,7 @@ export class Store {
 
   private unindex(resource: string, key: string, o: KubeObject): void {
     if (o.metadata.uid && this.byUid.get(o.metadata.uid)?.key === key) this.byUid.delete(o.metadata.uid);
+    this.terminatingKeys.delete(`${resource}|${key}`);
     for (const ref of (o.metadata.ownerReferences ?? []) as { uid?: string }[]) {
       const set = ref.uid ? this.dependentsByOwner.get(ref.uid) : undefined;
       if (!set) continue;
@@ -176,6 +180,18 @@ export class Store {
     const where = this.byUid.get(uid);
     const object = where ? this.objects.get(where.resource)?.get(where.key) : undefined;
     return where && object ? { resource: where.resource, object } : undefined;
+  }
+
+  /** Objects being deleted (with a deletionTimestamp), waiting on finalizers or their kubelet. */
+  terminating(): { resource: string; object: KubeObject }[] {
+    const out: { resource: string; object: KubeObject }[] = [];
+    for (const entry of this.terminatingKeys) {
+      const bar = entry.indexOf('|');
+      const resource = entry.slice(0, bar);
+      const object = this.objects.get(resource)?.get(entry.slice(bar + 1));
+      if (object) out.push({ resource, object });
+    }
+    return out;
   }
 
   /** Objects with an ownerReference to `uid`. */
