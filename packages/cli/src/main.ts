@@ -2,6 +2,7 @@
 // user mistake into a clear message and exit status 2 (1 for a failure at run time), never a
 // stack trace.
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { CLUSTER_COMMANDS, CLUSTER_HELP, runClusterCommand } from './cluster/commands.js';
 import { demo } from './demo.js';
 import { iptablesTrace } from './iptables-trace.js';
 import { type Output, pcapRead } from './pcap-read.js';
@@ -12,7 +13,7 @@ const consoleOutput: Output = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
-const HELP: Record<string, string> = { pcap: PCAP_HELP, demo: DEMO_HELP, iptables: IPTABLES_HELP };
+const HELP: Record<string, string> = { pcap: PCAP_HELP, demo: DEMO_HELP, iptables: IPTABLES_HELP, ...CLUSTER_HELP };
 
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, command: string) {
   try {
@@ -140,6 +141,7 @@ async function run(argv: string[], io: Output): Promise<number> {
       );
     }
     default:
+      if (CLUSTER_COMMANDS.has(command)) return runClusterCommand(command, rest, io);
       throw new UsageError(`podnet: unknown command "${command}"`, 'run `podnet --help` for the list of commands');
   }
 }

@@ -1,5 +1,6 @@
 // Usage errors: a clear message, a hint, exit status 2 (the convention of most CLIs).
 import { ErrorCodes, PodnetError } from '@podnet/wire';
+import { CLUSTER_COMMANDS_SUMMARY } from './cluster/help.js';
 
 export class UsageError extends PodnetError {
   readonly hint: string;
@@ -15,6 +16,7 @@ export const MAIN_HELP = `podnet — the Kubernetes network model, emulated by r
 Usage: podnet <command> [options]
 
 Commands:
+${CLUSTER_COMMANDS_SUMMARY}
   pcap read FILE [--json]   print a capture like \`tcpdump -nr FILE\` (VXLAN decoded down to the
                             inner TCP/UDP/ICMP), or one JSON object per frame with --json
   demo [--out FILE]         build a flannel-style VXLAN-encapsulated TCP session between two pods,

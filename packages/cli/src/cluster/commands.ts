@@ -1,0 +1,296 @@
+// The cluster subcommands of `podnet` (up, down, status, exec, node exec, kill, trace, capture):
+// option parsing and dispatch. main.ts hands any of these command names to runClusterCommand.
+// Usage mistakes throw UsageError (exit 2); run-time failures throw ClusterError, printed as one
+// clear message with exit 1.
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import type { Output } from '../pcap-read.js';
+import { UsageError } from '../usage.js';
+import { ClusterError } from './errors.js';
+import { CAPTURE_HELP, DOWN_HELP, EXEC_HELP, KILL_HELP, STATUS_HELP, TRACE_HELP, UP_HELP } from './help.js';
+import { checkClusterName, requireRecord, stateDirFor } from './state.js';
+
+// The commands load their modules (API client, control-socket client, credentials) on use, so
+// that \`podnet pcap read\` and the help do not pay for them.
+const MAX_NODES = 20;
+const up = async (...a: Parameters<typeof import('./up.js').up>) => (await import('./up.js')).up(...a);
+const down = async (...a: Parameters<typeof import('./down.js').down>) => (await import('./down.js')).down(...a);
+const status = async (...a: Parameters<typeof import('./status.js').status>) => (await import('./status.js')).status(...a);
+const trace = async (...a: Parameters<typeof import('./trace.js').trace>) => (await import('./trace.js')).trace(...a);
+const podExec = async (...a: Parameters<typeof import('./pod-exec.js').podExec>) => (await import('./pod-exec.js')).podExec(...a);
+const nodeOps = () => import('./node-ops.js');
+
+export const CLUSTER_COMMANDS = new Set(['up', 'down', 'status', 'exec', 'node', 'kill', 'trace', 'capture']);
+
+export const CLUSTER_HELP: Record<string, string> = {
+  up: UP_HELP,
+  down: DOWN_HELP,
+  status: STATUS_HELP,
+  exec: EXEC_HELP,
+  node: EXEC_HELP,
+  kill: KILL_HELP,
+  trace: TRACE_HELP,
+  capture: CAPTURE_HELP,
+};
+
+const CLUSTER_OPTIONS = {
+  name: { type: 'string', default: 'podnet' },
+  'state-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, command: string) {
+  try {
+    return parseArgs({ args, options: { ...CLUSTER_OPTIONS, ...options }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(
+      `podnet ${command}: ${(error as Error).message.replace(/\. To specify a positional argument.*$/, '')}`,
+      `run \`podnet help ${command.split(' ')[0]}\``,
+    );
+  }
+}
+
+/** Splits `ARGS -- CMD...`; the command part must not be empty. */
+function splitCommand(args: string[], command: string, usage: string): [string[], string[]] {
+  const at = args.indexOf('--');
+  if (at < 0 || at === args.length - 1) throw new UsageError(`podnet ${command}: missing -- CMD [ARG...]`, `usage: ${usage}`);
+  return [args.slice(0, at), args.slice(at + 1)];
+}
+
+function integer(text: string | undefined, flag: string, command: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(
+      `podnet ${command}: ${flag} must be an integer from ${min} to ${max} (got "${text}")`,
+      `run \`podnet help ${command.split(' ')[0]}\``,
+    );
+  return n;
+}
+
+function recordFrom(values: { name?: unknown; 'state-dir'?: unknown }) {
+  const name = checkClusterName(String(values.name ?? 'podnet'));
+  return requireRecord(stateDirFor(name, values['state-dir'] as string | undefined), name);
+}
+
+function one(positionals: string[], what: string, command: string, usage: string): string {
+  if (positionals.length === 0) throw new UsageError(`podnet ${command}: missing ${what}`, `usage: ${usage}`);
+  if (positionals.length > 1) throw new UsageError(`podnet ${command}: unexpected argument "${positionals[1]}"`, `usage: ${usage}`);
+  return positionals[0] as string;
+}
+
+function none(positionals: string[], command: string): void {
+  if (positionals.length > 0)
+    throw new UsageError(`podnet ${command}: unexpected argument "${positionals[0]}"`, `run \`podnet help ${command}\``);
+}
+
+function printHelp(io: Output, text: string): number {
+  io.out(text);
+  return 0;
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function dispatch(command: string, rest: string[], io: Output): Promise<number> {
+  if (rest[0] === '-h' || rest[0] === '--help') {
+    io.out(CLUSTER_HELP[command] ?? '');
+    return 0;
+  }
+  switch (command) {
+    case 'up': {
+      const { values, positionals } = parse(
+        rest,
+        {
+          nodes: { type: 'string', default: '3' },
+          backend: { type: 'string', default: 'vxlan' },
+          demo: { type: 'boolean', default: false },
+          'api-port': { type: 'string', default: '6443' },
+          'transport-prefix': { type: 'string', default: '127.0.1' },
+          timeout: { type: 'string', default: '120' },
+        },
+        'up',
+      );
+      if (values.help) return printHelp(io, UP_HELP);
+      none(positionals, 'up');
+      const backend = values.backend as string;
+      if (backend !== 'vxlan' && backend !== 'host-gw')
+        throw new UsageError(`podnet up: --backend must be vxlan or host-gw (got "${backend}")`, 'run `podnet help up`');
+      const prefix = values['transport-prefix'] as string;
+      if (!/^127\.\d{1,3}\.\d{1,3}$/.test(prefix) || prefix.split('.').some((o) => Number(o) > 255))
+        throw new UsageError(
+          `podnet up: --transport-prefix must be 127.X.Y (got "${prefix}"); node N listens on 127.X.Y.N`,
+          'run `podnet help up`',
+        );
+      return up(
+        {
+          name: String(values.name),
+          nodes: integer(values.nodes as string, '--nodes', 'up', 1, MAX_NODES),
+          backend,
+          demo: values.demo === true,
+          ...(values['state-dir'] ? { stateDir: values['state-dir'] as string } : {}),
+          apiPort: integer(values['api-port'] as string, '--api-port', 'up', 1, 65535),
+          transportPrefix: prefix,
+          timeoutMs: integer(values.timeout as string, '--timeout', 'up', 1, 3600) * 1000,
+        },
+        io,
+      );
+    }
+    case 'down': {
+      const { values, positionals } = parse(rest, { purge: { type: 'boolean', default: false } }, 'down');
+      if (values.help) return printHelp(io, DOWN_HELP);
+      none(positionals, 'down');
+      return down(
+        {
+          name: String(values.name),
+          ...(values['state-dir'] ? { stateDir: values['state-dir'] as string } : {}),
+          purge: values.purge === true,
+        },
+        io,
+      );
+    }
+    case 'status': {
+      const { values, positionals } = parse(rest, {}, 'status');
+      if (values.help) return printHelp(io, STATUS_HELP);
+      none(positionals, 'status');
+      return status(recordFrom(values), io);
+    }
+    case 'exec': {
+      const usage = 'podnet exec POD [-n NAMESPACE] [-c CONTAINER] -- CMD [ARG...]';
+      const [head, cmd] = splitCommand(rest, 'exec', usage);
+      const { values, positionals } = parse(
+        head,
+        { namespace: { type: 'string', short: 'n', default: 'default' }, container: { type: 'string', short: 'c' } },
+        'exec',
+      );
+      const pod = one(positionals, 'POD', 'exec', usage);
+      const record = recordFrom(values);
+      const r = await podExec(
+        {
+          kubeconfig: record.kubeconfig,
+          namespace: values.namespace as string,
+          pod,
+          ...(values.container ? { container: values.container as string } : {}),
+          command: cmd,
+        },
+        (channel, chunk) => (channel === 1 ? process.stdout : process.stderr).write(chunk),
+      );
+      // A failure that was not output of the command (container not running, ...) is on stderr already only if the command wrote it.
+      if (r.exitCode !== 0 && r.stderr && !r.stderr.endsWith('\n')) process.stderr.write('\n');
+      return r.exitCode;
+    }
+    case 'node': {
+      const [sub, ...subArgs] = rest;
+      const usage = 'podnet node exec NODE -- CMD [ARG...]';
+      if (sub !== 'exec')
+        throw new UsageError(
+          sub === undefined ? 'podnet node: missing subcommand' : `podnet node: unknown subcommand "${sub}"`,
+          `usage: ${usage}`,
+        );
+      if (subArgs[0] === '-h' || subArgs[0] === '--help') return printHelp(io, EXEC_HELP);
+      const [head, cmd] = splitCommand(subArgs, 'node exec', usage);
+      const { values, positionals } = parse(head, {}, 'node exec');
+      const node = one(positionals, 'NODE', 'node exec', usage);
+      const record = recordFrom(values);
+      const stdin = cmd[0] === 'iptables-restore' ? await readStdin() : '';
+      return (await nodeOps()).nodeExec(record, node, cmd, stdin, io);
+    }
+    case 'kill': {
+      const [kind, ...kindArgs] = rest;
+      const usage = 'podnet kill pod NAME [-n NAMESPACE] | podnet kill node NODE';
+      if (kind !== 'pod' && kind !== 'node')
+        throw new UsageError(
+          kind === undefined ? 'podnet kill: missing pod or node' : `podnet kill: unknown kind "${kind}" (pod or node)`,
+          `usage: ${usage}`,
+        );
+      const { values, positionals } = parse(kindArgs, { namespace: { type: 'string', short: 'n', default: 'default' } }, `kill ${kind}`);
+      if (values.help) return printHelp(io, KILL_HELP);
+      const target = one(positionals, kind === 'pod' ? 'NAME' : 'NODE', `kill ${kind}`, usage);
+      const record = recordFrom(values);
+      const ops = await nodeOps();
+      return kind === 'pod' ? ops.killPod(record, values.namespace as string, target, io) : ops.killNode(record, target, io);
+    }
+    case 'trace': {
+      const { values, positionals } = parse(
+        rest,
+        {
+          from: { type: 'string' },
+          to: { type: 'string' },
+          namespace: { type: 'string', short: 'n', default: 'default' },
+          proto: { type: 'string', default: 'tcp' },
+          json: { type: 'boolean', default: false },
+        },
+        'trace',
+      );
+      if (values.help) return printHelp(io, TRACE_HELP);
+      none(positionals, 'trace');
+      for (const required of ['from', 'to'] as const)
+        if (!values[required])
+          throw new UsageError(`podnet trace: missing --${required}`, 'usage: podnet trace --from POD --to IP:PORT [--proto tcp|udp|icmp]');
+      const proto = values.proto as string;
+      if (!['tcp', 'udp', 'sctp', 'icmp'].includes(proto))
+        throw new UsageError(`podnet trace: --proto must be tcp, udp, sctp or icmp (got "${proto}")`, 'run `podnet help trace`');
+      return trace(
+        recordFrom(values),
+        {
+          from: values.from as string,
+          to: values.to as string,
+          namespace: values.namespace as string,
+          proto: proto as 'tcp',
+          json: values.json === true,
+        },
+        io,
+      );
+    }
+    case 'capture': {
+      const usage = 'podnet capture NODE [--iface NAME] -w FILE.pcap [--duration S]';
+      const { values, positionals } = parse(
+        rest,
+        {
+          iface: { type: 'string', short: 'i', default: 'flannel.1' },
+          inner: { type: 'boolean', default: false },
+          write: { type: 'string', short: 'w' },
+          duration: { type: 'string', default: '10' },
+        },
+        'capture',
+      );
+      if (values.help) return printHelp(io, CAPTURE_HELP);
+      const node = one(positionals, 'NODE', 'capture', usage);
+      if (!values.write) throw new UsageError('podnet capture: missing -w FILE.pcap', `usage: ${usage}`);
+      const iface = values.iface as string;
+      return (await nodeOps()).capture(
+        recordFrom(values),
+        node,
+        {
+          iface,
+          file: values.write as string,
+          durationS: integer(values.duration as string, '--duration', 'capture', 1, 3600),
+          underlay: iface === 'flannel.1' && values.inner !== true,
+        },
+        io,
+      );
+    }
+  }
+  throw new UsageError(`podnet: unknown command "${command}"`, 'run `podnet --help` for the list of commands');
+}
+
+/** Runs a cluster command; a ClusterError becomes its message and exit status 1. */
+export async function runClusterCommand(command: string, rest: string[], io: Output): Promise<number> {
+  try {
+    return await dispatch(command, rest, io);
+  } catch (error) {
+    if (error instanceof ClusterError) {
+      io.err(error.message);
+      return 1;
+    }
+    const e = error as { code?: string; message?: string };
+    // A typed error of another podnet package (an API Status, a control socket failure): its message is the explanation.
+    if (typeof e?.code === 'string' && e.code.startsWith('PODNET_ERR_') && !(error instanceof UsageError)) {
+      io.err(`podnet ${command}: ${e.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,173 @@
+// `podnet trace --from POD --to IP:PORT`: arms the cni-agent trace API on every node (as
+// `iptables -t raw -j TRACE` with a match would: the packet is marked where it enters a host
+// namespace, PREROUTING, and every rule it hits is recorded), sends one packet from inside the
+// pod through its own stack (the toolbox's nc -z / nc -u / ping -c 1 via pods/exec), and prints
+// the path node by node: the interfaces, each rule hit, DNAT/SNAT, the outgoing device (flannel.1:
+// VXLAN-encapsulated to the peer; cni0: delivered to a local pod; eth0: routed) and the verdict.
+// The source node matches the original destination; the other nodes match the pod's source
+// address only, because DNAT has rewritten the destination by the time the packet reaches them.
+
+import { KubeClient, NotFoundError } from '@podnet/client';
+import { CniAgentClient, type TraceEventBody } from '@podnet/cni-agent';
+import type { Output } from '../pcap-read.js';
+import { ClusterError, ClusterErrorCodes } from './errors.js';
+import { podExec } from './pod-exec.js';
+import type { ClusterRecord } from './state.js';
+
+export interface TraceOptions {
+  from: string;
+  namespace: string;
+  to: string;
+  proto: 'tcp' | 'udp' | 'sctp' | 'icmp';
+  json: boolean;
+}
+
+export function parseTarget(text: string, proto: string): { ip: string; port?: number } {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(text);
+  const port = m?.[2] === undefined ? undefined : Number(m[2]);
+  if (!m || (port !== undefined && (port < 1 || port > 65535)) || (m[1] ?? '').split('.').some((o) => Number(o) > 255)) {
+    throw new ClusterError(ClusterErrorCodes.TARGET, `podnet trace: --to "${text}" is not IPv4:PORT (e.g. 10.96.0.12:80)`);
+  }
+  if (proto !== 'icmp' && port === undefined) {
+    throw new ClusterError(ClusterErrorCodes.TARGET, `podnet trace: --to "${text}" needs a port for --proto ${proto}`);
+  }
+  return { ip: m[1] as string, ...(port === undefined ? {} : { port }) };
+}
+
+/** The toolbox command that makes exactly one first packet of the flow. */
+export function probeCommand(proto: TraceOptions['proto'], ip: string, port: number | undefined): string[] {
+  switch (proto) {
+    case 'tcp':
+      return ['nc', '-z', '-w', '2', ip, String(port)];
+    case 'udp':
+      return ['sh', '-c', `echo hostname | nc -u -w 1 ${ip} ${port}`];
+    case 'icmp':
+      return ['ping', '-c', '1', ip];
+    case 'sctp':
+      throw new ClusterError(
+        ClusterErrorCodes.TARGET,
+        'podnet trace: --proto sctp cannot be sent yet: the pod toolbox has no SCTP client (the node trace API itself matches sctp)',
+      );
+  }
+}
+
+function describeEvent(e: TraceEventBody): string {
+  const ports = e.srcPort !== undefined ? ` ${e.src}:${e.srcPort} > ${e.dst}:${e.dstPort}` : ` ${e.src} > ${e.dst}`;
+  const ifaces = `${e.inInterface ? ` IN=${e.inInterface}` : ''}${e.outInterface ? ` OUT=${e.outInterface}` : ''}`;
+  return `${e.line || `${e.table}:${e.chain}:${e.kind}:${e.ruleNumber} ${e.target}`}${ifaces}${ports}${e.mark ? ` MARK=0x${e.mark.toString(16)}` : ''}`;
+}
+
+function summarize(events: TraceEventBody[]): string[] {
+  const out: string[] = [];
+  const first = events[0];
+  if (!first) return out;
+  const last = events[events.length - 1] as TraceEventBody;
+  out.push(
+    `    enters on ${first.inInterface ?? 'a local socket'} (${first.hook}) as ${first.src}${first.srcPort === undefined ? '' : `:${first.srcPort}`} > ${first.dst}${first.dstPort === undefined ? '' : `:${first.dstPort}`}`,
+  );
+  for (const e of events) {
+    if (e.target === 'DNAT' || e.target === 'SNAT' || e.target === 'MASQUERADE')
+      out.push(`    ${e.target} in ${e.table}/${e.chain}${e.rule ? `: ${e.rule}` : ''}`);
+  }
+  const dst = `${last.dst}${last.dstPort === undefined ? '' : `:${last.dstPort}`}`;
+  const via = last.outInterface;
+  if (events.some((e) => e.target === 'DROP' || e.target === 'REJECT')) {
+    const d = events.find((e) => e.target === 'DROP' || e.target === 'REJECT') as TraceEventBody;
+    out.push(`    ${d.target === 'DROP' ? 'dropped' : 'rejected'} by ${d.table}/${d.chain} rule ${d.ruleNumber}`);
+  } else if (via === 'flannel.1')
+    out.push(`    routed to ${dst} via flannel.1: VXLAN-encapsulated (UDP 4789, VNI 1) to the node that owns it`);
+  else if (via === 'cni0') out.push(`    delivered to ${dst} on cni0 (a pod of this node)`);
+  else if (via === 'eth0')
+    out.push(
+      `    routed to ${dst} via eth0${last.hook === 'POSTROUTING' ? ' (host-gw: the next hop is the node owning the pod CIDR)' : ''}`,
+    );
+  else if (last.hook === 'INPUT') out.push(`    delivered locally to ${dst} (INPUT)`);
+  else out.push(`    last seen at ${last.hook} ${via ? `leaving on ${via}` : ''}`.trimEnd());
+  return out;
+}
+
+export async function trace(record: ClusterRecord, options: TraceOptions, io: Output): Promise<number> {
+  const target = parseTarget(options.to, options.proto);
+  const client = new KubeClient({ kubeconfig: record.kubeconfig });
+  let podIP: string;
+  let nodeName: string;
+  try {
+    const pod = (await client.resource('pods').get(options.from, { namespace: options.namespace })) as {
+      spec?: { nodeName?: string };
+      status?: { podIP?: string };
+    };
+    podIP = pod.status?.podIP ?? '';
+    nodeName = pod.spec?.nodeName ?? '';
+  } catch (error) {
+    if (error instanceof NotFoundError)
+      throw new ClusterError(ClusterErrorCodes.TARGET, `podnet trace: pod "${options.from}" not found in namespace "${options.namespace}"`);
+    throw error;
+  } finally {
+    client.close();
+  }
+  if (!podIP || !nodeName)
+    throw new ClusterError(ClusterErrorCodes.TARGET, `podnet trace: pod "${options.from}" has no IP yet (not running)`);
+  const probe = probeCommand(options.proto, target.ip, target.port);
+  const agents = record.nodes.map((n) => ({ node: n, agent: new CniAgentClient({ socketPath: n.controlSocket, timeoutMs: 10_000 }) }));
+  try {
+    const traces = await Promise.all(
+      agents.map(async ({ node, agent }) => {
+        const source = node.name === nodeName;
+        const id = await agent
+          .traceStart({
+            protocol: options.proto,
+            src: podIP,
+            ...(source ? { dst: target.ip, ...(target.port === undefined ? {} : { dstPort: target.port }) } : {}),
+            maxPackets: 1,
+            durationMs: 15_000,
+          })
+          .catch((error: Error) => {
+            io.err(`podnet trace: cannot trace on ${node.name}: ${error.message}`);
+            return undefined;
+          });
+        return { node, agent, id };
+      }),
+    );
+    const sent = await podExec({
+      kubeconfig: record.kubeconfig,
+      namespace: options.namespace,
+      pod: options.from,
+      command: probe,
+      timeoutMs: 15_000,
+    });
+    // Let a packet that crossed to another node be processed there before reading.
+    await new Promise((r) => setTimeout(r, 300));
+    const results = await Promise.all(
+      traces.map(async (t) => ({ ...t, result: t.id ? await t.agent.traceResults(t.id, true).catch(() => undefined) : undefined })),
+    );
+    const hops = results
+      .filter((r) => (r.result?.events.length ?? 0) > 0)
+      .sort((a, b) => (a.node.name === nodeName ? -1 : b.node.name === nodeName ? 1 : 0));
+    if (options.json) {
+      io.out(
+        JSON.stringify({
+          from: { pod: options.from, namespace: options.namespace, ip: podIP, node: nodeName },
+          to: options.to,
+          proto: options.proto,
+          probe: { argv: probe, exitCode: sent.exitCode },
+          hops: hops.map((h) => ({ node: h.node.name, events: h.result?.events ?? [] })),
+        }),
+      );
+      return 0;
+    }
+    io.out(
+      `trace ${options.proto} ${podIP} (${options.namespace}/${options.from} on ${nodeName}) -> ${options.to}  [sent with: ${probe.join(' ')}; exit ${sent.exitCode}]`,
+    );
+    if (hops.length === 0)
+      io.out('  no traced packet was seen on any node (the pod did not send it: is the destination on the pod itself?)');
+    hops.forEach((h, i) => {
+      const events = h.result?.events ?? [];
+      io.out(`hop ${i + 1}: ${h.node.name} (node IP ${h.node.nodeIp})`);
+      for (const e of events) io.out(`  ${describeEvent(e)}`);
+      for (const line of summarize(events)) io.out(line);
+    });
+    return 0;
+  } finally {
+    for (const a of agents) a.agent.close();
+  }
+}
