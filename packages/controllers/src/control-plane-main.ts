@@ -67,6 +67,7 @@ try {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 } catch (err) {
-  process.stderr.write(`podnet control plane: ${(err as Error).message}\n`);
+  const code = (err as { code?: string }).code;
+  process.stderr.write(`podnet control plane: ${code ? `${code}: ` : ''}${(err as Error).message}\n`);
   process.exit(1);
 }

@@ -4,7 +4,7 @@
 import { type ApiServer, type ApiServerOptions, startApiServer } from '@podnet/apiserver';
 import { componentLogger, KubeClient, type Logger } from '@podnet/client';
 import type { ControllerOptions } from './runtime/controller-context.js';
-import { type ControllerName, type RunningControllers, startControllers } from './start-controllers.js';
+import { type ControllerName, type RunningControllers, startControllers, validateControllerOptions } from './start-controllers.js';
 
 export interface ControlPlaneOptions extends ApiServerOptions, ControllerOptions {
   controllers?: readonly ControllerName[];
@@ -20,6 +20,7 @@ export interface ControlPlane {
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  validateControllerOptions(opts);
   const apiServer = await startApiServer(opts);
   const token = apiServer.tokens['controller-manager'] ?? apiServer.adminToken;
   const client = new KubeClient({ server: apiServer.url, caPem: apiServer.caPem, token, userAgent: 'podnet-controller-manager/0.1' });

@@ -3,6 +3,8 @@
 import { componentLogger, type KubeClient, type Logger } from '@podnet/client';
 import { type Clock, systemClock } from '@podnet/wire';
 import { EndpointSliceController } from './endpoints/endpointslice-controller.js';
+import { ControllerError, ControllerErrorCodes } from './errors.js';
+import { CidrAllocator } from './nodes/cidr-allocator.js';
 import { NodeIpamController } from './nodes/ipam-controller.js';
 import { NodeLifecycleController } from './nodes/node-lifecycle-controller.js';
 import { type Controller, type ControllerContext, type ControllerOptions, makeContext } from './runtime/controller-context.js';
@@ -38,12 +40,29 @@ const factories: Record<ControllerName, (ctx: ControllerContext) => Controller> 
   nodelifecycle: (ctx) => new NodeLifecycleController(ctx),
 };
 
+/** Checks the options before anything starts, so a bad one is a clear error, not a half-started control plane. */
+export function validateControllerOptions(opts: ControllerOptions & { controllers?: readonly string[] }): void {
+  const fail = (what: string): never => {
+    throw new ControllerError(ControllerErrorCodes.CONFIG, what);
+  };
+  for (const n of opts.controllers ?? []) {
+    if (!(CONTROLLER_NAMES as readonly string[]).includes(n)) fail(`unknown controller "${n}"; known: ${CONTROLLER_NAMES.join(', ')}`);
+  }
+  for (const k of ['nodeMonitorGracePeriodMs', 'nodeMonitorPeriodMs', 'podEvictionTimeoutMs'] as const) {
+    const v = opts[k];
+    if (v !== undefined && (!Number.isFinite(v) || v <= 0)) fail(`${k} must be a positive number of milliseconds, got ${v}`);
+  }
+  try {
+    new CidrAllocator(opts.clusterCIDR ?? '10.244.0.0/16', opts.nodeCIDRMaskSize ?? 24);
+  } catch (err) {
+    fail(`cluster CIDR / node mask size: ${(err as Error).message}`);
+  }
+}
+
 export async function startControllers(opts: StartControllersOptions): Promise<RunningControllers> {
   const log = opts.logger ?? componentLogger('controllers');
   const names = opts.controllers ?? CONTROLLER_NAMES;
-  for (const n of names) {
-    if (!(n in factories)) throw new Error(`unknown controller "${n}"; known: ${CONTROLLER_NAMES.join(', ')}`);
-  }
+  validateControllerOptions(opts);
   const ctx = makeContext(opts.client, log, opts, opts.clock ?? systemClock);
   const controllers = names.map((n) => factories[n](ctx));
   ctx.informers.start();
