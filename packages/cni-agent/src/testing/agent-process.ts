@@ -17,6 +17,11 @@ export interface AgentProcessOptions {
   dir: string;
   backend: 'vxlan' | 'host-gw';
   reconcileMs?: number;
+  /** VXLAN port (default 0: any free one). */
+  vxlanPort?: number;
+  /** A command prefix, e.g. ['ip', 'netns', 'exec', NS] to run the agent in a test namespace. */
+  wrap?: string[];
+  env?: Record<string, string>;
 }
 
 export interface AgentProcess {
@@ -46,7 +51,7 @@ export async function startAgentProcess(o: AgentProcessOptions): Promise<AgentPr
     '--backend',
     o.backend,
     '--vxlan-port',
-    '0',
+    String(o.vxlanPort ?? 0),
     '--uplink-port',
     '0',
     '--metrics-port',
@@ -54,7 +59,8 @@ export async function startAgentProcess(o: AgentProcessOptions): Promise<AgentPr
     '--reconcile-period-ms',
     String(o.reconcileMs ?? 1000),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PODNET_LOG_LEVEL: 'info' } });
+  const [command, ...rest] = [...(o.wrap ?? []), process.execPath, ...args] as [string, ...string[]];
+  const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PODNET_LOG_LEVEL: 'info', ...o.env } });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {
     out = (out + d.toString()).slice(-200_000);
