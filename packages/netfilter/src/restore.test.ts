@@ -159,3 +159,20 @@ describe('iptables-restore', () => {
     );
   });
 });
+
+describe('rules written alike share their parsed matches', () => {
+  it('and a match refused under one protocol is refused even when it was accepted under another before', () => {
+    const nf = new Netfilter();
+    expect(() =>
+      nf.restore(
+        '*filter\n-A INPUT -p tcp -m multiport --dports 1,2 -j ACCEPT\n-A INPUT -p icmp -m multiport --dports 1,2 -j ACCEPT\nCOMMIT\n',
+      ),
+    ).toThrow(/line 3 failed: multiport needs/);
+    nf.restore(
+      '*filter\n-A INPUT -p tcp -m multiport --dports 1,2 -m comment --comment x\n-A INPUT -p udp -m multiport --dports 1,2 -m comment --comment x\nCOMMIT\n',
+    );
+    expect(nf.iptables('-S INPUT')).toBe(
+      '-P INPUT ACCEPT\n-A INPUT -p tcp -m multiport --dports 1,2 -m comment --comment x\n-A INPUT -p udp -m multiport --dports 1,2 -m comment --comment x\n',
+    );
+  });
+});

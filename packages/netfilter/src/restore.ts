@@ -8,9 +8,9 @@
 // podnet applies the whole input or nothing: the real iptables-restore commits table by table, so
 // a failure in a later table leaves earlier tables committed. Errors name the line and the word.
 import { IptablesError, RuleError } from './errors.js';
-import type { MatchInstance, Rule, RuleTarget, TableName } from './rule.js';
+import type { MatchInstance, Rule, TableName } from './rule.js';
 import { TABLE_NAMES } from './rule.js';
-import { parseRule } from './rule-parser.js';
+import { type InternTable, newInternTable, parseRule } from './rule-parser.js';
 import { RuleSet, Table } from './ruleset.js';
 import { tokenize } from './tokenize.js';
 
@@ -43,7 +43,7 @@ export function applyCommand(
   words: readonly string[],
   line?: number,
   counters?: { packets: number; bytes: number },
-  intern?: Map<string, MatchInstance | RuleTarget>,
+  intern?: InternTable,
 ): number {
   const [command, chainArg, ...rest] = words;
   const chainName = (): string => {
@@ -137,7 +137,7 @@ export function restore(
 ): RestoreResult {
   const next = new Map(current.tables);
   const committed: TableName[] = [];
-  const intern = new Map<string, MatchInstance | RuleTarget>();
+  const intern = newInternTable();
   let table: Table | undefined;
   let tableLine = 0;
   let rules = 0;

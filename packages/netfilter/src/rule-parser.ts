@@ -25,6 +25,15 @@ export function checkChainName(name: string): void {
 }
 
 const BUILTIN_VERDICTS = new Set(['ACCEPT', 'DROP', 'RETURN']);
+
+/** What the rules of one restore share (see parseRule). */
+export interface InternTable {
+  matches: Map<MatchModule, Map<number, Map<string, Map<string, MatchInstance>>>>;
+  jumps: Map<string, RuleTarget>;
+  gotos: Map<string, RuleTarget>;
+}
+
+export const newInternTable = (): InternTable => ({ matches: new Map(), jumps: new Map(), gotos: new Map() });
 const NO_MATCHES: MatchInstance[] = [];
 const NO_TARGET: RuleTarget = Object.freeze({ kind: 'none' });
 // One shared object per verdict: rules never change their target in place.
@@ -42,7 +51,7 @@ export function parseRule(
   words: readonly string[],
   chainExists?: (name: string) => boolean,
   /** Shares identical match instances and jump targets between the rules of one restore. */
-  intern?: Map<string, MatchInstance | RuleTarget>,
+  intern?: InternTable,
 ): Rule {
   const basics: RuleBasics = { protocol: 0, protocolInverted: false };
   const rule: Rule = {
@@ -58,6 +67,8 @@ export function parseRule(
     packets: 0,
     bytes: 0,
     text: undefined,
+    // Present from the start, so setting it later does not grow the object (300,000 rules).
+    line: undefined,
   };
   const matches: Array<Pending<MatchModule>> = [];
   let target: Pending<TargetModule> | undefined;
@@ -150,11 +161,11 @@ export function parseRule(
           // chain there nor a target extension is "Couldn't load target" (the commit checks it again).
           if (name.length > 28 || name.startsWith('-') || (chainExists && !chainExists(name)))
             throw new RuleError(`Couldn't load target \`${name}':No such file or directory`, name);
-          const key = `${isGoto ? '-g' : '-j'}\u0000${name}`;
-          let jump = intern?.get(key) as RuleTarget | undefined;
+          const jumps = isGoto ? intern?.gotos : intern?.jumps;
+          let jump = jumps?.get(name);
           if (!jump) {
             jump = { kind: isGoto ? 'goto' : 'jump', chain: name } as RuleTarget;
-            intern?.set(key, jump);
+            jumps?.set(name, jump);
           }
           rule.target = jump;
         }
@@ -213,15 +224,36 @@ export function parseRule(
       // The kernel refuses it at commit (xt_check_match: "only valid for protocol N").
       throw new RuleError(`${m.module.name} match: only valid for protocol ${m.module.protocol}`, `-m ${m.module.name}`);
     }
-    if (!intern) return { module: m.module, data: m.module.parse(m.options, basics) };
-    // Parsed extensions are never changed afterwards, so rules written alike share one (kube-proxy
-    // repeats each Service's comment, `-m tcp` and probabilities across its chains).
-    let key = `${m.module.name}\u0000${basics.protocol}${basics.protocolInverted ? '!' : ''}`;
-    for (const o of m.options) key += `\u0000${o.inverted ? '!' : ''}${o.name}\u0001${o.args.join('\u0001')}`;
-    const shared = intern.get(key) as MatchInstance | undefined;
+    // Parsed extensions are never changed afterwards, so rules written alike can share one: kube-proxy
+    // repeats each Service's comment, `-m tcp` and its probabilities across its chains. Only
+    // matches with no option or one plain one-word option are shared; the key is that word itself,
+    // under the module and option (no string is built for it).
+    const only = m.options[0];
+    if (!intern || m.options.length > 1 || basics.protocolInverted || (only && (only.inverted || only.args.length !== 1))) {
+      return { module: m.module, data: m.module.parse(m.options, basics) };
+    }
+    // Keyed by the rule's protocol too: a module's checks may depend on it (multiport).
+    let byProtocol = intern.matches.get(m.module);
+    if (!byProtocol) {
+      byProtocol = new Map();
+      intern.matches.set(m.module, byProtocol);
+    }
+    let byModule = byProtocol.get(basics.protocol);
+    if (!byModule) {
+      byModule = new Map();
+      byProtocol.set(basics.protocol, byModule);
+    }
+    const optionName = only ? only.name : '';
+    let byOption = byModule.get(optionName);
+    if (!byOption) {
+      byOption = new Map();
+      byModule.set(optionName, byOption);
+    }
+    const word = only ? (only.args[0] as string) : '';
+    const shared = byOption.get(word);
     if (shared) return shared;
     const made = { module: m.module, data: m.module.parse(m.options, basics) };
-    intern.set(key, made);
+    byOption.set(word, made);
     return made;
   });
   if (target) {
