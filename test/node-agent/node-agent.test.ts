@@ -274,3 +274,142 @@ describe('pods', () => {
     expect(m).toMatch(/kubelet_run_podsandbox_duration_seconds_count\{component="node-agent",node="node-1"\} \d+/);
   });
 });
+
+describe('images, restart policies, exec probes, logs and exec streams', () => {
+  it('nginx serves its index page and the load generator counts successes against it', async () => {
+    await createPod(c, { metadata: { name: 'nginx' }, spec: { containers: [{ name: 'nginx', image: 'nginx:1.27' }] } });
+    const ng = await waitRunningReady(c, 'nginx');
+    await createPod(c, {
+      metadata: { name: 'load' },
+      spec: {
+        containers: [
+          { name: 'load', image: 'podnet/loadgen', args: ['--url', `http://${ng.status?.podIP}/`, '--rate', '20', '--port', '9090'] },
+        ],
+      },
+    });
+    await waitRunningReady(c, 'load');
+    const counters = await waitFor('load generator successes', async () => {
+      const r = await execIn('load', 'load', ['curl', '-s', 'http://localhost:9090/']);
+      const j = JSON.parse(r.output) as { successes: number; failures: number; answers: Record<string, number> };
+      return j.successes >= 10 ? j : undefined;
+    });
+    expect(counters.failures).toBe(0);
+    const page = await execIn('load', 'load', ['curl', '-s', `http://${ng.status?.podIP}/`]);
+    expect(page.output).toContain('<title>Welcome to nginx!</title>');
+    const missing = await execIn('load', 'load', [
+      'curl',
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      `http://${ng.status?.podIP}/nope`,
+    ]);
+    expect(missing.output).toBe('404');
+    const uid = ng.metadata.uid as string;
+    const access = readFileSync(containerLogPath(`${c.dataDir}/node-1`, 'default', 'nginx', uid, 'nginx', 0), 'utf8');
+    expect(access).toMatch(
+      /stdout F 10\.244\.1\.\d+ - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/ HTTP\/1\.1" 200 \d+ "-" "podnet-loadgen|curl\/8\.5\.0|-" "-"/,
+    );
+  });
+
+  it('restartPolicy Never → Failed, OnFailure with exit 0 → Succeeded', async () => {
+    await createPod(c, {
+      metadata: { name: 'never' },
+      spec: { restartPolicy: 'Never', containers: [{ name: 'job', image: 'busybox', command: ['sh', '-c', 'echo bye && exit 3'] }] },
+    });
+    await createPod(c, {
+      metadata: { name: 'onfailure' },
+      spec: { restartPolicy: 'OnFailure', containers: [{ name: 'job', image: 'busybox', command: ['sh', '-c', 'echo done'] }] },
+    });
+    const never = await waitFor('Failed', async () => {
+      const p = await pods(c).get('never', { namespace: 'default' });
+      return p.status?.phase === 'Failed' ? p : undefined;
+    });
+    expect(never.status?.containerStatuses?.[0]).toMatchObject({
+      restartCount: 0,
+      state: { terminated: { exitCode: 3, reason: 'Error', message: 'bye' } },
+    });
+    const ok = await waitFor('Succeeded', async () => {
+      const p = await pods(c).get('onfailure', { namespace: 'default' });
+      return p.status?.phase === 'Succeeded' ? p : undefined;
+    });
+    expect(ok.status?.containerStatuses?.[0]?.state.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+  });
+
+  it('an exec readiness probe makes the pod Ready', async () => {
+    await createPod(c, {
+      metadata: { name: 'execready' },
+      spec: {
+        containers: [
+          {
+            name: 'box',
+            image: 'alpine',
+            command: ['sleep', '3600'],
+            readinessProbe: { exec: { command: ['cat', '/etc/hostname'] }, periodSeconds: 1 },
+          },
+        ],
+      },
+    });
+    const p = await waitRunningReady(c, 'execready');
+    expect(p.status?.containerStatuses?.[0]?.ready).toBe(true);
+  });
+
+  it('follows a container log and streams stdin over exec v5 until the close frame', async () => {
+    const { default: WebSocket } = await import('ws');
+    const web = await pods(c).get('web', { namespace: 'default' });
+    // follow=true: the response stays open and new lines arrive as netexec logs requests.
+    const followed = new Promise<string>((resolve, reject) => {
+      https
+        .get(
+          {
+            host: c.transportAddress,
+            port: c.kubeletPort,
+            path: '/containerLogs/default/web/web?follow=true&tailLines=0',
+            rejectUnauthorized: false,
+          },
+          (res) => {
+            let b = '';
+            res.on('data', (d) => {
+              b += d;
+              if (b.includes('GET /echo?msg=followed')) {
+                res.destroy();
+                resolve(b);
+              }
+            });
+          },
+        )
+        .on('error', reject);
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    await execIn('client', 'box', ['curl', '-s', `http://${web.status?.podIP}:8080/echo?msg=followed`]);
+    expect(await followed).toBe('GET /echo?msg=followed\n');
+    const q = new URLSearchParams([
+      ['command', 'nc'],
+      ['command', web.status?.podIP as string],
+      ['command', '8080'],
+      ['stdin', 'true'],
+      ['stdout', 'true'],
+    ]);
+    const ws = new WebSocket(`wss://${c.transportAddress}:${c.kubeletPort}/exec/default/client/box?${q}`, ['v5.channel.k8s.io'], {
+      rejectUnauthorized: false,
+    });
+    let out = '';
+    let status = '';
+    await new Promise<void>((resolve, reject) => {
+      ws.on('open', () => {
+        ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('GET /hostname HTTP/1.0\r\n\r\n')]));
+        ws.send(Buffer.from([255, 0]));
+      });
+      ws.on('message', (d: Buffer) => {
+        if (d[0] === 1) out += d.subarray(1).toString();
+        if (d[0] === 3) status = d.subarray(1).toString();
+      });
+      ws.on('close', () => resolve());
+      ws.on('error', reject);
+    });
+    expect(ws.protocol).toBe('v5.channel.k8s.io');
+    expect(out).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nweb$/);
+    expect(JSON.parse(status)).toEqual({ metadata: {}, status: 'Success' });
+  });
+});

@@ -57,7 +57,7 @@ export async function loadgen(argv: string[], ctx: ProcessContext): Promise<numb
     inFlight++;
     totals.requests++;
     const t0 = performance.now();
-    httpFetch(ctx.net, { url, timeoutMs, signal: ctx.killed }).then(
+    httpFetch(ctx.net, { url, timeoutMs, signal: ctx.killed, headers: { 'User-Agent': 'podnet-loadgen/0.1' } }).then(
       (r) => {
         inFlight--;
         if (r.status >= 200 && r.status < 400) {
