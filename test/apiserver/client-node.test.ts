@@ -26,6 +26,41 @@ describe('@kubernetes/client-node informer against the podnet apiserver', () => 
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('KubernetesObjectApi creates, patches (strategic merge) and deletes through legacy discovery', async () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(join(dir, 'kubeconfig'));
+    const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+    const created = await objects.create({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'generic', namespace: 'default' },
+      spec: {
+        selector: { matchLabels: { app: 'g' } },
+        template: {
+          metadata: { labels: { app: 'g' } },
+          spec: { containers: [{ name: 'g', image: 'g:1', args: ['a'], ports: [{ containerPort: 80 }] }] },
+        },
+      },
+    } as k8s.KubernetesObject);
+    expect(created.metadata?.uid).toMatch(/^[0-9a-f-]{36}$/);
+    const patched = (await objects.patch(
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'generic', namespace: 'default' },
+        spec: { template: { spec: { containers: [{ name: 'g', image: 'g:2' }] } } },
+      } as k8s.KubernetesObject,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      k8s.PatchStrategy.StrategicMergePatch,
+    )) as k8s.V1Deployment;
+    expect(patched.spec?.template.spec?.containers[0]).toMatchObject({ name: 'g', image: 'g:2', args: ['a'] });
+    await objects.delete({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'generic', namespace: 'default' } });
+    expect((await call('GET', '/apis/apps/v1/namespaces/default/deployments/generic')).status).toBe(404);
+  });
+
   it('receives add, update and delete, and survives a restart of the server', async () => {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(join(dir, 'kubeconfig'));
