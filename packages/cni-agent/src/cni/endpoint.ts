@@ -9,9 +9,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { UnixSocketVeth } from '@podnet/netstack';
-import { UnixSocketVeth as Veth } from '@podnet/netstack';
-import { type Cidr, formatIpv4, formatMac, type MacAddress, macFromIpv4 } from '@podnet/wire';
+import { UnixSocketVeth } from '@podnet/netstack';
+import { type Cidr, formatIpv4, formatMac, type MacAddress, macFromIpv4, parseMac } from '@podnet/wire';
 import type { CniRequestBody, CniResponseBody } from '../control/protocol.js';
 import { CniAgentError, CniError, CniErrorCode } from '../errors.js';
 import type { HostNetwork } from '../host/host-network.js';
@@ -117,7 +116,7 @@ export class CniEndpoint {
   async #createLink(a: Attachment): Promise<UnixSocketVeth> {
     const bridge = this.#o.host.cni0;
     if (!bridge) throw new CniError(CniErrorCode.TRY_AGAIN_LATER, 'cni0 does not exist yet', 'retry once the node has its podCIDR');
-    const link = await Veth.listen({ name: a.hostIfname, mac: parseMacText(a.hostMac), mtu: a.mtu, path: a.socketPath });
+    const link = await UnixSocketVeth.listen({ name: a.hostIfname, mac: parseMac(a.hostMac), mtu: a.mtu, path: a.socketPath });
     this.#o.host.ns.addLink(link);
     bridge.addPort(link);
     this.#links.set(a.hostIfname, link);
@@ -293,8 +292,4 @@ export function socketsDirFor(dataDir: string): string {
   const preferred = join(dataDir, 'veth');
   if (Buffer.byteLength(preferred) <= MAX_SOCKET_DIR_BYTES) return preferred;
   return join(tmpdir(), `podnet-veth-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`);
-}
-
-function parseMacText(text: string): MacAddress {
-  return Number.parseInt(text.replaceAll(':', ''), 16);
 }

@@ -102,4 +102,26 @@ describe('node control protocol', () => {
     const unreachable = await new CniAgentClient(join(dir, 'nope.sock')).status().catch((e: unknown) => e);
     expect((unreachable as CniAgentError).code).toBe('PODNET_ERR_CONTROL_UNREACHABLE');
   });
+
+  it('a client reconnects after the agent restarts; requests in flight fail with a clear error', async () => {
+    const path = join(dir, 'restart.sock');
+    let release: (() => void) | undefined;
+    const handlers = {
+      iptablesSave: () => new Promise((resolve) => (release = () => resolve({ text: 'late' }))),
+      status: () => ({ node: 'again' }),
+    } as unknown as Handlers;
+    const first = await ControlServer.listen(path, handlers);
+    const client = new CniAgentClient({ socketPath: path, timeoutMs: 5000 });
+    const inFlight = client.iptablesSave().catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    await first.close();
+    const err = (await inFlight) as CniAgentError;
+    expect(err.code).toBe('PODNET_ERR_CONTROL');
+    expect(err.message).toMatch(/closed the control socket .* before answering/);
+    release?.();
+    const second = await ControlServer.listen(path, handlers);
+    expect((await client.status()).node).toBe('again');
+    client.close();
+    await second.close();
+  });
 });
