@@ -15,7 +15,7 @@
 // end of a user chain pop, the end of a built-in chain applies its policy.
 import { type Clock, type Rng, SeededRng, systemClock } from '@podnet/wire';
 import { type CompiledChain, type CompiledRule, type CompiledTable, compileChain, compileTable, Kind } from './compile.js';
-import type { ConnectionTracker, NatEngine } from './conntrack/contract.js';
+import type { ConnectionTracker, CtInfo, NatEngine } from './conntrack/contract.js';
 import { IptablesError, NetfilterErrorCodes, RuleError } from './errors.js';
 import { ACCEPT, type HookContext, type HookName, type HookPacket, type NetfilterHooks, type PacketState, type Verdict } from './hook.js';
 import { emptyFields, type PacketFields, readFields } from './packet.js';
@@ -201,13 +201,23 @@ export class Netfilter implements NetfilterHooks {
     const fields = this.#fields;
     if (!readFields(packet, fields)) return { kind: 'drop', reason: 'not an IPv4 packet' };
     const ct = this.services.conntrack;
+    // The tracker's answer is kept for the hook: -m conntrack rules ask it many times per packet.
+    let ctInfo: CtInfo | undefined | null = null;
     const env: EvalEnv = {
       hook,
       table: 'raw',
       packet,
       context,
       state,
-      ct: ct ? () => ct.info(state) : () => undefined,
+      ct: ct
+        ? () => {
+            if (ctInfo === null) ctInfo = ct.info(state);
+            return ctInfo;
+          }
+        : () => undefined,
+      ctChanged: () => {
+        ctInfo = null;
+      },
       chance: this.chance,
       natBound: false,
     };
@@ -216,6 +226,7 @@ export class Netfilter implements NetfilterHooks {
         const raw = this.#table('raw', env, fields);
         if (raw.kind !== 'accept') return raw;
         const tracked = ct?.track('PREROUTING', packet, context, state);
+        env.ctChanged();
         if (tracked && tracked.kind !== 'accept') return tracked;
         const mangle = this.#table('mangle', env, fields);
         if (mangle.kind !== 'accept') return mangle;
@@ -239,6 +250,7 @@ export class Netfilter implements NetfilterHooks {
         const raw = this.#table('raw', env, fields);
         if (raw.kind !== 'accept') return raw;
         const tracked = ct?.track('OUTPUT', packet, context, state);
+        env.ctChanged();
         if (tracked && tracked.kind !== 'accept') return tracked;
         const mangle = this.#table('mangle', env, fields);
         if (mangle.kind !== 'accept') return mangle;
@@ -266,6 +278,7 @@ export class Netfilter implements NetfilterHooks {
       if (!env.natBound) nat.setupNull(env.hook, env.state);
     }
     const v = nat.apply(env.hook, env.packet, env.context, env.state);
+    env.ctChanged();
     // NAT rewrote the packet in place: later tables see the new addresses and ports.
     readFields(env.packet, fields);
     return v;

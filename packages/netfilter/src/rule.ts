@@ -38,8 +38,10 @@ export interface EvalEnv {
   packet: HookPacket;
   context: HookContext;
   state: PacketState;
-  /** The packet's connection, from the tracker (undefined when not tracked). */
+  /** The packet's connection, from the tracker (undefined when not tracked); asked once, then kept. */
   ct(): CtInfo | undefined;
+  /** Forget the kept answer: the connection changed (tracked, untracked, NAT bound). */
+  ctChanged(): void;
   /** A `statistic --mode random` decision: true with probability p (seeded Rng, or an explorer). */
   chance(p: number): boolean;
   /** Set by NAT targets so the engine knows the nat chain bound the connection. */

@@ -14,6 +14,7 @@ export const notrackTarget: TargetModule<Record<string, never>> = {
   save: () => '',
   compile: (_d, services) => (_f, env) => {
     services.conntrack?.untrack(env.state);
+    env.ctChanged();
     return undefined;
   },
   list: () => 'NOTRACK',
@@ -31,6 +32,7 @@ export const ctTarget: TargetModule<{ notrack: true }> = {
   save: () => ' --notrack',
   compile: (_d, services) => (_f, env) => {
     services.conntrack?.untrack(env.state);
+    env.ctChanged();
     return undefined;
   },
   list: () => 'CT notrack',
