@@ -34,6 +34,8 @@ export interface TcpOptions {
   keepAliveProbes?: number;
   /** Send RFC 5961 challenge ACKs (rate limited per tcp_challenge_ack_limit = 1000/s). */
   challengeAcks?: boolean;
+  /** Offer and use selective acknowledgments (RFC 2018, loss recovery after RFC 6675; Linux net.ipv4.tcp_sack = 1). */
+  sack?: boolean;
 }
 
 export type ResolvedTcpOptions = Required<TcpOptions>;
@@ -55,6 +57,7 @@ export const DEFAULT_TCP_OPTIONS: ResolvedTcpOptions = {
   keepAliveIntervalMs: 75_000,
   keepAliveProbes: 9,
   challengeAcks: true,
+  sack: true,
 };
 
 /** Counters of the whole TCP layer, named after Linux's /proc/net/snmp and netstat TcpExt fields. */

@@ -280,6 +280,35 @@ describe('data transfer', () => {
     expect(t.a.counters.retransmissions).toBe(1);
   });
 
+  it('repairs several holes in one window within about one RTT with SACK (RFC 2018, RFC 6675), where NewReno needs one RTT per hole', async () => {
+    const durations: Record<string, number> = {};
+    for (const sack of [true, false]) {
+      const t = tcpPair({ capture: true, delayMs: 10, tcp: { sack } });
+      const { client, server } = await connected(t);
+      expect(client.tcpInfo()?.sack).toBe(sack);
+      let dataSegments = 0;
+      const lost = new Set([5, 7, 9, 11]);
+      t.pair.dropIf = (seg, from) => from === 'a' && seg.payload.length > 0 && lost.has(++dataSegments);
+      const got = collect(server);
+      const data = pattern(14 * 1460, 3);
+      const start = t.pair.clock.now();
+      client.write(data);
+      await t.pair.run(10_000, { until: () => got.bytes() === data.length });
+      durations[sack ? 'sack' : 'newreno'] = t.pair.clock.now() - start;
+      expect(got.buffer().equals(data)).toBe(true);
+      expect(t.a.counters.timeouts).toBe(0);
+      expect(t.a.counters.fastRetransmits).toBe(1);
+      expect(t.a.counters.retransmissions).toBe(4);
+      if (sack) {
+        // The receiver's duplicate ACKs named what it holds.
+        expect(t.pair.captured.some((c) => c.from === 'b' && c.segment.options.some((o) => o.kind === 'sack'))).toBe(true);
+      }
+    }
+    // RTT 20 ms: SACK repairs all four holes in one round after detection, NewReno one per round.
+    expect(durations.sack).toBeLessThan(70);
+    expect(durations.newreno).toBeGreaterThan(90);
+  });
+
   it('retransmits on timeout when the last segment is lost (no duplicate ACKs), with RTO backoff', async () => {
     const t = tcpPair({ capture: true, delayMs: 1 });
     const { client, server } = await connected(t);

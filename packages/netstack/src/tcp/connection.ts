@@ -26,6 +26,7 @@ import {
   type Segment,
   SYN,
   writeHeader,
+  writeSackOption,
   writeSynOptions,
 } from './segment.js';
 import { SendBuffer } from './send-buffer.js';
@@ -109,6 +110,10 @@ export interface TcpInfo {
   fastRetransmits: number;
   timeouts: number;
   inFastRecovery: boolean;
+  /** SACK was agreed on the SYNs. */
+  sack: boolean;
+  /** Bytes above SND.UNA the peer has SACKed. */
+  sackedBytes: number;
 }
 
 /** RFC 9293 §3.7.1: the MSS to assume when the peer sends none. */
@@ -181,6 +186,12 @@ export class TcpConnection {
   #offeredShift: number;
   /** Whether the peer's SYN carried a window-scale option (so our SYN-ACK may carry one, RFC 7323 §2.2). */
   #peerOfferedScale = false;
+  /** SACK (RFC 2018): both SYNs carried SACK-permitted. */
+  #sackOk = false;
+  /** The SACK scoreboard (RFC 6675 §3): blocks above SND.UNA the peer holds, as sorted merged [left, right) pairs. */
+  #scoreboard: number[] = [];
+  /** RFC 6675 HighRxt: the end of what this recovery has retransmitted. */
+  #highRxt = 0;
   #synsSent = 0;
 
   // Congestion control (RFC 5681, RFC 6582).
@@ -296,6 +307,8 @@ export class TcpConnection {
   #takeSynOptions(seg: Segment): void {
     this.#peerMss = seg.mss ?? DEFAULT_PEER_MSS;
     this.#peerOfferedScale = seg.windowShift !== undefined;
+    // We offer SACK on every SYN when enabled, and answer a SYN's offer: both sides then agreed.
+    this.#sackOk = this.host.options.sack && seg.sackPermitted;
     // RCV.NXT is known only now: the window's right edge starts from it.
     this.#rcvRightEdge = this.#rcvNxt;
     // RFC 7323 §2.2: scaling is on only when both SYNs carried the option.
@@ -630,6 +643,7 @@ export class TcpConnection {
     }
     const now = this.host.clock.now();
     const window = seg.window << this.#sndShift;
+    if (this.#sackOk && seg.sackBlocks !== undefined) this.#updateScoreboard(seg.sackBlocks);
     if (seqLe(ack, this.#sndUna)) {
       // RFC 5681 §2 "duplicate acknowledgment": same ACK, no data, no SYN/FIN, same window, data outstanding.
       // (ACKs of zero-window probes are not: the window is closed, nothing was lost.)
@@ -702,6 +716,7 @@ export class TcpConnection {
     }
     this.#sndUna = ack;
     if (seqLt(this.#sndNxt, ack)) this.#sndNxt = ack;
+    if (this.#scoreboard.length > 0) this.#pruneScoreboard();
     this.#retries = 0;
     this.#rtt.resetBackoff();
     if (this.#timing && seqGe(ack, this.#timedSeq)) {
@@ -716,6 +731,9 @@ export class TcpConnection {
         this.#cwnd = Math.min(this.#ssthresh, Math.max(flight, mss) + mss);
         this.#inRecovery = false;
         this.#dupAcks = 0;
+      } else if (this.#sackOk) {
+        // RFC 6675 §5 step (C): keep filling the holes the scoreboard shows, as the pipe allows.
+        this.#sackRecoverySend(now);
       } else {
         // Step 4: partial acknowledgment; retransmit the next hole, deflate by what was acked.
         this.#retransmitFirst();
@@ -746,11 +764,15 @@ export class TcpConnection {
     this.#dupAcks++;
     const mss = this.#mss;
     if (this.#inRecovery) {
+      if (this.#sackOk) this.#sackRecoverySend(this.host.clock.now());
       // RFC 6582 §3.2 step 4 / RFC 5681 §3.2 step 4: inflate for each further duplicate.
-      this.#cwnd += mss;
+      else this.#cwnd += mss;
       return;
     }
-    if (this.#dupAcks === 3 && seqGe(this.#sndUna, this.#recover)) {
+    // RFC 6675 §5: with SACK, loss is also declared once 3 segments' worth above SND.UNA is
+    // SACKed (one batched ACK may stand for several duplicates).
+    const lost = this.#dupAcks >= 3 || (this.#sackOk && this.#sackedBytes() >= 3 * mss);
+    if (lost && seqGe(this.#sndUna, this.#recover)) {
       // RFC 5681 §3.2 step 2-3, RFC 6582 step 2: fast retransmit, enter fast recovery.
       const flight = seqDiff(this.#sndMax, this.#sndUna);
       this.#ssthresh = Math.max(flight >>> 1, 2 * mss);
@@ -758,8 +780,119 @@ export class TcpConnection {
       this.#inRecovery = true;
       this.#fastRetransmits++;
       this.host.counters.fastRetransmits++;
+      if (this.#sackOk) {
+        // RFC 6675 §5 steps (4.1)-(4.4): cwnd = ssthresh, then send what the pipe allows, holes first.
+        this.#cwnd = this.#ssthresh;
+        this.#highRxt = this.#sndUna;
+        this.#sackRecoverySend(this.host.clock.now(), true);
+        return;
+      }
       this.#retransmitFirst();
       this.#cwnd = this.#ssthresh + 3 * mss;
+    }
+  }
+
+  // ---- SACK scoreboard and loss recovery (RFC 2018, RFC 6675) --------------------------------
+
+  #updateScoreboard(blocks: readonly number[]): void {
+    for (let i = 0; i + 1 < blocks.length; i += 2) {
+      let left = blocks[i] as number;
+      const right = blocks[i + 1] as number;
+      // RFC 2018 §3 / RFC 5961-style sanity: only blocks within what we have sent and not yet had acknowledged.
+      if (!seqLt(left, right) || !seqGt(right, this.#sndUna) || seqGt(right, this.#sndMax)) continue;
+      if (seqLt(left, this.#sndUna)) left = this.#sndUna;
+      this.#insertSacked(left, right);
+    }
+  }
+
+  #insertSacked(left: number, right: number): void {
+    const sb = this.#scoreboard;
+    let i = 0;
+    while (i < sb.length && seqLt(sb[i + 1] as number, left)) i += 2;
+    let l = left;
+    let r = right;
+    let j = i;
+    while (j < sb.length && seqLe(sb[j] as number, r)) {
+      if (seqLt(sb[j] as number, l)) l = sb[j] as number;
+      if (seqGt(sb[j + 1] as number, r)) r = sb[j + 1] as number;
+      j += 2;
+    }
+    sb.splice(i, j - i, l, r);
+  }
+
+  #pruneScoreboard(): void {
+    const sb = this.#scoreboard;
+    let i = 0;
+    while (i < sb.length && seqLe(sb[i + 1] as number, this.#sndUna)) i += 2;
+    if (i > 0) sb.splice(0, i);
+    if (sb.length > 0 && seqLt(sb[0] as number, this.#sndUna)) sb[0] = this.#sndUna;
+  }
+
+  #sackedBytes(): number {
+    let n = 0;
+    for (let i = 0; i < this.#scoreboard.length; i += 2) n += seqDiff(this.#scoreboard[i + 1] as number, this.#scoreboard[i] as number);
+    return n;
+  }
+
+  /** Unsacked bytes in [from, to): holes, by the scoreboard. */
+  #holeBytes(from: number, to: number): number {
+    if (!seqLt(from, to)) return 0;
+    let n = seqDiff(to, from);
+    for (let i = 0; i < this.#scoreboard.length; i += 2) {
+      const l = seqMax(this.#scoreboard[i] as number, from);
+      const r = seqLt(this.#scoreboard[i + 1] as number, to) ? (this.#scoreboard[i + 1] as number) : to;
+      if (seqLt(l, r)) n -= seqDiff(r, l);
+    }
+    return n;
+  }
+
+  /** RFC 6675 NextSeg() rule 1: the first unsacked, not yet retransmitted range below the highest SACK. */
+  #nextHole(highSack: number): { seq: number; len: number } | undefined {
+    let start = seqMax(this.#sndUna, this.#highRxt);
+    for (let i = 0; i < this.#scoreboard.length; i += 2) {
+      const l = this.#scoreboard[i] as number;
+      const r = this.#scoreboard[i + 1] as number;
+      if (seqLt(start, l)) return { seq: start, len: Math.min(seqDiff(l, start), this.#mss) };
+      if (seqLt(start, r)) start = r;
+    }
+    return seqLt(start, highSack) ? { seq: start, len: Math.min(seqDiff(highSack, start), this.#mss) } : undefined;
+  }
+
+  /**
+   * RFC 6675 §5 (C): while the pipe leaves room in cwnd, retransmit the next hole, else send new
+   * data. The pipe, simplified: what lies above the highest SACKed byte is in flight; below it,
+   * holes count as lost unless this recovery retransmitted them.
+   */
+  #sackRecoverySend(now: number, first = false): void {
+    const mss = this.#mss;
+    let sendFirst = first;
+    for (let guard = 0; guard < 4096; guard++) {
+      const sb = this.#scoreboard;
+      const highSack = sb.length > 0 ? (sb[sb.length - 1] as number) : this.#sndUna;
+      const pipe = Math.max(0, seqDiff(this.#sndMax, highSack)) + this.#holeBytes(this.#sndUna, seqMax(this.#sndUna, this.#highRxt));
+      if (!sendFirst && pipe + mss > this.#cwnd) return;
+      sendFirst = false;
+      const hole = this.#nextHole(highSack);
+      if (hole) {
+        const offset = seqDiff(hole.seq, this.#bufSeq);
+        const available = this.#sendBuf.length - offset;
+        const len = Math.min(hole.len, Math.max(0, available));
+        const withFin = this.#finQueued && len === available;
+        if (len === 0 && !withFin) return;
+        this.#transmit(hole.seq, offset, len, withFin);
+        this.#retransmissions++;
+        this.host.counters.retransmissions++;
+        this.#timing = false;
+        this.#highRxt = seqAdd(hole.seq, len + (withFin ? 1 : 0));
+        continue;
+      }
+      // No hole left to repair: new data, as the peer's window allows (RFC 6675 NextSeg rule 2).
+      const offset = seqDiff(this.#sndNxt, this.#bufSeq);
+      const available = this.#sendBuf.length - offset;
+      const peerRoom = seqDiff(seqAdd(this.#sndUna, this.#sndWnd), this.#sndNxt);
+      const len = Math.min(available, mss, peerRoom);
+      if (len <= 0) return;
+      this.#sendData(this.#sndNxt, offset, len, this.#finQueued && len === available, now);
     }
   }
 
@@ -969,7 +1102,8 @@ export class TcpConnection {
     // RFC 7323 §2.2: offer scaling in a SYN-ACK only when the SYN offered it.
     const offerShift = !withAck || this.#peerOfferedScale ? this.#offeredShift : undefined;
     const window = Math.min(0xffff, this.host.options.receiveBufferBytes);
-    const optLen = writeSynOptions(buf, this.#advertisedMss, offerShift);
+    const offerSack = this.host.options.sack && (!withAck || this.#sackOk);
+    const optLen = writeSynOptions(buf, this.#advertisedMss, offerShift, offerSack);
     writeHeader(buf, this.localPort, this.remotePort, this.#iss, withAck ? this.#rcvNxt : 0, SYN | (withAck ? ACK : 0), window, optLen);
     if (withAck) this.#rcvRightEdge = seqAdd(this.#rcvNxt, window);
     if (this.#synsSent++ > 0) {
@@ -990,7 +1124,14 @@ export class TcpConnection {
    * acceptability test and be dropped with the acknowledgment in it (Linux tcp_acceptable_seq).
    */
   #sendAck(): void {
-    this.#sendControl(this.#sndMax, this.#rcvNxt, ACK, true);
+    if (this.state === 'CLOSED') return;
+    const buf = this.host.scratch;
+    // RFC 2018 §4: an ACK sent while out-of-order data is held names it (up to 4 blocks fit).
+    const blocks = this.#sackOk && this.#reasm.size > 0 ? this.#reasm.sackBlocks(4) : undefined;
+    const optLen = blocks !== undefined && blocks.length > 0 ? writeSackOption(buf, blocks) : 0;
+    writeHeader(buf, this.localPort, this.remotePort, this.#sndMax, this.#rcvNxt, ACK, this.#windowField(), optLen);
+    this.#emit(HEADER_LENGTH + optLen);
+    this.#ackSent();
   }
 
   #sendControl(seq: number, ack: number, flags: number, isAck: boolean): void {
@@ -1154,6 +1295,9 @@ export class TcpConnection {
     this.#caBytes = 0;
     this.#inRecovery = false;
     this.#dupAcks = 0;
+    // RFC 2018 §8: the receiver may renege on SACKed data; after a timeout trust only the ACK.
+    this.#scoreboard = [];
+    this.#highRxt = this.#sndUna;
     // RFC 6582 §3.2 step 1 after a timeout: do not fast-retransmit what this timeout resends.
     this.#recover = this.#sndMax;
     this.#rtt.backoff();
@@ -1268,6 +1412,8 @@ export class TcpConnection {
       fastRetransmits: this.#fastRetransmits,
       timeouts: this.#timeouts,
       inFastRecovery: this.#inRecovery,
+      sack: this.#sackOk,
+      sackedBytes: this.#sackedBytes(),
     };
   }
 }

@@ -13,6 +13,8 @@ interface Held {
 export class ReassemblyQueue {
   #held: Held[] = [];
   #bytes = 0;
+  /** Where the most recent segment began: its block goes first in a SACK option (RFC 2018 §4). */
+  #latest = 0;
 
   /** Bytes held (counted against the receive buffer). */
   get bytes(): number {
@@ -26,6 +28,7 @@ export class ReassemblyQueue {
   /** Keeps a copy of data (the caller's buffer is only valid during the receive call). */
   insert(seq: number, data: Buffer, fin: boolean): void {
     const end = seqAdd(seq, data.length);
+    this.#latest = seq;
     let i = this.#held.length;
     while (i > 0 && seqGt((this.#held[i - 1] as Held).seq, seq)) i--;
     // Already fully held by the previous entry: nothing new (a duplicate from a retransmission).
@@ -61,6 +64,35 @@ export class ReassemblyQueue {
       }
     }
     return { rcvNxt: next, fin };
+  }
+
+  /**
+   * The held data as SACK blocks [left, right) flattened (RFC 2018 §3-4): contiguous pieces
+   * merged, the block holding the latest arrival first, then the others in order, at most max.
+   */
+  sackBlocks(max: number): number[] {
+    const merged: number[] = [];
+    for (const h of this.#held) {
+      const left = h.seq;
+      const right = seqAdd(h.seq, h.data.length);
+      const n = merged.length;
+      if (n > 0 && seqLe(left, merged[n - 1] as number)) {
+        if (seqGt(right, merged[n - 1] as number)) merged[n - 1] = right;
+      } else if (right !== left) {
+        merged.push(left, right);
+      }
+    }
+    const out: number[] = [];
+    for (let i = 0; i < merged.length; i += 2) {
+      const l = merged[i] as number;
+      const r = merged[i + 1] as number;
+      if (seqLe(l, this.#latest) && seqLt(this.#latest, r)) out.push(l, r);
+    }
+    for (let i = 0; i < merged.length && out.length < 2 * max; i += 2) {
+      const l = merged[i] as number;
+      if (out[0] !== l) out.push(l, merged[i + 1] as number);
+    }
+    return out.slice(0, 2 * max);
   }
 
   /** The highest sequence number held (the right edge of the last block), for diagnostics. */

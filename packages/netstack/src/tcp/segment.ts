@@ -6,8 +6,6 @@ import { onesComplementSum, pseudoHeaderSum, tcp } from '@podnet/wire';
 
 export const PROTOCOL_TCP = 6;
 export const HEADER_LENGTH = 20;
-/** A SYN's options as we send them: MSS (4) + NOP + window scale (3) = 8 bytes (Linux also sends SACK-permitted and timestamps). */
-export const SYN_OPTIONS_LENGTH = 8;
 
 export const FIN = tcp.TcpFlags.FIN;
 export const SYN = tcp.TcpFlags.SYN;
@@ -26,6 +24,10 @@ export interface Segment {
   /** From the options (SYN only): the peer's MSS and window shift, when present. */
   mss: number | undefined;
   windowShift: number | undefined;
+  /** SACK-permitted on a SYN (RFC 2018 §2). */
+  sackPermitted: boolean;
+  /** SACK blocks of an ACK as [left0, right0, left1, right1, ...] (RFC 2018 §3), when present. */
+  sackBlocks: number[] | undefined;
   buf: Buffer;
   dataStart: number;
   dataEnd: number;
@@ -43,7 +45,9 @@ export function parseSegment(buf: Buffer, src: number, dst: number): ParseResult
   const flags = buf[13] as number;
   let mss: number | undefined;
   let windowShift: number | undefined;
-  if (flags & SYN && headerLen > HEADER_LENGTH) {
+  let sackPermitted = false;
+  let sackBlocks: number[] | undefined;
+  if (headerLen > HEADER_LENGTH) {
     // RFC 9293 §3.2: walk kind/length pairs; a malformed option list ends the walk (options
     // are advisory, so the SYN itself is still processed, as Linux tcp_parse_options does).
     let i = HEADER_LENGTH;
@@ -56,9 +60,15 @@ export function parseSegment(buf: Buffer, src: number, dst: number): ParseResult
       }
       const olen = buf[i + 1];
       if (olen === undefined || olen < 2 || i + olen > headerLen) break;
-      if (kind === 2 && olen === 4) mss = buf.readUInt16BE(i + 2);
-      // RFC 7323 §2.3: a shift above 14 is treated as 14.
-      else if (kind === 3 && olen === 3) windowShift = Math.min(14, buf[i + 2] as number);
+      if (flags & SYN) {
+        if (kind === 2 && olen === 4) mss = buf.readUInt16BE(i + 2);
+        // RFC 7323 §2.3: a shift above 14 is treated as 14.
+        else if (kind === 3 && olen === 3) windowShift = Math.min(14, buf[i + 2] as number);
+        else if (kind === 4 && olen === 2) sackPermitted = true;
+      } else if (kind === 5 && olen > 2 && (olen - 2) % 8 === 0) {
+        sackBlocks = [];
+        for (let b = i + 2; b < i + olen; b += 8) sackBlocks.push(buf.readUInt32BE(b), buf.readUInt32BE(b + 4));
+      }
       i += olen;
     }
   }
@@ -73,6 +83,8 @@ export function parseSegment(buf: Buffer, src: number, dst: number): ParseResult
       window: buf.readUInt16BE(14),
       mss,
       windowShift,
+      sackPermitted,
+      sackBlocks,
       buf,
       dataStart: headerLen,
       dataEnd: len,
@@ -102,17 +114,38 @@ export function writeHeader(
   buf.writeUInt16BE(0, 18);
 }
 
-/** Writes the SYN options (MSS, NOP, window scale) at buf[20..28). */
-export function writeSynOptions(buf: Buffer, mss: number, windowShift: number | undefined): number {
+/** Writes the SYN options at buf[20..): MSS, then NOP + window scale, then NOP NOP + SACK-permitted; returns their length. */
+export function writeSynOptions(buf: Buffer, mss: number, windowShift: number | undefined, sackPermitted = false): number {
   buf[20] = 2;
   buf[21] = 4;
   buf.writeUInt16BE(mss, 22);
-  if (windowShift === undefined) return 4;
-  buf[24] = 1;
-  buf[25] = 3;
-  buf[26] = 3;
-  buf[27] = windowShift;
-  return SYN_OPTIONS_LENGTH;
+  let at = 24;
+  if (windowShift !== undefined) {
+    buf[at] = 1;
+    buf[at + 1] = 3;
+    buf[at + 2] = 3;
+    buf[at + 3] = windowShift;
+    at += 4;
+  }
+  if (sackPermitted) {
+    buf[at] = 1;
+    buf[at + 1] = 1;
+    buf[at + 2] = 4;
+    buf[at + 3] = 2;
+    at += 4;
+  }
+  return at - HEADER_LENGTH;
+}
+
+/** Writes NOP NOP + a SACK option with the blocks [l0, r0, ...] at buf[20..); returns its length (RFC 2018 §3). */
+export function writeSackOption(buf: Buffer, blocks: readonly number[]): number {
+  const n = blocks.length >>> 1;
+  buf[20] = 1;
+  buf[21] = 1;
+  buf[22] = 5;
+  buf[23] = 2 + 8 * n;
+  for (let i = 0; i < blocks.length; i++) buf.writeUInt32BE((blocks[i] as number) >>> 0, 24 + 4 * i);
+  return 4 + 8 * n;
 }
 
 /** Fills in the checksum of the segment buf[0..length) (RFC 9293 §3.1). */
