@@ -413,3 +413,33 @@ describe('images, restart policies, exec probes, logs and exec streams', () => {
     expect(JSON.parse(status)).toEqual({ metadata: {}, status: 'Success' });
   });
 });
+
+describe('grace period', () => {
+  it('kills a workload that outlives its grace period after SIGTERM', async () => {
+    const created = await createPod(c, {
+      metadata: { name: 'stubborn' },
+      spec: {
+        terminationGracePeriodSeconds: 1,
+        containers: [netexec('web', { args: ['netexec', '--http-port=8080', '--delay-shutdown=30'] })],
+      },
+    });
+    await waitRunningReady(c, 'stubborn');
+    const t0 = Date.now();
+    await pods(c).delete('stubborn', { namespace: 'default' });
+    await waitFor('the pod gone', async () => {
+      try {
+        await pods(c).get('stubborn', { namespace: 'default' });
+        return undefined;
+      } catch {
+        return true;
+      }
+    });
+    // Gone after the 1 s grace period, not the 30 s the workload wanted.
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    const log = readFileSync(
+      containerLogPath(`${c.dataDir}/node-1`, 'default', 'stubborn', created.metadata.uid as string, 'web', 0),
+      'utf8',
+    );
+    expect(log).toMatch(/Received SIGTERM\n.*Sleeping 30 seconds before terminating/);
+  });
+});

@@ -71,11 +71,15 @@ export class PodRuntime {
     this.sandbox = new Sandbox(deps.cni, { namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, uid: this.uid });
     this.#sandboxBackoff = new RestartBackoff({ initialMs: Math.min(1000, deps.backoff.initialMs), maxMs: deps.backoff.maxMs });
     for (const c of pod.spec.containers) {
+      // A restarted node-agent finds the pod's earlier status: its containers ran before, so
+      // they continue counting (a running one is restarted now, which counts once more).
+      const prev = pod.status?.containerStatuses?.find((s) => s.name === c.name);
+      const restartCount = prev ? prev.restartCount + (prev.state.running || prev.state.terminated ? 1 : 0) : 0;
       this.#slots.set(c.name, {
         spec: c,
         image: undefined,
         process: undefined,
-        restartCount: 0,
+        restartCount,
         state: { waiting: { reason: 'ContainerCreating' } },
         lastState: {},
         ready: false,

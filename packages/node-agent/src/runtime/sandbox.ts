@@ -2,7 +2,7 @@
 // (lo + eth0), which every container of the pod shares (DESIGN §1). eth0 is the pod end of a
 // unix-socket veth whose host end the CNI plugin put on cni0; address, routes and MTU come from
 // the CNI ADD result (SPEC.md §5).
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Namespace, UnixSocketVeth } from '@podnet/netstack';
 import { parseMac } from '@podnet/wire';
 import type { CniCallArgs, CniPlugin, SandboxNetwork } from '../cni/types.js';
@@ -15,7 +15,9 @@ export class Sandbox {
   readonly args: CniCallArgs;
 
   constructor(cni: CniPlugin, pod: { namespace: string; name: string; uid: string }) {
-    this.id = randomBytes(32).toString('hex');
+    // Derived from the pod's uid, so a restarted node-agent asks CNI ADD for the same container
+    // id and gets the same IP back (ADD is idempotent), instead of leaking the old allocation.
+    this.id = createHash('sha256').update(`podnet-sandbox/${pod.uid}`).digest('hex');
     this.#cni = cni;
     const netns = `cni-${this.id.slice(0, 8)}-${pod.namespace}-${pod.name}`;
     this.ns = new Namespace({ name: netns });

@@ -181,6 +181,13 @@ describe('ping, traceroute, nc, ip, ss', () => {
     expect((await sh(['ping', '-M', 'maybe', serverIp])).stderr).toBe('ping: invalid -M argument: maybe\n');
   });
 
+  it('ping -M do with a packet over the MTU fails locally as iputils reports it', async () => {
+    const r = await sh(['ping', '-c', '1', '-M', 'do', '-s', '1473', serverIp]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(`PING ${serverIp} (${serverIp}) 1473(1501) bytes of data.\nping: local error: message too long, mtu=1500\n`);
+    expect((await sh(['ping', '-c', '1', '-M', 'do', '-s', '1472', serverIp])).status).toBe(0);
+  });
+
   it('traceroute lists the hops to the destination', async () => {
     const r = await sh(['traceroute', '-q', '1', '-w', '1', serverIp]);
     expect(r.stdout.split('\n')[0]).toBe(`traceroute to ${serverIp} (${serverIp}), 30 hops max, 46 byte packets`);
