@@ -178,11 +178,10 @@ export function parseRule(
       throw new RuleError(word.startsWith('-') ? `unknown option "${word}"` : `Bad argument \`${word}'`, word);
     }
     const name = word.slice(2);
-    const claim = (module: { options: Readonly<Record<string, OptionSpec>> }) => module.options[name];
     let spec: OptionSpec | undefined;
     let into: ParsedOption[] | undefined;
     let owner = '';
-    const targetSpec = target ? claim(target.module) : undefined;
+    const targetSpec = target ? target.module.options[name] : undefined;
     if (target && targetSpec) {
       spec = targetSpec;
       into = target.options;
@@ -190,7 +189,7 @@ export function parseRule(
     } else {
       for (let k = matches.length - 1; k >= 0; k--) {
         const m = matches[k] as Pending<MatchModule>;
-        spec = claim(m.module);
+        spec = m.module.options[name];
         if (spec) {
           into = m.options;
           owner = m.module.name;

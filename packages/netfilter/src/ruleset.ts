@@ -124,19 +124,9 @@ export class Table {
     }
   }
 
-  /** Checks a jump at the time the rule is added, as iptables does when it looks the target up. */
-  checkJump(rule: Rule): void {
-    const t = rule.target;
-    if (t.kind !== 'jump' && t.kind !== 'goto') return;
-    const c = this.chains.get(t.chain);
-    if (!c) throw new RuleError(`Couldn't load target \`${t.chain}':No such file or directory`, t.chain);
-    if (c.builtin) throw new RuleError(`Couldn't jump to built-in chain \`${t.chain}'`, t.chain);
-  }
-
   append(name: string, rule: Rule): void {
     const c = this.chain(name);
     this.checkDirection(c, rule);
-    this.checkJump(rule);
     c.rules.push(rule);
   }
 
@@ -145,7 +135,6 @@ export class Table {
     const c = this.chain(name);
     if (position < 1 || position > c.rules.length + 1) throw new RuleError(`Index of insertion too big: ${position}`, String(position));
     this.checkDirection(c, rule);
-    this.checkJump(rule);
     c.rules.splice(position - 1, 0, rule);
   }
 
@@ -153,7 +142,6 @@ export class Table {
     const c = this.chain(name);
     if (position < 1 || position > c.rules.length) throw new RuleError(`Index of replacement too big: ${position}`, String(position));
     this.checkDirection(c, rule);
-    this.checkJump(rule);
     c.rules[position - 1] = rule;
   }
 
