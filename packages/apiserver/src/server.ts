@@ -176,8 +176,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const ctx = (req as FastifyRequest & { podnet?: { verb: string; resource: string; started: bigint } }).podnet;
     if (!ctx) return;
     metrics.requests.inc({ verb: ctx.verb, resource: ctx.resource, code: String(reply.statusCode) });
-    if (ctx.verb !== 'watch')
-      metrics.duration.observe({ verb: ctx.verb, resource: ctx.resource }, Number(process.hrtime.bigint() - ctx.started) / 1e9);
+    const seconds = Number(process.hrtime.bigint() - ctx.started) / 1e9;
+    if (ctx.verb !== 'watch') metrics.duration.observe({ verb: ctx.verb, resource: ctx.resource }, seconds);
+    // One line per request at debug level (the real apiserver's httplog at -v=3).
+    if (log.isLevelEnabled('debug'))
+      log.debug(
+        { verb: ctx.verb, resource: ctx.resource, url: req.url, code: reply.statusCode, ms: Math.round(seconds * 1000) },
+        'request',
+      );
   });
 
   const userOf = (req: FastifyRequest): string => {
