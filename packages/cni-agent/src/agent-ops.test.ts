@@ -101,7 +101,7 @@ describe('cni-agent operations', () => {
     const { stdout } = await run('tshark', ['-r', path, '-Y', 'icmp', '-T', 'fields', '-e', 'ip.src', '-e', 'ip.dst']);
     expect(stdout).toContain('10.244.8.2\t10.244.8.1');
     const bad = await agent.client.captureStart({ iface: 'eth9', path }).catch((e: Error) => e);
-    expect((bad as Error).message).toMatch(/no interface "eth9".*have: lo, eth0, ext0, cni0/);
+    expect((bad as Error).message).toMatch(/no interface "eth9".*have: lo, eth0, ext0, flannel\.1, cni0/);
   });
 
   it('after SIGKILL and restart: allocations kept, host veths re-created, no double allocation', async () => {
@@ -134,6 +134,15 @@ describe('cni-agent operations', () => {
     });
     const ips = again.ok ? (again.result?.ips as Array<{ address: string }> | undefined) : undefined;
     expect(ips?.[0]?.address).toBe('10.244.8.2/24');
+  });
+
+  it('a second agent on a taken VXLAN port fails to start and says why', async () => {
+    const node = (await kube.resource('nodes').get(NODE)) as { metadata: { annotations: Record<string, string> } };
+    const port = Number(node.metadata.annotations['podnet.dev/vxlan-port']);
+    expect(port).toBeGreaterThan(0);
+    const err = (await startAgentProcess({ ...options, node: 'ops-dup', vxlanPort: port }).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/exited with 1/);
+    expect(err.message).toContain(`cannot bind UDP 127.0.1.1:${port}`);
   });
 
   it('refuses bad flags with a clear message and exit code 2', async () => {

@@ -170,11 +170,22 @@ export class CniAgent {
   }
 
   async #start(): Promise<void> {
+    await this.backend.open(this.host);
     this.#control = await ControlServer.listen(this.options.controlSocket, this.#handlers(), (error, request) =>
       this.#log.debug({ method: request.method, err: (error as Error).message }, 'control request failed'),
     );
     const metricsPort = this.options.metricsPort ?? 9099;
-    if (metricsPort >= 0) this.#metricsServer = await serveMetrics(this.metrics.registry, this.options.transportAddress, metricsPort);
+    if (metricsPort >= 0) {
+      try {
+        this.#metricsServer = await serveMetrics(this.metrics.registry, this.options.transportAddress, metricsPort);
+      } catch (error) {
+        throw new CniAgentError(
+          CniAgentErrorCodes.USAGE,
+          `cannot serve /metrics on ${this.options.transportAddress}:${metricsPort}: ${(error as Error).message}. Is another cni-agent running on this address? Pass --metrics-port N (0: any free port, -1: none).`,
+          { cause: error },
+        );
+      }
+    }
     const client = this.options.client;
     this.#nodes = new Informer<NodeObject>(client.resource<NodeObject>('nodes'), { component: 'cni-agent', logger: this.#log });
     this.#nodes.addEventHandler({

@@ -23,7 +23,9 @@ export interface Backend {
   readonly name: BackendName;
   /** The pod MTU this backend leaves room for (vxlan 1450, host-gw 1500). */
   readonly mtu: number;
-  /** Creates the backend's local devices once the podCIDR is known (flannel.1 for vxlan). */
+  /** Opens the backend's devices and real sockets at start (flannel.1 for vxlan), so a taken port fails the start. */
+  open(host: HostNetwork): Promise<void>;
+  /** Finishes the devices once the podCIDR is known (flannel.1's address). */
   setup(host: HostNetwork, podCidr: Cidr): Promise<void>;
   /** Annotations this node publishes on its Node object. */
   annotations(): Record<string, string>;

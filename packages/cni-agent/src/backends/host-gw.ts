@@ -13,6 +13,10 @@ export class HostGwBackend implements Backend {
   readonly mtu = HOST_GW_MTU;
   #host: HostNetwork | undefined;
 
+  async open(host: HostNetwork): Promise<void> {
+    this.#host = host;
+  }
+
   async setup(host: HostNetwork, _podCidr: Cidr): Promise<void> {
     this.#host = host;
   }

@@ -42,7 +42,7 @@ export class VxlanBackend implements Backend {
     return this.#dev;
   }
 
-  async setup(host: HostNetwork, podCidr: Cidr): Promise<void> {
+  async open(host: HostNetwork): Promise<void> {
     if (this.#dev) return;
     const dev = new VxlanLink({
       name: 'flannel.1',
@@ -55,15 +55,20 @@ export class VxlanBackend implements Backend {
     });
     await dev.open();
     host.ns.addLink(dev);
-    // flannel assigns the subnet's network address as a /32 to flannel.1 (vxlan_network.go: "ip addr add 10.244.N.0/32").
-    host.ns.addAddress('flannel.1', `${formatIpv4(podCidr.network)}/32`);
     this.#host = host;
     this.#dev = dev;
   }
 
+  async setup(host: HostNetwork, podCidr: Cidr): Promise<void> {
+    await this.open(host);
+    const address = formatIpv4(podCidr.network);
+    // flannel assigns the subnet's network address as a /32 to flannel.1 (vxlan_network.go: "ip addr add 10.244.N.0/32").
+    if (!host.ns.addresses('flannel.1').some((a) => formatIpv4(a.address) === address)) host.ns.addAddress('flannel.1', `${address}/32`);
+  }
+
   annotations(): Record<string, string> {
     const dev = this.#dev;
-    if (!dev || !this.#host) return {};
+    if (!dev || !this.#host?.podCidr) return {};
     return {
       [ANNOTATIONS.backendType]: 'vxlan',
       [ANNOTATIONS.backendData]: JSON.stringify({ VNI: VXLAN_VNI, VtepMAC: formatMac(dev.mac) }),
