@@ -386,6 +386,13 @@ export class Registry {
         `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${prev.metadata.resourceVersion}`,
       );
     }
+    // The NamespaceLifecycle admission plugin's immortal namespaces (plugin/pkg/admission/namespace/lifecycle).
+    if (info.kind === 'Namespace' && ['default', 'kube-system', 'kube-public'].includes(name)) {
+      throw new ApiError(403, 'Forbidden', `namespaces "${name}" is forbidden: this namespace may not be deleted`, {
+        name,
+        kind: 'namespaces',
+      });
+    }
     const policy = opts.propagationPolicy ?? (prev.metadata.finalizers?.includes(ORPHAN) ? 'Orphan' : 'Background');
     if (!['Background', 'Foreground', 'Orphan'].includes(policy)) {
       throw invalid('DeleteOptions', '', '', [

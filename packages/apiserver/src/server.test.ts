@@ -369,6 +369,12 @@ describe('REST semantics', () => {
 
     // A pod bound to a node holds the namespace in Terminating until its kubelet confirms.
     await call('POST', '/api/v1/namespaces/gc/pods', pod('held', { spec: { nodeName: 'node-x' } }));
+    const immortal = await call('DELETE', '/api/v1/namespaces/kube-system');
+    expect(immortal.body).toMatchObject({
+      code: 403,
+      reason: 'Forbidden',
+      message: 'namespaces "kube-system" is forbidden: this namespace may not be deleted',
+    });
     const nsDel = await call('DELETE', '/api/v1/namespaces/gc');
     expect(nsDel.body.status.phase).toBe('Terminating');
     const late = await call('POST', '/api/v1/namespaces/gc/pods', pod('late'));
