@@ -655,7 +655,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       const headers = Object.entries(req.headers)
         .filter(([k]) => k !== 'host' && k !== 'authorization')
         .flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => `${k}: ${x}`) : [`${k}: ${v}`]));
-      up.write(`GET ${target} HTTP/1.1\r\nHost: ${host}:${kubeletPort}\r\n${headers.join('\r\n')}\r\n\r\n`);
+      up.write(`${req.method ?? 'GET'} ${target} HTTP/1.1\r\nHost: ${host}:${kubeletPort}\r\n${headers.join('\r\n')}\r\n\r\n`);
       if (head.length) up.write(head);
       up.pipe(socket);
       socket.pipe(up);
