@@ -15,6 +15,7 @@ export default defineConfig({
       '@podnet/client': here('./packages/client/src/index.ts'),
       '@podnet/controllers': here('./packages/controllers/src/index.ts'),
       '@podnet/kube-proxy': here('./packages/kube-proxy/src/index.ts'),
+      '@podnet/netpol': here('./packages/netpol/src/index.ts'),
       '@podnet/cni-agent': here('./packages/cni-agent/src/index.ts'),
       '@podnet/node-agent': here('./packages/node-agent/src/index.ts'),
     },
