@@ -243,6 +243,17 @@ describe('pods', () => {
     await createPod(c, { metadata: { name: 'victim' }, spec: { containers: [netexec('web')] } });
     const before = await waitRunningReady(c, 'victim');
     expect(before.status?.containerStatuses?.[0]?.restartCount).toBe(0);
+    // Every Ready value the API holds for the pod from now on.
+    const seen: string[] = [];
+    const watch = await pods(c).watch({
+      namespace: 'default',
+      fieldSelector: 'metadata.name=victim',
+      resourceVersion: before.metadata.resourceVersion,
+    });
+    watch.on('event', (e: { object: Pod }) => {
+      const ready = e.object.status?.conditions?.find((x) => x.type === 'Ready')?.status;
+      if (ready && seen[seen.length - 1] !== ready) seen.push(ready);
+    });
     const denied = await post('/podnet/kill/default/victim', 'wrong-token');
     expect(denied.status).toBe(401);
     const r = await post('/podnet/kill/default/victim', c.cp.apiServer.tokens['node-agent'] as string);
@@ -254,6 +265,10 @@ describe('pods', () => {
       return s?.restartCount === 1 && s.state.running ? p : undefined;
     });
     expect(after.status?.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({ exitCode: 137, signal: 9, reason: 'Error' });
+    // The death was visible: Ready went False before the restarted container made it True again.
+    await waitFor('Ready back to True', async () => (seen[seen.length - 1] === 'True' ? true : undefined));
+    watch.close();
+    expect(seen).toEqual(['False', 'True']);
   });
 
   it('serves /healthz and /metrics with the node labels', async () => {

@@ -322,6 +322,7 @@ export class NodeAgent {
         backoff: this.#o.backoff ?? KUBELET_BACKOFF,
         prober: () => this.#prober?.scope,
         statusChanged: (r) => this.#scheduleStatus(r),
+        postStatusNow: (r) => this.#flushStatus(r),
         metrics: {
           restart: () => this.metrics.restarts.inc(),
           probe: (kind, ok) => this.metrics.probes.inc({ probe_type: kind, result: ok ? 'successful' : 'failed' }),

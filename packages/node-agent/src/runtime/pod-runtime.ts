@@ -29,6 +29,8 @@ export interface PodRuntimeDeps {
   prober: () => SocketScope | undefined;
   /** Called whenever the status may have changed. */
   statusChanged: (rt: PodRuntime) => void;
+  /** Posts the status now (before an immediate restart, so the API sees the container die). */
+  postStatusNow?: (rt: PodRuntime) => Promise<void>;
   metrics?: { restart(): void; probe(kind: string, ok: boolean): void; sandboxSetup(seconds: number): void };
 }
 
@@ -298,7 +300,10 @@ export class PodRuntime {
       this.#startContainer(slot);
     };
     if (wait === 0) {
-      restartNow();
+      // As the kubelet's PLEG would: the death is reported (Ready=False, terminated) before
+      // the next sync restarts the container, so endpoints see the pod go unready.
+      const posted = this.#deps.postStatusNow?.(this) ?? Promise.resolve();
+      void posted.then(restartNow, restartNow);
       return;
     }
     const msg = `back-off ${Math.round(wait / 1000)}s restarting failed container=${slot.spec.name} pod=${this.name}_${this.namespace}(${this.uid})`;
