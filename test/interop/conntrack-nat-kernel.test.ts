@@ -205,6 +205,10 @@ async function capture(
   const listStart = Date.now();
   const listed = await inNs(NS.r, 'conntrack', '-L');
   const listedAt = Date.now();
+  // On a loaded machine tcpdump may not have been scheduled to drain its ring yet (the file looked
+  // quiet because tcpdump was not running, not because the router was): packets still in the ring at
+  // SIGINT count as "dropped by kernel". Give it time to catch up before stopping it.
+  await new Promise((r) => setTimeout(r, 1000));
   dump.kill('SIGINT');
   const dumped = await dump;
   expect(dumped.stderr, 'tcpdump lost packets').toMatch(/^0 packets dropped by kernel$/m);
