@@ -426,6 +426,33 @@ describe('images, restart policies, exec probes, logs and exec streams', () => {
     expect(ws.protocol).toBe('v5.channel.k8s.io');
     expect(out).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nweb$/);
     expect(JSON.parse(status)).toEqual({ metadata: {}, status: 'Success' });
+    // v4.channel.k8s.io: the same frames, the exit code in the Status on channel 3.
+    const v4q = new URLSearchParams([
+      ['command', 'sh'],
+      ['command', '-c'],
+      ['command', 'echo err 2>&1; exit 2'],
+      ['stdout', 'true'],
+    ]);
+    const v4 = new WebSocket(`wss://${c.transportAddress}:${c.kubeletPort}/exec/default/client/box?${v4q}`, ['v4.channel.k8s.io'], {
+      rejectUnauthorized: false,
+    });
+    let v4out = '';
+    let v4status = '';
+    await new Promise<void>((resolve, reject) => {
+      v4.on('message', (d: Buffer) => {
+        if (d[0] === 1) v4out += d.subarray(1).toString();
+        if (d[0] === 3) v4status = d.subarray(1).toString();
+      });
+      v4.on('close', () => resolve());
+      v4.on('error', reject);
+    });
+    expect(v4.protocol).toBe('v4.channel.k8s.io');
+    expect(v4out).toBe('err\n');
+    expect(JSON.parse(v4status)).toMatchObject({
+      status: 'Failure',
+      reason: 'NonZeroExitCode',
+      details: { causes: [{ reason: 'ExitCode', message: '2' }] },
+    });
   });
 });
 

@@ -16,7 +16,11 @@ let server: http.Server;
 let clientNs: Namespace;
 let serverIp: string;
 
-async function sh(argv: string[], ns = clientNs): Promise<{ status: number; stdout: string; stderr: string }> {
+async function sh(
+  argv: string[],
+  ns = clientNs,
+  stdin?: AsyncIterable<Buffer>,
+): Promise<{ status: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const ctx: ProcessContext = {
@@ -32,6 +36,7 @@ async function sh(argv: string[], ns = clientNs): Promise<{ status: number; stdo
     stderr: (x) => {
       stderr += x.toString();
     },
+    ...(stdin ? { stdin } : {}),
   };
   const status = await runCommand(argv, ctx);
   ctx.net.close();
@@ -208,6 +213,28 @@ describe('ping, traceroute, nc, ip, ss', () => {
     expect(bad.stderr).toMatch(/^nc: invalid option -- 'Q'\nBusyBox/);
   });
 
+  it('nc -l receives what a nc client sends from its stdin; nc -u exchanges datagrams', async () => {
+    const serverNs = (t.pods[1] as { ns: Namespace }).ns;
+    const listening = sh(['nc', '-l', '-p', '9000'], serverNs);
+    await new Promise((r) => setTimeout(r, 50));
+    async function* input() {
+      yield Buffer.from('hello over tcp\n');
+    }
+    const client = await sh(['nc', serverIp, '9000'], clientNs, input());
+    expect(client.status).toBe(0);
+    expect(await listening).toEqual({ status: 0, stdout: 'hello over tcp\n', stderr: '' });
+    // A UDP echo in the other pod, and nc -u sending one datagram from stdin.
+    const echo = serverNs.udp.createSocket();
+    echo.on('message', (m: Buffer, r: { port: number; address: string }) => echo.send(Buffer.from(`echo:${m}`), r.port, r.address));
+    await new Promise<void>((r) => echo.bind(9001, () => r()));
+    async function* datagram() {
+      yield Buffer.from('ping');
+    }
+    const udp = await sh(['nc', '-u', '-w', '1', serverIp, '9001'], clientNs, datagram());
+    echo.close();
+    expect(udp).toEqual({ status: 0, stdout: 'echo:ping', stderr: '' });
+  });
+
   it('ip addr / ip route / ss print the namespace as iproute2 does', async () => {
     const addr = await sh(['ip', 'addr']);
     expect(addr.stdout).toMatch(
@@ -220,6 +247,10 @@ describe('ping, traceroute, nc, ip, ss', () => {
     expect(route.stdout).toMatch(/^default via 10\.244\.1\.1 dev eth0/m);
     expect(route.stdout).toMatch(/^10\.244\.1\.0\/24 dev eth0 proto kernel scope link src 10\.244\.1\.\d+/m);
     expect((await sh(['ip', 'bogus'])).stderr).toBe('Object "bogus" is unknown, try "ip help".\n');
+    await sh(['ping', '-c', '1', serverIp]);
+    expect((await sh(['ip', 'neigh'])).stdout).toMatch(
+      new RegExp(`^${serverIp.replace(/\./g, '\\.')} dev eth0 lladdr ([0-9a-f]{2}:){5}[0-9a-f]{2} REACHABLE$`, 'm'),
+    );
     const ss = await sh(['ss', '-tln'], (t.pods[1] as { ns: Namespace }).ns);
     expect(ss.stdout).toMatch(
       /^Netid +State +Recv-Q +Send-Q +Local Address:Port +Peer Address:Port\ntcp +LISTEN +0 +511 +0\.0\.0\.0:8080 +0\.0\.0\.0:\*\n$/,
