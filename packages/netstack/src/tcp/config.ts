@@ -36,6 +36,8 @@ export interface TcpOptions {
   challengeAcks?: boolean;
   /** Offer and use selective acknowledgments (RFC 2018, loss recovery after RFC 6675; Linux net.ipv4.tcp_sack = 1). */
   sack?: boolean;
+  /** Tail loss probes (RFC 8985 §7; Linux net.ipv4.tcp_early_retrans = 3): probe after 2·SRTT instead of waiting for the RTO. */
+  tailLossProbe?: boolean;
 }
 
 export type ResolvedTcpOptions = Required<TcpOptions>;
@@ -58,6 +60,7 @@ export const DEFAULT_TCP_OPTIONS: ResolvedTcpOptions = {
   keepAliveProbes: 9,
   challengeAcks: true,
   sack: true,
+  tailLossProbe: true,
 };
 
 /** Counters of the whole TCP layer, named after Linux's /proc/net/snmp and netstat TcpExt fields. */
@@ -85,6 +88,8 @@ export interface TcpCounters {
   challengeAcks: number;
   delayedAcks: number;
   zeroWindowProbes: number;
+  /** Tail loss probes sent (TCPLossProbes). */
+  lossProbes: number;
   timeWaitExpired: number;
 }
 
@@ -108,6 +113,7 @@ export function newCounters(): TcpCounters {
     challengeAcks: 0,
     delayedAcks: 0,
     zeroWindowProbes: 0,
+    lossProbes: 0,
     timeWaitExpired: 0,
   };
 }

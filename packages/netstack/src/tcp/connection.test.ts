@@ -309,8 +309,27 @@ describe('data transfer', () => {
     expect(durations.newreno).toBeGreaterThan(90);
   });
 
-  it('retransmits on timeout when the last segment is lost (no duplicate ACKs), with RTO backoff', async () => {
+  it('recovers a lost last segment with a tail loss probe after 2·SRTT, not the RTO (RFC 8985 §7)', async () => {
     const t = tcpPair({ capture: true, delayMs: 1 });
+    const { client, server } = await connected(t);
+    const got = collect(server);
+    // Warm the RTT estimate, then lose the tail of a flight.
+    client.write(pattern(20_000, 1));
+    await t.pair.run(100, { until: () => got.bytes() === 20_000 });
+    let dataSegments = 0;
+    t.pair.dropIf = (seg, from) => from === 'a' && seg.payload.length > 0 && ++dataSegments === 3;
+    const start = t.pair.clock.now();
+    client.write(pattern(3 * 1460, 2));
+    await t.pair.run(1000, { until: () => got.bytes() === 20_000 + 3 * 1460 });
+    expect(got.bytes()).toBe(20_000 + 3 * 1460);
+    expect(t.a.counters.lossProbes).toBe(1);
+    expect(t.a.counters.timeouts).toBe(0);
+    // SRTT is about 2 ms here: the probe went out long before the 200 ms minimum RTO.
+    expect(t.pair.clock.now() - start).toBeLessThan(50);
+  });
+
+  it('retransmits on timeout when the last segment is lost (no duplicate ACKs), with RTO backoff', async () => {
+    const t = tcpPair({ capture: true, delayMs: 1, tcp: { tailLossProbe: false } });
     const { client, server } = await connected(t);
     let drops = 0;
     t.pair.dropIf = (seg, from) => from === 'a' && seg.payload.length > 0 && drops++ < 2;

@@ -192,6 +192,8 @@ export class TcpConnection {
   #scoreboard: number[] = [];
   /** RFC 6675 HighRxt: the end of what this recovery has retransmitted. */
   #highRxt = 0;
+  /** When this recovery last ran out of holes to retransmit (for lost-retransmission detection). */
+  #holesDoneAt: number | undefined;
   #synsSent = 0;
 
   // Congestion control (RFC 5681, RFC 6582).
@@ -221,6 +223,8 @@ export class TcpConnection {
 
   // Deadlines on the clock, undefined = not armed.
   #rtoAt: number | undefined;
+  /** The tail loss probe's deadline (RFC 8985 §7.2), armed while data is in flight outside recovery. */
+  #probeAt: number | undefined;
   #delackAt: number | undefined;
   #persistAt: number | undefined;
   #keepAliveAt: number | undefined;
@@ -730,6 +734,7 @@ export class TcpConnection {
         const flight = seqDiff(this.#sndMax, ack);
         this.#cwnd = Math.min(this.#ssthresh, Math.max(flight, mss) + mss);
         this.#inRecovery = false;
+        this.#holesDoneAt = undefined;
         this.#dupAcks = 0;
       } else if (this.#sackOk) {
         // RFC 6675 §5 step (C): keep filling the holes the scoreboard shows, as the pipe allows.
@@ -756,6 +761,8 @@ export class TcpConnection {
     }
     // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, else restart it.
     this.#rtoAt = this.#sndUna === this.#sndMax ? undefined : now + this.#rtt.rto;
+    if (this.#sndUna === this.#sndMax) this.#probeAt = undefined;
+    else this.#armProbe(now);
     this.#schedule();
     if (dataAcked > 0 && !this.sendBufferFull) this.user?.onWritable();
   }
@@ -772,12 +779,25 @@ export class TcpConnection {
     // RFC 6675 §5: with SACK, loss is also declared once 3 segments' worth above SND.UNA is
     // SACKed (one batched ACK may stand for several duplicates).
     const lost = this.#dupAcks >= 3 || (this.#sackOk && this.#sackedBytes() >= 3 * mss);
+    if (!lost && this.#dupAcks <= 2) {
+      // RFC 3042 limited transmit: a new segment on each of the first two duplicate ACKs, so a
+      // small window still produces the three duplicates fast retransmit needs.
+      const offset = seqDiff(this.#sndNxt, this.#bufSeq);
+      const available = this.#sendBuf.length - offset;
+      const peerRoom = seqDiff(seqAdd(this.#sndUna, this.#sndWnd), this.#sndNxt);
+      const len = Math.min(available, mss, peerRoom);
+      if (this.#sndNxt === this.#sndMax && len > 0 && seqDiff(this.#sndMax, this.#sndUna) <= this.#cwnd + 2 * mss) {
+        this.#sendData(this.#sndNxt, offset, len, this.#finQueued && len === available, this.host.clock.now());
+      }
+      return;
+    }
     if (lost && seqGe(this.#sndUna, this.#recover)) {
       // RFC 5681 §3.2 step 2-3, RFC 6582 step 2: fast retransmit, enter fast recovery.
       const flight = seqDiff(this.#sndMax, this.#sndUna);
       this.#ssthresh = Math.max(flight >>> 1, 2 * mss);
       this.#recover = this.#sndMax;
       this.#inRecovery = true;
+      this.#probeAt = undefined;
       this.#fastRetransmits++;
       this.host.counters.fastRetransmits++;
       if (this.#sackOk) {
@@ -828,6 +848,18 @@ export class TcpConnection {
     if (sb.length > 0 && seqLt(sb[0] as number, this.#sndUna)) sb[0] = this.#sndUna;
   }
 
+  /** Moves a rewound SND.NXT past a SACKed block it points into. */
+  #skipSacked(): void {
+    for (let i = 0; i < this.#scoreboard.length; i += 2) {
+      const l = this.#scoreboard[i] as number;
+      const r = this.#scoreboard[i + 1] as number;
+      if (seqLe(l, this.#sndNxt) && seqLt(this.#sndNxt, r)) {
+        this.#sndNxt = seqLt(r, this.#sndMax) ? r : this.#sndMax;
+        return;
+      }
+    }
+  }
+
   #sackedBytes(): number {
     let n = 0;
     for (let i = 0; i < this.#scoreboard.length; i += 2) n += seqDiff(this.#scoreboard[i + 1] as number, this.#scoreboard[i] as number);
@@ -866,6 +898,15 @@ export class TcpConnection {
   #sackRecoverySend(now: number, first = false): void {
     const mss = this.#mss;
     let sendFirst = first;
+    if (first) this.#holesDoneAt = undefined;
+    // Lost retransmissions (the idea of RACK, RFC 8985 §6.2, by time): once every hole was
+    // resent, a hole still open more than an RTT later, while SACKs keep arriving for data
+    // sent after it, was lost again: start another pass over the holes instead of waiting
+    // for the retransmission timer.
+    if (this.#holesDoneAt !== undefined && now - this.#holesDoneAt > (this.#rtt.srtt ?? this.host.options.rtoMinMs) * 1.25 + 1) {
+      this.#holesDoneAt = undefined;
+      this.#highRxt = this.#sndUna;
+    }
     for (let guard = 0; guard < 4096; guard++) {
       const sb = this.#scoreboard;
       const highSack = sb.length > 0 ? (sb[sb.length - 1] as number) : this.#sndUna;
@@ -875,9 +916,9 @@ export class TcpConnection {
       const hole = this.#nextHole(highSack);
       if (hole) {
         const offset = seqDiff(hole.seq, this.#bufSeq);
-        const available = this.#sendBuf.length - offset;
+        const available = seqDiff(this.#sentDataEnd(), hole.seq);
         const len = Math.min(hole.len, Math.max(0, available));
-        const withFin = this.#finQueued && len === available;
+        const withFin = this.#finSent() && len === available;
         if (len === 0 && !withFin) return;
         this.#transmit(hole.seq, offset, len, withFin);
         this.#retransmissions++;
@@ -886,6 +927,7 @@ export class TcpConnection {
         this.#highRxt = seqAdd(hole.seq, len + (withFin ? 1 : 0));
         continue;
       }
+      if (this.#holesDoneAt === undefined && this.#holeBytes(this.#sndUna, highSack) > 0) this.#holesDoneAt = now;
       // No hole left to repair: new data, as the peer's window allows (RFC 6675 NextSeg rule 2).
       const offset = seqDiff(this.#sndNxt, this.#bufSeq);
       const available = this.#sendBuf.length - offset;
@@ -1009,6 +1051,17 @@ export class TcpConnection {
     return seqAdd(this.#bufSeq, this.#sendBuf.length);
   }
 
+  /** The end of the data sent so far (SND.MAX, not counting a FIN). */
+  #sentDataEnd(): number {
+    const dataEnd = this.#finSeq();
+    return seqLt(this.#sndMax, dataEnd) ? this.#sndMax : dataEnd;
+  }
+
+  /** Whether the FIN has been sent (SND.MAX is past the data). */
+  #finSent(): boolean {
+    return this.#finQueued && seqGt(this.#sndMax, this.#finSeq());
+  }
+
   #synchronized(): boolean {
     return this.state !== 'CLOSED' && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED' && this.state !== 'LISTEN';
   }
@@ -1018,6 +1071,7 @@ export class TcpConnection {
     if (!this.#synchronized() || this.state === 'TIME-WAIT') return;
     const now = this.host.clock.now();
     for (;;) {
+      if (this.#scoreboard.length > 0 && seqLt(this.#sndNxt, this.#sndMax)) this.#skipSacked();
       const offset = seqDiff(this.#sndNxt, this.#bufSeq);
       const available = this.#sendBuf.length - offset;
       const inFlight = seqDiff(this.#sndNxt, this.#sndUna);
@@ -1065,19 +1119,64 @@ export class TcpConnection {
     }
     this.#sndNxt = end;
     this.#sndMax = seqMax(this.#sndMax, end);
-    if (this.#rtoAt === undefined) {
-      this.#rtoAt = now + this.#rtt.rto;
-      this.#schedule();
+    if (this.#rtoAt === undefined) this.#rtoAt = now + this.#rtt.rto;
+    if (!isRetransmission) this.#armProbe(now);
+    this.#schedule();
+  }
+
+  /**
+   * RFC 8985 §7.2: PTO = 2·SRTT, plus the peer's delayed-ACK time when one segment is in flight,
+   * never beyond the RTO. Armed outside loss recovery, once per flight of new data.
+   */
+  #armProbe(now: number): void {
+    if (!this.host.options.tailLossProbe || this.#inRecovery || this.#rtt.srtt === undefined) {
+      this.#probeAt = undefined;
+      return;
     }
+    const flight = seqDiff(this.#sndMax, this.#sndUna);
+    let pto = 2 * this.#rtt.srtt + 1;
+    if (flight <= this.#mss) pto += this.host.options.delayedAckMs;
+    this.#probeAt = now + Math.min(pto, this.#rtt.rto);
+  }
+
+  /**
+   * RFC 8985 §7.3: the probe is a new segment when one may go (the window allows), else the last
+   * segment sent again; either draws an ACK (with SACK) that shows what the tail lost, so fast
+   * recovery can repair it instead of the retransmission timer.
+   */
+  #onProbe(now: number): void {
+    if (this.#inRecovery || this.#sndUna === this.#sndMax || !this.#synchronized() || this.state === 'TIME-WAIT') return;
+    this.host.counters.lossProbes++;
+    const offset = seqDiff(this.#sndNxt, this.#bufSeq);
+    const available = this.#sendBuf.length - offset;
+    const peerRoom = seqDiff(seqAdd(this.#sndUna, this.#sndWnd), this.#sndNxt);
+    if (this.#sndNxt === this.#sndMax && available > 0 && peerRoom > 0) {
+      const len = Math.min(available, this.#mss, peerRoom);
+      this.#sendData(this.#sndNxt, offset, len, this.#finQueued && len === available, now);
+      this.#probeAt = undefined;
+      return;
+    }
+    // The last segment sent (or the FIN) again.
+    const sentEnd = this.#sentDataEnd();
+    const finSent = this.#finSent();
+    const len = Math.min(this.#mss, Math.max(0, seqDiff(sentEnd, this.#sndUna)));
+    const seq = seqAdd(sentEnd, -len);
+    if (len === 0 && !finSent) return;
+    this.#transmit(seq, seqDiff(seq, this.#bufSeq), len, finSent);
+    this.#retransmissions++;
+    this.host.counters.retransmissions++;
+    this.#timing = false;
   }
 
   /** Retransmits the first unacknowledged segment without touching SND.NXT (fast retransmit, partial ACKs). */
   #retransmitFirst(): void {
     const offset = seqDiff(this.#sndUna, this.#bufSeq);
-    const available = this.#sendBuf.length - offset;
+    // Only what was sent before: the data up to SND.MAX, and the FIN if it went out.
+    const sentEnd = this.#sentDataEnd();
+    const available = seqDiff(sentEnd, this.#sndUna);
     if (available < 0) return;
     const len = Math.min(available, this.#mss);
-    const withFin = this.#finQueued && len === available;
+    const withFin = this.#finSent() && len === available;
     if (len === 0 && !withFin) return;
     this.#transmit(this.#sndUna, offset, len, withFin);
     this.#retransmissions++;
@@ -1219,7 +1318,7 @@ export class TcpConnection {
   #schedule(): void {
     if (this.state === 'CLOSED') return;
     let next = Number.POSITIVE_INFINITY;
-    for (const at of [this.#rtoAt, this.#delackAt, this.#persistAt, this.#keepAliveAt, this.#lingerAt]) {
+    for (const at of [this.#rtoAt, this.#probeAt, this.#delackAt, this.#persistAt, this.#keepAliveAt, this.#lingerAt]) {
       if (at !== undefined && at < next) next = at;
     }
     if (next === Number.POSITIVE_INFINITY || next >= this.#timerAt) return;
@@ -1245,6 +1344,10 @@ export class TcpConnection {
       this.#delackAt = undefined;
       this.host.counters.delayedAcks++;
       this.#sendAck();
+    }
+    if (due(this.#probeAt)) {
+      this.#probeAt = undefined;
+      this.#onProbe(now);
     }
     if (due(this.#rtoAt)) {
       this.#rtoAt = undefined;
@@ -1294,10 +1397,14 @@ export class TcpConnection {
     this.#cwnd = mss;
     this.#caBytes = 0;
     this.#inRecovery = false;
+    this.#probeAt = undefined;
     this.#dupAcks = 0;
-    // RFC 2018 §8: the receiver may renege on SACKed data; after a timeout trust only the ACK.
-    this.#scoreboard = [];
+    // Go back to SND.UNA, skipping what the scoreboard shows the peer holds (Linux
+    // tcp_timeout_mark_lost: only un-SACKed data is marked lost). Should the peer have
+    // reneged (RFC 2018 §8), the next timeout finds SND.UNA unmoved and resends it all.
+    if (this.#retries > 1) this.#scoreboard = [];
     this.#highRxt = this.#sndUna;
+    this.#holesDoneAt = undefined;
     // RFC 6582 §3.2 step 1 after a timeout: do not fast-retransmit what this timeout resends.
     this.#recover = this.#sndMax;
     this.#rtt.backoff();
@@ -1378,7 +1485,7 @@ export class TcpConnection {
     if (this.#timer) this.host.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
-    this.#rtoAt = this.#delackAt = this.#persistAt = this.#keepAliveAt = this.#lingerAt = undefined;
+    this.#rtoAt = this.#probeAt = this.#delackAt = this.#persistAt = this.#keepAliveAt = this.#lingerAt = undefined;
     this.#sendBuf.clear();
     this.#reasm.clear();
     if (wasHalfOpen) this.host.halfOpenGone(this);
