@@ -50,6 +50,25 @@ describeInterop('kubectl logs and exec through the API server proxy', { commands
     expect(r.stdout).toBe('web');
   });
 
+  it('kubectl exec -i streams stdin to the command (v5 close frame ends it)', async () => {
+    const web = await c.admin.resource('pods').get('web', { namespace: 'default' });
+    const ip = (web as { status?: { podIP?: string } }).status?.podIP as string;
+    const r = await new Promise<{ stdout: string; code: number | null }>((resolve, reject) => {
+      const child = execFile(
+        'kubectl',
+        ['--kubeconfig', c.cp.apiServer.kubeconfigPath, 'exec', '-i', 'shell', '--', 'nc', ip, '8080'],
+        { env: { ...process.env, HOME: home }, timeout: 30_000 },
+        (err, stdout) => {
+          if (err && (err as { code?: unknown }).code === undefined) reject(err);
+          else resolve({ stdout, code: err ? ((err as { code?: number }).code ?? 1) : 0 });
+        },
+      );
+      child.stdin?.end('GET /echo?msg=stdin HTTP/1.0\r\n\r\n');
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nstdin$/);
+  });
+
   it('kubectl exec reports a non-zero exit status of the command', async () => {
     const r = await kubectl('exec', 'shell', '--', 'sh', '-c', 'echo out && false');
     expect(r.stdout).toBe('out\n');
@@ -58,11 +77,11 @@ describeInterop('kubectl logs and exec through the API server proxy', { commands
   });
 
   it('kubectl logs shows the container output, with --tail and --timestamps', async () => {
-    // The exec test's request to /hostname was logged by netexec after its start-up lines.
+    // The exec tests' requests (/hostname, then /echo?msg=stdin) were logged after the start-up lines.
     const logs = await kubectl('logs', 'web');
     expect(logs.stdout).toMatch(/^Started HTTP server on port 8080\nStarted UDP server on port 8081\n(.*\n)*GET \/hostname\n/);
     const tail = await kubectl('logs', 'web', '--tail=1', '--timestamps');
-    expect(tail.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z GET \/hostname\n$/);
+    expect(tail.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z GET \/echo\?msg=stdin\n$/);
     const prev = await kubectl('logs', 'web', '--previous');
     expect(prev.stderr).toMatch(/previous terminated container "web" in pod "web" not found/);
   });
