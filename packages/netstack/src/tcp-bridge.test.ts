@@ -5,6 +5,7 @@ import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TcpSocket } from './tcp/socket.js';
 import { type BridgeTopology, twoPodsOnBridge } from './testing/topology.js';
+import { twoNodesOverVxlan } from './testing/two-nodes.js';
 import { waitFor } from './testing/wait.js';
 
 let topo: ReturnType<typeof twoPodsOnBridge> | undefined;
@@ -100,6 +101,32 @@ describe('TCP between two pods on a bridge', () => {
     agent.destroy();
   });
 
+  it('reaches a sibling container over localhost and over its own pod IP (one namespace, DESIGN §1)', async () => {
+    topo = twoPodsOnBridge();
+    const { a } = topo;
+    const server = a.ns.tcp.createServer((s) => s.end(`hi ${s.remoteAddress} on ${s.localAddress}`));
+    server.listen(9000);
+    for (const host of ['127.0.0.1', a.ip]) {
+      const socket = a.ns.tcp.connect({ host, port: 9000 });
+      let text = '';
+      socket.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
+      await new Promise<void>((resolve, reject) => {
+        socket.on('end', () => resolve());
+        socket.on('error', reject);
+      });
+      expect(text).toBe(`hi ${host} on ${host}`);
+    }
+    // A second listener on the port fails, as one pod shares one port space.
+    const again = a.ns.tcp.createServer();
+    const error = await new Promise<Error & { code?: string }>((resolve) => {
+      again.on('error', resolve);
+      again.listen(9000);
+    });
+    expect(error.code).toBe('EADDRINUSE');
+  });
+
   it('moves a 2 MB body byte-exact through the bridge', async () => {
     topo = twoPodsOnBridge();
     const { a, b } = topo;
@@ -124,5 +151,31 @@ describe('TCP between two pods on a bridge', () => {
       req.end();
     });
     expect(got.equals(body)).toBe(true);
+  });
+});
+
+describe('TCP between pods on two nodes over VXLAN (one process)', () => {
+  it('serves HTTP from a pod on node-2 to a pod on node-1 with MSS 1410 (pod MTU 1450)', async () => {
+    const t = await twoNodesOverVxlan();
+    try {
+      const server = http.createServer((req, res) => res.end(`node-2 pod ${req.socket.localAddress} to ${req.socket.remoteAddress}`));
+      t.b.ns.tcp.createServer((socket) => server.emit('connection', socket)).listen(8080);
+      let socket: TcpSocket | undefined;
+      const res = await get({
+        host: t.b.ip,
+        port: 8080,
+        path: '/',
+        createConnection: () => {
+          socket = t.a.ns.tcp.connect({ host: t.b.ip, port: 8080 });
+          return socket as unknown as import('node:net').Socket;
+        },
+      });
+      expect(res.body).toBe(`node-2 pod ${t.b.ip} to ${t.a.ip}`);
+      expect(t.a.ns.tcp.counters.activeOpens).toBe(1);
+      expect(t.b.ns.tcp.connections().map((c) => c.info.peerMss)).toContain(1410);
+      expect(socket?.bytesRead).toBeGreaterThan(0);
+    } finally {
+      await t.close();
+    }
   });
 });
