@@ -186,6 +186,8 @@ describe('matches on packets', () => {
       'drop',
       'drop',
     ]);
+    const everyOther = filter(':INPUT DROP [0:0]\n-A INPUT -m statistic --mode nth --every 2 --packet 0 -j ACCEPT');
+    expect(Array.from({ length: 4 }, () => run(everyOther, 'INPUT', A).kind)).toEqual(['accept', 'drop', 'accept', 'drop']);
   });
 
   it('recent: --set, --rcheck within --seconds, --hitcount, --update, --remove, on the injected clock', () => {

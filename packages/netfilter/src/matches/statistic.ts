@@ -1,7 +1,7 @@
 // -m statistic (net/netfilter/xt_statistic.c). Random mode keeps the probability as the kernel does,
 // a 31-bit fixed-point number (lround(p * 2^31)), and prints it back as that number / 2^31 with
 // 11 decimals, which is why kube-proxy's 0.3333333333 comes back as 0.33333333349. Nth mode keeps
-// one counter per rule, starting at --packet, matching when it wraps at --every.
+// one counter per rule, so that the packet numbered --packet (from 0) matches first, then every --every-th.
 import { RuleError } from '../errors.js';
 import type { MatchModule } from '../rule.js';
 import { bang, once, parseCount } from './options.js';
@@ -56,9 +56,12 @@ export const statisticMatch: MatchModule<StatisticData> = {
       const inverted = d.inverted;
       return (_f, env) => env.chance(p) !== inverted;
     }
-    // The kernel stores every-1 and compares the counter before the increment.
+    // iptables stores --every n as n-1 and starts the rule's counter at (n-1) - p (libxt_statistic's
+    // final check); the kernel matches when the counter it reads equals n-1, then restarts it at 0
+    // (xt_statistic.c). So --every 2 --packet 0 matches the 1st, 3rd, ... packets (checked against
+    // the kernel in a test namespace).
     const wrap = d.every - 1;
-    let count = d.packet;
+    let count = wrap - d.packet;
     const inverted = d.inverted;
     return () => {
       const hit = count === wrap;
