@@ -119,6 +119,8 @@ export interface TcpInfo {
 /** RFC 9293 §3.7.1: the MSS to assume when the peer sends none. */
 const DEFAULT_PEER_MSS = 536;
 const IP_TCP_HEADERS = 40;
+/** The smallest MSS used whatever a path or an ICMP error says (Linux TCP_MIN_MSS). */
+const MIN_MSS = 88;
 /** Linux tcp_fin_timeout: how long an orphaned connection may sit in FIN-WAIT-2. */
 const FIN_WAIT_2_TIMEOUT_MS = 60_000;
 /**
@@ -251,7 +253,7 @@ export class TcpConnection {
     this.#rtt = new RttEstimator(o.initialRtoMs, o.rtoMinMs, o.rtoMaxMs);
     // RFC 9293 §3.7.1 / RFC 1191: advertise what fits in one packet of the route's MTU.
     const mtu = host.ip.pathMtu(init.remoteAddress) ?? 1500;
-    this.#advertisedMss = Math.max(DEFAULT_PEER_MSS - 448, mtu - IP_TCP_HEADERS);
+    this.#advertisedMss = Math.max(MIN_MSS, mtu - IP_TCP_HEADERS);
     this.#mss = this.#advertisedMss;
     // RFC 7323 §2.3: the smallest shift that lets the whole receive buffer be advertised.
     let shift = 0;
@@ -331,7 +333,7 @@ export class TcpConnection {
   /** Effective send MSS: min(peer's MSS, our path MTU - 40) (RFC 9293 §3.7.1, RFC 1122 §4.2.2.6). */
   #updateMss(): void {
     const mtu = this.host.ip.pathMtu(this.remoteAddress) ?? 1500;
-    this.#mss = Math.max(88, Math.min(this.#peerMss, mtu - IP_TCP_HEADERS));
+    this.#mss = Math.max(MIN_MSS, Math.min(this.#peerMss, mtu - IP_TCP_HEADERS));
   }
 
   // ---- User calls ------------------------------------------------------------------------
@@ -1457,7 +1459,7 @@ export class TcpConnection {
 
   /** Fragmentation needed (type 3 code 4): lower the MSS and resend at once, without backoff (RFC 1191 §6.1). */
   fragmentationNeeded(nextHopMtu: number): void {
-    const newMss = Math.max(88, nextHopMtu - IP_TCP_HEADERS);
+    const newMss = Math.max(MIN_MSS, nextHopMtu - IP_TCP_HEADERS);
     if (newMss >= this.#mss) return;
     this.#mss = newMss;
     this.#cwnd = Math.max(this.#cwnd, this.#mss);
