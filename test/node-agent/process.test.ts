@@ -107,6 +107,7 @@ beforeAll(async () => {
       join(dir, 'node-1'),
       '--port',
       String(port),
+      '--kube-proxy',
       '--lease-interval-ms',
       '500',
       '--backoff-initial-ms',
@@ -168,6 +169,15 @@ describe('node-agent process with the supervised cni-agent', () => {
     });
   });
 
+  it('supervises the default kube-proxy, which serves its metrics on the transport address', async () => {
+    expect(stderr).toMatch(/"child":"kube-proxy","pid":\d+/);
+    const body = await waitFor('kube-proxy metrics', async () => {
+      const r = await fetch(`http://${transportAddress}:10249/metrics`).catch(() => undefined);
+      return r?.ok ? r.text() : undefined;
+    });
+    expect(body).toMatch(/kubeproxy_sync_proxy_rules_duration_seconds/);
+  });
+
   it('restarts a SIGKILLed cni-agent and resynchronises the pods (same IPs, traffic flows again)', async () => {
     const started = [...stderr.matchAll(/"child":"cni-agent","pid":(\d+)/g)];
     const pid = Number(started[started.length - 1]?.[1]);
@@ -199,6 +209,9 @@ describe('node-agent process with the supervised cni-agent', () => {
     expect(res).toBe(200);
     expect(await exited).toBe(137);
     expect(() => process.kill(cniPid, 0)).toThrow();
+    const proxyPid = Number(/"child":"kube-proxy","pid":(\d+)/.exec(stderr)?.[1]);
+    expect(proxyPid).toBeGreaterThan(0);
+    expect(() => process.kill(proxyPid, 0)).toThrow();
   });
 });
 

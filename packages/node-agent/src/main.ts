@@ -18,7 +18,7 @@ import { Supervised } from './supervisor.js';
 
 const USAGE = `usage: node-agent --node NAME --kubeconfig FILE --transport-address ADDR --node-ip IP --data-dir DIR
   [--backend vxlan|host-gw] [--port 10250] [--cni agent|local] [--control-socket PATH]
-  [--cni-agent-command CMD | --no-cni-agent] [--kube-proxy-command CMD]
+  [--cni-agent-command CMD | --no-cni-agent] [--kube-proxy | --kube-proxy-command CMD]
   [--lease-interval-ms 10000] [--status-interval-ms 10000] [--backoff-initial-ms 10000] [--backoff-max-ms 300000]
   [--log-level info]`;
 
@@ -42,6 +42,7 @@ try {
       'control-socket': { type: 'string' },
       'cni-agent-command': { type: 'string' },
       'no-cni-agent': { type: 'boolean', default: false },
+      'kube-proxy': { type: 'boolean', default: false },
       'kube-proxy-command': { type: 'string' },
       'lease-interval-ms': { type: 'string', default: '10000' },
       'status-interval-ms': { type: 'string', default: '10000' },
@@ -127,6 +128,27 @@ if (cniMode === 'agent' && !v['no-cni-agent']) {
   children.push(new Supervised({ name: 'cni-agent', argv, log, onRestart: () => void agent?.resyncPods() }));
 }
 if (v['kube-proxy-command']) children.push(new Supervised({ name: 'kube-proxy', argv: words(v['kube-proxy-command'] as string), log }));
+else if (v['kube-proxy'])
+  children.push(
+    new Supervised({
+      name: 'kube-proxy',
+      argv: [
+        process.execPath,
+        join(repoRoot, 'packages/kube-proxy/dist/main.js'),
+        '--node',
+        node,
+        '--kubeconfig',
+        kubeconfig,
+        '--control-socket',
+        controlSocket,
+        '--metrics-address',
+        `${transportAddress}:10249`,
+        '--node-ip',
+        nodeIp,
+      ],
+      log,
+    }),
+  );
 
 async function shutdown(graceMs: number, code: number): Promise<void> {
   await Promise.all(children.map((c) => c.stop(graceMs)));
