@@ -18,6 +18,8 @@ import { HostNetwork } from './host/host-network.js';
 import { ensureMasquerade } from './host/masquerade.js';
 import { type AgentMetrics, createMetrics, serveMetrics } from './metrics.js';
 import { type NodePortKey, NodePortRelay } from './nodeports/relay.js';
+import { instrumentAgent } from './observability/instrument.js';
+import type { TunnelMetrics } from './observability/tunnel-metrics.js';
 
 export interface CniAgentOptions {
   node: string;
@@ -106,6 +108,8 @@ export class CniAgent {
   readonly exec: NodeExec;
   readonly metrics: AgentMetrics;
   readonly clusterCidr: string;
+  /** Tunnel accounting (observability); set at start once the backend's device is open. */
+  tunnel: TunnelMetrics | undefined;
   readonly #log: Logger;
   readonly #remotes = new Map<string, RemoteNode>();
   readonly #captures = new Map<string, Capture>();
@@ -171,6 +175,12 @@ export class CniAgent {
 
   async #start(): Promise<void> {
     await this.backend.open(this.host);
+    this.tunnel = instrumentAgent(
+      this.metrics.registry,
+      this.host,
+      this.backend,
+      (ip) => [...this.#remotes.values()].find((r) => r.nodeIp === ip)?.name,
+    );
     this.#control = await ControlServer.listen(this.options.controlSocket, this.#handlers(), (error, request) =>
       this.#log.debug({ method: request.method, err: (error as Error).message }, 'control request failed'),
     );

@@ -4,7 +4,8 @@
 // unicast frames go to the peer their destination MAC was learned from (or to every peer while unknown).
 import type dgram from 'node:dgram';
 import { type Ipv4Address, isMulticastMac, MAC_BROADCAST, type MacAddress, packetPool, readMac } from '@podnet/wire';
-import { type FrameSink, LinkBase } from './link.js';
+import { ETHERNET_HEADER, type FrameSink, LinkBase } from './link.js';
+import type { TunnelObserver } from './tunnel-observer.js';
 import { bindUdp, PeerMap, type TransportAddress, UnderlayTaps } from './udp-wire.js';
 
 export const UPLINK_UDP_PORT = 4790;
@@ -25,6 +26,8 @@ export class UplinkLink extends LinkBase {
   readonly peers = new PeerMap();
   /** Where each remote MAC was last seen from (a switch's learning table). */
   readonly #macs = new Map<MacAddress, TransportAddress>();
+  /** Per-frame accounting for host-gw's tunnel metrics (no encapsulation: overhead 0); none by default. */
+  tunnelObserver: TunnelObserver | undefined;
   readonly #requestedPort: number;
   readonly #underlay = new UnderlayTaps();
   #socket: dgram.Socket | undefined;
@@ -68,17 +71,23 @@ export class UplinkLink extends LinkBase {
     const dst = readMac(frame, 0);
     const known = dst === MAC_BROADCAST || isMulticastMac(dst) ? undefined : this.#macs.get(dst);
     const targets = known ? [known] : this.peers.all();
+    const observer = this.tunnelObserver;
     if (targets.length === 0) {
+      observer?.dropped('unknown_peer', undefined, 'tx');
       this.dropReceived(frame, 'no-peer-transport');
       return;
     }
+    const start = observer?.now() ?? 0;
+    const innerBytes = frame.length;
     let pending = targets.length;
     for (const t of targets) {
-      this.#underlay.write(this.nodeIp, this.peers.nodeOf(t.address) ?? 0, this.#port, t.port, [frame]);
+      const peerIp = this.peers.nodeOf(t.address);
+      this.#underlay.write(this.nodeIp, peerIp ?? 0, this.#port, t.port, [frame]);
       socket.send(frame, t.port, t.address, (error) => {
         if (error) this.counters.drop('socket-send-error');
         if (--pending === 0) packetPool.release(frame);
       });
+      if (observer && peerIp !== undefined) observer.sent(peerIp, innerBytes, observer.now() - start);
     }
   }
 
@@ -88,6 +97,13 @@ export class UplinkLink extends LinkBase {
       if (msg.length >= 12) {
         const src = readMac(msg, 6);
         if (!isMulticastMac(src) && src !== 0) this.#macs.set(src, { address: rinfo.address, port: rinfo.port });
+      }
+      const observer = this.tunnelObserver;
+      if (observer) {
+        const peer = this.peers.nodeOf(rinfo.address);
+        if (msg.length < ETHERNET_HEADER) observer.dropped('malformed', peer, 'rx');
+        else if (msg.length > this.mtu + ETHERNET_HEADER + 4) observer.dropped('mtu', peer, 'rx');
+        else observer.received(peer, msg.length, 0);
       }
       this.receive(msg);
     } catch {

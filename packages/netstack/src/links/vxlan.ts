@@ -7,7 +7,8 @@
 import type dgram from 'node:dgram';
 import { formatIpv4, type Ipv4Address, MAC_ZERO, type MacAddress, packetPool, readMac, vxlan } from '@podnet/wire';
 import { configError } from '../errors.js';
-import { type FrameSink, LinkBase } from './link.js';
+import { ETHERNET_HEADER, type FrameSink, LinkBase } from './link.js';
+import type { TunnelObserver } from './tunnel-observer.js';
 import { bindUdp, PeerMap, type TransportAddress, UnderlayTaps } from './udp-wire.js';
 
 export interface VxlanOptions {
@@ -32,6 +33,8 @@ export class VxlanLink extends LinkBase {
   readonly peers = new PeerMap();
   /** Static FDB: inner destination MAC → remote node IP (`bridge fdb append MAC dev flannel.1 dst IP`). */
   readonly fdb = new Map<MacAddress, Ipv4Address>();
+  /** Per-frame tunnel accounting for /metrics (the cni-agent's observability); none by default. */
+  tunnelObserver: TunnelObserver | undefined;
   readonly #requestedPort: number;
   readonly #header: Buffer;
   readonly #underlay = new UnderlayTaps();
@@ -90,44 +93,61 @@ export class VxlanLink extends LinkBase {
       this.dropReceived(frame, 'not-open');
       return;
     }
+    const observer = this.tunnelObserver;
+    const start = observer?.now() ?? 0;
     const dst = readMac(frame, 0);
     const nodeIp = this.fdb.get(dst) ?? this.fdb.get(MAC_ZERO);
     if (nodeIp === undefined) {
+      observer?.dropped('no_fdb_entry', undefined, 'tx');
       this.dropReceived(frame, 'no-fdb-entry');
       return;
     }
     const peer = this.peers.get(nodeIp);
     if (peer === undefined) {
+      observer?.dropped('unknown_peer', nodeIp, 'tx');
       this.dropReceived(frame, 'no-peer-transport');
       return;
     }
     this.#underlay.write(this.nodeIp, nodeIp, this.#port, peer.port, [this.#header, frame]);
+    const innerBytes = frame.length;
     socket.send([this.#header, frame], peer.port, peer.address, (error) => {
       if (error) this.counters.drop('socket-send-error');
       packetPool.release(frame);
     });
+    if (observer) observer.sent(nodeIp, innerBytes, observer.now() - start);
   }
 
   #onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     try {
+      const observer = this.tunnelObserver;
+      const start = observer?.now() ?? 0;
       if (this.#underlay.active) {
         const from = this.peers.nodeOf(rinfo.address) ?? 0;
         this.#underlay.write(from, this.nodeIp, rinfo.port, this.#port, [msg]);
       }
       // RFC 7348 §5: the I flag must be set; a receiver discards frames for a VNI it does not serve.
       if (msg.length < vxlan.HEADER_LENGTH) {
+        observer?.dropped('malformed', this.peers.nodeOf(rinfo.address), 'rx');
         this.#dropDatagram('vxlan-truncated', msg.length);
         return;
       }
       if (((msg[0] as number) & vxlan.FLAG_I) === 0) {
+        observer?.dropped('malformed', this.peers.nodeOf(rinfo.address), 'rx');
         this.#dropDatagram('vxlan-no-i-flag', msg.length);
         return;
       }
       if (msg.readUIntBE(vxlan.VNI_OFFSET, 3) !== this.vni) {
+        observer?.dropped('bad_vni', this.peers.nodeOf(rinfo.address), 'rx');
         this.#dropDatagram('vxlan-wrong-vni', msg.length);
         return;
       }
-      this.receive(msg.subarray(vxlan.HEADER_LENGTH));
+      const inner = msg.subarray(vxlan.HEADER_LENGTH);
+      if (observer) {
+        const peer = this.peers.nodeOf(rinfo.address);
+        if (inner.length > this.mtu + ETHERNET_HEADER + 4) observer.dropped('mtu', peer, 'rx');
+        else observer.received(peer, inner.length, observer.now() - start);
+      }
+      this.receive(inner);
     } catch {
       this.counters.drop('rx-error');
     }
