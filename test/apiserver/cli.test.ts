@@ -30,6 +30,10 @@ describe('podnet apiserver command line', () => {
       expect(busy.exitCode).toBe(1);
       expect(busy.stderr).toContain(`127.0.0.1:${first.port} is already in use`);
       expect(busy.stderr).not.toMatch(/\n\s+at /);
+      // A second server on the same data directory would interleave the WAL: refused.
+      const shared = await run(['--data-dir', join(dir, 'a'), '--port', '0']);
+      expect(shared.exitCode).toBe(1);
+      expect(shared.stderr).toContain(`is in use by process ${first.proc.pid}`);
     } finally {
       first.proc.kill('SIGTERM');
       await first.exited;

@@ -85,9 +85,37 @@ export class Store {
     return b;
   }
 
+  /**
+   * One API server per data directory: two writers would interleave WAL records. The LOCK file
+   * holds the owner's pid; a lock whose process is gone (after a SIGKILL) is taken over.
+   */
+  private lock(dir: string): void {
+    const path = join(dir, 'LOCK');
+    if (existsSync(path)) {
+      const pid = Number(readFileSync(path, 'utf8').trim());
+      let alive = false;
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+        try {
+          process.kill(pid, 0);
+          alive = true;
+        } catch (e) {
+          alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+        }
+      }
+      if (alive) {
+        throw new ApiServerError(
+          ApiServerErrorCodes.USAGE,
+          `the data directory ${dir} is in use by process ${pid} (another API server); stop it or use another --data-dir`,
+        );
+      }
+    }
+    writeFileSync(path, `${process.pid}\n`);
+  }
+
   private async recover(): Promise<void> {
     const dir = this.opts.dataDir;
     mkdirSync(dir, { recursive: true });
+    this.lock(dir);
     const snaps = readdirSync(dir)
       .map((n) => SNAP_RE.exec(n))
       .filter((m): m is RegExpExecArray => m !== null)
@@ -313,6 +341,12 @@ export class Store {
   async close(): Promise<void> {
     await this.pendingDurable;
     await this.wal.close();
+    const lock = join(this.opts.dataDir, 'LOCK');
+    try {
+      if (readFileSync(lock, 'utf8').trim() === String(process.pid)) unlinkSync(lock);
+    } catch {
+      // Already gone.
+    }
   }
 
   static exists(dataDir: string): boolean {
