@@ -8,7 +8,7 @@
 import { type Clock, systemClock } from '@podnet/wire';
 import type { Registry } from 'prom-client';
 import { isPolicyChain, POLICY_CHAIN } from './chain-names.js';
-import { PolicyChangeTracker } from './change-tracker.js';
+import { type Kind, PolicyChangeTracker, type TrackedObject } from './change-tracker.js';
 import { NetpolError, NetpolErrorCodes } from './errors.js';
 import { createNetpolMetrics, type NetpolMetrics } from './metrics.js';
 import { type DropAttribution, JUMP_COMMENT, type RenderedPolicies, renderCleanup, renderPolicies } from './renderer.js';
@@ -165,8 +165,8 @@ export class PolicyAgent {
     this.#runner.run();
   }
 
-  #changed(kind: 'policy' | 'pod' | 'namespace', previous: { metadata: { name: string } } | undefined, current: typeof previous): void {
-    if (this.tracker.update(kind, previous as never, current as never)) this.sync();
+  #changed(kind: Kind, previous: TrackedObject | undefined, current: TrackedObject | undefined): void {
+    if (this.tracker.update(kind, previous, current)) this.sync();
   }
 
   onPolicyAdd(policy: NetworkPolicy): void {

@@ -7,6 +7,8 @@ import type { Namespace, NetworkPolicy, Pod } from './types.js';
 
 export type Kind = 'policy' | 'pod' | 'namespace';
 
+export type TrackedObject = NetworkPolicy | Pod | Namespace;
+
 export interface Change<T> {
   previous: T | undefined;
   current: T | undefined;
@@ -46,7 +48,7 @@ export class PolicyChangeTracker {
    * Records an add (previous undefined), update, or delete (current undefined). Returns whether
    * the change is one the renderer can see (false: dropped as a no-op).
    */
-  update(kind: Kind, previous: { metadata: { namespace?: string; name: string } } | undefined, current: typeof previous): boolean {
+  update(kind: Kind, previous: TrackedObject | undefined, current: TrackedObject | undefined): boolean {
     const obj = current ?? previous;
     if (!obj) return false;
     const key = keyOf(kind, obj);
