@@ -110,6 +110,8 @@ async function dispatch(command: string, rest: string[], io: Output): Promise<nu
           'api-port': { type: 'string', default: '6443' },
           'transport-prefix': { type: 'string', default: '127.0.1' },
           timeout: { type: 'string', default: '120' },
+          'node-monitor-grace-period': { type: 'string' },
+          'pod-eviction-timeout': { type: 'string' },
         },
         'up',
       );
@@ -134,6 +136,15 @@ async function dispatch(command: string, rest: string[], io: Output): Promise<nu
           apiPort: integer(values['api-port'] as string, '--api-port', 'up', 1, 65535),
           transportPrefix: prefix,
           timeoutMs: integer(values.timeout as string, '--timeout', 'up', 1, 3600) * 1000,
+          ...(values['node-monitor-grace-period'] === undefined
+            ? {}
+            : {
+                nodeMonitorGracePeriodMs:
+                  integer(values['node-monitor-grace-period'] as string, '--node-monitor-grace-period', 'up', 1, 3600) * 1000,
+              }),
+          ...(values['pod-eviction-timeout'] === undefined
+            ? {}
+            : { podEvictionTimeoutMs: integer(values['pod-eviction-timeout'] as string, '--pod-eviction-timeout', 'up', 0, 3600) * 1000 }),
         },
         io,
       );

@@ -16,6 +16,7 @@ export const CLUSTER_COMMANDS_SUMMARY = `  up [--nodes N] [--backend vxlan|host-
 
 export const UP_HELP = `Usage: podnet up [--nodes N] [--backend vxlan|host-gw] [--name NAME] [--demo] [--state-dir DIR]
                  [--api-port 6443] [--transport-prefix 127.0.1] [--timeout S]
+                 [--node-monitor-grace-period S] [--pod-eviction-timeout S]
 
 Starts a cluster of local processes: the control plane (API server + controllers) on
 127.0.0.1:6443, and N nodes (default 3). Node N is a node-agent (the kubelet) that runs its
@@ -26,7 +27,10 @@ NAME defaults to podnet; $PODNET_HOME replaces ~/.podnet). ~/.kube/config is nev
 Waits until every node is Ready (--timeout, default 120 s), prints how to use the cluster and
 returns; the cluster keeps running until \`podnet down\`.
 --demo also deploys a 3-replica agnhost web Deployment, its NodePort Service and a load
-generator calling it.`;
+generator calling it.
+--api-port and --transport-prefix (node N on PREFIX.N) let a second cluster run beside the first;
+--node-monitor-grace-period (default 10 s) and --pod-eviction-timeout (default 30 s) tune how fast
+a dead node goes NotReady and loses its pods.`;
 
 export const DOWN_HELP = `Usage: podnet down [--name NAME] [--state-dir DIR] [--purge]
 

@@ -6,6 +6,10 @@
 // VXLAN-encapsulated to the peer; cni0: delivered to a local pod; eth0: routed) and the verdict.
 // The source node matches the original destination; the other nodes match the pod's source
 // address only, because DNAT has rewritten the destination by the time the packet reaches them.
+// Each node records up to MAX_PACKETS packets; the probe is the first packet on the source node
+// that traverses the nat table (a NEW connection, as only those do), and on the other nodes the
+// packet of the same flow (same source port, the DNATed destination). Other new connections of
+// the same pod to the same destination at the same moment could be picked instead.
 
 import { KubeClient, NotFoundError } from '@podnet/client';
 import { CniAgentClient, type TraceEventBody } from '@podnet/cni-agent';
@@ -51,10 +55,45 @@ export function probeCommand(proto: TraceOptions['proto'], ip: string, port: num
   }
 }
 
+const MAX_PACKETS = 64;
+
+/** Splits a node's trace events into packets: each packet starts at raw PREROUTING or raw OUTPUT. */
+export function splitPackets(events: TraceEventBody[]): TraceEventBody[][] {
+  const packets: TraceEventBody[][] = [];
+  for (const e of events) {
+    const starts = e.table === 'raw' && (e.hook === 'PREROUTING' || e.hook === 'OUTPUT');
+    if (starts || packets.length === 0) packets.push([]);
+    (packets[packets.length - 1] as TraceEventBody[]).push(e);
+  }
+  return packets;
+}
+
+/** The probe on the source node, then its continuation on each other node. */
+export function pickProbe(
+  sourceEvents: TraceEventBody[],
+  others: Map<string, TraceEventBody[]>,
+): { source: TraceEventBody[]; remote: Map<string, TraceEventBody[]> } {
+  const packets = splitPackets(sourceEvents);
+  const source = packets.find((p) => p.some((e) => e.table === 'nat')) ?? packets[0] ?? [];
+  const remote = new Map<string, TraceEventBody[]>();
+  const first = source[0];
+  const last = source[source.length - 1];
+  if (!first || !last) return { source, remote };
+  for (const [node, events] of others) {
+    const match = splitPackets(events).find(
+      (p) => p[0]?.src === first.src && p[0]?.srcPort === first.srcPort && p[0]?.dst === last.dst && p[0]?.dstPort === last.dstPort,
+    );
+    if (match) remote.set(node, match);
+  }
+  return { source, remote };
+}
+
 function describeEvent(e: TraceEventBody): string {
+  // The engine's line is already the kernel's TRACE format (table:chain:kind:n IN= OUT= SRC= ...).
+  if (e.line) return e.line;
   const ports = e.srcPort !== undefined ? ` ${e.src}:${e.srcPort} > ${e.dst}:${e.dstPort}` : ` ${e.src} > ${e.dst}`;
   const ifaces = `${e.inInterface ? ` IN=${e.inInterface}` : ''}${e.outInterface ? ` OUT=${e.outInterface}` : ''}`;
-  return `${e.line || `${e.table}:${e.chain}:${e.kind}:${e.ruleNumber} ${e.target}`}${ifaces}${ports}${e.mark ? ` MARK=0x${e.mark.toString(16)}` : ''}`;
+  return `TRACE: ${e.table}:${e.chain}:${e.kind}:${e.ruleNumber} ${e.target}${ifaces}${ports}${e.mark ? ` MARK=0x${e.mark.toString(16)}` : ''}`;
 }
 
 function summarize(events: TraceEventBody[]): string[] {
@@ -118,7 +157,7 @@ export async function trace(record: ClusterRecord, options: TraceOptions, io: Ou
             protocol: options.proto,
             src: podIP,
             ...(source ? { dst: target.ip, ...(target.port === undefined ? {} : { dstPort: target.port }) } : {}),
-            maxPackets: 1,
+            maxPackets: MAX_PACKETS,
             durationMs: 15_000,
           })
           .catch((error: Error) => {
@@ -140,9 +179,13 @@ export async function trace(record: ClusterRecord, options: TraceOptions, io: Ou
     const results = await Promise.all(
       traces.map(async (t) => ({ ...t, result: t.id ? await t.agent.traceResults(t.id, true).catch(() => undefined) : undefined })),
     );
-    const hops = results
-      .filter((r) => (r.result?.events.length ?? 0) > 0)
-      .sort((a, b) => (a.node.name === nodeName ? -1 : b.node.name === nodeName ? 1 : 0));
+    const sourceResult = results.find((r) => r.node.name === nodeName);
+    const others = new Map(results.filter((r) => r.node.name !== nodeName).map((r) => [r.node.name, r.result?.events ?? []] as const));
+    const picked = pickProbe(sourceResult?.result?.events ?? [], others);
+    const hops = [
+      ...(sourceResult && picked.source.length > 0 ? [{ node: sourceResult.node, events: picked.source }] : []),
+      ...results.filter((r) => picked.remote.has(r.node.name)).map((r) => ({ node: r.node, events: picked.remote.get(r.node.name) ?? [] })),
+    ];
     if (options.json) {
       io.out(
         JSON.stringify({
@@ -150,7 +193,7 @@ export async function trace(record: ClusterRecord, options: TraceOptions, io: Ou
           to: options.to,
           proto: options.proto,
           probe: { argv: probe, exitCode: sent.exitCode },
-          hops: hops.map((h) => ({ node: h.node.name, events: h.result?.events ?? [] })),
+          hops: hops.map((h) => ({ node: h.node.name, events: h.events })),
         }),
       );
       return 0;
@@ -161,7 +204,7 @@ export async function trace(record: ClusterRecord, options: TraceOptions, io: Ou
     if (hops.length === 0)
       io.out('  no traced packet was seen on any node (the pod did not send it: is the destination on the pod itself?)');
     hops.forEach((h, i) => {
-      const events = h.result?.events ?? [];
+      const events = h.events;
       io.out(`hop ${i + 1}: ${h.node.name} (node IP ${h.node.nodeIp})`);
       for (const e of events) io.out(`  ${describeEvent(e)}`);
       for (const line of summarize(events)) io.out(line);

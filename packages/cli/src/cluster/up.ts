@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kubeconfigYaml, loadOrCreateCredentials } from '@podnet/apiserver';
 import { KubeClient } from '@podnet/client';
+import { CniAgentClient } from '@podnet/cni-agent';
 import type { Output } from '../pcap-read.js';
 import { deployDemo } from './demo-app.js';
 import { stopCluster } from './down.js';
@@ -34,7 +35,17 @@ export interface UpOptions {
   /** Node N's transport address is PREFIX.N (default 127.0.1, DESIGN §4). */
   transportPrefix: string;
   timeoutMs: number;
+  /** The node lifecycle controller's grace before NotReady (default: the control plane's 10 s). */
+  nodeMonitorGracePeriodMs?: number;
+  /** How long a NotReady node keeps its pods before they are evicted (default: the control plane's 30 s). */
+  podEvictionTimeoutMs?: number;
 }
+
+/**
+ * How often each node-agent renews its Lease: well inside the node monitor grace period
+ * (upstream renews every 10 s against a 40 s grace; podnet's control plane defaults to 10 s).
+ */
+const LEASE_INTERVAL_MS = 2000;
 
 /** A word of a supervised command line (node-agent splits on spaces; quotes group). */
 function quote(word: string): string {
@@ -135,6 +146,10 @@ export async function up(options: UpOptions, io: Output): Promise<number> {
         String(options.apiPort),
         '--host',
         '127.0.0.1',
+        ...(options.nodeMonitorGracePeriodMs === undefined
+          ? []
+          : ['--node-monitor-grace-period-ms', String(options.nodeMonitorGracePeriodMs)]),
+        ...(options.podEvictionTimeoutMs === undefined ? [] : ['--pod-eviction-timeout-ms', String(options.podEvictionTimeoutMs)]),
       ],
       record.controlPlane.log,
     );
@@ -198,6 +213,8 @@ export async function up(options: UpOptions, io: Output): Promise<number> {
           options.backend,
           '--control-socket',
           controlSocket,
+          '--lease-interval-ms',
+          String(LEASE_INTERVAL_MS),
           '--kube-proxy-command',
           kubeProxy,
         ],
@@ -244,6 +261,7 @@ export async function up(options: UpOptions, io: Output): Promise<number> {
           late.map((n) => `${n.name}'s log (${n.log}) ends with:\n${tail(n.log)}`).join('\n'),
       );
     }
+    await waitForDataPlanes(record, io);
     if (!options.demo) {
       printSummary(record, io);
       client.close();
@@ -268,6 +286,33 @@ export async function up(options: UpOptions, io: Output): Promise<number> {
   } finally {
     client.close();
   }
+}
+
+/**
+ * A node is Ready once its kubelet reports so; its data plane is ready once the cni-agent answers
+ * `status` ready and the node-agent's prober sandbox is attached to cni0 (the first pod-like
+ * attachment on a fresh node: network probes leave from it, so pods started before it would have
+ * no readiness probes). Bounded; a node that is late only gets a warning.
+ */
+async function waitForDataPlanes(record: ClusterRecord, io: Output): Promise<void> {
+  await Promise.all(
+    record.nodes.map(async (n) => {
+      const agent = new CniAgentClient({ socketPath: n.controlSocket, timeoutMs: 3000 });
+      try {
+        const ok = await waitFor(
+          async () => {
+            const s = await agent.status().catch(() => undefined);
+            return s?.ready && s.pods >= 1 ? true : undefined;
+          },
+          15_000,
+          100,
+        );
+        if (!ok) io.err(`  warning: ${n.name}'s data plane is not ready after 15 s (see ${n.log})`);
+      } finally {
+        agent.close();
+      }
+    }),
+  );
 }
 
 function failed(what: string, log: string, why = 'exited'): ClusterError {
