@@ -23,7 +23,8 @@ let dir: string;
 let child: ChildProcess;
 let stderr = '';
 let exited: Promise<number | null>;
-const transportAddress = `127.0.1.${(process.pid % 90) + 10}`;
+// Away from 127.0.1.1-N, which `podnet up` clusters and other suites use with fixed ports.
+const transportAddress = `127.0.3.${(process.pid % 200) + 10}`;
 let port = 0;
 
 function freePort(host: string): Promise<number> {
