@@ -46,9 +46,9 @@ function ensureBuilt() {
 }
 
 const jobs = {
-  // Until a cluster can start, `npm start` shows what podnet already does: it builds a
-  // VXLAN-encapsulated TCP session, writes it as a pcap and prints it like tcpdump.
-  start: () => [process.execPath, [join(root, 'packages/cli/bin/podnet.js'), 'demo', ...process.argv.slice(3)]],
+  // `npm start` starts a local 3-node cluster with the demo app (`podnet up --demo`) and returns
+  // with it running in the background; `npm start -- --nodes 5 --backend host-gw` passes options.
+  start: () => [process.execPath, [join(root, 'packages/cli/bin/podnet.js'), 'up', '--demo', ...process.argv.slice(3)]],
   test: () => [process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', ...process.argv.slice(3)]],
   bench: () => [process.execPath, [join(root, 'bench/run.js'), ...process.argv.slice(3)]],
   // The long fuzz loop: the same robustness tests `npm test` runs, at 200,000 runs per decoder.
