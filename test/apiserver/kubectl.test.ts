@@ -1,6 +1,7 @@
 // The real kubectl (1.32) against a real API server process, with a fresh HOME (no discovery
 // cache) and a kubeconfig from the server's credentials (CA data + admin token).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -254,6 +255,41 @@ spec:
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain('pod "doomed" deleted');
     expect((await call('GET', '/api/v1/namespaces/default/pods/doomed')).status).toBe(404);
+  });
+
+  it('logs goes through the API server to the node-agent at its transport address, port 10250', async () => {
+    // A stand-in node-agent on a loopback address of this test's own (pid-derived, so parallel
+    // test files never share it), serving the kubelet's /containerLogs path over HTTPS.
+    const host = `127.0.${200 + (process.pid % 50)}.${1 + (process.pid % 250)}`;
+    const seen: string[] = [];
+    const agent = createHttpsServer(
+      { key: readFileSync(join(dir, 'pki', 'apiserver.key')), cert: readFileSync(join(dir, 'pki', 'apiserver.crt')) },
+      (req, res) => {
+        seen.push(req.url ?? '');
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('line 1\nline 2\n');
+      },
+    );
+    await new Promise<void>((resolve, reject) => {
+      agent.once('error', reject);
+      agent.listen(10250, host, () => resolve());
+    });
+    try {
+      await call('POST', '/api/v1/nodes', { metadata: { name: 'node-logs', annotations: { 'podnet.dev/transport-address': host } } });
+      await call('POST', '/api/v1/namespaces/default/pods', {
+        metadata: { name: 'chatty' },
+        spec: { nodeName: 'node-logs', containers: [{ name: 'app', image: 'podnet/echo:1.0' }] },
+      });
+      const r = await kubectl(['logs', 'chatty', '--tail=2']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toBe('line 1\nline 2'); // execa strips the final newline
+      expect(seen).toEqual(['/containerLogs/default/chatty/app?tailLines=2']);
+    } finally {
+      await new Promise((resolve) => agent.close(resolve));
+    }
+    const down = await kubectl(['logs', 'chatty']);
+    expect(down.exitCode).toBe(1);
+    expect(down.stderr).toContain(`error dialing backend: dial tcp ${host}:10250`);
   });
 
   it('describe pod shows its events', async () => {

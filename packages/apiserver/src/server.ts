@@ -522,6 +522,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     return { host: addr, node: nodeName, pod };
   };
 
+  /** The query for the kubelet: the container moves into the path (LogLocation/ExecLocation). */
+  const kubeletQuery = (q: URLSearchParams): string => {
+    const rest = new URLSearchParams(q);
+    rest.delete('container');
+    const s = rest.toString();
+    return s ? `?${s}` : '';
+  };
+
   const containerOf = (pod: Obj, q: URLSearchParams): string => {
     const c = q.get('container') ?? (pod.spec?.containers?.length === 1 ? pod.spec.containers[0].name : undefined);
     if (!c)
@@ -536,7 +544,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const container = containerOf(pod, url.searchParams);
     const kind = p.subresource === 'log' ? 'containerLogs' : 'exec';
     // The kubelet's paths (pkg/kubelet/server/server.go): /containerLogs/{ns}/{pod}/{container}.
-    const target = `/${kind}/${encodeURIComponent(p.namespace ?? '')}/${encodeURIComponent(p.name as string)}/${encodeURIComponent(container)}${url.search}`;
+    const target = `/${kind}/${encodeURIComponent(p.namespace ?? '')}/${encodeURIComponent(p.name as string)}/${encodeURIComponent(container)}${kubeletQuery(url.searchParams)}`;
     return new Promise<void>((resolve) => {
       // The real apiserver does not verify kubelet serving certificates unless given
       // --kubelet-certificate-authority; the node-agent serves with its own certificate.
@@ -647,7 +655,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const proxyUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, p: ResourcePath, url: URL) => {
     const { host, node, pod } = nodeTarget(p);
     const container = containerOf(pod, url.searchParams);
-    const target = `/${p.subresource}/${encodeURIComponent(p.namespace ?? '')}/${encodeURIComponent(p.name as string)}/${encodeURIComponent(container)}${url.search}`;
+    const target = `/${p.subresource}/${encodeURIComponent(p.namespace ?? '')}/${encodeURIComponent(p.name as string)}/${encodeURIComponent(container)}${kubeletQuery(url.searchParams)}`;
     const up = tlsConnect({ host, port: kubeletPort, rejectUnauthorized: false, servername: undefined });
     up.setTimeout(10_000, () => up.destroy(new Error('timed out after 10 s')));
     up.on('secureConnect', () => {
