@@ -7,9 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Netfilter } from '../../packages/netfilter/src/index.ts';
 import { type NetworkPolicy, renderPolicies } from '../../packages/netpol/src/index.ts';
+import { arbitraryPolicies } from '../../packages/netpol/src/testing/arbitrary-policies.ts';
 import { describeInterop } from '../support/interop.ts';
 import { hasCommand } from '../support/tools.ts';
 import { Cluster } from './model.ts';
@@ -107,5 +109,28 @@ describeInterop('netpol payloads in the real iptables-restore', { commands: ['ip
       chains = rendered.chains;
     }
     expect(chains).toEqual(['PODNET-POLICY']);
+  });
+
+  it('accepts random valid policy sets one after another, each printed by the kernel as podnet prints it', async () => {
+    const model = new Cluster();
+    const podnet = new Netfilter();
+    await kernelRestore(kubeProxy, false);
+    podnet.restore(kubeProxy);
+    let chains: string[] = [];
+    let jump = false;
+    await fc.assert(
+      fc.asyncProperty(arbitraryPolicies(5), async (policies) => {
+        const rendered = renderPolicies(
+          { node: 'node-2', policies, pods: [...model.pods.values()], namespaces: [...model.namespaces.values()] },
+          { existingChains: chains, jumpRule: jump ? 'none' : 'insert' },
+        );
+        await kernelRestore(rendered.payload, true);
+        podnet.restore(rendered.payload, { noflush: true });
+        expect(await kernelSave()).toBe(clean(podnet.save({ table: 'filter' })));
+        chains = rendered.chains;
+        jump = true;
+      }),
+      { numRuns: 25, seed: 11 },
+    );
   });
 });
