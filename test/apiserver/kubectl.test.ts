@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { describeInterop } from '../support/interop.ts';
 import { api, credentials, type ServerProcess, startServer, waitFor } from './support.ts';
 
@@ -290,6 +291,43 @@ spec:
     const down = await kubectl(['logs', 'chatty']);
     expect(down.exitCode).toBe(1);
     expect(down.stderr).toContain(`error dialing backend: dial tcp ${host}:10250`);
+  });
+
+  it('exec streams through the API server to the node-agent (WebSocket, channel protocol)', async () => {
+    const host = `127.0.${200 + (process.pid % 50)}.${1 + (process.pid % 250)}`;
+    const https = createHttpsServer({
+      key: readFileSync(join(dir, 'pki', 'apiserver.key')),
+      cert: readFileSync(join(dir, 'pki', 'apiserver.crt')),
+    });
+    // The stand-in node-agent speaks the remotecommand WebSocket protocol: a channel byte then
+    // data (1 stdout, 3 the final Status), as the kubelet's streaming server does.
+    const paths: string[] = [];
+    const wss = new WebSocketServer({
+      server: https,
+      handleProtocols: (p) => ['v5.channel.k8s.io', 'v4.channel.k8s.io'].find((x) => p.has(x)) ?? false,
+    });
+    wss.on('connection', (ws, req) => {
+      paths.push(req.url ?? '');
+      ws.send(Buffer.concat([Buffer.from([1]), Buffer.from('hello from exec\n')]));
+      ws.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify({ metadata: {}, status: 'Success' }))]));
+      ws.close(1000);
+    });
+    await new Promise<void>((resolve) => https.listen(10250, host, () => resolve()));
+    try {
+      await call('POST', '/api/v1/nodes', { metadata: { name: 'node-exec', annotations: { 'podnet.dev/transport-address': host } } });
+      await call('POST', '/api/v1/namespaces/default/pods', {
+        metadata: { name: 'shell' },
+        spec: { nodeName: 'node-exec', containers: [{ name: 'sh', image: 'podnet/toolbox:1' }] },
+      });
+      const r = await kubectl(['exec', 'shell', '--', 'echo', 'hello']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toBe('hello from exec');
+      expect(paths[0]).toBe('/exec/default/shell/sh?command=echo&command=hello&stderr=true&stdout=true&output=1&error=1');
+    } finally {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      await new Promise((resolve) => https.close(resolve));
+    }
   });
 
   it('describe pod shows its events', async () => {

@@ -512,7 +512,7 @@ describe('REST semantics', () => {
       const got = await reply;
       expect(got[0]).toBe(1);
       expect(got.subarray(1).toString()).toBe('echo hi\n');
-      expect(seenPaths).toEqual(['/exec/default/logpod/c?command=sh&stdin=true&stdout=true']);
+      expect(seenPaths).toEqual(['/exec/default/logpod/c?command=sh&stdin=true&stdout=true&input=1&output=1']);
       ws.close();
     } finally {
       for (const c of agentWs.clients) c.terminate();

@@ -522,10 +522,26 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     return { host: addr, node: nodeName, pod };
   };
 
-  /** The query for the kubelet: the container moves into the path (LogLocation/ExecLocation). */
-  const kubeletQuery = (q: URLSearchParams): string => {
+  /**
+   * The query for the kubelet: the container moves into the path, and exec's stream flags are
+   * also given in the kubelet's own names, input/output/error/tty=1 (the real apiserver's
+   * ExecLocation streamParams); the client's stdin/stdout/stderr/tty=true stay as they came.
+   */
+  const kubeletQuery = (q: URLSearchParams, exec: boolean): string => {
     const rest = new URLSearchParams(q);
     rest.delete('container');
+    if (exec) {
+      for (const [client, kubelet] of [
+        ['stdin', 'input'],
+        ['stdout', 'output'],
+        ['stderr', 'error'],
+        ['tty', 'tty'],
+      ] as const) {
+        const v = q.get(client);
+        if ((v === 'true' || v === '1') && !rest.has(kubelet)) rest.append(kubelet, '1');
+        if (client === 'tty' && (v === 'true' || v === '1')) rest.set('tty', '1');
+      }
+    }
     const s = rest.toString();
     return s ? `?${s}` : '';
   };
@@ -544,7 +560,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const container = containerOf(pod, url.searchParams);
     const kind = p.subresource === 'log' ? 'containerLogs' : 'exec';
     // The kubelet's paths (pkg/kubelet/server/server.go): /containerLogs/{ns}/{pod}/{container}.
-    const target = `/${kind}/${encodeURIComponent(p.namespace ?? '')}/${encodeURIComponent(p.name as string)}/${encodeURIComponent(container)}${kubeletQuery(url.searchParams)}`;
+    const target = `/${kind}/${encodeURIComponent(p.namespace ?? '')}/${encodeURIComponent(p.name as string)}/${encodeURIComponent(container)}${kubeletQuery(url.searchParams, kind === 'exec')}`;
     return new Promise<void>((resolve) => {
       // The real apiserver does not verify kubelet serving certificates unless given
       // --kubelet-certificate-authority; the node-agent serves with its own certificate.
@@ -655,7 +671,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const proxyUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, p: ResourcePath, url: URL) => {
     const { host, node, pod } = nodeTarget(p);
     const container = containerOf(pod, url.searchParams);
-    const target = `/${p.subresource}/${encodeURIComponent(p.namespace ?? '')}/${encodeURIComponent(p.name as string)}/${encodeURIComponent(container)}${kubeletQuery(url.searchParams)}`;
+    const target = `/${p.subresource}/${encodeURIComponent(p.namespace ?? '')}/${encodeURIComponent(p.name as string)}/${encodeURIComponent(container)}${kubeletQuery(url.searchParams, true)}`;
     const up = tlsConnect({ host, port: kubeletPort, rejectUnauthorized: false, servername: undefined });
     up.setTimeout(10_000, () => up.destroy(new Error('timed out after 10 s')));
     up.on('secureConnect', () => {
