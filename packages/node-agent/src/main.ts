@@ -91,6 +91,14 @@ const creds = (() => {
     usage(`cannot read --kubeconfig ${kubeconfig}: ${(e as Error).message}`);
   }
 })();
+// Containers are workloads inside this process (DESIGN §2): a workload's stray error must not take
+// the node down with it, as a crashing container never takes down a real kubelet.
+process.on('unhandledRejection', (reason) =>
+  log.error({ err: String((reason as Error)?.stack ?? reason) }, 'unhandled rejection (a workload error; the node keeps running)'),
+);
+process.on('uncaughtException', (error) =>
+  log.error({ err: String(error?.stack ?? error) }, 'uncaught exception (a workload error; the node keeps running)'),
+);
 const client = new KubeClient({ kubeconfig });
 const controlSocket = (v['control-socket'] as string | undefined) ?? join(dataDir, 'cni-agent.sock');
 
