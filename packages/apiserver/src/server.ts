@@ -283,8 +283,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     }
     const m = matchResourcePath(segs);
     if (m.kind !== 'resource') {
-      const user = userOf(req);
-      void user;
+      userOf(req); // 401 before 404: an unauthenticated client learns nothing about paths
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     }
     const p = m.path;

@@ -348,10 +348,6 @@ export class Store {
       // Already gone.
     }
   }
-
-  static exists(dataDir: string): boolean {
-    return existsSync(dataDir);
-  }
 }
 
 export type { EventType, StoreEvent };
