@@ -102,6 +102,8 @@ describe('renderPolicies', () => {
       'NetworkPolicy x/bad: spec.ingress[0].from[0].ipBlock.except[0]: "11.0.0.0/24" must be a strict subset of cidr "10.0.0.0/8"',
     );
     expect(r.isolated.ingress).toEqual(['x/a', 'x/b']);
+    // A node with no pod the policy selects reports it too (every node agrees on what is invalid).
+    expect(renderPolicies({ ...state, node: 'node-2', policies: [bad] }).invalid.map((e) => e.message)).toEqual([r.invalid[0]?.message]);
   });
 
   it('re-inserts the jump after deleting the old one when asked', () => {

@@ -200,16 +200,19 @@ export function renderPolicies(state: PolicyState, options: RenderOptions = {}):
   pods.sort((a, b) => (podKey(a) < podKey(b) ? -1 : podKey(a) > podKey(b) ? 1 : 0));
   const invalid: NetpolError[] = [];
   const policies: CompiledPolicy[] = [];
+  const local = pods.filter((p) => p.nodeName === state.node);
   for (const p of state.policies) {
     try {
-      policies.push(compilePolicy(p, pods, namespaces));
+      // Resolving peers scans every pod: do it only for policies that select a pod of this node.
+      // The others are still validated (with no pods), so every node reports the same invalid ones.
+      const shallow = compilePolicy(p, [], namespaces);
+      if (local.some((pod) => selectsPod(shallow, pod))) policies.push(compilePolicy(p, pods, namespaces));
     } catch (e) {
       if (e instanceof NetpolError) invalid.push(e);
       else throw e;
     }
   }
   policies.sort(byKey);
-  const local = pods.filter((p) => p.nodeName === state.node);
 
   const c: Chains = { order: [], rules: new Map() };
   const top = addChain(c, POLICY_CHAIN);
