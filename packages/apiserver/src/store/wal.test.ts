@@ -47,7 +47,7 @@ describe('WAL', () => {
     const d = tmp();
     const good = encodeRecord({ rv: 1 });
     const bad = Buffer.from(encodeRecord({ rv: 2 }));
-    bad[bad.length - 2] ^= 0xff;
+    bad.writeUInt8(bad.readUInt8(bad.length - 2) ^ 0xff, bad.length - 2);
     writeFileSync(join(d, segmentName(1)), Buffer.concat([good, bad]));
     expect(readSegment(readFileSync(join(d, segmentName(1)))).records).toEqual([{ rv: 1 }]);
     expect(recoverLog(d).records).toEqual([{ rv: 1 }]);
