@@ -5,15 +5,32 @@
 import { formatIpv4 } from '@podnet/wire';
 import { RuleError } from './errors.js';
 
+/** 1-4 dot-separated decimal parts of 1-3 digits, each at most 255; missing trailing parts are 0. */
 function parseDotted(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length < 1 || parts.length > 4) return undefined;
+  // By character codes: every rule's -s/-d goes through here (no split, no regex).
+  const n = text.length;
   let value = 0;
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i] ?? '0';
-    if (!/^\d{1,3}$/.test(part) || Number(part) > 255) return undefined;
-    value = value * 256 + Number(part);
+  let parts = 0;
+  let i = 0;
+  for (;;) {
+    let digits = 0;
+    let part = 0;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === 46) break;
+      if (c < 48 || c > 57 || digits === 3) return undefined;
+      part = part * 10 + (c - 48);
+      digits++;
+      i++;
+    }
+    if (digits === 0 || part > 255) return undefined;
+    value = value * 256 + part;
+    parts++;
+    if (i >= n) break;
+    if (parts === 4) return undefined;
+    i++;
   }
+  for (; parts < 4; parts++) value *= 256;
   return value >>> 0;
 }
 

@@ -10,7 +10,7 @@
 import { IptablesError, RuleError } from './errors.js';
 import type { MatchInstance, Rule, TableName } from './rule.js';
 import { TABLE_NAMES } from './rule.js';
-import { type InternTable, newInternTable, parseRule } from './rule-parser.js';
+import { type InternTable, newInternTable, parseRuleWords } from './rule-parser.js';
 import { RuleSet, Table } from './ruleset.js';
 import { tokenize } from './tokenize.js';
 
@@ -45,13 +45,17 @@ export function applyCommand(
   counters?: { packets: number; bytes: number },
   intern?: InternTable,
 ): number {
-  const [command, chainArg, ...rest] = words;
+  // words[0] is the command, words[1] the chain, the rule's words follow (read in place, not copied).
+  const command = words[0];
+  const chainArg = words[1];
+  const restCount = Math.max(0, words.length - 2);
   const chainName = (): string => {
     if (chainArg === undefined || chainArg.startsWith('-')) throw new RuleError(`option "${command}" requires a chain name`, command);
     return chainArg;
   };
-  const makeRule = (ruleWords: readonly string[]): Rule => {
-    const rule = parseRule(ruleWords, (name) => table.has(name), intern);
+  const lookup = (name: string) => table.chains.get(name);
+  const makeRule = (from: number): Rule => {
+    const rule = parseRuleWords(words, from, lookup, intern);
     if (line !== undefined) rule.line = line;
     if (counters) {
       rule.packets = counters.packets;
@@ -62,47 +66,46 @@ export function applyCommand(
   const position = (text: string | undefined): number | undefined => (text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined);
   switch (command) {
     case '-A':
-    case '--append':
-      table.append(chainName(), makeRule(rest));
+    case '--append': {
+      // The rule is parsed before the chain is looked up: a bad rule is the error even when the chain is missing too.
+      const name = chainName();
+      table.append(name, makeRule(2));
       return 1;
+    }
     case '-I':
     case '--insert': {
-      const n = position(rest[0]);
-      table.insert(chainName(), n ?? 1, makeRule(n === undefined ? rest : rest.slice(1)));
+      const n = position(words[2]);
+      table.insert(chainName(), n ?? 1, makeRule(n === undefined ? 2 : 3));
       return 1;
     }
     case '-R':
     case '--replace': {
-      const n = position(rest[0]);
-      if (n === undefined) throw new RuleError('-R requires a rule number', rest[0] ?? command);
-      table.replace(chainName(), n, makeRule(rest.slice(1)));
+      const n = position(words[2]);
+      if (n === undefined) throw new RuleError('-R requires a rule number', words[2] ?? command);
+      table.replace(chainName(), n, makeRule(3));
       return 1;
     }
     case '-D':
     case '--delete': {
-      const n = position(rest[0]);
-      if (n !== undefined && rest.length === 1) table.deleteRule(chainName(), n);
-      else
-        table.deleteRule(
-          chainName(),
-          parseRule(rest, (name) => table.has(name)),
-        );
+      const n = position(words[2]);
+      if (n !== undefined && restCount === 1) table.deleteRule(chainName(), n);
+      else table.deleteRule(chainName(), parseRuleWords(words, 2, lookup, undefined));
       return 0;
     }
     case '-N':
     case '--new-chain':
-      if (rest.length > 0) throw new RuleError(`Bad argument \`${rest[0]}'`, rest[0]);
+      if (restCount > 0) throw new RuleError(`Bad argument \`${words[2]}'`, words[2]);
       table.newChain(chainName());
       return 0;
     case '-X':
     case '--delete-chain':
-      if (rest.length > 0) throw new RuleError(`Bad argument \`${rest[0]}'`, rest[0]);
+      if (restCount > 0) throw new RuleError(`Bad argument \`${words[2]}'`, words[2]);
       if (chainArg === undefined) table.deleteAllUserChains();
       else table.deleteChain(chainArg);
       return 0;
     case '-F':
     case '--flush':
-      if (rest.length > 0) throw new RuleError(`Bad argument \`${rest[0]}'`, rest[0]);
+      if (restCount > 0) throw new RuleError(`Bad argument \`${words[2]}'`, words[2]);
       table.flush(chainArg);
       return 0;
     case '-Z':
@@ -115,8 +118,8 @@ export function applyCommand(
       return 0;
     case '-P':
     case '--policy': {
-      const policy = rest[0];
-      if (policy === undefined || rest.length > 1) throw new RuleError('-P needs a chain and a policy', command);
+      const policy = words[2];
+      if (policy === undefined || restCount > 1) throw new RuleError('-P needs a chain and a policy', command);
       table.setPolicy(chainName(), policy);
       return 0;
     }
@@ -141,12 +144,16 @@ export function restore(
   let table: Table | undefined;
   let tableLine = 0;
   let rules = 0;
-  const lines = input.split('\n');
+  // Lines are cut out one at a time (no array of 400,000 strings that all live to the end).
+  let lineNo = 0;
+  let pos = 0;
+  const length = input.length;
   // A final newline does not start another line.
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  for (let index = 0; index < lines.length; index++) {
-    const lineNo = index + 1;
-    const raw = lines[index] as string;
+  while (pos < length) {
+    lineNo++;
+    const eol = input.indexOf('\n', pos);
+    const raw = eol < 0 ? input.slice(pos) : input.slice(pos, eol);
+    pos = eol < 0 ? length : eol + 1;
     // Trim only when needed: a 300,000-line restore should not copy every line.
     const c0 = raw.charCodeAt(0);
     const cN = raw.charCodeAt(raw.length - 1);
@@ -219,10 +226,7 @@ export function restore(
     }
   }
   if (table)
-    throw new IptablesError(
-      `COMMIT expected at the end of the input (table "${table.name}" opened at line ${tableLine})`,
-      lines.length + 1,
-    );
+    throw new IptablesError(`COMMIT expected at the end of the input (table "${table.name}" opened at line ${tableLine})`, lineNo + 1);
   return { ruleSet: new RuleSet(next), tables: committed, rules };
 }
 

@@ -5,7 +5,7 @@
 // (net/ipv4/netfilter/ip_tables.c translate_table / mark_source_chains / check_target).
 import { RuleError } from './errors.js';
 import type { HookName } from './hook.js';
-import type { MatchInstance, Rule, TableName } from './rule.js';
+import type { MatchInstance, Rule, RuleTarget, TableName } from './rule.js';
 import { checkChainName } from './rule-parser.js';
 import { ruleText } from './rule-save.js';
 import { TARGETS } from './targets/index.js';
@@ -27,6 +27,12 @@ export interface Chain {
   packets: number;
   bytes: number;
   rules: Rule[];
+  /**
+   * The `-j NAME` / `-g NAME` target every rule jumping here shares (made by the first such rule;
+   * rule targets are never changed in place). Found with the chain itself, in one lookup.
+   */
+  jumpTarget: RuleTarget | undefined;
+  gotoTarget: RuleTarget | undefined;
 }
 
 const RESERVED = new Set(['ACCEPT', 'DROP', 'RETURN', 'QUEUE']);
@@ -38,7 +44,16 @@ export class Table {
   constructor(name: TableName) {
     this.name = name;
     for (const hook of BUILTIN_CHAINS[name]) {
-      this.chains.set(hook, { name: hook, builtin: true, policy: 'ACCEPT', packets: 0, bytes: 0, rules: [] });
+      this.chains.set(hook, {
+        name: hook,
+        builtin: true,
+        policy: 'ACCEPT',
+        packets: 0,
+        bytes: 0,
+        rules: [],
+        jumpTarget: undefined,
+        gotoTarget: undefined,
+      });
     }
   }
 
@@ -59,10 +74,16 @@ export class Table {
   }
 
   chain(name: string): Chain {
+    // iptables-restore appends a chain's rules one after another: the last chain found is asked first.
+    const last = this.#last;
+    if (last !== undefined && last.name === name) return last;
     const c = this.chains.get(name);
     if (!c) throw new RuleError(`chain \`${name}' does not exist`, name);
+    this.#last = c;
     return c;
   }
+  /** The chain chain() found last; cleared whenever a chain is deleted. */
+  #last: Chain | undefined;
 
   has(name: string): boolean {
     return this.chains.has(name);
@@ -72,7 +93,16 @@ export class Table {
     checkChainName(name);
     if (RESERVED.has(name) || TARGETS.has(name)) throw new RuleError(`chain name \`${name}' is reserved for a target`, name);
     if (this.chains.has(name)) throw new RuleError(`Chain \`${name}' already exists`, name);
-    this.chains.set(name, { name, builtin: false, policy: undefined, packets: 0, bytes: 0, rules: [] });
+    this.chains.set(name, {
+      name,
+      builtin: false,
+      policy: undefined,
+      packets: 0,
+      bytes: 0,
+      rules: [],
+      jumpTarget: undefined,
+      gotoTarget: undefined,
+    });
   }
 
   /** How many rules jump or go to the chain (libiptc's reference count). */
@@ -91,6 +121,7 @@ export class Table {
     const refs = this.references(name);
     if (refs > 0) throw new RuleError(`Too many links: chain \`${name}' is still referenced by ${refs} rule(s)`, name);
     this.chains.delete(name);
+    this.#last = undefined;
   }
 
   /** -X without a chain: every empty, unreferenced user chain (iptables deletes all user chains). */
@@ -106,6 +137,7 @@ export class Table {
       if (refs) throw new RuleError(`Too many links: chain \`${c.name}' is still referenced`, c.name);
     }
     for (const c of user) this.chains.delete(c.name);
+    this.#last = undefined;
   }
 
   flush(name?: string): void {
@@ -219,15 +251,17 @@ export class Table {
       };
       visit(indexOf.get(builtins[h] as string) as number);
     }
-    const hooksOf = new Map<string, Set<HookName>>();
-    for (let i = 0; i < chains.length; i++) {
-      const mask = hookMask[i] as number;
-      if (mask === 0) continue;
-      hooksOf.set((chains[i] as Chain).name, new Set(builtins.filter((_, h) => mask & (1 << h))));
-    }
-    const none = new Set<HookName>();
-    for (const chain of this.chains.values()) {
-      const hooks = hooksOf.get(chain.name) ?? none;
+    // Each module's allowed hooks as a mask of this table's built-in chains, found once per module.
+    const maskOf = (allowed: readonly HookName[]): number => {
+      let m = 0;
+      for (let h = 0; h < builtins.length; h++) if (allowed.includes(builtins[h] as HookName)) m |= 1 << h;
+      return m;
+    };
+    const namesOf = (mask: number): HookName[] => builtins.filter((_, h) => mask & (1 << h));
+    const targetMasks = new Map<unknown, number>();
+    for (let ci = 0; ci < chains.length; ci++) {
+      const chain = chains[ci] as Chain;
+      const mask = hookMask[ci] as number;
       for (const r of chain.rules) {
         const t = r.target;
         if (t.kind === 'extension') {
@@ -235,24 +269,38 @@ export class Table {
           if (m.tables && !m.tables.includes(this.name)) {
             throw withLine(new RuleError(`${m.name}: only valid in the ${m.tables.join('/')} table, not ${this.name}`, m.name), r);
           }
-          if (m.hooks && hooks.size > 0 && ![...hooks].every((h) => m.hooks?.includes(h))) {
-            const bad = [...hooks].filter((h) => !m.hooks?.includes(h));
-            if (bad.length > 0)
+          if (m.hooks && mask !== 0) {
+            let allowed = targetMasks.get(m);
+            if (allowed === undefined) {
+              allowed = maskOf(m.hooks);
+              targetMasks.set(m, allowed);
+            }
+            const bad = mask & ~allowed;
+            if (bad !== 0)
               throw withLine(
-                new RuleError(`${m.name}: not valid when reached from ${bad.join(', ')} (only ${m.hooks.join(', ')})`, m.name),
+                new RuleError(`${m.name}: not valid when reached from ${namesOf(bad).join(', ')} (only ${m.hooks.join(', ')})`, m.name),
                 r,
               );
           }
         }
-        for (const match of r.matches) {
-          const problem = checkMatch?.(match);
-          if (problem !== undefined) throw withLine(new RuleError(problem, `-m ${match.module.name}`), r);
-          const allowed = match.module.hooks?.(match.data);
+        const matches = r.matches;
+        for (let k = 0; k < matches.length; k++) {
+          const match = matches[k] as MatchInstance;
+          if (checkMatch !== undefined) {
+            const problem = checkMatch(match);
+            if (problem !== undefined) throw withLine(new RuleError(problem, `-m ${match.module.name}`), r);
+          }
+          const hooksOfMatch = match.module.hooks;
+          if (hooksOfMatch === undefined || mask === 0) continue;
+          const allowed = hooksOfMatch(match.data);
           if (!allowed) continue;
-          const bad = [...hooks].filter((h) => !allowed.includes(h));
-          if (bad.length > 0)
+          const bad = mask & ~maskOf(allowed);
+          if (bad !== 0)
             throw withLine(
-              new RuleError(`${match.module.name} match: not valid when reached from ${bad.join(', ')}`, `-m ${match.module.name}`),
+              new RuleError(
+                `${match.module.name} match: not valid when reached from ${namesOf(bad).join(', ')}`,
+                `-m ${match.module.name}`,
+              ),
               r,
             );
         }

@@ -4,44 +4,37 @@
 // ordinary characters to the tokenizer.
 import { RuleError } from './errors.js';
 
-const BLANKS = /[ \t\r\n]+/;
-
 export function tokenize(line: string): string[] {
-  // Most lines have no quotes: split on blanks (restores of 300,000 rules spend their time here).
-  if (line.indexOf('"') < 0) {
-    const words = line.split(BLANKS);
-    if (words[0] === '') words.shift();
-    if (words.length > 0 && words[words.length - 1] === '') words.pop();
-    return words;
-  }
-  return line.indexOf('\\') < 0 ? tokenizeQuotes(line) : tokenizeByChar(line);
-}
-
-/** Quotes without backslashes: the text between quotes is taken whole, glued to what touches it. */
-function tokenizeQuotes(line: string): string[] {
-  const parts = line.split('"');
-  if (parts.length % 2 === 0) throw new RuleError('unterminated double quote', parts[parts.length - 1]);
+  // Backslashes only escape inside quotes: without both, one scan that slices each word out of the
+  // line (restores of 300,000 rules spend their time here; no regex, no intermediate arrays).
+  if (line.indexOf('\\') >= 0 && line.indexOf('"') >= 0) return tokenizeByChar(line);
   const words: string[] = [];
-  let current: string | undefined;
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i] as string;
-    if (i % 2 === 1) {
-      current = (current ?? '') + part;
+  const n = line.length;
+  let i = 0;
+  while (i < n) {
+    let c = line.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 13 || c === 10) {
+      i++;
       continue;
     }
-    const pieces = part.split(BLANKS);
-    if (pieces.length === 1) {
-      if (part !== '') current = (current ?? '') + part;
-      continue;
+    // A word: up to the next blank outside quotes; quoted runs are taken whole, glued to what touches them.
+    let start = i;
+    let glued: string | undefined;
+    while (i < n) {
+      c = line.charCodeAt(i);
+      if (c === 32 || c === 9 || c === 13 || c === 10) break;
+      if (c === 34) {
+        const close = line.indexOf('"', i + 1);
+        if (close < 0) throw new RuleError('unterminated double quote', line.slice(i + 1));
+        glued = (glued ?? '') + line.slice(start, i) + line.slice(i + 1, close);
+        i = close + 1;
+        start = i;
+        continue;
+      }
+      i++;
     }
-    const first = pieces[0] as string;
-    if (first !== '') current = (current ?? '') + first;
-    if (current !== undefined) words.push(current);
-    for (let k = 1; k < pieces.length - 1; k++) if (pieces[k] !== '') words.push(pieces[k] as string);
-    const last = pieces[pieces.length - 1] as string;
-    current = last === '' ? undefined : last;
+    words.push(glued === undefined ? line.slice(start, i) : glued + line.slice(start, i));
   }
-  if (current !== undefined) words.push(current);
   return words;
 }
 
