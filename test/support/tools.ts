@@ -23,6 +23,10 @@ export const DEBIAN_TOOLS: Record<string, string> = {
   curl: 'curl',
   // The API server makes the cluster CA and serving certificate with it.
   openssl: 'openssl',
+  // Observability: a real Prometheus scrapes a cluster; headless Chromium drives the live page.
+  prometheus: 'prometheus',
+  promtool: 'prometheus',
+  chromium: 'chromium',
 };
 
 export function hasCommand(command: string): boolean {

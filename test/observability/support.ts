@@ -1,0 +1,108 @@
+// Shared by the observability tests: Prometheus text parsing, scraping, and a tshark capture of
+// the real underlay datagrams on lo (not podnet's own tap), read back field by field.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { type PromSample, parsePromText, sumOf } from '../../packages/controllers/src/live-page/prom-text.ts';
+
+const run = promisify(execFile);
+
+export async function scrape(url: string, init?: RequestInit): Promise<PromSample[]> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return parsePromText(await res.text());
+}
+
+export { sumOf };
+
+export interface CapturedDatagram {
+  frameLen: number;
+  src: string;
+  dst: string;
+  udpLength: number;
+}
+
+export interface Capture {
+  stop(): Promise<CapturedDatagram[]>;
+}
+
+/** `tshark -i lo -f FILTER -w FILE`, started and ready (it printed "Capturing on"). */
+export async function captureLo(filter: string, file: string): Promise<Capture> {
+  const child: ChildProcess = spawn('tshark', ['-i', 'lo', '-f', filter, '-w', file, '-q'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`tshark did not start in 20 s: ${err}`)), 20_000);
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('Capturing on')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`tshark exited with ${code}: ${err}`));
+    });
+  });
+  return {
+    async stop() {
+      // Let the kernel hand tshark every queued packet before it stops (as the interop tests do).
+      await new Promise((r) => setTimeout(r, 500));
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGINT');
+      await exited;
+      const { stdout } = await run(
+        'tshark',
+        ['-r', file, '-T', 'fields', '-E', 'separator=,', '-e', 'frame.len', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'udp.length'],
+        {
+          maxBuffer: 64 * 1024 * 1024,
+        },
+      );
+      return stdout
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => {
+          const [frameLen, src, dst, udpLength] = l.split(',');
+          return { frameLen: Number(frameLen), src: src as string, dst: dst as string, udpLength: Number(udpLength) };
+        });
+    },
+  };
+}
+
+/** Polls until fn returns a value that is not undefined. */
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+  everyMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Every metric name a PromQL expression reads (label matchers, strings, durations and by-clauses removed). */
+export function metricNamesOf(expr: string): string[] {
+  const stripped = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, '')
+    .replace(/\[[^\]]*\]/g, '')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '');
+  const names = new Set<string>();
+  for (const m of stripped.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\()?/g)) {
+    const [, name, call] = m;
+    if (call || !name || /^[0-9]/.test(name)) continue;
+    if (['by', 'without', 'on', 'ignoring', 'bool', 'and', 'or', 'unless', 'offset', 'le', 'inf', 'nan'].includes(name.toLowerCase()))
+      continue;
+    names.add(name);
+  }
+  return [...names];
+}
