@@ -122,6 +122,14 @@ describeInterop('podnet up: a 3-node cluster end to end', { commands: ['kubectl'
     expect(again.exitCode).toBe(1);
     expect(again.stderr).toContain('is already running');
     expect(again.stderr).not.toMatch(/^\s+at /m);
+    for (const n of record.nodes) {
+      const metrics = await (await fetch(`http://${n.transportAddress}:10249/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+      expect(metrics, n.name).toMatch(
+        new RegExp(`^kubeproxy_sync_proxy_rules_duration_seconds_count\\{component="kube-proxy",node="${n.name}"\\} [1-9]`, 'm'),
+      );
+      expect(metrics).toContain('kubeproxy_network_programming_duration_seconds_bucket');
+      expect((await fetch(`http://${n.transportAddress}:10249/healthz`)).status).toBe(200);
+    }
     const status = await podnet('status');
     expect(status.exitCode, status.stdout + status.stderr).toBe(0);
     expect(status.stdout).toMatch(
@@ -315,6 +323,145 @@ describeInterop('podnet up: a 3-node cluster end to end', { commands: ['kubectl'
     expect(lines.every((l) => l.startsWith('1\t172.18.0.'))).toBe(true);
     expect(lines.some((l) => l.includes(`,${other.status?.podIP}`) && l.includes('8080') && l.endsWith('/hostname'))).toBe(true);
   }, 60_000);
+
+  it('the real VXLAN datagrams on lo (tshark -i lo -f "udp port 4789") decode the same way', async () => {
+    const file = join(root, 'lo.pcap');
+    const other = (await podsOf('web')).find((p) => p.spec.nodeName !== 'node-1') as Pod;
+    const tshark = execa('tshark', ['-i', 'lo', '-f', `udp port 4789 and host ${prefix}.1`, '-a', 'duration:6', '-w', file, '-q'], {
+      reject: false,
+    });
+    // tshark needs a moment before it captures; then a few requests across nodes.
+    await new Promise((r) => setTimeout(r, 2500));
+    for (let i = 0; i < 3; i++) await curl('client-1', `http://${other.status?.podIP}:8080/hostname`);
+    const cap = await tshark;
+    expect(cap.exitCode, cap.stderr).toBe(0);
+    const t = await execa(
+      'tshark',
+      [
+        '-r',
+        file,
+        '-Y',
+        'vxlan && http.request',
+        '-T',
+        'fields',
+        '-e',
+        'ip.src',
+        '-e',
+        'ip.dst',
+        '-e',
+        'udp.dstport',
+        '-e',
+        'vxlan.vni',
+        '-e',
+        'http.request.uri',
+      ],
+      {
+        reject: false,
+      },
+    );
+    expect(t.exitCode, t.stderr).toBe(0);
+    const lines = t.stdout.split('\n').filter(Boolean);
+    // Outer: the transport addresses (real sockets on lo); inner: the pods; the HTTP request inside.
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) {
+      const [src, dst, port, vni, uri] = l.split('\t') as [string, string, string, string, string];
+      expect(src.split(','), l).toEqual([`${prefix}.1`, expect.stringMatching(/^10\.244\.1\.\d+$/)]);
+      // The load generator's requests cross too: any pod on node-2 or node-3, behind its node's transport address.
+      const [outerDst, innerDst] = dst.split(',') as [string, string];
+      const peer = outerDst.split('.')[3] as string;
+      expect(outerDst, l).toMatch(/^127\.\d+\.\d+\.[23]$/);
+      expect(innerDst, l).toMatch(new RegExp(`^10\\.244\\.${peer}\\.\\d+$`));
+      expect([port, vni, uri], l).toEqual(['4789', '1', '/hostname']);
+    }
+    expect(lines.some((l) => l.split('\t')[1]?.endsWith(`,${other.status?.podIP}`))).toBe(true);
+  }, 60_000);
+
+  it('an FDB entry deleted with bridge fdb del breaks that node pair until the cni-agent restores it', async () => {
+    const other = (await podsOf('web')).find((p) => p.spec.nodeName === 'node-2') as Pod;
+    const fdb = (await podnet('node', 'exec', 'node-1', '--', 'bridge', 'fdb', 'show')).stdout;
+    const entry = fdb.split('\n').find((l) => l.includes('dev flannel.1') && l.includes('dst 172.18.0.3')) as string;
+    expect(entry, fdb).toBeDefined();
+    const mac = entry.split(' ')[0] as string;
+    const t0 = Date.now();
+    const del = await podnet('node', 'exec', 'node-1', '--', 'bridge', 'fdb', 'del', mac, 'dev', 'flannel.1');
+    expect(del.exitCode, del.stderr).toBe(0);
+    expect(await curl('client-1', `http://${other.status?.podIP}:8080/hostname`, 1)).toBeUndefined();
+    // node-1 to node-3 is unaffected.
+    const third = (await podsOf('web')).find((p) => p.spec.nodeName === 'node-3') as Pod;
+    expect(await curl('client-1', `http://${third.status?.podIP}:8080/hostname`)).toBe(third.metadata.name);
+    await eventually(
+      'the FDB entry restored',
+      async () => ((await curl('client-1', `http://${other.status?.podIP}:8080/hostname`, 1)) === other.metadata.name ? true : undefined),
+      30_000,
+      200,
+    );
+    note(`bridge fdb del ${mac} on node-1: node-1 -> node-2 restored by the cni-agent reconcile after ${Date.now() - t0} ms`);
+  }, 60_000);
+
+  it('two containers of one pod share its network namespace: localhost reaches the sibling, a second bind of the port fails', async () => {
+    await client.resource('pods').create({
+      metadata: { name: 'duo', namespace: 'default' },
+      spec: {
+        containers: [
+          { name: 'web', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec', '--http-port=8080'] },
+          { name: 'sidecar', image: 'busybox:1.36', command: ['sleep', '3600'] },
+        ],
+      },
+    } as never);
+    await client.resource('pods').create({
+      metadata: { name: 'clash', namespace: 'default' },
+      spec: {
+        containers: [
+          { name: 'first', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec', '--http-port=8080'] },
+          { name: 'second', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec', '--http-port=8080'] },
+        ],
+      },
+    } as never);
+    await eventually(
+      'duo running',
+      async () => {
+        const p = (await client.resource('pods').get('duo', { namespace: 'default' })) as unknown as Pod;
+        return p.status?.containerStatuses?.length === 2 && p.status.containerStatuses.every((c) => c.ready) ? true : undefined;
+      },
+      60_000,
+      250,
+    );
+    const r = await podExec({
+      kubeconfig: record.kubeconfig,
+      namespace: 'default',
+      pod: 'duo',
+      container: 'sidecar',
+      command: ['curl', '-s', '-m', '2', 'http://localhost:8080/hostname'],
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('duo');
+    const clash = await eventually(
+      'the second container of clash crash-looping',
+      async () => {
+        const p = (await client.resource('pods').get('clash', { namespace: 'default' })) as unknown as {
+          status?: {
+            containerStatuses?: Array<{
+              name: string;
+              restartCount: number;
+              ready: boolean;
+              state?: { waiting?: { reason?: string } };
+              lastState?: { terminated?: { exitCode?: number } };
+            }>;
+          };
+        };
+        const second = p.status?.containerStatuses?.find((c) => c.name === 'second');
+        const first = p.status?.containerStatuses?.find((c) => c.name === 'first');
+        return second && first?.ready && second.restartCount >= 1 ? { first, second } : undefined;
+      },
+      60_000,
+      250,
+    );
+    expect(clash.second.ready).toBe(false);
+    const logs = await kubectl('logs', 'clash', '-c', 'second', '--previous');
+    expect(logs.stdout + logs.stderr).toMatch(/address already in use|EADDRINUSE/i);
+    await client.resource('pods').delete('duo', { namespace: 'default', gracePeriodSeconds: 0 });
+    await client.resource('pods').delete('clash', { namespace: 'default', gracePeriodSeconds: 0 });
+  }, 90_000);
 
   it('deleting one KUBE-SEP DNAT rule by hand on node-1 changes which backends node-1 reaches', async () => {
     const svc = (await client.resource('services').get('web', { namespace: 'default' })) as unknown as { spec: { clusterIP: string } };
