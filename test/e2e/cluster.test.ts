@@ -6,12 +6,13 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeClient } from '@podnet/client';
-import { CniAgentClient } from '@podnet/cni-agent';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadgenDeployment, webDeployment, webService } from '../../packages/cli/src/cluster/demo-app.ts';
 import { podExec } from '../../packages/cli/src/cluster/pod-exec.ts';
 import type { ClusterRecord } from '../../packages/cli/src/cluster/state.ts';
+// The client file alone: the package index would load the whole data plane into the test process.
+import { CniAgentClient } from '../../packages/cni-agent/src/control/client.ts';
 import { describeInterop } from '../support/interop.ts';
 import { eventually, freePort, kubectlRunner, podnetRunner, ruleWords } from './helpers.ts';
 
@@ -382,6 +383,14 @@ describeInterop('podnet up: a 3-node cluster end to end', { commands: ['kubectl'
     const entry = fdb.split('\n').find((l) => l.includes('dev flannel.1') && l.includes('dst 172.18.0.3')) as string;
     expect(entry, fdb).toBeDefined();
     const mac = entry.split(' ')[0] as string;
+    // Delete right after a reconcile pass, so the breakage is observable before the next one.
+    const agent = agents.get('node-1') as CniAgentClient;
+    await eventually(
+      'a reconcile pass just done on node-1',
+      async () => ((await agent.status()).nextReconcileMs > 5000 ? true : undefined),
+      15_000,
+      50,
+    );
     const t0 = Date.now();
     const del = await podnet('node', 'exec', 'node-1', '--', 'bridge', 'fdb', 'del', mac, 'dev', 'flannel.1');
     expect(del.exitCode, del.stderr).toBe(0);
@@ -611,5 +620,90 @@ describeInterop('podnet up: a 3-node cluster end to end', { commands: ['kubectl'
     const st = await podnet('status');
     expect(st.exitCode).toBe(1);
     expect(st.stdout).toMatch(/node-3 +(NotReady|Unknown) .* stopped +stopped +stopped/);
+  }, 150_000);
+});
+
+describeInterop('podnet up --backend host-gw: pods across nodes over plain routes', { commands: ['kubectl'] }, () => {
+  const gwRoot = mkdtempSync(join(tmpdir(), 'podnet-e2e-hostgw-'));
+  const gwState = join(gwRoot, 'state');
+  const gwPrefix = `127.${200 + (process.pid % 50)}.${((process.pid >> 6) + 1) % 250}`;
+  const gw = podnetRunner(gwState);
+  let gwClient: KubeClient;
+  let kubeconfig: string;
+
+  beforeAll(async () => {
+    const up = await gw(
+      'up',
+      '--nodes',
+      '2',
+      '--backend',
+      'host-gw',
+      '--api-port',
+      String(await freePort()),
+      '--transport-prefix',
+      gwPrefix,
+    );
+    expect(up.exitCode, `${up.stdout}\n${up.stderr}`).toBe(0);
+    expect(up.stdout).toContain('backend host-gw');
+    kubeconfig = join(gwState, 'kubeconfig');
+    gwClient = new KubeClient({ kubeconfig });
+  }, 180_000);
+
+  afterAll(async () => {
+    gwClient?.close();
+    await gw('down', '--purge');
+    rmSync(gwRoot, { recursive: true, force: true });
+  }, 60_000);
+
+  it('routes the peer pod CIDR via the peer node IP on eth0, and pods reach each other and a ClusterIP', async () => {
+    const route = await gw('node', 'exec', 'node-1', '--', 'ip', 'route');
+    expect(route.exitCode, route.stderr).toBe(0);
+    expect(route.stdout).toMatch(/^10\.244\.2\.0\/24 via 172\.18\.0\.3 dev eth0/m);
+    expect(route.stdout).not.toContain('flannel.1');
+    await gwClient.resource('deployments').create(webDeployment('web', 2) as never);
+    await gwClient.resource('services').create(webService('web', 'Cluster') as never);
+    for (const n of [1, 2]) {
+      await gwClient.resource('pods').create({
+        metadata: { name: `client-${n}`, namespace: 'default' },
+        spec: { nodeName: `node-${n}`, containers: [{ name: 'toolbox', image: 'busybox:1.36', command: ['sleep', '3600'] }] },
+      } as never);
+    }
+    const web = await eventually(
+      '2 Ready web pods',
+      async () => {
+        const pods = (await gwClient.resource('pods').list({ namespace: 'default', labelSelector: { app: 'web' } }))
+          .items as unknown as Pod[];
+        return pods.length === 2 && pods.every(isReady) ? pods : undefined;
+      },
+      90_000,
+      250,
+    );
+    await eventually(
+      'clients running',
+      async () => {
+        const pods = await Promise.all([1, 2].map((n) => gwClient.resource('pods').get(`client-${n}`, { namespace: 'default' })));
+        return (pods as unknown as Pod[]).every((p) => p.status?.phase === 'Running' && p.status.podIP) ? true : undefined;
+      },
+      60_000,
+      250,
+    );
+    const run = (pod: string, command: string[]) => podExec({ kubeconfig, namespace: 'default', pod, command, timeoutMs: 20_000 });
+    for (const n of [1, 2]) {
+      for (const p of web) {
+        const r = await run(`client-${n}`, ['curl', '-s', '-m', '2', `http://${p.status?.podIP}:8080/hostname`]);
+        expect(r.stdout.trim(), `client-${n} -> ${p.metadata.name} on ${p.spec.nodeName}`).toBe(p.metadata.name);
+      }
+    }
+    const far = web.find((p) => p.spec.nodeName !== 'node-1') ?? (web[0] as Pod);
+    // host-gw carries full 1500-byte frames (no 50-byte VXLAN overhead): 1472 bytes of ICMP payload with DF set fit.
+    const ping = await run('client-1', ['ping', '-c', '1', '-s', '1472', '-M', 'do', far.status?.podIP as string]);
+    expect(ping.exitCode, ping.stdout + ping.stderr).toBe(0);
+    const svc = (await gwClient.resource('services').get('web', { namespace: 'default' })) as unknown as { spec: { clusterIP: string } };
+    const seen = new Set<string>();
+    for (let i = 0; i < 30 && seen.size < 2; i++) {
+      const r = await run('client-1', ['curl', '-s', '-m', '2', `http://${svc.spec.clusterIP}/hostname`]);
+      if (r.exitCode === 0) seen.add(r.stdout.trim());
+    }
+    expect([...seen].sort()).toEqual(web.map((p) => p.metadata.name).sort());
   }, 150_000);
 });
