@@ -1,5 +1,6 @@
 // Shared by the observability tests: Prometheus text parsing, scraping, and a tshark capture of
-// the real underlay datagrams on lo (not podnet's own tap), read back field by field.
+// the real underlay datagrams on lo (not podnet's own tap), read back field by field (the first,
+// outer, occurrence of each field: on port 4789 tshark also dissects the inner VXLAN frame's IP and UDP).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { type PromSample, parsePromText, sumOf } from '../../packages/controllers/src/live-page/prom-text.ts';
@@ -52,7 +53,24 @@ export async function captureLo(filter: string, file: string): Promise<Capture> 
       await exited;
       const { stdout } = await run(
         'tshark',
-        ['-r', file, '-T', 'fields', '-E', 'separator=,', '-e', 'frame.len', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'udp.length'],
+        [
+          '-r',
+          file,
+          '-T',
+          'fields',
+          '-E',
+          'separator=,',
+          '-E',
+          'occurrence=f',
+          '-e',
+          'frame.len',
+          '-e',
+          'ip.src',
+          '-e',
+          'ip.dst',
+          '-e',
+          'udp.length',
+        ],
         {
           maxBuffer: 64 * 1024 * 1024,
         },

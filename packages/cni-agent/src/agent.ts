@@ -175,12 +175,10 @@ export class CniAgent {
 
   async #start(): Promise<void> {
     await this.backend.open(this.host);
-    this.tunnel = instrumentAgent(
-      this.metrics.registry,
-      this.host,
-      this.backend,
-      (ip) => [...this.#remotes.values()].find((r) => r.nodeIp === ip)?.name,
-    );
+    this.tunnel = instrumentAgent(this.metrics.registry, this.host, this.backend, {
+      nameOf: (ip) => [...this.#remotes.values()].find((r) => r.nodeIp === ip)?.name,
+      known: () => [...this.#remotes.values()].map((r) => r.nodeIp),
+    });
     this.#control = await ControlServer.listen(this.options.controlSocket, this.#handlers(), (error, request) =>
       this.#log.debug({ method: request.method, err: (error as Error).message }, 'control request failed'),
     );

@@ -4,10 +4,13 @@
 // [--pod-eviction-timeout-ms 30000] [--cluster-cidr 10.244.0.0/16] [--node-cidr-mask-size 24]`.
 // Prints one line "podnet control plane ready on URL (kubeconfig: PATH)" on stdout when the API
 // server listens and the controllers have synced; logs (pino JSON) go to stderr.
+// The live page (--live-page-port, default $PODNET_LIVE_PAGE_PORT or 8080; -1: off) follows with
+// "podnet live page on URL"; a taken port is logged and the control plane runs without it.
 import { startControlPlane } from './control-plane.js';
+import { type LivePage, startLivePage } from './live-page/live-page-server.js';
 
 const USAGE =
-  'usage: podnet-control-plane --data-dir DIR [--port 6443] [--host 127.0.0.1] [--node-monitor-grace-period-ms 10000] [--node-monitor-period-ms 1000] [--pod-eviction-timeout-ms 30000] [--cluster-cidr 10.244.0.0/16] [--node-cidr-mask-size 24] [--log-level info]';
+  'usage: podnet-control-plane --data-dir DIR [--port 6443] [--host 127.0.0.1] [--node-monitor-grace-period-ms 10000] [--node-monitor-period-ms 1000] [--pod-eviction-timeout-ms 30000] [--cluster-cidr 10.244.0.0/16] [--node-cidr-mask-size 24] [--live-page-port 8080|-1] [--live-page-host 127.0.0.1] [--log-level info]';
 
 function usage(msg: string): never {
   process.stderr.write(`PODNET_ERR_USAGE: ${msg}\n${USAGE}\n`);
@@ -24,6 +27,8 @@ const known = new Set([
   'cluster-cidr',
   'node-cidr-mask-size',
   'log-level',
+  'live-page-port',
+  'live-page-host',
 ]);
 const args: Record<string, string> = {};
 const argv = process.argv.slice(2);
@@ -61,8 +66,30 @@ try {
     nodeCIDRMaskSize: num('node-cidr-mask-size'),
   });
   process.stdout.write(`podnet control plane ready on ${cp.apiServer.url} (kubeconfig: ${cp.apiServer.kubeconfigPath})\n`);
+  const livePortText = args['live-page-port'] ?? process.env.PODNET_LIVE_PAGE_PORT ?? '8080';
+  const livePort = Number(livePortText);
+  if (!Number.isInteger(livePort) || livePort < -1 || livePort > 65535)
+    usage(`--live-page-port must be a port (0: any free one, -1: off), got "${livePortText}"`);
+  let livePage: LivePage | undefined;
+  if (livePort >= 0) {
+    const liveHost = args['live-page-host'] ?? '127.0.0.1';
+    try {
+      livePage = await startLivePage({
+        client: cp.client,
+        host: liveHost,
+        port: livePort,
+        logger: logger.child({ component: 'live-page' }),
+      });
+      process.stdout.write(`podnet live page on ${livePage.url}\n`);
+    } catch (error) {
+      logger.warn(
+        { err: (error as Error).message },
+        `live page not started: cannot listen on ${liveHost}:${livePort} (pass --live-page-port N, 0 for any free port, -1 for none)`,
+      );
+    }
+  }
   const stop = () => {
-    void cp.close().then(() => process.exit(0));
+    void (livePage?.close() ?? Promise.resolve()).then(() => cp.close()).then(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

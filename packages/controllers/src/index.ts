@@ -5,6 +5,7 @@ export { type ControlPlane, type ControlPlaneOptions, startControlPlane } from '
 export { desiredSlices, desiredSubsets, MAX_ENDPOINTS_PER_SLICE } from './endpoints/desired-endpoints.js';
 export { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL, TRIGGER_TIME } from './endpoints/endpointslice-controller.js';
 export * from './kube-types.js';
+export { type LivePage, type LivePageOptions, startLivePage } from './live-page/live-page-server.js';
 export { CidrAllocator } from './nodes/cidr-allocator.js';
 export { NOT_READY_TAINT, UNREACHABLE_TAINT } from './nodes/node-lifecycle-controller.js';
 export type { ControllerOptions } from './runtime/controller-context.js';

@@ -27,14 +27,18 @@ export function registerDataPlaneMetrics(registry: Registry, host: HostNetwork):
   );
   perInterface('podnet_interface_transmit_packets_total', 'Frames sent per host interface (tx_packets).', (s) => s.txPackets);
   perInterface('podnet_interface_transmit_bytes_total', 'Bytes sent per host interface (tx_bytes).', (s) => s.txBytes);
+  // The reasons every link kind can drop for (netstack LinkBase), exported at 0 too, as `ip -s link` prints dropped 0.
+  const linkReasons = ['link-down', 'truncated', 'oversized', 'no-receiver', 'rx-error', 'tx-error'];
   registerSnapshotMetric(registry, {
     name: 'podnet_interface_dropped_total',
     help: 'Frames dropped per host interface and reason (the IP layer is interface="ip": no-route, ttl-exceeded, ...).',
     type: 'counter',
     collect: () => {
       const out: Sample[] = [];
-      for (const [dev, s] of Object.entries(host.ns.counters()))
-        for (const [reason, n] of Object.entries(s.drops)) out.push({ labels: { interface: dev, reason }, value: n });
+      for (const [dev, s] of Object.entries(host.ns.counters())) {
+        const reasons = new Set([...(dev === 'ip' ? [] : linkReasons), ...Object.keys(s.drops)]);
+        for (const reason of reasons) out.push({ labels: { interface: dev, reason }, value: s.drops[reason] ?? 0 });
+      }
       return out;
     },
   });

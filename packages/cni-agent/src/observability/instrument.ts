@@ -13,11 +13,12 @@ export function instrumentAgent(
   registry: Registry,
   host: HostNetwork,
   backend: Backend,
-  peerName: (ip: Ipv4Address) => string | undefined,
+  peers: { nameOf(ip: Ipv4Address): string | undefined; known(): Ipv4Address[] },
 ): TunnelMetrics {
   const tunnel = new TunnelMetrics({
     backend: backend.name,
-    peerName,
+    peerName: (ip) => peers.nameOf(ip),
+    knownPeers: () => peers.known(),
     now: () => performance.now(),
     noRouteDrops: () => host.ns.counters().ip?.drops['no-route'] ?? 0,
   });

@@ -42,6 +42,8 @@ export interface TunnelMetricsOptions {
   peerName(nodeIp: Ipv4Address): string | undefined;
   /** Monotonic milliseconds (performance.now in the process; a FakeClock in tests). */
   now(): number;
+  /** Node IPs of the remote nodes the backend programmed: their series exist (at 0) before any traffic. */
+  knownPeers?(): Ipv4Address[];
   /** IPv4 packets the host namespace could not route (no_route drops are counted there, before any peer is chosen). */
   noRouteDrops?(): number;
 }
@@ -121,6 +123,7 @@ export class TunnelMetrics implements TunnelObserver {
   register(registry: Registry): void {
     const backend = this.backend;
     const perDirection = (pick: (d: DirectionStats) => number) => (): Sample[] => {
+      for (const ip of this.#options.knownPeers?.() ?? []) this.#peer(ip);
       const out: Sample[] = [];
       for (const [ip, p] of this.#peers)
         for (const direction of ['tx', 'rx'] as const)
