@@ -23,6 +23,12 @@ export const DEBIAN_TOOLS: Record<string, string> = {
   curl: 'curl',
   // The API server makes the cluster CA and serving certificate with it.
   openssl: 'openssl',
+  // The `kernel` benchmark group (bench/groups/kernel.js) measures the Linux kernel's own vxlan path with it.
+  iperf3: 'iperf3',
+  // The compose smoke test (test/compose): Debian's Docker engine and compose v1.
+  docker: 'docker.io',
+  dockerd: 'docker.io',
+  'docker-compose': 'docker-compose',
   // Observability: a real Prometheus scrapes a cluster; headless Chromium drives the live page.
   prometheus: 'prometheus',
   promtool: 'prometheus',

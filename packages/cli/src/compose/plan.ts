@@ -1,0 +1,55 @@
+// The compose cluster's address plan (DESIGN §4): the network 172.30.0.0/24, the control plane at
+// .2, node-N at .(10+N); a node's transport address and node IP are both its container address.
+// deploy/docker-compose.yml defines node-1..node-3; more nodes come from an override file made
+// here (JSON is YAML, so compose reads it as it is).
+import { ComposeError, ComposeErrorCodes } from './errors.js';
+
+export const COMPOSE_SUBNET = '172.30.0.0/24';
+export const CONTROL_PLANE_ADDRESS = '172.30.0.2';
+export const STATIC_NODES = 3;
+export const MAX_NODES = 20;
+/** Container NodePorts node-1 publishes on 127.0.0.1 (deploy/docker-compose.yml). */
+export const PUBLISHED_NODEPORTS = { first: 30080, last: 30089 } as const;
+
+export interface ComposeNode {
+  name: string;
+  address: string;
+}
+
+export function composeNodes(count: number): ComposeNode[] {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_NODES) {
+    throw new ComposeError(
+      ComposeErrorCodes.USAGE,
+      `podnet: --nodes must be an integer from 1 to ${MAX_NODES} for the compose runtime (got ${count})`,
+    );
+  }
+  return Array.from({ length: count }, (_, i) => ({ name: `node-${i + 1}`, address: `172.30.0.${11 + i}` }));
+}
+
+/** A compose variable reference with its default, `${NAME:-default}`, resolved by compose itself. */
+const composeVar = (name: string, fallback: string): string => `\${${name}:-${fallback}}`;
+
+/** The services beyond deploy/docker-compose.yml's three nodes, as a compose override document. */
+export function overrideFor(nodes: ComposeNode[]): object | undefined {
+  const extra = nodes.slice(STATIC_NODES);
+  if (extra.length === 0) return undefined;
+  const services: Record<string, object> = {};
+  for (const n of extra) {
+    services[n.name] = {
+      image: composeVar('PODNET_IMAGE', 'podnet:local'),
+      command: ['node'],
+      depends_on: ['control-plane'],
+      hostname: n.name,
+      volumes: [`${composeVar('PODNET_STATE_DIR', './.state')}:/state:ro`],
+      stop_grace_period: '10s',
+      environment: {
+        PODNET_NODE: n.name,
+        PODNET_ADDRESS: n.address,
+        PODNET_BACKEND: composeVar('PODNET_BACKEND', 'vxlan'),
+        PODNET_ALLOW_NON_LOOPBACK: '1',
+      },
+      networks: { podnet: { ipv4_address: n.address } },
+    };
+  }
+  return { services };
+}
