@@ -7,6 +7,7 @@ export * from './chain-names.js';
 export * from './change-tracker.js';
 export * from './decided.js';
 export * from './errors.js';
+export * from './informers.js';
 export * from './metrics.js';
 export * from './renderer.js';
 export * from './semantics.js';
