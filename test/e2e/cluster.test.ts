@@ -705,5 +705,13 @@ describeInterop('podnet up --backend host-gw: pods across nodes over plain route
       if (r.exitCode === 0) seen.add(r.stdout.trim());
     }
     expect([...seen].sort()).toEqual(web.map((p) => p.metadata.name).sort());
+    // The default capture of a host-gw node is eth0's underlay (no flannel.1 on these nodes).
+    const file = join(gwRoot, 'eth0.pcap');
+    const capture = gw('capture', 'node-1', '-w', file, '--duration', '2');
+    await new Promise((r) => setTimeout(r, 700));
+    await run('client-1', ['curl', '-s', '-m', '2', `http://${far.status?.podIP}:8080/hostname`]);
+    const c = await capture;
+    expect(c.exitCode, c.stderr).toBe(0);
+    expect(c.stdout).toMatch(/^[1-9]\d* packets \(\d+ bytes\) captured on node-1 eth0: /);
   }, 150_000);
 });

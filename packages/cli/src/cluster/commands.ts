@@ -260,7 +260,7 @@ async function dispatch(command: string, rest: string[], io: Output): Promise<nu
       const { values, positionals } = parse(
         rest,
         {
-          iface: { type: 'string', short: 'i', default: 'flannel.1' },
+          iface: { type: 'string', short: 'i' },
           inner: { type: 'boolean', default: false },
           write: { type: 'string', short: 'w' },
           duration: { type: 'string', default: '10' },
@@ -270,15 +270,18 @@ async function dispatch(command: string, rest: string[], io: Output): Promise<nu
       if (values.help) return printHelp(io, CAPTURE_HELP);
       const node = one(positionals, 'NODE', 'capture', usage);
       if (!values.write) throw new UsageError('podnet capture: missing -w FILE.pcap', `usage: ${usage}`);
-      const iface = values.iface as string;
+      const durationS = integer(values.duration as string, '--duration', 'capture', 1, 3600);
+      const record = recordFrom(values);
+      // The tunnel by default: flannel.1's underlay (VXLAN, UDP 4789) or, with host-gw, eth0's (UDP 4790).
+      const iface = (values.iface as string | undefined) ?? (record.backend === 'host-gw' ? 'eth0' : 'flannel.1');
       return (await nodeOps()).capture(
-        recordFrom(values),
+        record,
         node,
         {
           iface,
           file: values.write as string,
-          durationS: integer(values.duration as string, '--duration', 'capture', 1, 3600),
-          underlay: iface === 'flannel.1' && values.inner !== true,
+          durationS,
+          underlay: values.iface === undefined && values.inner !== true,
         },
         io,
       );

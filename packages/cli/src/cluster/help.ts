@@ -72,6 +72,7 @@ peer node; cni0: a local pod) and whether it was delivered, dropped or rejected.
 export const CAPTURE_HELP = `Usage: podnet capture NODE [--iface NAME] [--inner] -w FILE.pcap [--duration S] [--name NAME]
 
 Captures a node's interface for S seconds (default 10) into FILE.pcap, which Wireshark and
-tshark open. Default flannel.1's underlay: the VXLAN datagrams with their outer Ethernet/IPv4/UDP
-4789 headers, as \`tcpdump -i eth0 udp port 4789\` shows them on a flannel node (--inner: the
-decapsulated frames instead). Any interface of the host namespace works: cni0, eth0, vethXXXX, any.`;
+tshark open. Default: the tunnel's underlay — with vxlan, flannel.1's VXLAN datagrams with their
+outer Ethernet/IPv4/UDP 4789 headers, as \`tcpdump -i eth0 udp port 4789\` shows them on a flannel
+node (--inner: the decapsulated frames of flannel.1 instead); with host-gw, eth0's frames. --iface
+NAME captures that interface of the host namespace as it is: cni0, eth0, flannel.1, vethXXXX, any.`;
