@@ -66,6 +66,11 @@ const POLICIES: NetworkPolicy[] = [
     },
   },
   { metadata: { namespace: 'y', name: 'allow-all' }, spec: { podSelector: {}, ingress: [{}], egress: [{}] } },
+  // The longest name the API allows: its comments are cut to fit xt_comment's 255 bytes.
+  {
+    metadata: { namespace: 'x', name: 'l'.repeat(253) },
+    spec: { podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.255.255.255/32'] } }] }] },
+  },
 ];
 
 describeInterop('netpol payloads in the real iptables-restore', { commands: ['ip', RESTORE, SAVE], root: true }, () => {

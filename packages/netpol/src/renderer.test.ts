@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Netfilter } from '../../netfilter/src/index.js';
 import { isPolicyChain, POLICY_CHAIN } from './chain-names.js';
 import { renderPolicies } from './renderer.js';
 import type { NetworkPolicy, Pod } from './types.js';
@@ -113,5 +114,26 @@ describe('renderPolicies', () => {
     const i = lines.indexOf('-I FORWARD 1 -m comment --comment "podnet network policy" -j PODNET-POLICY');
     expect(d).toBeGreaterThan(0);
     expect(i).toBe(d + 1);
+  });
+
+  it('cuts long namespace/name keys in comments so the kernel accepts them (xt_comment: 255 bytes)', () => {
+    const long = 'n'.repeat(253);
+    const ns = 'm'.repeat(63);
+    const r = renderPolicies({
+      node: 'node-1',
+      policies: [
+        {
+          metadata: { namespace: ns, name: long },
+          spec: { podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.255.255.255/32'] } }] }] },
+        },
+      ],
+      pods: [pod(ns, long, '10.244.1.50', 'node-1')],
+      namespaces: [{ metadata: { name: ns } }],
+    });
+    const comments = [...r.payload.matchAll(/--comment "([^"]*)"/g)].map((m) => m[1] as string);
+    expect(comments.length).toBeGreaterThan(4);
+    for (const c of comments) expect(Buffer.byteLength(c)).toBeLessThanOrEqual(255);
+    expect(comments).toContain(`${`${ns}/${long}`.slice(0, 197)}... ingress rule 0: except 10.255.255.255/32`);
+    new Netfilter().restore(r.payload, { noflush: true });
   });
 });

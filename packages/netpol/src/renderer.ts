@@ -89,11 +89,26 @@ export interface RenderedPolicies {
 export const JUMP_COMMENT = 'podnet network policy';
 export const JUMP_RULE_ARGS = ['-m', 'comment', '--comment', `"${JUMP_COMMENT}"`, '-j', POLICY_CHAIN];
 
+/**
+ * A namespace/name as it appears in a comment. xt_comment holds 255 bytes (XT_MAX_COMMENT_LEN 256
+ * with the NUL) and a name can be 63 + 253 characters, so long keys are cut (with "...") to leave
+ * room for the rest of the longest comment; iptables-restore would refuse the whole payload otherwise.
+ */
+export const MAX_KEY_IN_COMMENT = 200;
+export const commentKey = (key: string): string =>
+  Buffer.byteLength(key) <= MAX_KEY_IN_COMMENT
+    ? key
+    : `${Buffer.from(key)
+        .subarray(0, MAX_KEY_IN_COMMENT - 3)
+        .toString('utf8')
+        .replace(/\uFFFD$/, '')}...`;
+
 /** A rule comment naming the policy and rule index, e.g. `x/allow-b ingress rule 0`. Parsed by `decidedBy`. */
-export const ruleComment = (policy: string, direction: Direction, index: number): string => `${policy} ${direction} rule ${index}`;
+export const ruleComment = (policy: string, direction: Direction, index: number): string =>
+  `${commentKey(policy)} ${direction} rule ${index}`;
 export const allowComment = (policy: string, direction: Direction, index: number): string =>
   `${ruleComment(policy, direction, index)}: allow`;
-export const denyComment = (pod: string, direction: Direction): string => `${pod} default deny ${direction}`;
+export const denyComment = (pod: string, direction: Direction): string => `${commentKey(pod)} default deny ${direction}`;
 
 const q = (s: string) => `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 const proto = (p: PolicyProtocol) => p.toLowerCase();
@@ -235,7 +250,7 @@ export function renderPolicies(state: PolicyState, options: RenderOptions = {}):
       isolated[direction].push(key);
       const chain = direction === 'ingress' ? podIngressChain(key) : podEgressChain(key);
       jumps[direction].push(
-        `-A ${POLICY_CHAIN} ${direction === 'ingress' ? '-d' : '-s'} ${pod.ip}/32 -m comment --comment ${q(`${key} ${direction}`)} -j ${chain}`,
+        `-A ${POLICY_CHAIN} ${direction === 'ingress' ? '-d' : '-s'} ${pod.ip}/32 -m comment --comment ${q(`${commentKey(key)} ${direction}`)} -j ${chain}`,
       );
       const lines: string[] = [];
       for (const policy of selecting) {
