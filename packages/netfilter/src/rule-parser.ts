@@ -24,7 +24,10 @@ import { TARGETS } from './targets/index.js';
 
 interface Pending<M> {
   module: M;
+  info: ModuleInfo<M>;
   options: ParsedOption[];
+  /** The entry of options[0] (what the match is shared by). */
+  first: OptionEntry | undefined;
 }
 
 /** Chain names: at most 28 characters (XT_EXTENSION_MAXNAMELEN 29 with the NUL), not an option. */
@@ -38,14 +41,18 @@ const BUILTIN_VERDICTS = new Set(['ACCEPT', 'DROP', 'RETURN']);
 
 /** What the rules of one restore share (see parseRule). */
 export interface InternTable {
-  matches: Map<MatchModule, Map<number, Map<string, Map<string, MatchInstance>>>>;
+  /**
+   * Shared match instances: by the id of the one option written (or of the module, for a match
+   * written without options), then by the rule's protocol, then by the option's word.
+   */
+  matches: Array<Array<Map<string, MatchInstance> | undefined> | undefined>;
   /** `-s`/`-d` values by their word (never changed once parsed), plain and after `!`. */
   addresses: Map<string, AddressMatch>;
   invertedAddresses: Map<string, AddressMatch>;
 }
 
 export const newInternTable = (): InternTable => ({
-  matches: new Map(),
+  matches: [],
   addresses: new Map(),
   invertedAddresses: new Map(),
 });
@@ -72,21 +79,30 @@ const G_OUT = 8;
 const G_PROTO = 16;
 const G_FRAG = 32;
 
-/** An extension's options by their `--name` spelling (so a word is looked up once, by its own hash). */
+/** An extension's option by its `--name` spelling (so a word is looked up once, by its own hash). */
 interface OptionEntry {
   name: string;
   spec: OptionSpec;
+  /** Index into InternTable.matches. */
+  id: number;
 }
-const optionTables = new WeakMap<object, Map<string, OptionEntry>>();
-function optionTable(module: { readonly options: Readonly<Record<string, OptionSpec>> }): Map<string, OptionEntry> {
-  let table = optionTables.get(module);
-  if (!table) {
-    table = new Map();
-    for (const [name, spec] of Object.entries(module.options)) table.set(`--${name}`, { name, spec });
-    optionTables.set(module, table);
-  }
-  return table;
+/** What the parser keeps per extension: its options by spelling, and the id of "no option". */
+interface ModuleInfo<M> {
+  module: M;
+  options: Map<string, OptionEntry>;
+  bareId: number;
 }
+let nextId = 0;
+function moduleInfo<M extends { readonly options: Readonly<Record<string, OptionSpec>> }>(module: M): ModuleInfo<M> {
+  const options = new Map<string, OptionEntry>();
+  for (const [name, spec] of Object.entries(module.options)) options.set(`--${name}`, { name, spec, id: nextId++ });
+  return { module, options, bareId: nextId++ };
+}
+const MATCH_INFO = new Map([...MATCHES].map(([name, m]) => [name, moduleInfo(m)] as const));
+const TARGET_INFO = new Map([...TARGETS].map(([name, t]) => [name, moduleInfo(t)] as const));
+const PROTOCOL_INFO = new Map(
+  [...PROTOCOL_MATCHES].map(([p, m]) => [p, [...MATCH_INFO.values()].find((i) => i.module === m) ?? moduleInfo(m)] as const),
+);
 
 /**
  * Parses rule words. `words` must not include `-A CHAIN`. Returns the rule with counters zero;
@@ -145,30 +161,24 @@ export function parseRuleWords(
       word = w;
       if (word === '!') throw new RuleError('multiple consecutive ! not allowed', '!');
     }
-    // Generic options and -m/-j first, by their first characters (no string is built per word).
-    if (word.charCodeAt(0) === 45 /* - */ && word.length === 2) {
-      const letter = word.charCodeAt(1);
-      const generic = GENERIC_LETTERS[letter];
-      if (generic !== undefined) {
-        i = genericOption(generic, word, inverted, words, i, rule, basics, seenGeneric, intern);
-        seenGeneric |= GENERIC_BITS[generic] as number;
+    // Generic options and -m/-j/-g first: short ones by their letter, long ones in one map.
+    let kind: number | undefined;
+    if (word.charCodeAt(0) === 45 /* - */) {
+      kind = word.length === 2 ? SHORT_WORDS[word.charCodeAt(1)] : word.charCodeAt(1) === 45 ? LONG_WORDS.get(word) : undefined;
+      if (kind !== undefined && kind < K_MATCH) {
+        i = genericOption(kind, word, inverted, words, i, rule, basics, seenGeneric, intern);
+        seenGeneric |= GENERIC_BITS[kind] as number;
         continue;
       }
-    } else if (word.charCodeAt(1) === 45 && LONG_GENERIC.has(word)) {
-      const generic = LONG_GENERIC.get(word) as number;
-      i = genericOption(generic, word, inverted, words, i, rule, basics, seenGeneric, intern);
-      seenGeneric |= GENERIC_BITS[generic] as number;
-      continue;
     }
-    const kind = word.length === 2 ? KIND_SHORT.get(word) : word.charCodeAt(1) === 45 ? KIND_LONG.get(word) : undefined;
     if (kind === K_MATCH) {
       if (inverted) throw new RuleError('unexpected ! flag before --match', '!');
       const name = words[i++];
       if (name === undefined) throw new RuleError(`option "${word}" requires an argument`, word);
-      const module = MATCHES.get(name);
-      if (!module) throw new RuleError(`Couldn't load match \`${name}':No such file or directory`, name);
+      const info = MATCH_INFO.get(name);
+      if (!info) throw new RuleError(`Couldn't load match \`${name}':No such file or directory`, name);
       if (!matches) matches = [];
-      matches.push({ module, options: [] });
+      matches.push({ module: info.module, info, options: [], first: undefined });
       continue;
     }
     if (kind === K_JUMP || kind === K_GOTO) {
@@ -178,9 +188,9 @@ export function parseRuleWords(
       const name = words[i++];
       if (name === undefined) throw new RuleError(`option "${word}" requires an argument`, word);
       const isGoto = kind === K_GOTO;
-      const ext = isGoto ? undefined : TARGETS.get(name);
+      const ext = isGoto ? undefined : TARGET_INFO.get(name);
       if (ext) {
-        target = { module: ext, options: [] };
+        target = { module: ext.module, info: ext, options: [], first: undefined };
       } else if (!isGoto && BUILTIN_VERDICTS.has(name)) {
         rule.target = VERDICTS[name] as RuleTarget;
       } else {
@@ -191,53 +201,54 @@ export function parseRuleWords(
     if (word.charCodeAt(0) !== 45 || word.charCodeAt(1) !== 45) {
       throw new RuleError(word.startsWith('-') ? `unknown option "${word}"` : `Bad argument \`${word}'`, word);
     }
-    let entry: OptionEntry | undefined;
-    let into: ParsedOption[] | undefined;
-    let owner = '';
-    const targetEntry = target ? optionTable(target.module).get(word) : undefined;
-    if (target && targetEntry) {
-      entry = targetEntry;
-      into = target.options;
-      owner = target.module.name;
-    } else {
-      if (matches) {
-        for (let k = matches.length - 1; k >= 0; k--) {
-          const m = matches[k] as Pending<MatchModule>;
-          entry = optionTable(m.module).get(word);
-          if (entry) {
-            into = m.options;
-            owner = m.module.name;
-            break;
-          }
+    // Offered to the target first, then to the loaded matches (latest first), then to the match -p implies.
+    let entry: OptionEntry | undefined = target ? target.info.options.get(word) : undefined;
+    let into: Pending<MatchModule> | Pending<TargetModule> | undefined = entry ? target : undefined;
+    if (!into && matches) {
+      for (let k = matches.length - 1; k >= 0; k--) {
+        const m = matches[k] as Pending<MatchModule>;
+        entry = m.info.options.get(word);
+        if (entry) {
+          into = m;
+          break;
         }
       }
-      if (!into && !basics.protocolInverted) {
-        const implied = PROTOCOL_MATCHES.get(basics.protocol);
-        const impliedEntry = implied ? optionTable(implied).get(word) : undefined;
-        if (implied && impliedEntry && !matches?.some((m) => m.module === implied)) {
-          const pending = { module: implied, options: [] as ParsedOption[] };
-          if (!matches) matches = [];
-          matches.push(pending);
-          entry = impliedEntry;
-          into = pending.options;
-          owner = implied.name;
-        }
+    }
+    if (!into && !basics.protocolInverted) {
+      const implied = PROTOCOL_INFO.get(basics.protocol);
+      const impliedEntry = implied ? implied.options.get(word) : undefined;
+      if (implied && impliedEntry && !matches?.some((m) => m.module === implied.module)) {
+        const pending: Pending<MatchModule> = { module: implied.module, info: implied, options: [], first: undefined };
+        if (!matches) matches = [];
+        matches.push(pending);
+        entry = impliedEntry;
+        into = pending;
       }
     }
     if (!into || !entry) throw new RuleError(`unknown option "${word}"`, word);
     const spec = entry.spec;
-    if (inverted && !spec.invertible) throw new RuleError(`${owner}: "!" is not allowed with "${word}"`, '!');
-    const args: string[] = new Array(spec.args);
-    for (let k = 0; k < spec.args; k++) {
+    if (inverted && !spec.invertible) throw new RuleError(`${into.module.name}: "!" is not allowed with "${word}"`, '!');
+    let args: string[];
+    if (spec.args === 1) {
       const a = words[i++];
       if (a === undefined) throw new RuleError(`option "${word}" requires an argument`, word);
-      args[k] = a;
+      args = [a];
+    } else {
+      args = [];
+      for (let k = 0; k < spec.args; k++) {
+        const a = words[i++];
+        if (a === undefined) throw new RuleError(`option "${word}" requires an argument`, word);
+        args.push(a);
+      }
     }
-    into.push({ name: entry.name, args, inverted });
+    if (into.options.length === 0) into.first = entry;
+    into.options.push({ name: entry.name, args, inverted });
   }
   if (matches) {
-    // map() sizes the array exactly; push() would reserve room for 17 (300,000 rules keep theirs).
-    rule.matches = matches.map((m) => matchInstance(m, basics, intern));
+    // Sized exactly; push() would reserve room for 17 (300,000 rules keep theirs).
+    const made: MatchInstance[] = new Array(matches.length);
+    for (let k = 0; k < matches.length; k++) made[k] = matchInstance(matches[k] as Pending<MatchModule>, basics, intern);
+    rule.matches = made;
   }
   if (target) {
     const data = target.module.parse(target.options, basics);
@@ -248,31 +259,28 @@ export function parseRuleWords(
   return rule;
 }
 
-const K_MATCH = 1;
-const K_JUMP = 2;
-const K_GOTO = 3;
-const KIND_SHORT = new Map([
-  ['-m', K_MATCH],
-  ['-j', K_JUMP],
-  ['-g', K_GOTO],
-]);
-const KIND_LONG = new Map([
-  ['--match', K_MATCH],
-  ['--jump', K_JUMP],
-  ['--goto', K_GOTO],
-]);
-
-// The generic options: 0 -s, 1 -d, 2 -i, 3 -o, 4 -p, 5 -f (index into GENERIC_BITS/GENERIC_FLAGS).
+// Word kinds: 0-5 the generic options (-s -d -i -o -p -f, the index into GENERIC_BITS), then -m -j -g.
+const K_MATCH = 10;
+const K_JUMP = 11;
+const K_GOTO = 12;
 const GENERIC_BITS = [G_SRC, G_DST, G_IN, G_OUT, G_PROTO, G_FRAG];
 const GENERIC_FLAGS = ['-s', '-d', '-i', '-o', '-p', '-f'];
-const GENERIC_LETTERS: Array<number | undefined> = [];
-GENERIC_LETTERS['s'.charCodeAt(0)] = 0;
-GENERIC_LETTERS['d'.charCodeAt(0)] = 1;
-GENERIC_LETTERS['i'.charCodeAt(0)] = 2;
-GENERIC_LETTERS['o'.charCodeAt(0)] = 3;
-GENERIC_LETTERS['p'.charCodeAt(0)] = 4;
-GENERIC_LETTERS['f'.charCodeAt(0)] = 5;
-const LONG_GENERIC = new Map([
+/** `-X` words by the letter's character code. */
+const SHORT_WORDS: Array<number | undefined> = [];
+for (const [letter, kind] of [
+  ['s', 0],
+  ['d', 1],
+  ['i', 2],
+  ['o', 3],
+  ['p', 4],
+  ['f', 5],
+  ['m', K_MATCH],
+  ['j', K_JUMP],
+  ['g', K_GOTO],
+] as const) {
+  SHORT_WORDS[letter.charCodeAt(0)] = kind;
+}
+const LONG_WORDS = new Map([
   ['--source', 0],
   ['--src', 0],
   ['--destination', 1],
@@ -281,6 +289,9 @@ const LONG_GENERIC = new Map([
   ['--out-interface', 3],
   ['--protocol', 4],
   ['--fragment', 5],
+  ['--match', K_MATCH],
+  ['--jump', K_JUMP],
+  ['--goto', K_GOTO],
 ]);
 
 /** One generic option (its value follows at words[i]); returns the index after it. */
@@ -356,6 +367,15 @@ function jumpTarget(name: string, isGoto: boolean, lookup: ChainLookup | undefin
   return chain.jumpTarget;
 }
 
+/** Options that are each one plain word (no `!`): what a shared match may be keyed by. */
+function plainOptions(options: readonly ParsedOption[]): boolean {
+  for (let k = 0; k < options.length; k++) {
+    const o = options[k] as ParsedOption;
+    if (o.inverted || o.args.length !== 1) return false;
+  }
+  return true;
+}
+
 function matchInstance(m: Pending<MatchModule>, basics: RuleBasics, intern: InternTable | undefined): MatchInstance {
   if (m.module.protocol !== undefined && (basics.protocol !== m.module.protocol || basics.protocolInverted)) {
     // The kernel refuses it at commit (xt_check_match: "only valid for protocol N").
@@ -363,33 +383,42 @@ function matchInstance(m: Pending<MatchModule>, basics: RuleBasics, intern: Inte
   }
   // Parsed extensions are never changed afterwards, so rules written alike can share one: kube-proxy
   // repeats each Service's comment, `-m tcp` and its probabilities across its chains. Only
-  // matches with no option or one plain one-word option are shared; the key is that word itself,
-  // under the module and option (no string is built for it).
-  const only = m.options[0];
-  if (!intern || m.options.length > 1 || basics.protocolInverted || (only && (only.inverted || only.args.length !== 1))) {
-    return { module: m.module, data: m.module.parse(m.options, basics) };
+  // matches with up to three plain one-word options are shared; the key is the first option's
+  // word (no string is built for the usual single option; later options add their names and
+  // words), under the first option (or the module) and the rule's protocol (a module's checks may
+  // depend on it: multiport).
+  const options = m.options;
+  const only = options[0];
+  if (!intern || options.length > 3 || basics.protocolInverted || !plainOptions(options)) {
+    return { module: m.module, data: m.module.parse(options, basics) };
   }
-  // Keyed by the rule's protocol too: a module's checks may depend on it (multiport).
-  let byProtocol = intern.matches.get(m.module);
+  const id = m.first ? m.first.id : m.info.bareId;
+  let byProtocol = intern.matches[id];
   if (!byProtocol) {
-    byProtocol = new Map();
-    intern.matches.set(m.module, byProtocol);
+    byProtocol = [];
+    intern.matches[id] = byProtocol;
   }
-  let byModule = byProtocol.get(basics.protocol);
-  if (!byModule) {
-    byModule = new Map();
-    byProtocol.set(basics.protocol, byModule);
+  let word = only ? (only.args[0] as string) : '';
+  if (options.length > 1) {
+    // Two or three options (statistic's --mode random --probability P): their names and words in
+    // order, joined by NULs (so not shared when a word holds one), in their own map (slot 256 + protocol).
+    if (word.indexOf('\0') >= 0) return { module: m.module, data: m.module.parse(options, basics) };
+    for (let k = 1; k < options.length; k++) {
+      const o = options[k] as ParsedOption;
+      const w = o.args[0] as string;
+      if (w.indexOf('\0') >= 0) return { module: m.module, data: m.module.parse(options, basics) };
+      word += `\0${o.name}\0${w}`;
+    }
   }
-  const optionName = only ? only.name : '';
-  let byOption = byModule.get(optionName);
-  if (!byOption) {
-    byOption = new Map();
-    byModule.set(optionName, byOption);
+  const slot = options.length > 1 ? 256 + basics.protocol : basics.protocol;
+  let byWord = byProtocol[slot];
+  if (!byWord) {
+    byWord = new Map();
+    byProtocol[slot] = byWord;
   }
-  const word = only ? (only.args[0] as string) : '';
-  const shared = byOption.get(word);
+  const shared = byWord.get(word);
   if (shared) return shared;
   const made = { module: m.module, data: m.module.parse(m.options, basics) };
-  byOption.set(word, made);
+  byWord.set(word, made);
   return made;
 }

@@ -140,6 +140,17 @@ export class Table {
     this.#last = undefined;
   }
 
+  /**
+   * Gives short rule lists an array of their own size: push() reserves room for 17 rules, and a
+   * 10,000-Service nat table has 100,000 chains of two rules (about 15 MB otherwise held empty).
+   */
+  compact(): void {
+    for (const c of this.chains.values()) {
+      const n = c.rules.length;
+      if (n > 0 && n < 16) c.rules = c.rules.slice();
+    }
+  }
+
   flush(name?: string): void {
     if (name === undefined) for (const c of this.chains.values()) c.rules = [];
     else this.chain(name).rules = [];

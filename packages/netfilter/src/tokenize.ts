@@ -4,10 +4,20 @@
 // ordinary characters to the tokenizer.
 import { RuleError } from './errors.js';
 
+const BLANKS = /[ \t\r\n]+/;
+
 export function tokenize(line: string): string[] {
-  // Backslashes only escape inside quotes: without both, one scan that slices each word out of the
-  // line (restores of 300,000 rules spend their time here; no regex, no intermediate arrays).
-  if (line.indexOf('\\') >= 0 && line.indexOf('"') >= 0) return tokenizeByChar(line);
+  // Most lines have no quotes: split on blanks (V8's native regexp split is the fastest way there;
+  // restores of 300,000 rules spend their time here).
+  if (line.indexOf('"') < 0) {
+    const words = line.split(BLANKS);
+    if (words[0] === '') words.shift();
+    if (words.length > 0 && words[words.length - 1] === '') words.pop();
+    return words;
+  }
+  // Backslashes only escape inside quotes: without them, one scan that slices each word out of the
+  // line (no intermediate arrays).
+  if (line.indexOf('\\') >= 0) return tokenizeByChar(line);
   const words: string[] = [];
   const n = line.length;
   let i = 0;
