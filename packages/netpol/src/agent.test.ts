@@ -168,12 +168,18 @@ describe('PolicyAgent', () => {
     agent.onPolicyAdd(denyAll('x'));
     await settle(agent, clock, 200);
     for (let i = 0; i < 3; i++) expect(forward('10.244.2.12', '10.244.1.10', 31000 + i)).toBe('drop');
-    await agent.collectDrops();
-    await agent.collectDrops();
+    // The scrape itself reads the rule counters (an async collect); a second scrape adds nothing.
+    await registry.metrics();
     const text = await registry.metrics();
     expect(text).toMatch(/podnet_netpol_dropped_packets_total\{policy="x\/deny-all",direction="ingress"\} 3/);
     expect(text).toMatch(/podnet_netpol_sync_duration_seconds_count [1-9]/);
     expect(text).toMatch(/podnet_netpol_rules [1-9]/);
+    // A sync re-declares the chains (counters back to 0): drops before and after it still add up.
+    expect(forward('10.244.2.12', '10.244.1.10', 31010)).toBe('drop');
+    agent.onPodAdd(pod('x', 'd', '10.244.1.20'));
+    await settle(agent, clock, 200);
+    for (let i = 0; i < 2; i++) expect(forward('10.244.2.12', '10.244.1.10', 31020 + i)).toBe('drop');
+    expect(await registry.metrics()).toMatch(/podnet_netpol_dropped_packets_total\{policy="x\/deny-all",direction="ingress"\} 6/);
     agent.stop();
   });
 

@@ -122,7 +122,7 @@ export class PolicyAgent {
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger ?? noLogger;
     if (options.metrics) this.metrics = options.metrics;
-    else if (options.registry) this.metrics = createNetpolMetrics(options.registry);
+    else if (options.registry) this.metrics = createNetpolMetrics(options.registry, { collectDrops: () => this.collectDrops() });
     else throw new NetpolError(NetpolErrorCodes.CONFIG, 'netpol agent: pass a prom-client Registry (registry) or metrics');
     this.#runner = new SyncRunner(
       async () => {
@@ -209,7 +209,10 @@ export class PolicyAgent {
     this.sync();
   }
 
-  /** Reads the drop counters (iptables-save -c) into podnet_netpol_dropped_packets_total. Needs iptablesSave. */
+  /**
+   * Reads the drop counters (iptables-save -c) into podnet_netpol_dropped_packets_total. Needs
+   * iptablesSave. With `registry`, every scrape calls it; with shared `metrics`, the host does.
+   */
   async collectDrops(): Promise<void> {
     if (!this.#o.iptablesSave) return;
     this.#countDrops(readSavedPolicyState(await this.#o.iptablesSave()).dropCounters);

@@ -15,7 +15,13 @@ export interface NetpolMetrics {
 /** 1 ms … 16 s, as kube-proxy's sync histogram. */
 const BUCKETS = Array.from({ length: 15 }, (_, i) => Number((0.001 * 2 ** i).toPrecision(12)));
 
-export function createNetpolMetrics(registry: Registry): NetpolMetrics {
+export interface NetpolMetricsOptions {
+  /** Called on every scrape before podnet_netpol_dropped_packets_total is read (the agent reads the rule counters). */
+  collectDrops?: () => Promise<void>;
+}
+
+export function createNetpolMetrics(registry: Registry, options: NetpolMetricsOptions = {}): NetpolMetrics {
+  const collectDrops = options.collectDrops;
   return {
     syncDuration: new Histogram({
       name: 'podnet_netpol_sync_duration_seconds',
@@ -55,6 +61,14 @@ export function createNetpolMetrics(registry: Registry): NetpolMetrics {
       help: 'Packets dropped by default deny, counted for each policy that isolates the destination (ingress) or source (egress) pod.',
       labelNames: ['policy', 'direction'],
       registers: [registry],
+      // prom-client awaits an async collect before reading the metric, so a scrape sees fresh counters.
+      ...(collectDrops
+        ? {
+            async collect() {
+              await collectDrops().catch(() => {});
+            },
+          }
+        : {}),
     }),
   };
 }
