@@ -150,11 +150,17 @@ export async function startKubeProxy(options: KubeProxyProcessOptions): Promise<
   // The proxier syncs only once both informers have synced (upstream OnServiceSynced /
   // OnEndpointSlicesSynced), so a partial list never wipes a node's rules.
   void services.waitForSync(24 * 3600_000).then(
-    () => proxier.onServicesSynced(),
+    () => {
+      logger.info({ resource: 'services' }, 'informer synced');
+      proxier.onServicesSynced();
+    },
     () => undefined,
   );
   void slices.waitForSync(24 * 3600_000).then(
-    () => proxier.onEndpointSlicesSynced(),
+    () => {
+      logger.info({ resource: 'endpointslices' }, 'informer synced');
+      proxier.onEndpointSlicesSynced();
+    },
     () => undefined,
   );
   logger.info({ metrics: `http://${address.address}:${address.port}` }, 'kube-proxy started');
