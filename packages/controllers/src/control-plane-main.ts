@@ -48,6 +48,11 @@ const num = (k: string): number | undefined => {
   if (!Number.isInteger(n) || n < 0) usage(`--${k} must be a non-negative integer, got "${args[k]}"`);
   return n;
 };
+// Checked before anything starts, so a bad value never leaves a half-started control plane.
+const livePortText = args['live-page-port'] ?? (process.env.PODNET_LIVE_PAGE_PORT || undefined) ?? '8080';
+const livePort = Number(livePortText);
+if (!Number.isInteger(livePort) || livePort < -1 || livePort > 65535)
+  usage(`--live-page-port must be a port (0: any free one, -1: off), got "${livePortText}"`);
 if (args['log-level']) process.env.PODNET_LOG_LEVEL = args['log-level'];
 const { pino } = await import('pino');
 const logger = pino({ level: args['log-level'] ?? 'info' }, pino.destination(2));
@@ -66,10 +71,6 @@ try {
     nodeCIDRMaskSize: num('node-cidr-mask-size'),
   });
   process.stdout.write(`podnet control plane ready on ${cp.apiServer.url} (kubeconfig: ${cp.apiServer.kubeconfigPath})\n`);
-  const livePortText = args['live-page-port'] ?? process.env.PODNET_LIVE_PAGE_PORT ?? '8080';
-  const livePort = Number(livePortText);
-  if (!Number.isInteger(livePort) || livePort < -1 || livePort > 65535)
-    usage(`--live-page-port must be a port (0: any free one, -1: off), got "${livePortText}"`);
   let livePage: LivePage | undefined;
   if (livePort >= 0) {
     const liveHost = args['live-page-host'] ?? '127.0.0.1';
