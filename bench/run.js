@@ -9,7 +9,8 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { renderBenchmarksMarkdown } from './lib/report.js';
+import { chartFileName, renderGroupChart } from './lib/chart.js';
+import { isMeasured, renderBenchmarksMarkdown } from './lib/report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const groups = {
@@ -19,6 +20,8 @@ const groups = {
   conntrack: () => import('./groups/conntrack.js'),
   apiserver: () => import('./groups/apiserver.js'),
   netfilter: () => import('./groups/netfilter.js'),
+  kernel: () => import('./groups/kernel.js'),
+  scale: () => import('./groups/scale.js'),
 };
 
 let args;
@@ -41,45 +44,97 @@ if (args.only !== undefined && !(args.only in groups)) {
 }
 
 const selected = args.only ? [args.only] : Object.keys(groups);
-const results = {
-  date: new Date().toISOString(),
-  smoke: args.smoke,
-  machine: {
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    platform: `${os.type()} ${os.release()} ${os.arch()}`,
-  },
-  groups: {},
+const machine = {
+  cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model ?? 'unknown',
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  node: process.version,
+  platform: `${os.type()} ${os.release()} ${os.arch()}`,
 };
+const results = { date: new Date().toISOString(), smoke: args.smoke, machine, groups: {} };
+
+// Each group's time budget (the whole suite under 15 minutes on 2 cores, issue 9). A group is
+// told its budget and sizes itself to it; one that overruns by half again is recorded as failed
+// so the others still run (its child processes are its own to end: each group closes them).
+const BUDGET_S = { codec: 60, tcp: 150, 'kube-proxy': 60, conntrack: 60, apiserver: 120, netfilter: 150, kernel: 120, scale: 180 };
+const failures = [];
 for (const name of selected) {
   const mod = await groups[name]();
-  process.stderr.write(`bench: ${name}…\n`);
-  results.groups[name] = await mod.run({ smoke: args.smoke });
+  const budgetMs = (args.smoke ? 60 : (BUDGET_S[name] ?? 60)) * 1000;
+  process.stderr.write(`bench: ${name} (budget ${budgetMs / 1000} s)…\n`);
+  const started = performance.now();
+  const ranAt = new Date().toISOString();
+  let timer;
+  try {
+    const over = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`over its time budget (${(budgetMs * 1.5) / 1000} s)`)), budgetMs * 1.5);
+    });
+    const group = await Promise.race([mod.run({ smoke: args.smoke, budgetMs }), over]);
+    results.groups[name] = { ...group, ranAt, machine, elapsedMs: performance.now() - started };
+  } catch (error) {
+    failures.push(name);
+    process.stderr.write(`bench: group ${name} failed: ${error.stack ?? error.message}\n`);
+    results.groups[name] = {
+      title: name,
+      description: `This run failed: ${error.message}`,
+      figures: [],
+      error: error.message,
+      ranAt,
+      machine,
+      elapsedMs: performance.now() - started,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const out = args.out ?? join(here, 'results', args.smoke ? 'smoke.json' : 'latest.json');
 mkdirSync(dirname(out), { recursive: true });
-if (args.only !== undefined && !args.smoke && existsSync(out)) {
-  // One group re-run: keep the other groups' last results (and their docs section).
+if (args.only !== undefined && existsSync(out)) {
+  // One group re-run: keep the other groups' last results (and their docs section), in the registry's order.
   try {
     const previous = JSON.parse(readFileSync(out, 'utf8'));
-    results.groups = { ...previous.groups, ...results.groups };
+    const merged = { ...previous.groups, ...results.groups };
+    results.groups = Object.fromEntries(
+      Object.keys(groups)
+        .filter((g) => g in merged)
+        .map((g) => [g, merged[g]]),
+    );
   } catch (error) {
     process.stderr.write(`bench: could not read the previous results in ${out} (${error.message}); writing this group only\n`);
   }
 }
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 if (!args.smoke) {
-  const docs = args.docs ?? join(here, '..', 'docs', 'benchmarks.md');
+  // One JSON file per run as well as latest.json, so runs can be compared later.
+  if (args.out === undefined)
+    writeFileSync(join(here, 'results', `${results.date.replace(/[:.]/g, '-')}.json`), `${JSON.stringify(results, null, 2)}\n`);
+}
+const docs = args.docs ?? (args.smoke ? undefined : join(here, '..', 'docs', 'benchmarks.md'));
+if (docs !== undefined) {
+  const chartDir = join(dirname(docs), 'benchmarks');
+  mkdirSync(chartDir, { recursive: true });
+  for (const [name, group] of Object.entries(results.groups))
+    writeFileSync(join(chartDir, chartFileName(name)), renderGroupChart(name, group));
   writeFileSync(docs, renderBenchmarksMarkdown(results));
-  process.stderr.write(`bench: wrote ${out} and ${docs}\n`);
+  process.stderr.write(`bench: wrote ${out}, ${docs} and its charts in ${chartDir}\n`);
 }
 for (const [name, group] of Object.entries(results.groups)) {
   for (const f of group.figures) {
+    const d = f.decimals ?? 1;
+    if (!isMeasured(f)) {
+      console.log(`${name}: ${f.name}: not available: ${f.unavailable}`);
+      continue;
+    }
+    const ref =
+      f.reference && Number.isFinite(f.reference.value) ? ` vs ${f.reference.name} ${f.reference.value.toFixed(d)} ${f.unit}` : '';
+    const ratio = Number.isFinite(f.ratio) ? ` → ratio ${f.ratio.toFixed(2)}` : '';
     console.log(
-      `${name}: ${f.name}: ${f.value.toFixed(f.decimals ?? 1)} ${f.unit} vs ${f.reference.name} ${f.reference.value.toFixed(f.decimals ?? 1)} ${f.unit} → ratio ${f.ratio.toFixed(2)} (goal ${f.goal ?? 'none'})`,
+      `${name}: ${f.name}: ${f.value.toFixed(d)} ${f.unit}${ref}${ratio} (goal ${f.goal ?? 'none'}${f.goal ? (f.met ? ', met' : ', NOT met') : ''})`,
     );
   }
+}
+if (failures.length > 0) {
+  console.error(`podnet bench: ${failures.length} group(s) failed: ${failures.join(', ')} (see above)`);
+  process.exit(1);
 }

@@ -1,0 +1,242 @@
+// Pod-to-pod across two nodes (issue 9): podnet's vxlan and host-gw backends between two OS
+// processes (bench/lib/pod-pair.js), next to raw Node dgram between the same two processes (the
+// ceiling of a userspace data plane) and next to the Linux kernel doing the same job: two network
+// namespaces joined by kernel vxlan devices over a veth pair (bench/lib/kernel-net.js), measured
+// with iperf3 and a TCP_RR-like Node client run via `ip netns exec`.
+// Also the encapsulation cost: vxlan / host-gw throughput, and bytes on the wire per byte of
+// payload at MTU-sized segments (bulk) and at 64-byte payloads (request/response), computed from
+// the counted frames (podnet: the underlay tap; kernel: the veth's counters).
+// Goals: vxlan ≥ 0.40× raw dgram; vxlan ≥ 0.85× host-gw.
+import {
+  createKernelPair,
+  disableOffloads,
+  iperf3,
+  kernelRequestResponse,
+  kernelUnavailable,
+  OVERLAY,
+  UNDERLAY,
+} from '../lib/kernel-net.js';
+import { summarize } from '../lib/measure.js';
+import { startPodPair } from '../lib/pod-pair.js';
+
+const MB = 1 << 20;
+const MSS_OVER_VXLAN = 1410;
+const SMALL = 64;
+
+const figure = (name, unit, decimals, s, reference, extra = {}) => ({
+  name,
+  unit,
+  decimals,
+  value: s.median,
+  min: s.min,
+  max: s.max,
+  reference,
+  ...extra,
+});
+const ref = (name, s) => ({ name, value: s.median, min: s.min, max: s.max });
+const paired = (ratios) => {
+  const r = summarize(ratios);
+  return { ratio: r.median, ratioMin: r.min, ratioMax: r.max };
+};
+
+async function measurePodnet({ smoke }) {
+  const bytes = smoke ? 256 * 1024 : 24 * MB;
+  const rounds = smoke ? 50 : 3000;
+  const maxMs = smoke ? 2000 : 4000;
+  const repetitions = smoke ? 1 : 4;
+  const pairs = {};
+  try {
+    // Both pairs stay up and each repetition runs both back to back, so the vxlan/host-gw ratio of
+    // a repetition compares two runs under the same machine load.
+    pairs.vxlan = await startPodPair({ backend: 'vxlan', transport: '127.0.61' });
+    pairs.hostGw = await startPodPair({ backend: 'host-gw', transport: '127.0.62' });
+    for (const p of Object.values(pairs)) {
+      await p.bulk(smoke ? 64 * 1024 : 4 * MB); // warm-up (JIT)
+      await p.requestResponse(SMALL, smoke ? 20 : 300, maxMs);
+    }
+    const m = { vxlan: [], hostGw: [], raw: [], vxlanRr: [], hostGwRr: [], rawRr: [], encap: [], vsRaw: [], rrVsRaw: [] };
+    for (let r = 0; r < repetitions; r++) {
+      const vx = await pairs.vxlan.bulk(bytes);
+      const raw = await pairs.vxlan.rawBulk(bytes, MSS_OVER_VXLAN);
+      const hg = await pairs.hostGw.bulk(bytes);
+      const vxRr = (await pairs.vxlan.requestResponse(SMALL, rounds, maxMs)).rate;
+      const rawRr = await pairs.vxlan.rawRequestResponse(SMALL, rounds, maxMs);
+      const hgRr = (await pairs.hostGw.requestResponse(SMALL, rounds, maxMs)).rate;
+      m.vxlan.push(vx);
+      m.hostGw.push(hg);
+      m.raw.push(raw);
+      m.vxlanRr.push(vxRr);
+      m.hostGwRr.push(hgRr);
+      m.rawRr.push(rawRr);
+      m.encap.push(vx / hg);
+      m.vsRaw.push(vx / raw);
+      m.rrVsRaw.push(vxRr / rawRr);
+    }
+    // Bytes on the wire per byte of payload, from the frames counted on node-1's underlay (both directions).
+    const wire = {};
+    for (const [name, p] of Object.entries(pairs)) {
+      const bulkBytes = smoke ? 256 * 1024 : 4 * MB;
+      const bulk = await p.countWire(() => p.bulk(bulkBytes));
+      const rrRounds = smoke ? 50 : 500;
+      let done = 0;
+      const rr = await p.countWire(async () => {
+        done = (await p.requestResponse(SMALL, rrRounds, 60_000)).rounds;
+      });
+      wire[name] = {
+        bulk: bulk.wireBytes / bulkBytes,
+        small: rr.wireBytes / (2 * SMALL * done),
+        bulkFrames: bulk.frames,
+        smallFrames: rr.frames,
+      };
+    }
+    return { m, wire, bytes, rounds, repetitions };
+  } finally {
+    await Promise.all(Object.values(pairs).map((p) => p.close()));
+  }
+}
+
+async function measureKernel({ smoke }) {
+  const unavailable = kernelUnavailable();
+  if (unavailable) return { unavailable };
+  const seconds = smoke ? 1 : 2;
+  const repetitions = smoke ? 1 : 3;
+  const pair = createKernelPair();
+  try {
+    const k = { vxlan: [], direct: [], rr: [], directRr: [], wireBulk: [], wireSmall: [], wireBulkDirect: [], wireSmallDirect: [] };
+    const rounds = smoke ? 50 : 3000;
+    for (let r = 0; r < repetitions; r++) {
+      const vx = await iperf3(pair, OVERLAY.b, seconds);
+      const direct = await iperf3(pair, UNDERLAY.b, seconds);
+      const rr = await kernelRequestResponse(pair, OVERLAY.b, SMALL, rounds, 4000);
+      const directRr = await kernelRequestResponse(pair, UNDERLAY.b, SMALL, rounds, 4000);
+      k.vxlan.push(vx.mbits);
+      k.direct.push(direct.mbits);
+      k.rr.push(rr.rate);
+      k.directRr.push(directRr.rate);
+    }
+    // Wire bytes from counted frames: one more run of each with offloads off (see disableOffloads).
+    disableOffloads(pair);
+    const vx = await iperf3(pair, OVERLAY.b, 1);
+    const direct = await iperf3(pair, UNDERLAY.b, 1);
+    const rr = await kernelRequestResponse(pair, OVERLAY.b, SMALL, 500, 4000);
+    const directRr = await kernelRequestResponse(pair, UNDERLAY.b, SMALL, 500, 4000);
+    k.wireBulk.push(vx.wireBytes / vx.bytes);
+    k.wireBulkDirect.push(direct.wireBytes / direct.bytes);
+    k.wireSmall.push(rr.wireBytes / (2 * SMALL * rr.rounds));
+    k.wireSmallDirect.push(directRr.wireBytes / (2 * SMALL * directRr.rounds));
+    return { k, seconds, repetitions };
+  } finally {
+    pair.close();
+  }
+}
+
+export async function run({ smoke }) {
+  const podnet = await measurePodnet({ smoke });
+  const kernel = await measureKernel({ smoke });
+  const { m, wire } = podnet;
+  const s = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, summarize(v)]));
+  const rawRef = ref(`Node dgram, ${MSS_OVER_VXLAN}-byte datagrams, same two processes`, s.raw);
+  const rawRrRef = ref(`Node dgram, ${SMALL} bytes each way, same two processes`, s.rawRr);
+  const kernelFigure = (name, unit, decimals, ours, key, refName) => {
+    if (kernel.unavailable)
+      return {
+        name,
+        unit,
+        decimals,
+        value: null,
+        unavailable: kernel.unavailable,
+        reference: { name: refName, value: null, unavailable: kernel.unavailable },
+      };
+    const k = summarize(kernel.k[key]);
+    return figure(name, unit, decimals, ours, ref(refName, k), { ratio: ours.median / k.median });
+  };
+  const wireFigure = (name, ours, theirs, refName) => ({
+    name,
+    unit: 'wire bytes per payload byte',
+    decimals: 3,
+    value: ours,
+    min: ours,
+    max: ours,
+    reference: { name: refName, value: theirs, min: theirs, max: theirs },
+    ratio: ours / theirs,
+  });
+  const kernelWire = (key) => (kernel.unavailable ? undefined : summarize(kernel.k[key]).median);
+
+  const figures = [
+    figure('podnet vxlan pod to pod, TCP bulk', 'Mbit/s', 0, s.vxlan, rawRef, {
+      ...paired(m.vsRaw),
+      goal: '≥ 0.40× raw dgram',
+      met: s.vsRaw.median >= 0.4,
+    }),
+    figure('podnet host-gw pod to pod, TCP bulk', 'Mbit/s', 0, s.hostGw, rawRef, { ratio: s.hostGw.median / s.raw.median }),
+    figure('encapsulation: vxlan / host-gw TCP bulk', 'Mbit/s', 0, s.vxlan, ref('podnet host-gw, same run', s.hostGw), {
+      ...paired(m.encap),
+      goal: '≥ 0.85× host-gw',
+      met: s.encap.median >= 0.85,
+    }),
+    kernelFigure('podnet vxlan vs the kernel, TCP bulk', 'Mbit/s', 0, s.vxlan, 'vxlan', 'Linux vxlan between two netns, iperf3'),
+    kernelFigure('podnet host-gw vs the kernel, TCP bulk', 'Mbit/s', 0, s.hostGw, 'direct', 'Linux routing over veth (no encap), iperf3'),
+    figure(`podnet vxlan TCP request/response, ${SMALL} B`, 'transactions/s', 0, s.vxlanRr, rawRrRef, paired(m.rrVsRaw)),
+    figure(`podnet host-gw TCP request/response, ${SMALL} B`, 'transactions/s', 0, s.hostGwRr, rawRrRef, {
+      ratio: s.hostGwRr.median / s.rawRr.median,
+    }),
+    kernelFigure(
+      `podnet vxlan vs the kernel, TCP request/response ${SMALL} B`,
+      'transactions/s',
+      0,
+      s.vxlanRr,
+      'rr',
+      'Linux vxlan, Node TCP_RR client in the netns',
+    ),
+    kernelFigure(
+      `podnet host-gw vs the kernel, TCP request/response ${SMALL} B`,
+      'transactions/s',
+      0,
+      s.hostGwRr,
+      'directRr',
+      'Linux routing over veth, Node TCP_RR client',
+    ),
+    wireFigure('wire bytes per payload byte, vxlan, MTU-sized segments', wire.vxlan.bulk, wire.hostGw.bulk, 'podnet host-gw, same payload'),
+    wireFigure(
+      `wire bytes per payload byte, vxlan, ${SMALL}-byte payloads`,
+      wire.vxlan.small,
+      wire.hostGw.small,
+      'podnet host-gw, same payload',
+    ),
+  ];
+  if (!kernel.unavailable) {
+    figures.push(
+      wireFigure(
+        'kernel: wire bytes per payload byte, vxlan, MTU-sized',
+        kernelWire('wireBulk'),
+        kernelWire('wireBulkDirect'),
+        'kernel routing over veth (no encap)',
+      ),
+      wireFigure(
+        `kernel: wire bytes per payload byte, vxlan, ${SMALL} B`,
+        kernelWire('wireSmall'),
+        kernelWire('wireSmallDirect'),
+        'kernel routing over veth (no encap)',
+      ),
+      wireFigure(
+        'podnet vxlan vs the kernel: wire bytes per payload byte, MTU-sized',
+        wire.vxlan.bulk,
+        kernelWire('wireBulk'),
+        'Linux vxlan, iperf3',
+      ),
+    );
+  }
+  return {
+    title: 'Pod to pod across two nodes: podnet vxlan and host-gw, raw Node dgram, the Linux kernel',
+    description: `Two emulated nodes in two OS processes over real UDP sockets on loopback (vxlan: flannel.1, MSS 1410; host-gw: eth0 uplink, MSS 1460). Bulk: one TCP connection sending ${podnet.bytes / MB} MiB, goodput at the receiver; request/response: ${SMALL} bytes each way, one at a time, up to ${podnet.rounds} per run. ${podnet.repetitions} repetitions after a warm-up, each running vxlan, raw dgram and host-gw back to back (ratios marked with a range are medians of those per-repetition pairs). The kernel reference: two network namespaces joined by a veth pair, with kernel vxlan devices (VNI 1, UDP 4789, nolearning, as flannel makes flannel.1) over it; iperf3 for ${kernel.unavailable ? '-' : kernel.seconds} s per run and a Node TCP_RR-like client/server (TCP_NODELAY) via \`ip netns exec\`${kernel.unavailable ? ` — not measured here: ${kernel.unavailable}` : `, ${kernel.repetitions} repetitions`}.`,
+    figures,
+    notes: [
+      "Wire bytes are counted frames: podnet from node-1's underlay tap, which sees both directions (vxlan: outer Ethernet/IPv4/UDP + VXLAN",
+      "header + inner frame, RFC 7348 §5; host-gw: the Ethernet frame itself), the kernel from the veth's rx+tx byte counters; per byte of",
+      'TCP payload (bulk: all data segments and ACKs; request/response: both directions). Preamble, FCS and inter-frame gap are not counted.',
+      `Frames counted (podnet): vxlan ${wire.vxlan.bulkFrames} bulk / ${wire.vxlan.smallFrames} request-response, host-gw ${wire.hostGw.bulkFrames} / ${wire.hostGw.smallFrames}.`,
+      'The kernel does this job in softirq context with no copies to user space; the comparison says how far a userspace emulation is from it,',
+      'not a goal. raw dgram is the ceiling podnet could reach: the same UDP sockets between the same processes, carrying only the payload.',
+    ],
+  };
+}

@@ -1,0 +1,118 @@
+// Two emulated nodes in two OS processes (pod-peer.mjs), joined by one flannel backend over real
+// UDP sockets on loopback transport addresses, and the operations the `kernel` group times on
+// them: bulk TCP, TCP request/response, and the raw Node dgram ceilings between the same two
+// processes, plus wire-byte counting on node-1's underlay (which sees both directions).
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const peerScript = fileURLToPath(new URL('./pod-peer.mjs', import.meta.url));
+
+class Peer {
+  constructor(index) {
+    this.index = index;
+    this.child = fork(peerScript, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.waiters = [];
+    this.exited = false;
+    this.child.on('message', (m) => {
+      for (const w of [...this.waiters]) {
+        if (m.event !== w.event && m.event !== 'error') continue;
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        clearTimeout(w.timer);
+        if (m.event === 'error') w.reject(new Error(`bench node-${this.index}: ${m.message}`));
+        else w.resolve(m);
+      }
+    });
+    this.child.on('exit', (code, signal) => {
+      this.exited = true;
+      for (const w of this.waiters.splice(0)) {
+        clearTimeout(w.timer);
+        w.reject(new Error(`bench node-${this.index} exited (${code ?? signal}) while waiting for ${w.event}`));
+      }
+    });
+  }
+
+  /** Sends msg (if any) and resolves with the next `event` from the child, bounded by timeoutMs. */
+  request(msg, event, timeoutMs = 60_000) {
+    return new Promise((resolve, reject) => {
+      const w = { event, resolve, reject };
+      w.timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        reject(new Error(`bench node-${this.index}: no ${event} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push(w);
+      if (msg) this.child.send(msg);
+    });
+  }
+
+  async close() {
+    if (this.exited) return;
+    const gone = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.send({ cmd: 'exit' });
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(timer);
+  }
+}
+
+/** Starts node-1 and node-2 with `backend` ('vxlan' | 'host-gw') on `${transport}.1` and `.2`. */
+export async function startPodPair({ backend, transport = '127.0.61' }) {
+  const n1 = new Peer(1);
+  const n2 = new Peer(2);
+  let nextPort = 6000;
+  try {
+    const [r1, r2] = await Promise.all([
+      n1.request({ cmd: 'init', index: 1, backend, transport }, 'ready'),
+      n2.request({ cmd: 'init', index: 2, backend, transport }, 'ready'),
+    ]);
+    await Promise.all([
+      n1.request({ cmd: 'peer', port: r2.port, rawPort: r2.rawPort }, 'peered'),
+      n2.request({ cmd: 'peer', port: r1.port, rawPort: r1.rawPort }, 'peered'),
+    ]);
+  } catch (error) {
+    await Promise.all([n1.close(), n2.close()]);
+    throw error;
+  }
+  // Emulated TCP ports live inside node-2's namespace only: a fresh one per connection avoids TIME_WAIT.
+  const port = () => nextPort++;
+  return {
+    backend,
+    /** Mbit/s of goodput at the receiver (first byte to FIN). */
+    async bulk(bytes, timeoutMs = 120_000) {
+      const p = port();
+      await n2.request({ cmd: 'listen', port: p, mode: 'sink' }, 'listening');
+      const received = n2.request(undefined, 'received', timeoutMs);
+      await n1.request({ cmd: 'send', port: p, bytes }, 'sent', timeoutMs);
+      const r = await received;
+      if (r.bytes !== bytes) throw new Error(`${backend} bulk transfer delivered ${r.bytes} of ${bytes} bytes`);
+      return (r.bytes * 8) / r.ms / 1000;
+    },
+    /** Request/response over one TCP connection: {rate: transactions/s, rounds done}. */
+    async requestResponse(size, rounds, maxMs) {
+      const p = port();
+      await n2.request({ cmd: 'listen', port: p, mode: 'echo' }, 'listening');
+      const r = await n1.request({ cmd: 'rr', port: p, size, rounds, maxMs }, 'rr-done', maxMs + 30_000);
+      return { rate: (r.rounds * 1000) / r.ms, rounds: r.rounds };
+    },
+    /** Raw dgram ceiling: Mbit/s of `size`-byte datagrams, node-1's process to node-2's. */
+    async rawBulk(bytes, size, timeoutMs = 60_000) {
+      await n2.request({ cmd: 'raw-sink', expect: bytes }, 'raw-sinking');
+      const received = n2.request(undefined, 'raw-received', timeoutMs);
+      await n1.request({ cmd: 'raw-send', bytes, size }, 'raw-sent', timeoutMs);
+      const r = await received;
+      return (r.bytes * 8) / r.ms / 1000;
+    },
+    /** Raw dgram request/response: one `size`-byte datagram each way per transaction. */
+    async rawRequestResponse(size, rounds, maxMs) {
+      await n2.request({ cmd: 'raw-echo' }, 'raw-echoing');
+      const r = await n1.request({ cmd: 'raw-rr', size, rounds, maxMs }, 'raw-rr-done', maxMs + 30_000);
+      return (r.rounds * 1000) / r.ms;
+    },
+    /** Runs fn with node-1's underlay counted; returns {wireBytes, frames} of both directions. */
+    async countWire(fn) {
+      await n1.request({ cmd: 'count-start' }, 'counting');
+      await fn();
+      return n1.request({ cmd: 'count-stop' }, 'counted');
+    },
+    close: () => Promise.all([n1.close(), n2.close()]),
+  };
+}

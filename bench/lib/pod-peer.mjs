@@ -1,0 +1,324 @@
+// One emulated node in its own OS process for the `kernel` benchmark group, with either flannel
+// backend: vxlan (flannel.1 on a real UDP socket, flannel's vxlan_network.go programming) or
+// host-gw (eth0 uplink, one Ethernet frame per real datagram, `podCIDR via nodeIP dev eth0` as
+// flannel's hostgw backend routes). The pod-side endpoint is 10.244.N.1 (host-gw) or the
+// flannel.1 address 10.244.N.0 (vxlan). Driven by the parent (pod-pair.js) over IPC:
+//
+//   {cmd:'init', index, backend, transport}  → {event:'ready', port, rawPort}
+//   {cmd:'peer', port, rawPort}               → {event:'peered'}
+//   {cmd:'listen', port, mode:'sink'|'echo'}  → {event:'listening'}; sink: {event:'received', bytes, ms}
+//   {cmd:'send', port, bytes}                 → {event:'sent', bytes, ms}
+//   {cmd:'rr', port, size, rounds, maxMs}     → {event:'rr-done', rounds, ms}
+//   {cmd:'raw-echo'}                          → {event:'raw-echoing'}   (answers every datagram)
+//   {cmd:'raw-rr', size, rounds, maxMs}       → {event:'raw-rr-done', rounds, ms}
+//   {cmd:'raw-sink', expect}                  → {event:'raw-sinking'} … {event:'raw-received', bytes, ms}
+//   {cmd:'raw-send', bytes, size}             → {event:'raw-sent'}
+//   {cmd:'count-start'} / {cmd:'count-stop'}  → {event:'counting'} / {event:'counted', wireBytes, frames}
+//   {cmd:'exit'}
+import dgram from 'node:dgram';
+import { addVxlanRemoteNode, Namespace, UplinkLink, VxlanLink } from '@podnet/netstack';
+import { macFromIpv4, parseIpv4 } from '@podnet/wire';
+
+const send = (m) => process.send?.(m);
+let ns;
+let link;
+let backend;
+let index;
+let transport;
+let raw;
+let untap;
+let counted = { wireBytes: 0, frames: 0 };
+
+// The underlay tap synthesizes outer Ethernet(14) + IPv4(20) + UDP(8) around each real datagram.
+// For VXLAN that is the real wire (RFC 7348 §5: outer Ethernet/IPv4/UDP + VXLAN header + inner
+// frame); for host-gw the datagram IS the Ethernet frame a real wire would carry, so the 42 bytes
+// of emulation transport are taken off again. (Preamble, FCS and inter-frame gap are not counted,
+// as a capture does not show them.)
+const EMULATION_TRANSPORT = 42;
+
+const other = () => (index === 1 ? 2 : 1);
+const endpoint = (n) => (backend === 'vxlan' ? `10.244.${n}.0` : `10.244.${n}.1`);
+const PAYLOAD = Buffer.alloc(1 << 16, 0x5a);
+
+async function init(msg) {
+  index = msg.index;
+  backend = msg.backend;
+  transport = msg.transport;
+  ns = new Namespace({ name: `node-${index}` });
+  if (backend === 'vxlan') {
+    link = ns.addLink(
+      new VxlanLink({
+        mac: macFromIpv4(parseIpv4(`10.244.${index}.0`)) + 0x10000000000,
+        nodeIp: parseIpv4(`172.18.0.${index + 1}`),
+        localAddress: `${transport}.${index}`,
+        port: 0,
+      }),
+    );
+    await link.open();
+    ns.addAddress('flannel.1', `10.244.${index}.0/32`);
+  } else if (backend === 'host-gw') {
+    link = ns.addLink(
+      new UplinkLink({
+        mac: macFromIpv4(parseIpv4(`172.18.0.${index + 1}`)),
+        nodeIp: parseIpv4(`172.18.0.${index + 1}`),
+        localAddress: `${transport}.${index}`,
+        port: 0,
+      }),
+    );
+    await link.open();
+    ns.addAddress('eth0', `172.18.0.${index + 1}/24`);
+    ns.addAddress('eth0', `10.244.${index}.1/32`);
+  } else {
+    throw new Error(`pod-peer: backend "${backend}" is not vxlan or host-gw`);
+  }
+  raw = dgram.createSocket('udp4');
+  await new Promise((resolve) => raw.bind(0, `${transport}.${index}`, resolve));
+  send({ event: 'ready', port: link.localPort, rawPort: raw.address().port });
+}
+
+function peer(msg) {
+  const o = other();
+  const remote = { address: `${transport}.${o}`, port: msg.port };
+  if (backend === 'vxlan') {
+    addVxlanRemoteNode(ns, link, {
+      podCidr: `10.244.${o}.0/24`,
+      vtepMac: macFromIpv4(parseIpv4(`10.244.${o}.0`)) + 0x10000000000,
+      nodeIp: parseIpv4(`172.18.0.${o + 1}`),
+      transport: remote,
+    });
+  } else {
+    link.setPeer(parseIpv4(`172.18.0.${o + 1}`), remote);
+    ns.addRoute({ dst: `10.244.${o}.0/24`, via: `172.18.0.${o + 1}`, dev: 'eth0' });
+  }
+  peer.rawPort = msg.rawPort;
+  send({ event: 'peered' });
+}
+
+function countStart() {
+  counted = { wireBytes: 0, frames: 0 };
+  const strip = backend === 'vxlan' ? 0 : EMULATION_TRANSPORT;
+  untap = link.tapUnderlay({
+    write: (frame) => {
+      counted.frames++;
+      counted.wireBytes += frame.length - strip;
+    },
+  });
+  send({ event: 'counting' });
+}
+
+function countStop() {
+  untap?.();
+  untap = undefined;
+  send({ event: 'counted', ...counted });
+}
+
+function listen(msg) {
+  const server = ns.tcp.createServer((socket) => {
+    if (msg.mode === 'echo') {
+      socket.on('data', (d) => socket.write(d));
+      socket.on('end', () => socket.end());
+      socket.on('error', (e) => send({ event: 'error', message: e.message }));
+      return;
+    }
+    let bytes = 0;
+    let first;
+    socket.on('data', (d) => {
+      first ??= performance.now();
+      bytes += d.length;
+    });
+    socket.on('end', () => {
+      send({ event: 'received', bytes, ms: performance.now() - (first ?? performance.now()) });
+      socket.end();
+      server.close();
+    });
+    socket.on('error', (e) => send({ event: 'error', message: e.message }));
+  });
+  server.listen(msg.port, () => send({ event: 'listening' }));
+}
+
+function sendBulk(msg) {
+  const socket = ns.tcp.connect({ host: endpoint(other()), port: msg.port });
+  let offset = 0;
+  let start;
+  const pump = () => {
+    while (offset < msg.bytes) {
+      const n = Math.min(PAYLOAD.length, msg.bytes - offset);
+      offset += n;
+      if (!socket.write(n === PAYLOAD.length ? PAYLOAD : PAYLOAD.subarray(0, n))) {
+        socket.once('drain', pump);
+        return;
+      }
+    }
+    socket.end();
+  };
+  socket.on('connect', () => {
+    start = performance.now();
+    pump();
+  });
+  socket.resume();
+  socket.on('close', () => send({ event: 'sent', bytes: offset, ms: performance.now() - start }));
+  socket.on('error', (e) => send({ event: 'error', message: e.message }));
+}
+
+/** Request/response over one TCP connection: `size` bytes out, the same echoed back, one at a time. */
+function requestResponse(msg) {
+  const socket = ns.tcp.connect({ host: endpoint(other()), port: msg.port });
+  const request = PAYLOAD.subarray(0, msg.size);
+  let rounds = 0;
+  let pending = 0;
+  let start;
+  const finish = () => {
+    const ms = performance.now() - start;
+    socket.end();
+    send({ event: 'rr-done', rounds, ms });
+  };
+  socket.on('connect', () => {
+    start = performance.now();
+    pending = msg.size;
+    socket.write(request);
+  });
+  socket.on('data', (d) => {
+    pending -= d.length;
+    if (pending > 0) return;
+    rounds++;
+    if (rounds >= msg.rounds || performance.now() - start > msg.maxMs) return finish();
+    pending = msg.size;
+    socket.write(request);
+  });
+  socket.on('error', (e) => send({ event: 'error', message: e.message }));
+}
+
+function rawEcho() {
+  raw.removeAllListeners('message');
+  raw.on('message', (m, rinfo) => raw.send(m, rinfo.port, rinfo.address));
+  send({ event: 'raw-echoing' });
+}
+
+function rawRequestResponse(msg) {
+  const request = PAYLOAD.subarray(0, msg.size);
+  const target = `${transport}.${other()}`;
+  let rounds = 0;
+  const start = performance.now();
+  raw.removeAllListeners('message');
+  // A datagram lost on loopback is resent after 50 ms, so a loss cannot stall the loop.
+  let retry;
+  const ask = () => {
+    clearTimeout(retry);
+    retry = setTimeout(ask, 50);
+    raw.send(request, peer.rawPort, target);
+  };
+  raw.on('message', () => {
+    rounds++;
+    if (rounds >= msg.rounds || performance.now() - start > msg.maxMs) {
+      clearTimeout(retry);
+      raw.removeAllListeners('message');
+      send({ event: 'raw-rr-done', rounds, ms: performance.now() - start });
+      return;
+    }
+    ask();
+  });
+  ask();
+}
+
+// Raw bulk: the receiver counts and returns a 4-byte running count every ACK_EVERY datagrams; the
+// sender keeps at most WINDOW unacknowledged (fewer than a default receive buffer holds), so the
+// ceiling measures what a Node receiver takes, not what its socket drops.
+const WINDOW = 64;
+const ACK_EVERY = 32;
+
+function rawSink(msg) {
+  raw.removeAllListeners('message');
+  let bytes = 0;
+  let datagrams = 0;
+  let first;
+  let last;
+  const ack = Buffer.alloc(4);
+  const idle = setInterval(() => {
+    if (last !== undefined && performance.now() - last > 500) done(true);
+  }, 100);
+  let from;
+  const done = (short) => {
+    clearInterval(idle);
+    raw.removeAllListeners('message');
+    if (short && from) raw.send(Buffer.from([0xff, 0xff, 0xff, 0xff]), from.port, from.address);
+    send({ event: 'raw-received', bytes, datagrams, ms: (last ?? 0) - (first ?? 0) });
+  };
+  raw.on('message', (m, rinfo) => {
+    from = rinfo;
+    const now = performance.now();
+    first ??= now;
+    last = now;
+    bytes += m.length;
+    datagrams++;
+    if (datagrams % ACK_EVERY === 0 || bytes >= msg.expect) {
+      ack.writeUInt32BE(datagrams >>> 0);
+      raw.send(ack, rinfo.port, rinfo.address);
+    }
+    if (bytes >= msg.expect) done(false);
+  });
+  send({ event: 'raw-sinking' });
+}
+
+function rawSend(msg) {
+  raw.removeAllListeners('message');
+  const datagram = PAYLOAD.subarray(0, msg.size);
+  const target = `${transport}.${other()}`;
+  const total = Math.ceil(msg.bytes / msg.size);
+  let sent = 0;
+  let acked = 0;
+  let lastAck = performance.now();
+  const pump = () => {
+    while (sent < total && sent - acked < WINDOW) {
+      raw.send(datagram, peer.rawPort, target);
+      sent++;
+    }
+  };
+  const stall = setInterval(() => {
+    if (sent < total && sent - acked >= WINDOW && performance.now() - lastAck > 20) {
+      acked = sent - WINDOW / 2;
+      pump();
+    }
+  }, 10);
+  raw.on('message', (m) => {
+    if (m.length !== 4) return;
+    lastAck = performance.now();
+    acked = Math.max(acked, m.readUInt32BE(0));
+    if (acked >= total) {
+      clearInterval(stall);
+      raw.removeAllListeners('message');
+      send({ event: 'raw-sent', datagrams: sent });
+      return;
+    }
+    pump();
+  });
+  pump();
+}
+
+const commands = {
+  init,
+  peer,
+  listen,
+  send: sendBulk,
+  rr: requestResponse,
+  'raw-echo': rawEcho,
+  'raw-rr': rawRequestResponse,
+  'raw-sink': rawSink,
+  'raw-send': rawSend,
+  'count-start': countStart,
+  'count-stop': countStop,
+  exit: async () => {
+    await ns?.close();
+    raw?.close();
+    process.exit(0);
+  },
+};
+
+process.on('message', (msg) => {
+  const command = commands[msg.cmd];
+  if (!command) return send({ event: 'error', message: `pod-peer: unknown command ${msg.cmd}` });
+  Promise.resolve()
+    .then(() => command(msg))
+    .catch((e) => send({ event: 'error', message: e.stack ?? String(e) }));
+});
+// The parent's death must not leave this process behind.
+process.on('disconnect', () => process.exit(0));
