@@ -18,7 +18,14 @@ import {
   type TraceEvent,
 } from '../../packages/netfilter/src/index.ts';
 import { sctpPacket, TCP, tcpPacket, udpPacket } from '../../packages/netfilter/src/testing/conntrack-packets.ts';
-import { type Namespace, type NetworkPolicy, type Pod, renderPolicies } from '../../packages/netpol/src/index.ts';
+import {
+  buildMatrix,
+  formatMatrix,
+  type Namespace,
+  type NetworkPolicy,
+  type Pod,
+  renderPolicies,
+} from '../../packages/netpol/src/index.ts';
 import { parseIpv4, SeededRng } from '../../packages/wire/src/index.ts';
 import { FakeClock } from '../../packages/wire/src/testing/fake-clock.ts';
 
@@ -189,11 +196,9 @@ export class Cluster {
     );
   }
 
-  /** The 9x9 matrix in the upstream suite's print format. */
+  /** The 9x9 matrix in the upstream suite's print format (the package's formatMatrix, as `podnet netpol probe` prints it). */
   matrix(port: number, protocol: Protocol): string {
-    const rows = [['-', ...ALL_PODS].join('\t')];
-    for (const from of ALL_PODS) rows.push([from, ...ALL_PODS.map((to) => (this.probe(from, to, port, protocol) ? '.' : 'X'))].join('\t'));
-    return rows.join('\n');
+    return formatMatrix(buildMatrix(ALL_PODS, (from, to) => this.probe(from, to, port, protocol)));
   }
 }
 
@@ -222,8 +227,6 @@ export class Reachability {
     return this;
   }
   print(): string {
-    const rows = [['-', ...ALL_PODS].join('\t')];
-    for (const f of ALL_PODS) rows.push([f, ...ALL_PODS.map((t) => (this.cells.get(`${f}>${t}`) ? '.' : 'X'))].join('\t'));
-    return rows.join('\n');
+    return formatMatrix(buildMatrix(ALL_PODS, (f, t) => this.cells.get(`${f}>${t}`) === true));
   }
 }

@@ -4,6 +4,8 @@ export const NetpolErrorCodes = {
   INVALID_POLICY: 'PODNET_ERR_NETPOL_INVALID_POLICY',
   /** The agent was constructed with options it cannot work with. */
   CONFIG: 'PODNET_ERR_NETPOL_CONFIG',
+  /** A reachability matrix (`podnet netpol probe --expect FILE`) that cannot be read or compared. */
+  MATRIX: 'PODNET_ERR_NETPOL_MATRIX',
   /** iptables-restore refused the rendered payload (the previous rules stay in force). */
   APPLY: 'PODNET_ERR_NETPOL_APPLY',
 } as const;

@@ -8,6 +8,7 @@ export * from './change-tracker.js';
 export * from './decided.js';
 export * from './errors.js';
 export * from './informers.js';
+export * from './matrix.js';
 export * from './metrics.js';
 export * from './renderer.js';
 export * from './semantics.js';
