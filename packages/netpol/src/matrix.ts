@@ -42,7 +42,7 @@ export function parseMatrix(text: string, source = 'matrix'): Matrix {
       NetpolErrorCodes.MATRIX,
       `${source}:${n}: ${what} (expected the probe's format: a "-" header row of pods, then one row per pod of "." or "X")`,
     );
-  if (!header || header.words[0] !== '-') throw bad(header?.n ?? 1, 'the first row must start with "-"');
+  if (header === undefined || header.words[0] !== '-') throw bad(header?.n ?? 1, 'the first row must start with "-"');
   const pods = header.words.slice(1);
   if (pods.length === 0 || new Set(pods).size !== pods.length) throw bad(header.n, 'the header must name each pod once');
   const rows = lines.slice(1);
