@@ -112,6 +112,7 @@ async function dispatch(command: string, rest: string[], io: Output): Promise<nu
           timeout: { type: 'string', default: '120' },
           'node-monitor-grace-period': { type: 'string' },
           'pod-eviction-timeout': { type: 'string' },
+          runtime: { type: 'string', default: 'process' },
         },
         'up',
       );
@@ -120,6 +121,24 @@ async function dispatch(command: string, rest: string[], io: Output): Promise<nu
       const backend = values.backend as string;
       if (backend !== 'vxlan' && backend !== 'host-gw')
         throw new UsageError(`podnet up: --backend must be vxlan or host-gw (got "${backend}")`, 'run `podnet help up`');
+      if (values.runtime !== 'process' && values.runtime !== 'compose')
+        throw new UsageError(`podnet up: --runtime must be process or compose (got "${values.runtime}")`, 'run `podnet help up`');
+      if (values.runtime === 'compose') {
+        // The cluster as containers (deploy/docker-compose.yml, packages/cli/src/compose).
+        const { composeUp } = await import('../compose/index.js');
+        await composeUp(
+          {
+            nodes: integer(values.nodes as string, '--nodes', 'up', 1, MAX_NODES),
+            backend,
+            project: checkClusterName(String(values.name)),
+            ...(values['state-dir'] ? { stateDir: values['state-dir'] as string } : {}),
+            apiPort: integer(values['api-port'] as string, '--api-port', 'up', 1, 65535),
+            timeoutMs: integer(values.timeout as string, '--timeout', 'up', 1, 3600) * 1000,
+          },
+          io,
+        );
+        return 0;
+      }
       const prefix = values['transport-prefix'] as string;
       if (!/^127\.\d{1,3}\.\d{1,3}$/.test(prefix) || prefix.split('.').some((o) => Number(o) > 255))
         throw new UsageError(
@@ -150,9 +169,23 @@ async function dispatch(command: string, rest: string[], io: Output): Promise<nu
       );
     }
     case 'down': {
-      const { values, positionals } = parse(rest, { purge: { type: 'boolean', default: false } }, 'down');
+      const { values, positionals } = parse(
+        rest,
+        { purge: { type: 'boolean', default: false }, runtime: { type: 'string', default: 'process' } },
+        'down',
+      );
       if (values.help) return printHelp(io, DOWN_HELP);
       none(positionals, 'down');
+      if (values.runtime !== 'process' && values.runtime !== 'compose')
+        throw new UsageError(`podnet down: --runtime must be process or compose (got "${values.runtime}")`, 'run `podnet help down`');
+      if (values.runtime === 'compose') {
+        const { composeDown } = await import('../compose/index.js');
+        await composeDown(
+          { project: checkClusterName(String(values.name)), ...(values['state-dir'] ? { stateDir: values['state-dir'] as string } : {}) },
+          io,
+        );
+        return 0;
+      }
       return down(
         {
           name: String(values.name),

@@ -16,7 +16,7 @@ export const CLUSTER_COMMANDS_SUMMARY = `  up [--nodes N] [--backend vxlan|host-
 
 export const UP_HELP = `Usage: podnet up [--nodes N] [--backend vxlan|host-gw] [--name NAME] [--demo] [--state-dir DIR]
                  [--api-port 6443] [--transport-prefix 127.0.1] [--timeout S]
-                 [--node-monitor-grace-period S] [--pod-eviction-timeout S]
+                 [--node-monitor-grace-period S] [--pod-eviction-timeout S] [--runtime process|compose]
 
 Starts a cluster of local processes: the control plane (API server + controllers) on
 127.0.0.1:6443, and N nodes (default 3). Node N is a node-agent (the kubelet) that runs its
@@ -30,12 +30,16 @@ returns; the cluster keeps running until \`podnet down\`.
 generator calling it.
 --api-port and --transport-prefix (node N on PREFIX.N) let a second cluster run beside the first;
 --node-monitor-grace-period (default 10 s) and --pod-eviction-timeout (default 30 s) tune how fast
-a dead node goes NotReady and loses its pods.`;
+a dead node goes NotReady and loses its pods.
+--runtime compose runs the cluster as containers instead (deploy/docker-compose.yml through
+docker compose or docker-compose: node N at 172.30.0.(10+N), API server, live page and the
+NodePorts 30080-30089 published on 127.0.0.1); stop it with \`podnet down --runtime compose\`.`;
 
-export const DOWN_HELP = `Usage: podnet down [--name NAME] [--state-dir DIR] [--purge]
+export const DOWN_HELP = `Usage: podnet down [--name NAME] [--state-dir DIR] [--purge] [--runtime process|compose]
 
 Stops every process \`podnet up\` started for the cluster (SIGTERM, then SIGKILL after 10 s).
-Keeps the state directory (logs, credentials, the API server's data) unless --purge.`;
+Keeps the state directory (logs, credentials, the API server's data) unless --purge.
+--runtime compose removes a \`podnet up --runtime compose\` cluster's containers and network.`;
 
 export const STATUS_HELP = `Usage: podnet status [--name NAME] [--state-dir DIR]
 

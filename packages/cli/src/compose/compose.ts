@@ -74,6 +74,16 @@ interface NodeObject {
   status?: { conditions?: Array<{ type?: string; status?: string }> };
 }
 
+function portFromEnv(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined || text === '') return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    throw new ComposeError(ComposeErrorCodes.USAGE, `podnet: $${name} must be a port from 1 to 65535 (got "${text}")`);
+  }
+  return n;
+}
+
 export async function composeUp(options: ComposeUpOptions, io: Output): Promise<ComposeRecord> {
   const nodes = composeNodes(options.nodes);
   const project = options.project ?? 'podnet';
@@ -83,8 +93,17 @@ export async function composeUp(options: ComposeUpOptions, io: Output): Promise<
   const stateDir = composeStateDir(project, options.stateDir);
   const cmd = await findCompose();
   const apiPort = options.apiPort ?? 6443;
-  const first = options.nodePortHostFirst ?? PUBLISHED_NODEPORTS.first;
+  // Host ports and the image may also come from the environment compose itself reads
+  // (PODNET_LIVE_PORT, PODNET_NODEPORT_HOST_FIRST, PODNET_IMAGE), as with `docker compose up`.
+  const first = options.nodePortHostFirst ?? portFromEnv('PODNET_NODEPORT_HOST_FIRST') ?? PUBLISHED_NODEPORTS.first;
+  const livePort = options.livePort ?? portFromEnv('PODNET_LIVE_PORT') ?? 8080;
   const span = PUBLISHED_NODEPORTS.last - PUBLISHED_NODEPORTS.first;
+  if (first + span > 65535) {
+    throw new ComposeError(
+      ComposeErrorCodes.USAGE,
+      `podnet: the NodePort host range ${first}-${first + span} goes past port 65535; start it lower`,
+    );
+  }
   mkdirSync(stateDir, { recursive: true });
   // A fresh cluster each time: old credentials and API data would not match the new containers.
   for (const stale of ['control-plane', 'kubeconfig', 'kubeconfig-node-agent', 'kubeconfig-kube-proxy'])
@@ -99,7 +118,7 @@ export async function composeUp(options: ComposeUpOptions, io: Output): Promise<
   const env: Record<string, string> = {
     PODNET_STATE_DIR: stateDir,
     PODNET_API_PORT: String(apiPort),
-    PODNET_LIVE_PORT: String(options.livePort ?? 8080),
+    PODNET_LIVE_PORT: String(livePort),
     PODNET_NODEPORT_HOST_FIRST: String(first),
     PODNET_NODEPORT_HOST_LAST: String(first + span),
     PODNET_BACKEND: options.backend ?? 'vxlan',
