@@ -69,7 +69,7 @@ const note = (line: string) => {
   process.stdout.write(`[e2e] ${line}\n`);
 };
 
-describeInterop('podnet up: a 3-node cluster end to end', { commands: ['kubectl', 'tshark'] }, () => {
+describeInterop('podnet up: a 3-node cluster end to end', { commands: ['kubectl', 'tshark', 'curl'] }, () => {
   beforeAll(async () => {
     const apiPort = await freePort();
     const started = Date.now();
@@ -232,9 +232,11 @@ describeInterop('podnet up: a 3-node cluster end to end', { commands: ['kubectl'
     const cluster = await port('web');
     const local = await port('web-local');
     const webNodes = new Set((await podsOf('web')).map((p) => p.spec.nodeName));
+    // The real curl on this machine, as a user would run it.
     const get = async (url: string) => {
-      const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-      return res.ok ? (await res.text()).trim() : `HTTP ${res.status}`;
+      const r = await execa('curl', ['-s', '-m', '5', '-w', '\n%{http_code}', url], { reject: false });
+      const [body, code] = r.stdout.split('\n') as [string, string | undefined];
+      return r.exitCode === 0 && code === '200' ? body.trim() : undefined;
     };
     for (const n of record.nodes) {
       const viaCluster = await eventually(
@@ -694,7 +696,9 @@ describeInterop('podnet up --backend host-gw: pods across nodes over plain route
         expect(r.stdout.trim(), `client-${n} -> ${p.metadata.name} on ${p.spec.nodeName}`).toBe(p.metadata.name);
       }
     }
-    const far = web.find((p) => p.spec.nodeName !== 'node-1') ?? (web[0] as Pod);
+    // The scheduler spreads the two replicas, so node-1 reaches one on node-2 over eth0.
+    const far = web.find((p) => p.spec.nodeName !== 'node-1') as Pod;
+    expect(far, web.map((p) => p.spec.nodeName).join(',')).toBeDefined();
     // host-gw carries full 1500-byte frames (no 50-byte VXLAN overhead): 1472 bytes of ICMP payload with DF set fit.
     const ping = await run('client-1', ['ping', '-c', '1', '-s', '1472', '-M', 'do', far.status?.podIP as string]);
     expect(ping.exitCode, ping.stdout + ping.stderr).toBe(0);
@@ -707,9 +711,13 @@ describeInterop('podnet up --backend host-gw: pods across nodes over plain route
     expect([...seen].sort()).toEqual(web.map((p) => p.metadata.name).sort());
     // The default capture of a host-gw node is eth0's underlay (no flannel.1 on these nodes).
     const file = join(gwRoot, 'eth0.pcap');
-    const capture = gw('capture', 'node-1', '-w', file, '--duration', '2');
-    await new Promise((r) => setTimeout(r, 700));
-    await run('client-1', ['curl', '-s', '-m', '2', `http://${far.status?.podIP}:8080/hostname`]);
+    const capture = gw('capture', 'node-1', '-w', file, '--duration', '4');
+    // The CLI needs a moment to start and arm the capture; requests spread over the window after that.
+    await new Promise((r) => setTimeout(r, 1200));
+    for (let i = 0; i < 4; i++) {
+      await run('client-1', ['curl', '-s', '-m', '2', `http://${far.status?.podIP}:8080/hostname`]);
+      await new Promise((r) => setTimeout(r, 300));
+    }
     const c = await capture;
     expect(c.exitCode, c.stderr).toBe(0);
     expect(c.stdout).toMatch(/^[1-9]\d* packets \(\d+ bytes\) captured on node-1 eth0: /);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseTarget, probeCommand } from './trace.js';
+import { parseTarget, pickProbe, probeCommand, splitPackets } from './trace.js';
 import { nodePlan } from './up.js';
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'podnet.js');
@@ -113,5 +113,27 @@ describe('podnet cluster commands', () => {
     expect(() => parseTarget('10.96.0.300:80', 'tcp')).toThrow(/is not IPv4:PORT/);
     expect(probeCommand('tcp', '10.96.0.2', 80)).toEqual(['nc', '-z', '-w', '2', '10.96.0.2', '80']);
     expect(() => probeCommand('sctp', '10.96.0.2', 80)).toThrow(/no SCTP client/);
+  });
+
+  it('trace splits a node\'s events into packets and follows the probe flow to the other nodes', () => {
+    const ev = (table: string, hook: string, src: string, srcPort: number, dst: string, dstPort: number, target = '') =>
+      ({ hook, table, chain: hook, kind: 'policy', ruleNumber: 1, target, src, dst, protocol: 'tcp', srcPort, dstPort, mark: 0, line: '' });
+    // An established packet of another flow first, then the probe (NEW: it traverses nat and is DNATed).
+    const source = [
+      ev('raw', 'PREROUTING', '10.244.1.5', 1111, '10.96.0.2', 80),
+      ev('filter', 'FORWARD', '10.244.1.5', 1111, '10.244.2.4', 8080),
+      ev('raw', 'PREROUTING', '10.244.1.5', 2222, '10.96.0.2', 80),
+      ev('nat', 'PREROUTING', '10.244.1.5', 2222, '10.96.0.2', 80, 'DNAT'),
+      ev('filter', 'FORWARD', '10.244.1.5', 2222, '10.244.3.4', 8080),
+    ];
+    expect(splitPackets(source).map((p) => p.length)).toEqual([2, 3]);
+    const others = new Map([
+      ['node-2', [ev('raw', 'PREROUTING', '10.244.1.5', 1111, '10.244.2.4', 8080)]],
+      ['node-3', [ev('raw', 'PREROUTING', '10.244.1.5', 9999, '10.244.3.4', 8080), ev('raw', 'PREROUTING', '10.244.1.5', 2222, '10.244.3.4', 8080)]],
+    ]);
+    const picked = pickProbe(source, others);
+    expect(picked.source.map((e) => e.srcPort)).toEqual([2222, 2222, 2222]);
+    expect([...picked.remote.keys()]).toEqual(['node-3']);
+    expect(picked.remote.get('node-3')?.[0]?.srcPort).toBe(2222);
   });
 });
