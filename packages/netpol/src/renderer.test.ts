@@ -136,4 +136,21 @@ describe('renderPolicies', () => {
     expect(comments).toContain(`${`${ns}/${long}`.slice(0, 197)}... ingress rule 0: except 10.255.255.255/32`);
     new Netfilter().restore(r.payload, { noflush: true });
   });
+
+  it('renders no chain for a rule that can allow nothing (a named port no destination has)', () => {
+    const r = renderPolicies({
+      ...state,
+      policies: [
+        {
+          metadata: { namespace: 'x', name: 'nowhere' },
+          spec: {
+            podSelector: { matchLabels: { pod: 'a' } },
+            ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } }], ports: [{ port: 'nope' }] }],
+          },
+        },
+      ],
+    });
+    expect(r.chains.filter((c) => /^PODNET-P[RPB]-/.test(c))).toEqual([]);
+    expect(r.payload).toContain('-m comment --comment "x/a default deny ingress" -j DROP');
+  });
 });

@@ -153,6 +153,8 @@ function renderRule(
   const ppName = peerChain(key, direction, rule.index);
   const allow = `-m comment --comment ${q(allowComment(key, direction, rule.index))} -j MARK --set-xmark ${mark}/${mark}`;
   const peerLines: string[] = [];
+  /** ipBlock-with-except chains, added only if the rule is rendered at all. */
+  const blocks: Array<[string, string[]]> = [];
   const addr = direction === 'ingress' ? '-s' : '-d';
   rule.peers.forEach((peer, i) => {
     if (peer.kind === 'any') peerLines.push(allow);
@@ -160,7 +162,8 @@ function renderRule(
     else if (peer.except.length === 0) peerLines.push(`${addr} ${peer.cidr} ${allow}`);
     else {
       const pb = blockChain(key, direction, rule.index, i);
-      const lines = addChain(c, pb);
+      const lines: string[] = [];
+      blocks.push([pb, lines]);
       for (const e of peer.except)
         lines.push(`-A ${pb} ${addr} ${e} -m comment --comment ${q(`${ruleComment(key, direction, rule.index)}: except ${e}`)} -j RETURN`);
       lines.push(`-A ${pb} ${allow}`);
@@ -192,6 +195,7 @@ function renderRule(
   for (const l of portLines) pr.push(`-A ${prName} ${l}`);
   const pp = addChain(c, ppName);
   for (const l of peerLines) pp.push(`-A ${ppName} ${l}`);
+  for (const [name, lines] of blocks) addChain(c, name).push(...lines);
   return prName;
 }
 
