@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeClient } from '@podnet/client';
+import { Informer, KubeClient } from '@podnet/client';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadgenDeployment, webDeployment, webService } from '../../packages/cli/src/cluster/demo-app.ts';
@@ -553,7 +553,23 @@ describeInterop('podnet up: a 3-node cluster end to end', { commands: ['kubectl'
   it('podnet kill pod: the container dies, restarts and its endpoint is ready again', async () => {
     const victim = (await podsOf('web')).find((p) => p.spec.nodeName === 'node-2') ?? ((await podsOf('web'))[0] as Pod);
     const restartsBefore = victim.status?.containerStatuses?.[0]?.restartCount ?? 0;
-    const t0 = Date.now();
+    // Every EndpointSlice change, from a watch: the endpoint's ready=false (or removal) can be brief.
+    const ip = victim.status?.podIP as string;
+    let endpointOutAt: number | undefined;
+    let t0 = Date.now();
+    const slices = new Informer(client.resource('endpointslices'), {
+      namespace: 'default',
+      labelSelector: { 'kubernetes.io/service-name': 'web' },
+    });
+    const check = (s: unknown) => {
+      const eps = (s as Slice).endpoints ?? [];
+      const mine = eps.find((e) => e.addresses.includes(ip));
+      if (endpointOutAt === undefined && (!mine || mine.conditions?.ready === false)) endpointOutAt = Date.now() - t0;
+    };
+    slices.addEventHandler({ add: () => undefined, update: (_o, s) => check(s), delete: () => undefined });
+    slices.start();
+    await slices.waitForSync(10_000);
+    t0 = Date.now();
     const k = await podnet('kill', 'pod', victim.metadata.name);
     expect(k.exitCode, k.stderr).toBe(0);
     expect(k.stdout).toContain(`pod/${victim.metadata.name} killed on ${victim.spec.nodeName}`);
@@ -570,6 +586,10 @@ describeInterop('podnet up: a 3-node cluster end to end', { commands: ['kubectl'
       50,
     );
     expect(back.status?.containerStatuses?.[0]?.restartCount).toBeGreaterThan(restartsBefore);
+    await slices.stop();
+    // Readiness failed, so the endpoint left the Service's ready set before the container came back.
+    expect(endpointOutAt, 'the endpoint never went not-ready in the EndpointSlice').toBeDefined();
+    note(`  ${victim.metadata.name}'s endpoint not ready in the EndpointSlice at ${endpointOutAt} ms`);
     note(
       `podnet kill pod ${victim.metadata.name}: restarted and back in the EndpointSlice after ${Date.now() - t0} ms${sawNotReady === undefined ? ' (NotReady not observed between polls)' : ` (NotReady seen at ${sawNotReady} ms)`}`,
     );
