@@ -2,12 +2,13 @@
 // socket server speaking proto/podnet-node.proto (its handlers record what kube-proxy asks for,
 // standing in for the cni-agent's netfilter): informers → proxier → iptables-restore over the
 // socket, started before the socket exists (the cni-agent may start later), /healthz, /metrics.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ApiServer, startApiServer } from '@podnet/apiserver';
+import { type ApiServer, kubeconfigYaml, startApiServer } from '@podnet/apiserver';
 import { KubeClient } from '@podnet/client';
 import { ControlServer, type Handlers } from '@podnet/cni-agent';
+import { execa } from 'execa';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KubeProxyProcess, startKubeProxy } from './process.js';
@@ -107,4 +108,33 @@ describe('kube-proxy process', () => {
     );
     expect(next.payload).not.toContain('--to-destination 10.244.1.2:8080');
   }, 30_000);
+
+  it('runs as a process (dist/main.js): ready line, /healthz, exit 0 on SIGTERM; bad flags exit 2 with the usage', async () => {
+    const main = join(import.meta.dirname, '..', 'dist', 'main.js');
+    const bad = await execa(process.execPath, [main, '--node', 'node-1'], { reject: false });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('PODNET_ERR_KUBE_PROXY_CONFIG: kube-proxy: --kubeconfig is required');
+    expect(bad.stderr).not.toMatch(/^\s+at /m);
+    const kubeconfig = join(dir, 'kubeconfig-kube-proxy');
+    writeFileSync(kubeconfig, kubeconfigYaml(api.url, api.caPem, api.tokens['kube-proxy'] as string, 'kube-proxy'));
+    const child = execa(
+      process.execPath,
+      [main, '--node', 'node-1', '--kubeconfig', kubeconfig, '--control-socket', socketPath, '--metrics-address', '127.0.0.1:0'],
+      { reject: false },
+    );
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout?.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /podnet kube-proxy node-1 ready \(metrics (http:\/\/[^ ]+)\/metrics\)/.exec(out);
+        if (m) resolve(m[1] as string);
+      });
+      child.once('exit', () => reject(new Error(`kube-proxy exited before it was ready: ${out}`)));
+    });
+    await until('the process healthy', async () => ((await fetch(`${url}/healthz`)).status === 200 ? true : undefined));
+    child.kill('SIGTERM');
+    const done = await child;
+    expect(done.exitCode).toBe(0);
+    expect(done.stderr).toMatch(/"component":"kube-proxy","node":"node-1".*"msg":"kube-proxy stopping"/);
+  }, 60_000);
 });
