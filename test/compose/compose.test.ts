@@ -1,0 +1,262 @@
+// Compose smoke test (issue 7, DESIGN §8): the podnet image built offline (podnet-base:local from
+// this machine's Node.js, the prepared tree, cached by content hash), `composeUp` with 3 nodes,
+// a pod on node-1 reaching a Service backed on node-3, a NodePort answering on 127.0.0.1 through
+// the published port, a killed node going NotReady, `composeDown` leaving no containers or
+// networks, and `promtool check config` on the Prometheus configuration compose mounts.
+// The test's real sockets go to 127.0.0.1 only (published ports); containers are reached by docker.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { composeKill } from '../../packages/cli/src/compose/index.ts';
+import { KubeClient, type KubeObject } from '../../packages/client/src/index.ts';
+
+/** A Pod or Service as the test writes it. */
+type Obj = KubeObject & { spec?: unknown };
+
+import { ensureDocker } from '../support/docker.ts';
+import { describeInterop } from '../support/interop.ts';
+import { buildTestImage, REPO } from './image.ts';
+
+const project = `podnet-smoke-${process.pid}`;
+const stateDir = mkdtempSync(join(tmpdir(), 'podnet-compose-'));
+const timings: Record<string, number> = {};
+const lines: string[] = [];
+const io = { out: (l: string) => void lines.push(l), err: (l: string) => void lines.push(l) };
+let kubeconfig = '';
+let client: KubeClient | undefined;
+let nodePortHost = 0;
+let livePort = 0;
+let up = false;
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+/** A free port on 127.0.0.1 (bound to 0 and released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+/** Ten consecutive free ports for the published NodePort range (bounded tries). */
+async function freeRange(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const first = 40_000 + Math.floor(Math.random() * 20_000);
+    const all = await Promise.all(Array.from({ length: 10 }, (_, k) => portFree(first + k)));
+    if (all.every(Boolean)) return first;
+  }
+  throw new Error('no 10 consecutive free ports on 127.0.0.1');
+}
+/** The real `podnet` command (packages/cli/bin, running dist/), as a user runs it. */
+function podnet(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(REPO, 'packages/cli/bin/podnet.js'), ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 600_000);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+const kubectl = (...args: string[]) =>
+  spawnSync('kubectl', args, { env: { ...process.env, KUBECONFIG: kubeconfig }, encoding: 'utf8', timeout: 30_000 });
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+}
+const timed = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
+  const t = Date.now();
+  try {
+    return await fn();
+  } finally {
+    timings[name] = Date.now() - t;
+  }
+};
+function projectResources(kind: 'ps' | 'network'): string[] {
+  const args = kind === 'ps' ? ['ps', '-a', '-q'] : ['network', 'ls', '-q'];
+  const out = execFileSync('docker', [...args, '--filter', `label=com.docker.compose.project=${project}`], { encoding: 'utf8' });
+  return out.split('\n').filter(Boolean);
+}
+
+/** Containers and networks of an earlier smoke run that died before its down (the subnet is pinned). */
+function removeLeftovers(): void {
+  const label = '{{.Label "com.docker.compose.project"}}';
+  const names =
+    execFileSync('docker', ['ps', '-a', '--format', label], { encoding: 'utf8' }) +
+    execFileSync('docker', ['network', 'ls', '--format', label], { encoding: 'utf8' });
+  for (const old of new Set(names.split('\n').filter((n) => n.startsWith('podnet-smoke-')))) {
+    const ids = execFileSync('docker', ['ps', '-a', '-q', '--filter', `label=com.docker.compose.project=${old}`], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean);
+    if (ids.length > 0) spawnSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
+    const nets = execFileSync('docker', ['network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${old}`], {
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter(Boolean);
+    if (nets.length > 0) spawnSync('docker', ['network', 'rm', ...nets], { stdio: 'ignore' });
+  }
+}
+
+describeInterop('docker compose cluster (deploy/)', { root: true, commands: ['kubectl', 'apt-get'] }, () => {
+  beforeAll(async () => {
+    await timed('docker', () => ensureDocker());
+    const image = await timed('image', () => buildTestImage((l) => io.out(l)));
+    io.out(`image ${image.tag} (${image.cached ? 'cached' : 'built'}, ${image.files} files)`);
+    removeLeftovers();
+    nodePortHost = await freeRange();
+    const apiPort = await freePort();
+    livePort = await freePort();
+    const started = await timed('up', () =>
+      podnet(
+        [
+          'up',
+          '--runtime',
+          'compose',
+          '--nodes',
+          '3',
+          '--name',
+          project,
+          '--state-dir',
+          stateDir,
+          '--api-port',
+          String(apiPort),
+          '--timeout',
+          '180',
+        ],
+        { PODNET_IMAGE: image.tag, PODNET_LIVE_PORT: String(livePort), PODNET_NODEPORT_HOST_FIRST: String(nodePortHost) },
+      ),
+    );
+    lines.push(...started.stdout.split('\n'), ...started.stderr.split('\n'));
+    expect(started.status, started.stdout + started.stderr).toBe(0);
+    up = true;
+    kubeconfig = join(stateDir, 'kubeconfig');
+    client = new KubeClient({ kubeconfig });
+  }, 900_000);
+
+  afterAll(async () => {
+    client?.close();
+    if (up) await podnet(['down', '--runtime', 'compose', '--name', project, '--state-dir', stateDir], {});
+    rmSync(stateDir, { recursive: true, force: true });
+    process.stderr.write(`compose smoke output:\n${lines.join('\n')}\ncompose smoke timings (ms): ${JSON.stringify(timings)}\n`);
+  }, 300_000);
+
+  it('brings up three Ready nodes whose node IP is the container address', async () => {
+    const nodes = (await client?.resource('nodes').list())?.items as Array<{
+      metadata: { name: string };
+      status: { addresses: Array<{ type: string; address: string }> };
+    }>;
+    expect(nodes.map((n) => n.metadata.name).sort()).toEqual(['node-1', 'node-2', 'node-3']);
+    for (const n of nodes) {
+      expect(n.status.addresses.find((a) => a.type === 'InternalIP')?.address).toBe(`172.30.0.${10 + Number(n.metadata.name.slice(5))}`);
+    }
+    expect(lines).toContain('  node-3 Ready');
+    expect(lines.some((l) => l.includes(`curl http://127.0.0.1:${nodePortHost}/`))).toBe(true);
+  });
+
+  it('publishes the live page on 127.0.0.1', async () => {
+    const page = await until(
+      'the live page answers',
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${livePort}/`, { signal: AbortSignal.timeout(3000) });
+        return r.ok ? await r.text() : undefined;
+      },
+      30_000,
+    );
+    expect(page).toMatch(/<html/i);
+  });
+
+  it('a pod on node-1 reaches a Service backed on node-3 by its ClusterIP', async () => {
+    await timed('workload', async () => {
+      const pods = client?.resource<Obj>('pods');
+      await pods?.create({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'web-3', namespace: 'default', labels: { app: 'web' } },
+        spec: {
+          nodeName: 'node-3',
+          containers: [{ name: 'web', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec', '--http-port=8080'] }],
+        },
+      });
+      await pods?.create({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'client-1', namespace: 'default' },
+        spec: { nodeName: 'node-1', containers: [{ name: 'toolbox', image: 'busybox:1.36', command: ['sleep', '3600'] }] },
+      });
+      await client?.resource<Obj>('services').create({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace: 'default' },
+        spec: { type: 'NodePort', selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080, nodePort: 30080 }] },
+      });
+    });
+    const clusterIP = await until(
+      'Service web has a ready endpoint',
+      async () => {
+        const svc = (await client?.resource('services').get('web', { namespace: 'default' })) as { spec: { clusterIP: string } };
+        const r = kubectl('exec', 'client-1', '--', 'curl', '-s', '-m', '2', `http://${svc.spec.clusterIP}/hostname`);
+        return r.status === 0 && r.stdout === 'web-3' ? svc.spec.clusterIP : undefined;
+      },
+      90_000,
+    );
+    expect(clusterIP).toMatch(/^10\.9[6-9]\./);
+  }, 120_000);
+
+  it('docker compose kill node-2 makes node-2 NotReady', async () => {
+    await composeKill('node-2', { stateDir });
+    const status = await timed('notready', () =>
+      until(
+        'node-2 NotReady',
+        async () => {
+          const n = (await client?.resource('nodes').get('node-2')) as { status: { conditions: Array<{ type: string; status: string }> } };
+          const ready = n.status.conditions.find((c) => c.type === 'Ready');
+          return ready && ready.status !== 'True' ? ready.status : undefined;
+        },
+        90_000,
+      ),
+    );
+    expect(['False', 'Unknown']).toContain(status);
+  }, 120_000);
+
+  it('podnet down leaves no containers or networks of the project behind', async () => {
+    expect(projectResources('ps').length).toBeGreaterThan(0);
+    const down = await timed('down', () => podnet(['down', '--runtime', 'compose', '--name', project, '--state-dir', stateDir], {}));
+    expect(down.status, down.stdout + down.stderr).toBe(0);
+    expect(down.stdout).toContain(`compose project "${project}" stopped and removed`);
+    up = false;
+    expect(projectResources('ps')).toEqual([]);
+    expect(projectResources('network')).toEqual([]);
+  });
+
+  it('promtool accepts the Prometheus configuration compose mounts', () => {
+    const config = join(REPO, 'deploy/prometheus/prometheus.yml');
+    expect(existsSync(config), `${config} (mounted by deploy/docker-compose.yml)`).toBe(true);
+    const r = spawnSync('promtool', ['check', 'config', config], { encoding: 'utf8' });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+});
