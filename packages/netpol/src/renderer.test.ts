@@ -72,7 +72,10 @@ describe('renderPolicies', () => {
     expect(r.payload).toMatch(/-d 10\.244\.1\.10\/32 -p tcp -m tcp --dport 8080 -j PODNET-PP-/);
     // Egress named port: resolved on every pod that has it with that protocol.
     expect(r.payload).toMatch(/-d 10\.244\.2\.10\/32 -p udp -m udp --dport 53 -j PODNET-PP-/);
-    expect(r.payload).toMatch(/-p udp -m udp --dport 9000:9010 -j PODNET-PP-/);
+    // A rule with one non-named port entry: the match sits on the pod chain's jump, no PODNET-PR chain.
+    expect(r.payload).toMatch(
+      /-A PODNET-PI-\S+ -p udp -m udp --dport 9000:9010 -m comment --comment "x\/web ingress rule 1" -j PODNET-PP-/,
+    );
     expect(r.payload).toMatch(/-s 192\.168\.1\.0\/24 -m comment --comment "x\/web ingress rule 1: except 192\.168\.1\.0\/24" -j RETURN/);
     expect(r.payload).toContain('-s 10.244.2.10/32 -m comment --comment "x/web ingress rule 0: allow" -j MARK --set-xmark 0x10000/0x10000');
     const drops = [...r.drops.values()];

@@ -14,6 +14,7 @@
 //     5  -d <local pod isolated for Ingress> → PODNET-PI-<pod>      (one per pod)
 //     6  clear the mark bit; fall through to kube-proxy's and flannel's FORWARD rules
 //   PODNET-PI/PE-<pod>:  → PODNET-PR-<policy rule> ; mark set → RETURN ; ... ; default deny → DROP
+//     (a rule with a single non-named port entry carries its port match on this jump, straight to PODNET-PP)
 //   PODNET-PR-<policy rule>: the rule's ports (named ports resolved on the destination pod) → PODNET-PP
 //   PODNET-PP-<policy rule>: the rule's peers (pod IPs, ipBlocks) → MARK (allowed); an ipBlock with
 //     except goes through PODNET-PB-*, whose `-s except -j RETURN` lines come first.
@@ -136,6 +137,12 @@ function portMatch(port: Exclude<ResolvedPort, { kind: 'all' | 'named' }>): stri
   return `-p ${p} -m ${p} --dport ${range}`;
 }
 
+/** How a pod chain enters a rendered policy rule: `-A <pod chain> <match>-m comment ... -j <chain>`. */
+interface RuleJump {
+  chain: string;
+  match: string;
+}
+
 /**
  * One policy rule's chains. `destinations` are the pods a named port resolves on: the selected
  * local pods (ingress) or every pod of the cluster (egress), each matched by `-d`.
@@ -147,7 +154,7 @@ function renderRule(
   rule: CompiledRule,
   destinations: readonly PodInfo[],
   mark: string,
-): string | undefined {
+): RuleJump | undefined {
   const key = policy.key;
   const prName = ruleChain(key, direction, rule.index);
   const ppName = peerChain(key, direction, rule.index);
@@ -191,12 +198,16 @@ function renderRule(
     } else portLines.push(`${portMatch(port)} -j ${ppName}`);
   }
   if (portLines.length === 0) return undefined;
-  const pr = addChain(c, prName);
-  for (const l of portLines) pr.push(`-A ${prName} ${l}`);
   const pp = addChain(c, ppName);
   for (const l of peerLines) pp.push(`-A ${ppName} ${l}`);
   for (const [name, lines] of blocks) addChain(c, name).push(...lines);
-  return prName;
+  // One port entry that is not a named port (the common case): its match goes on the pod chain's
+  // jump itself, saving a chain traversal per rule for every NEW packet (kube-router does the same).
+  const only = rule.ports.length === 1 ? rule.ports[0] : undefined;
+  if (only && only.kind !== 'named') return { chain: ppName, match: only.kind === 'all' ? '' : `${portMatch(only)} ` };
+  const pr = addChain(c, prName);
+  for (const l of portLines) pr.push(`-A ${prName} ${l}`);
+  return { chain: prName, match: '' };
 }
 
 const byKey = <T extends { key: string }>(a: T, b: T) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
@@ -242,7 +253,7 @@ export function renderPolicies(state: PolicyState, options: RenderOptions = {}):
   top.push(clear);
   const drops = new Map<string, DropAttribution>();
   const isolated = { ingress: [] as string[], egress: [] as string[] };
-  const ruleChains = new Map<string, string | undefined>();
+  const ruleChains = new Map<string, RuleJump | undefined>();
   const jumps: Record<Direction, string[]> = { ingress: [], egress: [] };
 
   for (const direction of ['egress', 'ingress'] as const) {
@@ -266,7 +277,7 @@ export function renderPolicies(state: PolicyState, options: RenderOptions = {}):
           }
           const pr = ruleChains.get(id);
           if (pr === undefined) continue;
-          lines.push(`-A ${chain} -m comment --comment ${q(ruleComment(policy.key, direction, rule.index))} -j ${pr}`);
+          lines.push(`-A ${chain} ${pr.match}-m comment --comment ${q(ruleComment(policy.key, direction, rule.index))} -j ${pr.chain}`);
           lines.push(`-A ${chain} -m mark --mark ${mark}/${mark} -j RETURN`);
         }
       }
