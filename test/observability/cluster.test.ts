@@ -44,6 +44,8 @@ let record: ClusterRecord;
 let client: KubeClient;
 let livePageUrl: string;
 let apiToken: string;
+/** The kubelet API authenticates /metrics: the nodes' token, as the generated Prometheus configuration uses it. */
+let nodeToken: string;
 let prometheus: ChildProcess | undefined;
 let prometheusUrl: string;
 
@@ -58,7 +60,7 @@ function freePort(): Promise<number> {
   });
 }
 
-/** GET a URL as Prometheus would: a bearer token for the API server, TLS unverified for the self-signed kubelet certificate. */
+/** GET a URL as Prometheus would: a bearer token for the API server and the kubelet API, TLS unverified for the kubelet certificate. */
 function getText(url: string, options: { token?: string; ca?: string; insecure?: boolean } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
@@ -115,7 +117,7 @@ function endpoints(): Array<{ job: string; node: string; url: string; get: () =>
         job: 'node-agent',
         node: n.name,
         url: `https://${t}:10250/metrics`,
-        get: () => getText(`https://${t}:10250/metrics`, { insecure: true }),
+        get: () => getText(`https://${t}:10250/metrics`, { token: nodeToken, insecure: true }),
       },
       { job: 'kube-proxy', node: n.name, url: `http://${t}:10249/metrics`, get: () => getText(`http://${t}:10249/metrics`) },
       { job: 'cni-agent', node: n.name, url: `http://${t}:9099/metrics`, get: () => getText(`http://${t}:9099/metrics`) },
@@ -177,6 +179,7 @@ describeInterop(
       expect(up.exitCode, `${up.stdout}\n${up.stderr}`).toBe(0);
       record = JSON.parse(readFileSync(join(stateDir, 'cluster.json'), 'utf8')) as ClusterRecord;
       apiToken = loadKubeconfig(record.kubeconfig).token;
+      nodeToken = loadKubeconfig(join(stateDir, 'kubeconfig-node-agent')).token;
       client = new KubeClient({ kubeconfig: record.kubeconfig });
       livePageUrl = await eventually(
         'the live page line in the control-plane log',

@@ -80,5 +80,12 @@ describe('control-plane-main live page flags', () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('<title>podnet cluster</title>');
     expect((await fetch(`${url}api/cluster`, { method: 'POST' })).status).toBe(405);
+    // The controllers' informers are in the control plane's /metrics.
+    const metrics = await (await fetch(`${url}metrics`)).text();
+    expect(metrics).toMatch(/podnet_controller_informer_watches_total\{component="control-plane",resource="pods",namespace=""\} [1-9]/);
+    expect(metrics).toMatch(/podnet_controller_informer_objects\{component="control-plane",resource="pods",namespace=""\} 0/);
+    expect(metrics).toMatch(
+      /podnet_controller_informer_lists_total\{component="control-plane",resource="endpointslices",namespace=""\} [1-9]/,
+    );
   });
 });

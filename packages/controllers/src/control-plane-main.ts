@@ -80,6 +80,7 @@ try {
         host: liveHost,
         port: livePort,
         logger: logger.child({ component: 'live-page' }),
+        controllerInformers: () => cp.controllers.context.informers.entries(),
       });
       process.stdout.write(`podnet live page on ${livePage.url}\n`);
     } catch (error) {

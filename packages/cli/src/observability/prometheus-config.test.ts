@@ -41,6 +41,7 @@ function makeRecord(name: string): ClusterRecord {
   };
   writeRecord(record);
   writeFileSync(kubeconfig, kubeconfigYaml(record.apiUrl, CA, 'secret-admin-token', 'admin', name));
+  writeFileSync(join(stateDir, 'kubeconfig-node-agent'), kubeconfigYaml(record.apiUrl, CA, 'secret-node-token', 'node-agent', name));
   return record;
 }
 
@@ -78,13 +79,19 @@ describe('generatePrometheusConfig', () => {
       ['127.0.1.3:9099', 'node-3'],
     ]);
     expect(job('kube-proxy')?.static_configs.map((s) => s.targets[0])).toEqual(['127.0.1.1:10249', '127.0.1.2:10249', '127.0.1.3:10249']);
-    expect(job('node-agent')).toMatchObject({ scheme: 'https', tls_config: { insecure_skip_verify: true } });
+    expect(job('node-agent')).toMatchObject({
+      scheme: 'https',
+      authorization: { credentials_file: g.nodeTokenFile },
+      tls_config: { insecure_skip_verify: true },
+    });
+    expect(readFileSync(g.nodeTokenFile, 'utf8')).toBe('secret-node-token');
+    expect(statSync(g.nodeTokenFile).mode & 0o777).toBe(0o600);
     expect(job('control-plane')?.static_configs[0]?.targets).toEqual(['127.0.0.1:18080']);
     expect(g.targets).toHaveLength(1 + 9 + 1);
     expect(readFileSync(g.tokenFile, 'utf8')).toBe('secret-admin-token');
     expect(statSync(g.tokenFile).mode & 0o777).toBe(0o600);
     expect(readFileSync(g.caFile, 'utf8')).toBe(CA);
-    expect(g.yaml).not.toContain('secret-admin-token');
+    expect(g.yaml).not.toMatch(/secret-(admin|node)-token/);
     // --live-page-port -1: no control-plane job.
     expect(
       generatePrometheusConfig(record, { secretsDir: join(dir, 'gen-secrets'), livePagePort: -1 }).targets.some(
@@ -108,6 +115,13 @@ describe('podnet prometheus-config', () => {
     const io = capture();
     expect(runPrometheusConfig(['--state-dir', record.stateDir, '--name', 'stdout'], io)).toBe(0);
     expect(io.outText()).toContain('"scrape_configs"');
+  });
+  it("a state directory without the nodes' kubeconfig: exit 1 naming the file", () => {
+    const record = makeRecord('nonode');
+    rmSync(join(record.stateDir, 'kubeconfig-node-agent'));
+    const io = capture();
+    expect(runPrometheusConfig(['--state-dir', record.stateDir, '--name', 'nonode'], io)).toBe(1);
+    expect(io.errText()).toMatch(/kubeconfig-node-agent does not exist.*podnet up/);
   });
   it('user mistakes: exit 2 with the reason, no cluster: exit 1 naming podnet up', () => {
     let io = capture();

@@ -2,6 +2,7 @@
 // token, like the page): Ready/not-ready endpoints per Service from the EndpointSlices, and how
 // often a Service's slices changed (the EndpointSlice controller's writes, as a watcher sees them).
 // Written as text exposition directly (format 0.0.4), labels {component="control-plane"}.
+import type { Informer, KubeObject } from '@podnet/client';
 import type { ClusterView } from './cluster-view.js';
 
 const escapeLabelValue = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -10,7 +11,7 @@ const labels = (l: Record<string, string>) =>
     .map(([k, v]) => `${k}="${escapeLabelValue(v)}"`)
     .join(',')}}`;
 
-export function controlPlaneMetricsText(view: ClusterView): string {
+export function controlPlaneMetricsText(view: ClusterView, informers: Array<[string, Informer<KubeObject>]> = []): string {
   const snap = view.snapshot();
   const lines = [
     "# HELP podnet_service_endpoints Endpoints listed in a Service's EndpointSlices, by readiness.",
@@ -38,5 +39,29 @@ export function controlPlaneMetricsText(view: ClusterView): string {
   const phases = new Map<string, number>();
   for (const p of snap.pods) phases.set(p.phase, (phases.get(p.phase) ?? 0) + 1);
   for (const [phase, n] of phases) lines.push(`podnet_cluster_pods${labels({ phase })} ${n}`);
+  // The controllers' informers (client-go reflector metrics in spirit: lists, watches, relists after
+  // 410 Gone, watches that broke) and their cache sizes.
+  const perInformer = (name: string, help: string, type: string, pick: (i: Informer<KubeObject>) => number) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [key, inf] of informers) {
+      const [resource, namespace] = key.split('|') as [string, string];
+      lines.push(`${name}${labels({ resource, namespace })} ${pick(inf)}`);
+    }
+  };
+  perInformer('podnet_controller_informer_lists_total', "LIST requests of the controllers' informers.", 'counter', (i) => i.stats.lists);
+  perInformer(
+    'podnet_controller_informer_watches_total',
+    "WATCH requests of the controllers' informers.",
+    'counter',
+    (i) => i.stats.watches,
+  );
+  perInformer('podnet_controller_informer_relists_total', 'Relists after 410 Gone.', 'counter', (i) => i.stats.relists);
+  perInformer(
+    'podnet_controller_informer_watch_errors_total',
+    'Watches that ended with an error and were retried.',
+    'counter',
+    (i) => i.stats.watchErrors,
+  );
+  perInformer('podnet_controller_informer_objects', 'Objects in the informer cache.', 'gauge', (i) => i.store.list().length);
   return `${lines.join('\n')}\n`;
 }

@@ -4,7 +4,7 @@
 // informers and the in-memory metrics history, GET /api/cluster and /api/history the same data
 // as JSON, GET /metrics the control plane's cluster-level metrics (control-plane-metrics.ts). Anything else is 404; any method but GET/HEAD is 405, so nothing here changes the cluster.
 import http from 'node:http';
-import type { KubeClient, Logger } from '@podnet/client';
+import type { Informer, KubeClient, KubeObject, Logger } from '@podnet/client';
 import { ClusterView } from './cluster-view.js';
 import { controlPlaneMetricsText } from './control-plane-metrics.js';
 import { MetricsHistory, type ScrapeTarget } from './metrics-history.js';
@@ -20,6 +20,8 @@ export interface LivePageOptions {
   cniAgentMetricsPort?: number;
   kubeProxyMetricsPort?: number;
   scrapeIntervalMs?: number;
+  /** The controllers' shared informers ("resource|namespace" → informer): their list/watch counters go to /metrics. */
+  controllerInformers?: () => Array<[string, Informer<KubeObject>]>;
   retentionMs?: number;
   logger?: Logger;
 }
@@ -66,7 +68,9 @@ export async function startLivePage(options: LivePageOptions): Promise<LivePage>
     } else if (path === '/api/cluster') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(view.snapshot()));
     } else if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(controlPlaneMetricsText(view));
+      res
+        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
+        .end(controlPlaneMetricsText(view, options.controllerInformers?.() ?? []));
     } else if (path === '/api/history') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(history.points()));
     } else if (path === '/events') {

@@ -25,6 +25,11 @@ export class SharedInformers {
     return inf;
   }
 
+  /** Every informer with its key ("resource|namespace"), for the control plane's /metrics. */
+  entries(): Array<[string, Informer<KubeObject>]> {
+    return [...this.#informers];
+  }
+
   start(): void {
     for (const inf of this.#informers.values()) inf.start();
   }
