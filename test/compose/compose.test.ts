@@ -227,6 +227,56 @@ describeInterop('docker compose cluster (deploy/)', { root: true, commands: ['ku
     expect(clusterIP).toMatch(/^10\.9[6-9]\./);
   }, 120_000);
 
+  it('podnet kill pod kills a pod on its node; the kubelet restarts it and the Service answers again', async () => {
+    // The CLI reaches node-3's node-agent at its container address (a container this test made).
+    const killed = await podnet(['kill', 'pod', 'web-3', '--name', project, '--state-dir', stateDir], {
+      PODNET_GUARD_ALLOW: '172.30.0.0/24',
+    });
+    expect(killed.status, killed.stdout + killed.stderr).toBe(0);
+    expect(killed.stdout).toContain('pod/web-3 killed on node-3');
+    const restarts = await until(
+      'web-3 restarted and Ready',
+      async () => {
+        const p = (await client?.resource('pods').get('web-3', { namespace: 'default' })) as {
+          status: { containerStatuses?: Array<{ restartCount: number; ready: boolean }> };
+        };
+        const c = p.status.containerStatuses?.[0];
+        return c && c.restartCount >= 1 && c.ready ? c.restartCount : undefined;
+      },
+      60_000,
+    );
+    expect(restarts).toBeGreaterThanOrEqual(1);
+    const svc = (await client?.resource('services').get('web', { namespace: 'default' })) as { spec: { clusterIP: string } };
+    const again = await until(
+      'the Service answers after the restart',
+      async () => {
+        const r = kubectl('exec', 'client-1', '--', 'curl', '-s', '-m', '2', `http://${svc.spec.clusterIP}/hostname`);
+        return r.status === 0 && r.stdout === 'web-3' ? r.stdout : undefined;
+      },
+      60_000,
+    );
+    expect(again).toBe('web-3');
+  }, 150_000);
+
+  it('kubectl delete pod removes the backend from the Service endpoints', async () => {
+    const del = kubectl('delete', 'pod', 'web-3', '--wait=false');
+    expect(del.status, del.stderr).toBe(0);
+    const left = await until(
+      'web-3 gone from the EndpointSlices of web',
+      async () => {
+        const slices = (await client
+          ?.resource('endpointslices')
+          .list({ namespace: 'default', labelSelector: { 'kubernetes.io/service-name': 'web' } })) as unknown as {
+          items: Array<{ endpoints?: Array<{ targetRef?: { name?: string } }> }>;
+        };
+        const names = slices.items.flatMap((s) => (s.endpoints ?? []).map((e) => e.targetRef?.name));
+        return names.includes('web-3') ? undefined : names.length;
+      },
+      60_000,
+    );
+    expect(left).toBe(0);
+  }, 90_000);
+
   it('docker compose kill node-2 makes node-2 NotReady', async () => {
     await composeKill('node-2', { stateDir });
     const status = await timed('notready', () =>

@@ -7,7 +7,7 @@ import type { Output } from '../pcap-read.js';
 import { UsageError } from '../usage.js';
 import { ClusterError } from './errors.js';
 import { CAPTURE_HELP, DOWN_HELP, EXEC_HELP, KILL_HELP, STATUS_HELP, TRACE_HELP, UP_HELP } from './help.js';
-import { checkClusterName, requireRecord, stateDirFor } from './state.js';
+import { checkClusterName, readRecord, requireRecord, stateDirFor } from './state.js';
 
 // The commands load their modules (API client, control-socket client, credentials) on use, so
 // that \`podnet pcap read\` and the help do not pay for them.
@@ -252,6 +252,17 @@ async function dispatch(command: string, rest: string[], io: Output): Promise<nu
       const { values, positionals } = parse(kindArgs, { namespace: { type: 'string', short: 'n', default: 'default' } }, `kill ${kind}`);
       if (values.help) return printHelp(io, KILL_HELP);
       const target = one(positionals, kind === 'pod' ? 'NAME' : 'NODE', `kill ${kind}`, usage);
+      const name = checkClusterName(String(values.name ?? 'podnet'));
+      const stateDir = values['state-dir'] as string | undefined;
+      if (!readRecord(stateDirFor(name, stateDir))) {
+        // No process-mode cluster: a `podnet up --runtime compose` one, when recorded.
+        const { composeKillTarget } = await import('../compose/index.js');
+        const viaCompose = await composeKillTarget(
+          { kind, name: target, namespace: values.namespace as string, project: name, ...(stateDir ? { stateDir } : {}) },
+          io,
+        );
+        if (viaCompose !== undefined) return viaCompose;
+      }
       const record = recordFrom(values);
       const ops = await nodeOps();
       return kind === 'pod' ? ops.killPod(record, values.namespace as string, target, io) : ops.killNode(record, target, io);
