@@ -119,8 +119,13 @@ describe('live page server', () => {
   });
 
   it('pushes a Service endpoint change as a server-sent event', async () => {
-    const first = (await nextEvent((e) => e === 'cluster')) as { nodes: Array<{ name: string; transportAddress: string }> };
-    expect(first.nodes.map((n) => n.name)).toContain('node-a');
+    // The first snapshot on connect, or the push once the informer has seen the Node created in beforeAll.
+    const first = (await nextEvent(
+      (e, d) => e === 'cluster' && (d as { nodes: Array<{ name: string }> }).nodes.some((n) => n.name === 'node-a'),
+    )) as {
+      nodes: Array<{ name: string; transportAddress: string }>;
+    };
+    expect(first.nodes.find((n) => n.name === 'node-a')?.transportAddress).toBe('127.0.0.1');
     const changed = nextEvent(
       (e, d) =>
         e === 'cluster' &&
