@@ -4,6 +4,7 @@
 //   npm run bench -- --only codec      run one group (the other groups' last results are kept)
 //   npm run bench -- --smoke           each group once at tiny size (what `npm test` runs), no docs
 //   npm run bench -- --out FILE        where to write the JSON (default bench/results/latest.json)
+//   npm run bench -- --render          regenerate docs/benchmarks.md and its charts from the JSON, measuring nothing
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -32,6 +33,7 @@ try {
       smoke: { type: 'boolean', default: false },
       out: { type: 'string' },
       docs: { type: 'string' },
+      render: { type: 'boolean', default: false },
     },
   }).values;
 } catch (error) {
@@ -41,6 +43,28 @@ try {
 if (args.only !== undefined && !(args.only in groups)) {
   console.error(`podnet bench: no benchmark group "${args.only}"; groups: ${Object.keys(groups).join(', ')}`);
   process.exit(2);
+}
+
+function writeDocs(results, docs) {
+  const chartDir = join(dirname(docs), 'benchmarks');
+  mkdirSync(chartDir, { recursive: true });
+  for (const [name, group] of Object.entries(results.groups))
+    writeFileSync(join(chartDir, chartFileName(name)), renderGroupChart(name, group));
+  writeFileSync(docs, renderBenchmarksMarkdown(results));
+  process.stderr.write(`bench: wrote ${docs} and its charts in ${chartDir}\n`);
+}
+
+if (args.render) {
+  const from = args.out ?? join(here, 'results', 'latest.json');
+  let saved;
+  try {
+    saved = JSON.parse(readFileSync(from, 'utf8'));
+  } catch (error) {
+    console.error(`podnet bench: cannot read results from ${from} (${error.message}); run \`npm run bench\` first`);
+    process.exit(2);
+  }
+  writeDocs(saved, args.docs ?? join(here, '..', 'docs', 'benchmarks.md'));
+  process.exit(0);
 }
 
 const selected = args.only ? [args.only] : Object.keys(groups);

@@ -106,6 +106,16 @@ describe('npm run bench -- --smoke', () => {
       expect(md).toContain(`(benchmarks/${name}.svg)`);
     }
   });
+
+  it('--render regenerates the same markdown from the saved JSON without measuring', async () => {
+    const again = join(mkdtempSync(join(tmpdir(), 'podnet-bench-render-')), 'benchmarks.md');
+    const r = await execa(process.execPath, [join(root, 'bench/run.js'), '--render', '--out', join(dir, 'smoke.json'), '--docs', again], {
+      cwd: root,
+      reject: false,
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(again, 'utf8')).toBe(readFileSync(docs, 'utf8'));
+  });
 });
 
 describe('the report', () => {

@@ -6,7 +6,7 @@
 const WIDTH = 760;
 const LABEL = 330;
 const ROW = 26;
-const TOP = 34;
+const TOP = 46;
 const PLOT = WIDTH - LABEL - 70;
 
 export const chartFileName = (group) => `${group.replace(/[^a-z0-9-]/gi, '_')}.svg`;
@@ -31,7 +31,7 @@ export function renderGroupChart(name, group) {
     `<title>${xmlEscape(group.title ?? name)}: ratio to the reference (log scale)</title>`,
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     `<text x="8" y="18" font-weight="bold">${xmlEscape(group.title ?? name)}</text>`,
-    `<text x="${WIDTH - 8}" y="18" text-anchor="end" fill="#555">ratio to the reference, log scale</text>`,
+    `<text x="8" y="34" fill="#555">figure / its reference (see the table for what each reference is; log scale; whisker: spread of per-repetition ratios)</text>`,
   ];
   for (let d = lo; d <= hi; d++) {
     const gx = x(10 ** d).toFixed(1);
