@@ -202,12 +202,13 @@ export class PodRuntime {
   }
 
   #probeTarget(slot: ContainerSlot): ProbeTarget | undefined {
-    const prober = this.#deps.prober();
     const ip = this.sandbox.ip;
-    if (!prober || !ip) return undefined;
+    if (!ip) return undefined;
     return {
       podIp: ip,
-      prober,
+      // Resolved at each probe: a container may start before the node's prober is attached to cni0,
+      // and its probes must begin as soon as it is (they wait without counting until then).
+      prober: this.#deps.prober,
       ports: slot.spec.ports ?? [],
       exec: (argv, timeoutMs) => this.exec(slot.spec.name, argv, undefined, timeoutMs),
     };

@@ -12,14 +12,20 @@ export type ProbeKind = 'readiness' | 'liveness' | 'startup';
 
 export interface ProbeOutcome {
   ok: boolean;
+  /**
+   * The probe could not run yet: the node's prober is not attached to cni0 (the cni-agent is still
+   * starting). Such an attempt counts neither as a success nor as a failure, as the kubelet does not
+   * probe before its network is up; the worker tries again shortly.
+   */
+  notRun?: boolean;
   /** Why it failed, worded as the kubelet's events ("Get \"http://...\": dial tcp ...: connect: connection refused"). */
   output: string;
 }
 
 export interface ProbeTarget {
   podIp: string;
-  /** The node's prober namespace (network probes leave from here). */
-  prober: SocketScope;
+  /** The node's prober namespace (network probes leave from here), looked up at each probe: it may attach after the container started. */
+  prober: () => SocketScope | undefined;
   ports: ContainerPort[];
   /** Runs argv in the container; resolves with the exit status and output. */
   exec(argv: string[], timeoutMs: number): Promise<{ status: number; output: string }>;
@@ -31,8 +37,15 @@ function resolvePort(port: number | string, ports: ContainerPort[]): number | un
   return ports.find((p) => p.name === port)?.containerPort;
 }
 
+const PROBER_NOT_ATTACHED: ProbeOutcome = { ok: false, notRun: true, output: 'the node prober is not attached to cni0 yet' };
+
+/** How soon a probe that could not run is tried again. */
+const NOT_RUN_RETRY_MS = 500;
+
 export async function runProbe(probe: Probe, target: ProbeTarget): Promise<ProbeOutcome> {
   const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
+  const prober = probe.httpGet || probe.tcpSocket ? target.prober() : undefined;
+  if ((probe.httpGet || probe.tcpSocket) && !prober) return PROBER_NOT_ATTACHED;
   if (probe.httpGet) {
     const port = resolvePort(probe.httpGet.port, target.ports);
     if (port === undefined) return { ok: false, output: `unknown named port ${probe.httpGet.port}` };
@@ -42,7 +55,7 @@ export async function runProbe(probe: Probe, target: ProbeTarget): Promise<Probe
     const headers: Record<string, string> = { 'User-Agent': 'kube-probe/1.32', Accept: '*/*', Connection: 'close' };
     for (const h of probe.httpGet.httpHeaders ?? []) headers[h.name] = h.value;
     try {
-      const r = await httpFetch(target.prober, { url, headers, timeoutMs });
+      const r = await httpFetch(prober as SocketScope, { url, headers, timeoutMs });
       if (r.status >= 200 && r.status < 400) return { ok: true, output: '' };
       return { ok: false, output: `HTTP probe failed with statuscode: ${r.status}` };
     } catch (e) {
@@ -61,7 +74,7 @@ export async function runProbe(probe: Probe, target: ProbeTarget): Promise<Probe
     if (port === undefined) return { ok: false, output: `unknown named port ${probe.tcpSocket.port}` };
     const host = probe.tcpSocket.host || target.podIp;
     return new Promise((resolve) => {
-      const socket = target.prober.connect(port, host);
+      const socket = (prober as SocketScope).connect(port, host);
       const timer = setTimeout(() => {
         socket.destroy();
         resolve({ ok: false, output: `dial tcp ${host}:${port}: i/o timeout` });
@@ -135,6 +148,10 @@ export class ProbeWorker {
     }
     this.#running = false;
     if (this.#stopped) return;
+    if (outcome.notRun) {
+      this.#timer = setTimeout(() => this.#tick(), NOT_RUN_RETRY_MS);
+      return;
+    }
     this.onResult(outcome.ok);
     if (outcome.ok) {
       this.#failures = 0;

@@ -79,3 +79,41 @@ describe('exec channel protocol', () => {
     });
   });
 });
+
+describe('probes before the node prober is attached', () => {
+  it('wait without counting, then run as soon as the prober exists (a container may start first)', async () => {
+    const { EventEmitter } = await import('node:events');
+    const { ProbeWorker } = await import('./prober.js');
+    let scope: unknown;
+    const connects: string[] = [];
+    const fakeScope = {
+      connect(port: number, host: string) {
+        connects.push(`${host}:${port}`);
+        const s = Object.assign(new EventEmitter(), { destroy: () => undefined });
+        setImmediate(() => s.emit('connect'));
+        return s;
+      },
+    };
+    const changes: boolean[] = [];
+    const results: boolean[] = [];
+    const worker = new ProbeWorker(
+      'readiness',
+      { tcpSocket: { port: 8080 }, periodSeconds: 60, failureThreshold: 1 },
+      { podIp: '10.244.1.5', prober: () => scope as never, ports: [], exec: async () => ({ status: 0, output: '' }) },
+      (ok) => changes.push(ok),
+      (ok) => results.push(ok),
+    );
+    worker.start();
+    await new Promise((r) => setTimeout(r, 700));
+    // No prober yet: nothing was counted, so readiness has not been reported failed.
+    expect(results).toEqual([]);
+    expect(changes).toEqual([]);
+    scope = fakeScope;
+    await new Promise((r) => setTimeout(r, 700));
+    worker.stop();
+    expect(connects).toEqual(['10.244.1.5:8080']);
+    expect(results).toEqual([true]);
+    expect(changes).toEqual([true]);
+    expect(worker.result).toBe(true);
+  });
+});
