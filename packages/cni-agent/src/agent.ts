@@ -17,6 +17,7 @@ import { NodeExec } from './exec/node-exec.js';
 import { HostNetwork } from './host/host-network.js';
 import { ensureMasquerade } from './host/masquerade.js';
 import { type AgentMetrics, createMetrics, serveMetrics } from './metrics.js';
+import { PolicyHost } from './netpol/policy-host.js';
 import { type NodePortKey, NodePortRelay } from './nodeports/relay.js';
 import { instrumentAgent } from './observability/instrument.js';
 import type { TunnelMetrics } from './observability/tunnel-metrics.js';
@@ -38,6 +39,8 @@ export interface CniAgentOptions {
   metricsPort?: number;
   /** How often the backend re-checks what it programmed (flannel resyncs; default 10 s). */
   reconcileMs?: number;
+  /** NetworkPolicy periodic sync (restores PODNET-* rules deleted by hand; default 30 s). */
+  netpolSyncMs?: number;
   logger: Logger;
 }
 
@@ -110,6 +113,8 @@ export class CniAgent {
   readonly clusterCidr: string;
   /** Tunnel accounting (observability); set at start once the backend's device is open. */
   tunnel: TunnelMetrics | undefined;
+  /** NetworkPolicy enforcement for this node's pods (set at start). */
+  netpol: PolicyHost | undefined;
   readonly #log: Logger;
   readonly #remotes = new Map<string, RemoteNode>();
   readonly #captures = new Map<string, Capture>();
@@ -206,6 +211,15 @@ export class CniAgent {
     this.#services.addEventHandler({ add: resync, update: resync, delete: resync });
     this.#nodes.start();
     this.#services.start();
+    this.netpol = new PolicyHost({
+      node: this.options.node,
+      client,
+      host: this.host,
+      registry: this.metrics.registry,
+      logger: this.#log,
+      ...(this.options.netpolSyncMs !== undefined ? { syncPeriodMs: this.options.netpolSyncMs } : {}),
+    });
+    this.netpol.start();
     this.#scheduleReconcile();
     this.#log.info(
       {
@@ -402,6 +416,8 @@ export class CniAgent {
       attach: (body) => this.endpoint.attach(body.containerId, body.ifname ?? 'eth0'),
       iptablesRestore: (body) => {
         const r = this.host.netfilter.restore(body.payload, { noflush: !!body.noflush, test: !!body.test, counters: !!body.counters });
+        // Over the socket this is kube-proxy (or a person): re-check our FORWARD jump right away.
+        if (!body.test) this.netpol?.afterExternalRestore();
         return { tables: r.tables, rules: r.rules };
       },
       iptablesSave: (body) => {
@@ -505,6 +521,7 @@ export class CniAgent {
     for (const id of [...this.#captures.keys()]) await this.#captureStop(id).catch(() => {});
     await this.#nodes?.stop();
     await this.#services?.stop();
+    await this.netpol?.close();
     await this.#control?.close();
     await this.relay.close();
     await this.endpoint.close();
