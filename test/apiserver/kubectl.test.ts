@@ -1,14 +1,15 @@
 // The real kubectl (1.32) against a real API server process, with a fresh HOME (no discovery
 // cache) and a kubeconfig from the server's credentials (CA data + admin token).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { describeInterop } from '../support/interop.ts';
-import { api, credentials, type ServerProcess, startServer, waitFor } from './support.ts';
+import { api, credentials, kubeletServingTls, type ServerProcess, startServer, waitFor } from './support.ts';
 
 describeInterop('kubectl against the podnet apiserver', { commands: ['kubectl'] }, () => {
   let dir: string;
@@ -263,10 +264,14 @@ spec:
     // test files never share it), serving the kubelet's /containerLogs path over HTTPS.
     const host = `127.0.${200 + (process.pid % 50)}.${1 + (process.pid % 250)}`;
     const seen: string[] = [];
+    // Its certificate is signed by the cluster CA for node-logs at host (the API server verifies
+    // it), and it asks for the API server's client certificate, as the node-agent does.
+    const tls = await kubeletServingTls(server.url, ca, token, 'node-logs', host);
     const agent = createHttpsServer(
-      { key: readFileSync(join(dir, 'pki', 'apiserver.key')), cert: readFileSync(join(dir, 'pki', 'apiserver.crt')) },
+      { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: true, rejectUnauthorized: false },
       (req, res) => {
-        seen.push(req.url ?? '');
+        const sock = req.socket as TLSSocket;
+        seen.push(`${req.url ?? ''} ${sock.authorized ? sock.getPeerCertificate().subject?.CN : 'anonymous'}`);
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.end('line 1\nline 2\n');
       },
@@ -284,7 +289,7 @@ spec:
       const r = await kubectl(['logs', 'chatty', '--tail=2']);
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stdout).toBe('line 1\nline 2'); // execa strips the final newline
-      expect(seen).toEqual(['/containerLogs/default/chatty/app?tailLines=2']);
+      expect(seen).toEqual(['/containerLogs/default/chatty/app?tailLines=2 apiserver-kubelet-client']);
     } finally {
       await new Promise((resolve) => agent.close(resolve));
     }
@@ -295,10 +300,8 @@ spec:
 
   it('exec streams through the API server to the node-agent (WebSocket, channel protocol)', async () => {
     const host = `127.0.${200 + (process.pid % 50)}.${1 + (process.pid % 250)}`;
-    const https = createHttpsServer({
-      key: readFileSync(join(dir, 'pki', 'apiserver.key')),
-      cert: readFileSync(join(dir, 'pki', 'apiserver.crt')),
-    });
+    const tls = await kubeletServingTls(server.url, ca, token, 'node-exec', host);
+    const https = createHttpsServer({ key: tls.key, cert: tls.cert });
     // The stand-in node-agent speaks the remotecommand WebSocket protocol: a channel byte then
     // data (1 stdout, 3 the final Status), as the kubelet's streaming server does.
     const paths: string[] = [];

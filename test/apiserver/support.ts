@@ -115,3 +115,48 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * A stand-in kubelet's TLS material, as a node-agent gets it: an openssl key and CSR, signed by
+ * the API server's POST /podnet/v1/kubelet-serving-certificate for `node` at `address`. With
+ * `ca`, such a server can also check the API server's apiserver-kubelet-client certificate.
+ */
+export async function kubeletServingTls(
+  base: string,
+  ca: string,
+  token: string,
+  node: string,
+  address: string,
+): Promise<{ key: string; cert: string; ca: string }> {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const d = mkdtempSync(join(tmpdir(), `podnet-kubelet-tls-${process.pid}-`));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-subj',
+        `/CN=system:node:${node}`,
+        '-keyout',
+        'k.pem',
+        '-out',
+        'r.csr',
+      ],
+      { cwd: d, stdio: 'ignore' },
+    );
+    const csr = readFileSync(join(d, 'r.csr'), 'utf8');
+    const r = await api(base, ca, token, 'POST', '/podnet/v1/kubelet-serving-certificate', { nodeName: node, address, csr });
+    if (r.status !== 201) throw new Error(`signing the stand-in kubelet's certificate failed: ${r.status} ${JSON.stringify(r.body)}`);
+    return { key: readFileSync(join(d, 'k.pem'), 'utf8'), cert: r.body.certificate as string, ca: r.body.ca as string };
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+}

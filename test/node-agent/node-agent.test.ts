@@ -271,19 +271,42 @@ describe('pods', () => {
     expect(seen.slice(-2)).toEqual(['False', 'True']);
   });
 
-  it('serves /healthz and /metrics with the node labels', async () => {
-    const get = (path: string) =>
-      new Promise<string>((resolve, reject) => {
+  it('serves /healthz to anyone, and /metrics, /pods, /containerLogs, /exec only to an authenticated client', async () => {
+    // Verified against the cluster CA: the serving certificate was signed by the API server.
+    const get = (path: string, token?: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
         https
-          .get({ host: c.transportAddress, port: c.kubeletPort, path, rejectUnauthorized: false }, (res) => {
-            let b = '';
-            res.on('data', (d) => (b += d));
-            res.on('end', () => resolve(b));
-          })
+          .get(
+            {
+              host: c.transportAddress,
+              port: c.kubeletPort,
+              path,
+              ca: c.cp.apiServer.caPem,
+              headers: token ? { Authorization: `Bearer ${token}` } : {},
+            },
+            (res) => {
+              let b = '';
+              res.on('data', (d) => (b += d));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+            },
+          )
           .on('error', reject);
       });
-    expect(await get('/healthz')).toBe('ok');
-    const m = await get('/metrics');
+    expect(await get('/healthz')).toEqual({ status: 200, body: 'ok' });
+    for (const path of ['/metrics', '/pods', '/containerLogs/default/web/web', '/exec/default/web/web?command=true']) {
+      const anon = await get(path);
+      expect(anon.status, path).toBe(401);
+      expect(JSON.parse(anon.body)).toMatchObject({ kind: 'Status', reason: 'Unauthorized', code: 401 });
+      expect((await get(path, 'wrong-token')).status, path).toBe(401);
+    }
+    const { default: WebSocket } = await import('ws');
+    const anonWs = new WebSocket(`wss://${c.transportAddress}:${c.kubeletPort}/exec/default/web/web?command=true`, ['v5.channel.k8s.io'], {
+      ca: c.cp.apiServer.caPem,
+    });
+    expect(await new Promise<number>((resolve) => anonWs.on('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0)))).toBe(401);
+    const nodeToken = c.cp.apiServer.tokens['node-agent'] as string;
+    expect((await get('/pods', nodeToken)).status).toBe(200);
+    const m = (await get('/metrics', nodeToken)).body;
     expect(m).toMatch(/kubelet_running_pods\{component="node-agent",node="node-1"\} \d+/);
     expect(m).toMatch(/prober_probe_total\{probe_type="Readiness",result="successful",component="node-agent",node="node-1"\} \d+/);
     expect(m).toMatch(/kubelet_run_podsandbox_duration_seconds_count\{component="node-agent",node="node-1"\} \d+/);
@@ -381,7 +404,8 @@ describe('images, restart policies, exec probes, logs and exec streams', () => {
             host: c.transportAddress,
             port: c.kubeletPort,
             path: '/containerLogs/default/web/web?follow=true&tailLines=0',
-            rejectUnauthorized: false,
+            ca: c.cp.apiServer.caPem,
+            headers: { Authorization: `Bearer ${c.cp.apiServer.tokens['node-agent']}` },
           },
           (res) => {
             let b = '';
@@ -410,7 +434,8 @@ describe('images, restart policies, exec probes, logs and exec streams', () => {
       ['stdout', 'true'],
     ]);
     const ws = new WebSocket(`wss://${c.transportAddress}:${c.kubeletPort}/exec/default/client/box?${q}`, ['v5.channel.k8s.io'], {
-      rejectUnauthorized: false,
+      ca: c.cp.apiServer.caPem,
+      headers: { Authorization: `Bearer ${c.cp.apiServer.tokens['node-agent']}` },
     });
     let out = '';
     let status = '';
@@ -437,7 +462,8 @@ describe('images, restart policies, exec probes, logs and exec streams', () => {
       ['stdout', 'true'],
     ]);
     const v4 = new WebSocket(`wss://${c.transportAddress}:${c.kubeletPort}/exec/default/client/box?${v4q}`, ['v4.channel.k8s.io'], {
-      rejectUnauthorized: false,
+      ca: c.cp.apiServer.caPem,
+      headers: { Authorization: `Bearer ${c.cp.apiServer.tokens['node-agent']}` },
     });
     let v4out = '';
     let v4status = '';

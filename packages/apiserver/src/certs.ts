@@ -11,20 +11,28 @@ import { stringify } from 'yaml';
 import { ApiServerError, ApiServerErrorCodes } from './errors.js';
 
 // The `openssl` command makes the keys and certificates (Node 20 has no X.509 generation;
-// DESIGN §8). @peculiar/x509 needs a reflect-metadata polyfill at import, which we avoid.
+// DESIGN §8).
 
 /** Identities with a token; `viewer` may only read (get, list, watch). */
 export const COMPONENT_USERS = ['admin', 'controller-manager', 'scheduler', 'node-agent', 'kube-proxy', 'cni-agent', 'viewer'] as const;
 
 export interface Credentials {
   caPem: string;
+  /** The CA's key: signs the node-agents' serving certificates (kubelet-certs.ts). */
+  caKeyPem?: string;
   certPem: string;
   keyPem: string;
+  /**
+   * The client certificate the API server presents to kubelets (kubeadm's
+   * `apiserver-kubelet-client`: CN=apiserver-kubelet-client, O=kubeadm:cluster-admins, clientAuth),
+   * as the real apiserver's --kubelet-client-certificate/--kubelet-client-key.
+   */
+  kubeletClient?: { certPem: string; keyPem: string };
   /** user → bearer token */
   tokens: Record<string, string>;
 }
 
-function openssl(args: string[], cwd: string): void {
+export function openssl(args: string[], cwd: string): void {
   try {
     execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
@@ -93,10 +101,13 @@ export async function createCredentials(extraSans: string[] = []): Promise<Crede
       ],
       dir,
     );
+    const kubeletClient = makeKubeletClientCert(dir);
     const tokens: Record<string, string> = {};
     for (const u of COMPONENT_USERS) tokens[u] = randomBytes(24).toString('base64url');
     return {
       caPem: readFileSync(join(dir, 'ca.crt'), 'utf8'),
+      caKeyPem: readFileSync(join(dir, 'ca.key'), 'utf8'),
+      kubeletClient,
       certPem: readFileSync(join(dir, 'apiserver.crt'), 'utf8'),
       keyPem: readFileSync(join(dir, 'apiserver.key'), 'utf8'),
       tokens,
@@ -106,17 +117,79 @@ export async function createCredentials(extraSans: string[] = []): Promise<Crede
   }
 }
 
-const FILES = { ca: 'pki/ca.crt', cert: 'pki/apiserver.crt', key: 'pki/apiserver.key', tokens: 'pki/tokens.json' };
+/** In `dir` holding ca.crt and ca.key: the apiserver-kubelet-client certificate, signed by the CA. */
+function makeKubeletClientCert(dir: string): { certPem: string; keyPem: string } {
+  const curve = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  openssl(
+    [
+      'req',
+      ...curve,
+      '-keyout',
+      'kubelet-client.key',
+      '-out',
+      'kubelet-client.csr',
+      '-subj',
+      `/O=kubeadm:cluster-admins/CN=${KUBELET_CLIENT_CN}`,
+    ],
+    dir,
+  );
+  writeFileSync(
+    join(dir, 'kubelet-client.cnf'),
+    'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n',
+  );
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'kubelet-client.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'kubelet-client.crt',
+      '-days',
+      '3650',
+      '-extfile',
+      'kubelet-client.cnf',
+    ],
+    dir,
+  );
+  return { certPem: readFileSync(join(dir, 'kubelet-client.crt'), 'utf8'), keyPem: readFileSync(join(dir, 'kubelet-client.key'), 'utf8') };
+}
+
+/** The subject CN of the API server's client certificate towards kubelets (kubeadm's name). */
+export const KUBELET_CLIENT_CN = 'apiserver-kubelet-client';
+
+const FILES = {
+  ca: 'pki/ca.crt',
+  caKey: 'pki/ca.key',
+  cert: 'pki/apiserver.crt',
+  key: 'pki/apiserver.key',
+  kubeletClientCert: 'pki/apiserver-kubelet-client.crt',
+  kubeletClientKey: 'pki/apiserver-kubelet-client.key',
+  tokens: 'pki/tokens.json',
+};
 
 /** Loads the credentials in `dataDir`, creating them on first use. */
 export async function loadOrCreateCredentials(dataDir: string, extraSans: string[] = []): Promise<Credentials> {
   const p = (f: string) => join(dataDir, f);
   if (existsSync(p(FILES.tokens))) {
     try {
+      const optional = (f: string) => (existsSync(p(f)) ? readFileSync(p(f), 'utf8') : undefined);
+      // A data directory made before the CA key was kept has neither: the kubelet proxy then
+      // says so (server.ts) instead of failing the start.
+      const caKeyPem = optional(FILES.caKey);
+      const kcCert = optional(FILES.kubeletClientCert);
+      const kcKey = optional(FILES.kubeletClientKey);
       return {
         caPem: readFileSync(p(FILES.ca), 'utf8'),
+        caKeyPem,
         certPem: readFileSync(p(FILES.cert), 'utf8'),
         keyPem: readFileSync(p(FILES.key), 'utf8'),
+        kubeletClient: kcCert && kcKey ? { certPem: kcCert, keyPem: kcKey } : undefined,
         tokens: JSON.parse(readFileSync(p(FILES.tokens), 'utf8')) as Record<string, string>,
       };
     } catch (e) {
@@ -131,6 +204,11 @@ export async function loadOrCreateCredentials(dataDir: string, extraSans: string
   writeFileSync(p(FILES.ca), c.caPem);
   writeFileSync(p(FILES.cert), c.certPem);
   writeFileSync(p(FILES.key), c.keyPem, { mode: 0o600 });
+  if (c.caKeyPem) writeFileSync(p(FILES.caKey), c.caKeyPem, { mode: 0o600 });
+  if (c.kubeletClient) {
+    writeFileSync(p(FILES.kubeletClientCert), c.kubeletClient.certPem);
+    writeFileSync(p(FILES.kubeletClientKey), c.kubeletClient.keyPem, { mode: 0o600 });
+  }
   writeFileSync(p(FILES.tokens), `${JSON.stringify(c.tokens, null, 2)}\n`, { mode: 0o600 });
   chmodSync(p(FILES.key), 0o600);
   return c;

@@ -4,6 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
@@ -25,12 +26,14 @@ import {
   wantsAggregated,
 } from './discovery.js';
 import { decodeBody, matchResourcePath, queryBool, queryInt, type ResourcePath } from './http-util.js';
+import { KUBELET_CERT_PATH, KUBELET_CERT_USERS, noCaKey, parseKubeletCertRequest, signKubeletServingCert } from './kubelet-certs.js';
 import { ApiMetrics } from './metrics.js';
 import { openapiGroupVersion, openapiRoot } from './openapi.js';
 import { toTable, wantsTable } from './printers.js';
 import { Registry } from './registry.js';
 import { ApiError, badRequest, methodNotAllowed, notFound } from './status.js';
 import { Store } from './store/store.js';
+import { checkSubprotocols } from './subprotocols.js';
 import { type EncodedCache, WatchHub, type WatchParams, type WatchSink, type WireType } from './watch.js';
 
 export interface ApiServerOptions {
@@ -38,8 +41,11 @@ export interface ApiServerOptions {
   /** 0 picks a free port. Default 6443. */
   port?: number;
   host?: string;
-  /** Serving credentials; by default created in dataDir/pki on first start. */
-  tls?: { certPem: string; keyPem: string; caPem: string };
+  /**
+   * Serving credentials; by default created in dataDir/pki on first start. `caKeyPem` lets the
+   * server sign kubelet serving certificates; `kubeletClient` is what it presents to kubelets.
+   */
+  tls?: { certPem: string; keyPem: string; caPem: string; caKeyPem?: string; kubeletClient?: { certPem: string; keyPem: string } };
   /** user → token; by default created with the credentials. */
   tokens?: Record<string, string>;
   /** Extra subject alternative names for the serving certificate (first start only). */
@@ -57,6 +63,12 @@ export interface ApiServerOptions {
   logLevel?: string;
   /** Port of the node-agent's server (kubelet port). */
   kubeletPort?: number;
+  /**
+   * How long dialing a kubelet (TCP + TLS, and for logs until its response headers) may take
+   * before pods/log or pods/exec answers 502 (default 10 s). Once the kubelet answers, a
+   * follow or exec stream has no idle timeout: `kubectl logs -f` may stay silent for hours.
+   */
+  kubeletDialTimeoutMs?: number;
 }
 
 export interface ApiServer {
@@ -140,6 +152,15 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const limiter = new RateLimiter(opts.rateLimit?.perSecond ?? 1000, opts.rateLimit?.burst ?? 2000);
   const heartbeatMs = opts.heartbeatIntervalMs ?? 15_000;
   const kubeletPort = opts.kubeletPort ?? 10250;
+  const kubeletDialMs = opts.kubeletDialTimeoutMs ?? 10_000;
+  // As the real apiserver with --kubelet-certificate-authority and --kubelet-client-certificate:
+  // the kubelet's serving certificate must chain to the cluster CA and name the address dialled
+  // (node-agents get theirs from KUBELET_CERT_PATH), and we authenticate with our client cert.
+  const kubeletTls = {
+    ca: creds.caPem,
+    rejectUnauthorized: true,
+    ...(creds.kubeletClient ? { cert: creds.kubeletClient.certPem, key: creds.kubeletClient.keyPem } : {}),
+  };
 
   const app = Fastify({
     https: { key: creds.keyPem, cert: creds.certPem },
@@ -251,6 +272,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       if (!l) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
       return Boolean(respond(reply, 200, l));
     }
+    if (path === KUBELET_CERT_PATH) return issueKubeletCert(req, reply);
     if (path === '/openapi/v3') return Boolean(respond(reply, 200, openapiRoot()));
     if (path.startsWith('/openapi/v3/')) {
       const doc = openapiGroupVersion(path.slice('/openapi/v3/'.length));
@@ -272,7 +294,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (
       PUBLIC_PATHS.has(path) ||
       !segs.length ||
-      ['api', 'apis', 'openapi', 'metrics', 'healthz', 'livez', 'readyz'].includes(segs[0] as string)
+      ['api', 'apis', 'openapi', 'metrics', 'healthz', 'livez', 'readyz', 'podnet'].includes(segs[0] as string)
     ) {
       const m = matchResourcePath(segs);
       if (m.kind === 'none') {
@@ -502,6 +524,19 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     });
   };
 
+  // ---- kubelet serving certificates (kubelet-certs.ts) --------------------------------------
+  const issueKubeletCert = (req: FastifyRequest, reply: FastifyReply) => {
+    const user = userOf(req);
+    if (req.method !== 'POST') throw methodNotAllowed(`${KUBELET_CERT_PATH} accepts only POST`);
+    if (!KUBELET_CERT_USERS.has(user))
+      throw new ApiError(403, 'Forbidden', `User "${user}" cannot obtain a kubelet serving certificate (only node-agent and admin may)`);
+    const r = parseKubeletCertRequest(decodeBody(req.body as Buffer | undefined, req.headers['content-type'], `POST ${KUBELET_CERT_PATH}`));
+    if (!creds.caKeyPem) throw noCaKey();
+    const certificate = signKubeletServingCert(creds.caPem, creds.caKeyPem, r);
+    log.info({ node: r.nodeName, address: r.address, user }, 'signed a kubelet serving certificate');
+    return Boolean(respond(reply, 201, { certificate, ca: creds.caPem }));
+  };
+
   // ---- pods/log and pods/exec: proxied to the node-agent -----------------------------------
   const nodeTarget = (p: ResourcePath): { host: string; node: string; pod: Obj } => {
     const pod = registry.get(p.info, p.namespace ?? '', p.name as string);
@@ -561,11 +596,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     // The kubelet's paths (pkg/kubelet/server/server.go): /containerLogs/{ns}/{pod}/{container}.
     const target = `/${kind}/${encodeURIComponent(p.namespace ?? '')}/${encodeURIComponent(p.name as string)}/${encodeURIComponent(container)}${kubeletQuery(url.searchParams, kind === 'exec')}`;
     return new Promise<void>((resolve) => {
-      // The real apiserver does not verify kubelet serving certificates unless given
-      // --kubelet-certificate-authority; the node-agent serves with its own certificate.
       const up = httpsRequest(
-        { host, port: kubeletPort, path: target, method: 'GET', rejectUnauthorized: false, timeout: 10_000 },
+        { host, port: kubeletPort, path: target, method: 'GET', ...kubeletTls, timeout: kubeletDialMs, agent: false },
         (res) => {
+          // The kubelet answered: from here on a `follow=true` stream may be silent for as long
+          // as the container is (the real proxy, UpgradeAwareHandler, sets no idle timeout).
+          up.setTimeout(0);
           reply.hijack();
           reply.raw.writeHead(res.statusCode ?? 502, { 'Content-Type': res.headers['content-type'] ?? 'text/plain' });
           res.pipe(reply.raw);
@@ -573,7 +609,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
           reply.raw.on('close', () => res.destroy());
         },
       );
-      up.on('timeout', () => up.destroy(new Error('timed out after 10 s')));
+      up.on('timeout', () => up.destroy(new Error(`timed out after ${kubeletDialMs} ms`)));
       up.on('error', (e) => {
         if (!reply.sent)
           sendStatus(
@@ -596,11 +632,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // ---- WebSocket: watch (JSON text frames or protobuf binary frames) and exec proxying ----
   const wss = new WebSocketServer({
     noServer: true,
-    handleProtocols: (protocols) => {
-      if (protocols.has(WATCH_PROTOBUF_SUBPROTOCOL)) return WATCH_PROTOBUF_SUBPROTOCOL;
-      for (const p of protocols) if (!p.startsWith('base64url.bearer.authorization.k8s.io.')) return p;
-      return false;
-    },
+    // Only watches are upgraded here (exec is relayed to the kubelet, which picks its protocol);
+    // checkSubprotocols has already refused every offer but these two.
+    handleProtocols: (protocols) => (protocols.has(WATCH_PROTOBUF_SUBPROTOCOL) ? WATCH_PROTOBUF_SUBPROTOCOL : false),
   });
   const rejectUpgrade = (socket: Duplex, e: ApiError) => {
     const body = JSON.stringify(e.toStatus());
@@ -621,7 +655,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       const user = auth.authenticate(req.headers.authorization, req.headers['sec-websocket-protocol']);
       limiter.take(user);
       const p = m.path;
-      if (p.subresource === 'exec' || p.subresource === 'attach') {
+      const isExec = p.subresource === 'exec' || p.subresource === 'attach';
+      checkSubprotocols(req.headers['sec-websocket-protocol'], isExec);
+      if (isExec) {
         authorize(user, 'create', p.info.resource, p.info.group, p.namespace, p.name);
         return proxyUpgrade(req, socket, head, p, url);
       }
@@ -671,9 +707,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const { host, node, pod } = nodeTarget(p);
     const container = containerOf(pod, url.searchParams);
     const target = `/${p.subresource}/${encodeURIComponent(p.namespace ?? '')}/${encodeURIComponent(p.name as string)}/${encodeURIComponent(container)}${kubeletQuery(url.searchParams, true)}`;
-    const up = tlsConnect({ host, port: kubeletPort, rejectUnauthorized: false, servername: undefined });
-    up.setTimeout(10_000, () => up.destroy(new Error('timed out after 10 s')));
+    const up = tlsConnect({ host, port: kubeletPort, ...kubeletTls, ...(isIP(host) ? {} : { servername: host }) });
+    up.setTimeout(kubeletDialMs, () => up.destroy(new Error(`timed out after ${kubeletDialMs} ms`)));
     up.on('secureConnect', () => {
+      // Connected and verified: the exec stream itself has no idle timeout.
       up.setTimeout(0);
       const headers = Object.entries(req.headers)
         .filter(([k]) => k !== 'host' && k !== 'authorization')

@@ -14,6 +14,8 @@ export const NodeAgentErrorCodes = {
   BAD_REQUEST: 'PODNET_ERR_BAD_REQUEST',
   /** A supervised child process could not be started. */
   SUPERVISOR: 'PODNET_ERR_SUPERVISOR',
+  /** The kubelet serving certificate could not be made or signed by the API server. */
+  CERT: 'PODNET_ERR_NODE_CERT',
 } as const;
 
 export type NodeAgentErrorCode = (typeof NodeAgentErrorCodes)[keyof typeof NodeAgentErrorCodes];

@@ -1,5 +1,5 @@
 // @podnet/node-agent: the kubelet and container runtime of a podnet node (DESIGN §2).
-export { loadOrCreateServingCert } from './certs.js';
+export { KUBELET_CERT_PATH, obtainServingCert, type ServingCert } from './certs.js';
 export { CniAgentPlugin } from './cni/cni-agent-plugin.js';
 export { LocalBridgeCni, type LocalBridgeCniOptions } from './cni/local-bridge-cni.js';
 export * from './cni/types.js';

@@ -4,7 +4,7 @@
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { componentLogger, Informer, isNotFound, type KubeClient, type KubeObject, type Logger } from '@podnet/client';
-import { loadOrCreateServingCert } from './certs.js';
+import { obtainServingCert } from './certs.js';
 import type { CniPlugin } from './cni/types.js';
 import type { Lease, Node, NodeCondition, Pod } from './kube-types.js';
 import { microTime, rfc3339 } from './kube-types.js';
@@ -85,7 +85,8 @@ export class NodeAgent {
 
   /** Registers the Node and Lease, starts the kubelet server, waits for the podCIDR, then runs pods. */
   async start(): Promise<void> {
-    const tls = loadOrCreateServingCert(join(this.#o.dataDir, 'pki'), this.nodeName, this.#o.transportAddress);
+    const tls = await obtainServingCert(join(this.#o.dataDir, 'pki'), this.nodeName, this.#o.transportAddress, this.#client.transport);
+    const ownToken = this.#client.transport.token;
     this.#server = new KubeletServer({
       host: this.#o.transportAddress,
       port: this.#o.port ?? 10250,
@@ -100,6 +101,8 @@ export class NodeAgent {
         killNode: () => this.#o.onKillNode?.(),
         registry: this.metrics.registry,
         controlTokens: this.#o.controlTokens ?? [],
+        // The shared node token (this agent's own bearer token) also opens the kubelet API.
+        apiTokens: [...(this.#o.controlTokens ?? []), ...(ownToken ? [ownToken] : [])],
       },
     });
     await this.#server.start();

@@ -1,13 +1,19 @@
 // The kubelet server on <transport-address>:10250 (pkg/kubelet/server/server.go): HTTPS with a
-// self-signed serving certificate; /healthz, /metrics, /pods, /containerLogs/{ns}/{pod}/{container},
+// serving certificate signed by the cluster CA; /healthz, /metrics, /pods, /containerLogs/{ns}/{pod}/{container},
 // /exec/{ns}/{pod}/{container} (WebSocket channel protocol, v5 and v4), and podnet's control
 // entries `POST /podnet/kill/{ns}/{pod}` and `POST /podnet/kill-node` (bearer token of the node).
 // The same handler serves the node-agent's control unix socket (file mode 0600: who can open it
 // is authenticated by the filesystem), where no token is needed.
+// Authentication (kubelet --anonymous-auth=false, pkg/kubelet/server/auth.go): every TCP request
+// but /healthz needs either a client certificate chaining to the cluster CA with the subject CN
+// `apiserver-kubelet-client` (the API server's --kubelet-client-certificate; kubelet
+// --client-ca-file) or `Authorization: Bearer <token>` with the node's own token (a shared node
+// token, where the real kubelet would ask the API server with a TokenReview). Else 401.
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '@podnet/client';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
@@ -26,12 +32,21 @@ export interface KubeletBackend {
   registry: Registry;
   /** Accepted bearer tokens for the control entries on the TCP port. */
   controlTokens: string[];
+  /** Accepted bearer tokens for the kubelet API (logs, exec, pods, metrics); default controlTokens. */
+  apiTokens?: string[];
 }
+
+/** The subject CN of the API server's client certificate (kubeadm's apiserver-kubelet-client). */
+export const KUBELET_CLIENT_CN = 'apiserver-kubelet-client';
+
+const UNAUTHORIZED_MESSAGE =
+  'Unauthorized: the kubelet API needs the API server\'s client certificate (CN=apiserver-kubelet-client, signed by the cluster CA) or "Authorization: Bearer <node token>"; use kubectl logs/exec through the API server';
 
 export interface KubeletServerOptions {
   host: string;
   port: number;
-  tls: { certPem: string; keyPem: string };
+  /** Serving certificate and the cluster CA that client certificates must chain to. */
+  tls: { certPem: string; keyPem: string; caPem?: string };
   controlSocket?: string;
   backend: KubeletBackend;
   log: Logger;
@@ -63,7 +78,14 @@ export class KubeletServer {
 
   async start(): Promise<void> {
     const server = https.createServer(
-      { cert: this.#o.tls.certPem, key: this.#o.tls.keyPem },
+      {
+        cert: this.#o.tls.certPem,
+        key: this.#o.tls.keyPem,
+        // Ask for a client certificate but let the TLS handshake succeed without one: a bearer
+        // token is the other way in, and an unauthenticated client gets a 401 Status, not a
+        // TLS alert (as the kubelet: tls.RequestClientCert, then its authenticator decides).
+        ...(this.#o.tls.caPem ? { ca: this.#o.tls.caPem, requestCert: true, rejectUnauthorized: false } : {}),
+      },
       (req, res) => void this.#handle(req, res, false),
     );
     server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
@@ -99,6 +121,7 @@ export class KubeletServer {
         res.end('ok');
         return;
       }
+      if (seg[0] !== 'podnet' && !trusted && !this.#authenticated(req)) return status(res, 401, 'Unauthorized', UNAUTHORIZED_MESSAGE);
       if (seg[0] === 'metrics' && seg.length === 1) {
         res.writeHead(200, { 'Content-Type': b.registry.contentType });
         res.end(await b.registry.metrics());
@@ -174,8 +197,30 @@ export class KubeletServer {
     return token !== '' && this.#o.backend.controlTokens.includes(token);
   }
 
+  /** The API server's client certificate, or a bearer token of this node. */
+  #authenticated(req: IncomingMessage): boolean {
+    const tls = req.socket as TLSSocket;
+    if (tls.authorized && typeof tls.getPeerCertificate === 'function') {
+      const cn = tls.getPeerCertificate().subject?.CN;
+      if ((Array.isArray(cn) ? cn[0] : cn) === KUBELET_CLIENT_CN) return true;
+    }
+    const h = req.headers.authorization ?? '';
+    const token = /^Bearer\s+(\S+)$/i.exec(h)?.[1];
+    const accepted = this.#o.backend.apiTokens ?? this.#o.backend.controlTokens;
+    return token !== undefined && accepted.includes(token);
+  }
+
   #reject(socket: Duplex, code: number, message: string): void {
-    const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, code });
+    const reason = code === 401 ? 'Unauthorized' : code === 404 ? 'NotFound' : code === 400 ? 'BadRequest' : undefined;
+    const body = JSON.stringify({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message,
+      ...(reason ? { reason } : {}),
+      code,
+    });
     socket.end(
       `HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
@@ -184,6 +229,7 @@ export class KubeletServer {
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): undefined {
     const url = new URL(req.url ?? '/', 'https://kubelet');
     const seg = segments(url);
+    if (!this.#authenticated(req)) return void this.#reject(socket, 401, UNAUTHORIZED_MESSAGE);
     if (seg[0] !== 'exec' || seg.length !== 4)
       return void this.#reject(socket, 404, `${url.pathname}: no WebSocket endpoint here (use /exec/NS/POD/CONTAINER)`);
     const [, ns, name, container] = seg as [string, string, string, string];
