@@ -55,8 +55,14 @@ if (command === 'control-plane') {
   // The live page (port 8080) must listen on the container address for the published port to
   // reach it; only a control plane that has the live page knows the flag.
   const live = readFileSync(main, 'utf8').includes("'live-page-host'") ? ['--live-page-host', address, '--live-page-port', '8080'] : [];
+  // The node lifecycle controller's timings, when compose sets them (defaults: the control plane's).
+  const lifecycle = [
+    ['PODNET_NODE_MONITOR_GRACE_PERIOD_MS', '--node-monitor-grace-period-ms'],
+    ['PODNET_POD_EVICTION_TIMEOUT_MS', '--pod-eviction-timeout-ms'],
+  ].flatMap(([name, flag]) => (process.env[name] ? [flag, process.env[name]] : []));
   await run(main, [
     ...live,
+    ...lifecycle,
     '--data-dir',
     dataDir,
     // On the container's address, not 0.0.0.0: the controllers in this process reach the API

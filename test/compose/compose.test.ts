@@ -277,7 +277,41 @@ describeInterop('docker compose cluster (deploy/)', { root: true, commands: ['ku
     expect(left).toBe(0);
   }, 90_000);
 
-  it('docker compose kill node-2 makes node-2 NotReady', async () => {
+  it('docker compose kill node-2 makes node-2 NotReady, and its Deployment pod is replaced on another node', async () => {
+    await client?.resource<Obj>('deployments').create({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'spread', namespace: 'default' },
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: { app: 'spread' } },
+        template: {
+          metadata: { labels: { app: 'spread' } },
+          spec: {
+            containers: [{ name: 'web', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec', '--http-port=8080'] }],
+          },
+        },
+      },
+    });
+    type Pod = {
+      metadata: { name: string; deletionTimestamp?: string };
+      spec: { nodeName?: string };
+      status: { containerStatuses?: Array<{ ready: boolean }> };
+    };
+    const spreadPods = async () =>
+      ((await client?.resource('pods').list({ namespace: 'default', labelSelector: { app: 'spread' } }))?.items ?? []) as unknown as Pod[];
+    const readyOn = (pods: Pod[]) =>
+      pods.filter((p) => !p.metadata.deletionTimestamp && p.status.containerStatuses?.[0]?.ready).map((p) => p.spec.nodeName ?? '');
+    // The scheduler spreads a controller's pods (fewest of the same owner first): one per node.
+    const before = await until(
+      'three spread pods Ready',
+      async () => {
+        const on = readyOn(await spreadPods());
+        return on.length === 3 ? on.sort() : undefined;
+      },
+      60_000,
+    );
+    expect(before).toEqual(['node-1', 'node-2', 'node-3']);
     await composeKill('node-2', { stateDir });
     const status = await timed('notready', () =>
       until(
@@ -291,7 +325,19 @@ describeInterop('docker compose cluster (deploy/)', { root: true, commands: ['ku
       ),
     );
     expect(['False', 'Unknown']).toContain(status);
-  }, 120_000);
+    // Evicted after --pod-eviction-timeout 5 s; the ReplicaSet makes a replacement elsewhere.
+    const after = await timed('replaced', () =>
+      until(
+        'three spread pods Ready, none on node-2',
+        async () => {
+          const on = readyOn(await spreadPods());
+          return on.length === 3 && !on.includes('node-2') ? on.sort() : undefined;
+        },
+        90_000,
+      ),
+    );
+    expect(after.filter((n) => n === 'node-1' || n === 'node-3')).toHaveLength(3);
+  }, 240_000);
 
   it('podnet down leaves no containers or networks of the project behind', async () => {
     expect(projectResources('ps').length).toBeGreaterThan(0);

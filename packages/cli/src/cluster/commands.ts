@@ -134,6 +134,17 @@ async function dispatch(command: string, rest: string[], io: Output): Promise<nu
             ...(values['state-dir'] ? { stateDir: values['state-dir'] as string } : {}),
             apiPort: integer(values['api-port'] as string, '--api-port', 'up', 1, 65535),
             timeoutMs: integer(values.timeout as string, '--timeout', 'up', 1, 3600) * 1000,
+            ...(values['node-monitor-grace-period'] === undefined
+              ? {}
+              : {
+                  nodeMonitorGracePeriodMs:
+                    integer(values['node-monitor-grace-period'] as string, '--node-monitor-grace-period', 'up', 1, 3600) * 1000,
+                }),
+            ...(values['pod-eviction-timeout'] === undefined
+              ? {}
+              : {
+                  podEvictionTimeoutMs: integer(values['pod-eviction-timeout'] as string, '--pod-eviction-timeout', 'up', 0, 3600) * 1000,
+                }),
           },
           io,
         );

@@ -31,6 +31,10 @@ export interface ComposeUpOptions {
   /** Start Prometheus and Grafana too (profile "observability": their images must be pullable). */
   observability?: boolean;
   timeoutMs?: number;
+  /** The node lifecycle controller's grace before NotReady (default: the control plane's 10 s). */
+  nodeMonitorGracePeriodMs?: number;
+  /** How long a NotReady node keeps its pods before eviction (default: the control plane's 30 s). */
+  podEvictionTimeoutMs?: number;
 }
 
 export interface ComposeRecord {
@@ -124,6 +128,10 @@ export async function composeUp(options: ComposeUpOptions, io: Output): Promise<
     PODNET_BACKEND: options.backend ?? 'vxlan',
     PODNET_CLUSTER: project,
     ...(options.image ? { PODNET_IMAGE: options.image } : {}),
+    ...(options.nodeMonitorGracePeriodMs === undefined
+      ? {}
+      : { PODNET_NODE_MONITOR_GRACE_PERIOD_MS: String(options.nodeMonitorGracePeriodMs) }),
+    ...(options.podEvictionTimeoutMs === undefined ? {} : { PODNET_POD_EVICTION_TIMEOUT_MS: String(options.podEvictionTimeoutMs) }),
   };
   const record: ComposeRecord = {
     project,
