@@ -24,6 +24,7 @@ ${CLUSTER_COMMANDS_SUMMARY}
   iptables trace --rules FILE --src IP --dst IP --dport N
                             follow one new packet through an iptables-save file, every
                             statistic branch with its probability, NAT and the rules hit
+  netpol probe [--expect F]  the NetworkPolicy reachability matrix (real connects between pods)
   help [COMMAND]            show help
 
 Run \`podnet help COMMAND\` for a command's options.`;
