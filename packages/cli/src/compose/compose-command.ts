@@ -20,7 +20,7 @@ export async function findCompose(): Promise<ComposeCommand> {
   if (await answers(['docker-compose'])) return { argv: ['docker-compose'], version: 'v1' };
   throw new ComposeError(
     ComposeErrorCodes.NO_COMPOSE,
-    'podnet: neither `docker compose` nor `docker-compose` runs here.\n' +
+    'neither `docker compose` nor `docker-compose` runs here.\n' +
       'Install Docker with compose (Debian: apt-get install docker.io docker-compose), or use the process runtime: podnet up',
   );
 }

@@ -83,7 +83,7 @@ function portFromEnv(name: string): number | undefined {
   if (text === undefined || text === '') return undefined;
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 65535) {
-    throw new ComposeError(ComposeErrorCodes.USAGE, `podnet: $${name} must be a port from 1 to 65535 (got "${text}")`);
+    throw new ComposeError(ComposeErrorCodes.USAGE, `$${name} must be a port from 1 to 65535 (got "${text}")`);
   }
   return n;
 }
@@ -92,7 +92,7 @@ export async function composeUp(options: ComposeUpOptions, io: Output): Promise<
   const nodes = composeNodes(options.nodes);
   const project = options.project ?? 'podnet';
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(project)) {
-    throw new ComposeError(ComposeErrorCodes.USAGE, `podnet: compose project "${project}" must be lowercase letters, digits, "-" or "_"`);
+    throw new ComposeError(ComposeErrorCodes.USAGE, `compose project "${project}" must be lowercase letters, digits, "-" or "_"`);
   }
   const stateDir = composeStateDir(project, options.stateDir);
   const cmd = await findCompose();
@@ -105,7 +105,7 @@ export async function composeUp(options: ComposeUpOptions, io: Output): Promise<
   if (first + span > 65535) {
     throw new ComposeError(
       ComposeErrorCodes.USAGE,
-      `podnet: the NodePort host range ${first}-${first + span} goes past port 65535; start it lower`,
+      `the NodePort host range ${first}-${first + span} goes past port 65535; start it lower`,
     );
   }
   mkdirSync(stateDir, { recursive: true });
@@ -146,7 +146,7 @@ export async function composeUp(options: ComposeUpOptions, io: Output): Promise<
     startedAt: new Date().toISOString(),
   };
   writeFileSync(recordFile(stateDir), JSON.stringify(record, null, 2));
-  io.out(`podnet: starting compose project "${project}" with ${cmd.argv.join(' ')} (${cmd.version}), state in ${stateDir}`);
+  io.out(`starting compose project "${project}" with ${cmd.argv.join(' ')} (${cmd.version}), state in ${stateDir}`);
   const services = ['control-plane', ...nodes.map((n) => n.name), ...(record.observability ? ['prometheus', 'grafana'] : [])];
   const profile = record.observability ? ['--profile', 'observability'] : [];
   const [program, ...lead] = cmd.argv;
@@ -160,7 +160,7 @@ export async function composeUp(options: ComposeUpOptions, io: Output): Promise<
     await composeDown({ stateDir }, { out: () => undefined, err: io.err }).catch(() => undefined);
     throw new ComposeError(
       ComposeErrorCodes.START,
-      `podnet: ${cmd.argv.join(' ')} up failed (exit ${started.exitCode}):\n${String(started.all ?? '').slice(-2000)}`,
+      `${cmd.argv.join(' ')} up failed (exit ${started.exitCode}):\n${String(started.all ?? '').slice(-2000)}`,
     );
   }
   io.out(`  containers started: ${services.join(', ')}`);
@@ -168,7 +168,7 @@ export async function composeUp(options: ComposeUpOptions, io: Output): Promise<
     await waitReady(record, options.timeoutMs ?? 180_000, io);
   } catch (error) {
     const logs = await compose(cmd, record, ['logs', '--no-color', '--tail', '15'], 60_000);
-    io.err(`podnet: the compose cluster did not become ready; last log lines:\n${String(logs.all ?? '')}`);
+    io.err(`the compose cluster did not become ready; last log lines:\n${String(logs.all ?? '')}`);
     await composeDown({ stateDir }, { out: () => undefined, err: io.err }).catch(() => undefined);
     throw error;
   }
@@ -194,7 +194,7 @@ async function waitReady(record: ComposeRecord, timeoutMs: number, io: Output): 
         },
       );
       if (ps.exitCode === 0 && String(ps.stdout).trim() !== '') {
-        throw new ComposeError(ComposeErrorCodes.START, 'podnet: a podnet container exited during start (see the log lines below)');
+        throw new ComposeError(ComposeErrorCodes.START, 'a podnet container exited during start (see the log lines below)');
       }
       if (!client && existsSync(record.kubeconfig)) {
         client = new KubeClient({ kubeconfig: record.kubeconfig });
@@ -227,10 +227,7 @@ async function waitReady(record: ComposeRecord, timeoutMs: number, io: Output): 
       await new Promise((r) => setTimeout(r, 500));
     }
     const late = record.nodes.filter((n) => !reported.has(`${n.name}/ready`)).map((n) => n.name);
-    throw new ComposeError(
-      ComposeErrorCodes.START,
-      `podnet: ${late.join(', ')} did not become Ready within ${Math.round(timeoutMs / 1000)} s`,
-    );
+    throw new ComposeError(ComposeErrorCodes.START, `${late.join(', ')} did not become Ready within ${Math.round(timeoutMs / 1000)} s`);
   } finally {
     client?.close();
   }
@@ -285,7 +282,7 @@ export async function composeDown(options: ComposeDownOptions, io: Output): Prom
   if (!record) {
     throw new ComposeError(
       ComposeErrorCodes.NOT_FOUND,
-      `podnet: no compose cluster recorded in ${stateDir} (start one with: podnet up --runtime compose)`,
+      `no compose cluster recorded in ${stateDir} (start one with: podnet up --runtime compose)`,
     );
   }
   const cmd = await findCompose();
@@ -294,11 +291,11 @@ export async function composeDown(options: ComposeDownOptions, io: Output): Prom
   if (r.exitCode !== 0) {
     throw new ComposeError(
       ComposeErrorCodes.START,
-      `podnet: ${cmd.argv.join(' ')} down failed (exit ${r.exitCode}):\n${String(r.all ?? '').slice(-2000)}`,
+      `${cmd.argv.join(' ')} down failed (exit ${r.exitCode}):\n${String(r.all ?? '').slice(-2000)}`,
     );
   }
   rmSync(recordFile(stateDir), { force: true });
-  io.out(`podnet: compose project "${record.project}" stopped and removed (containers, network)`);
+  io.out(`compose project "${record.project}" stopped and removed (containers, network)`);
 }
 
 export interface ComposeServiceStatus {
@@ -310,7 +307,7 @@ export interface ComposeServiceStatus {
 export async function composeStatus(options: ComposeDownOptions, io: Output): Promise<ComposeServiceStatus[]> {
   const stateDir = composeStateDir(options.project ?? 'podnet', options.stateDir);
   const record = readComposeRecord(stateDir);
-  if (!record) throw new ComposeError(ComposeErrorCodes.NOT_FOUND, `podnet: no compose cluster recorded in ${stateDir}`);
+  if (!record) throw new ComposeError(ComposeErrorCodes.NOT_FOUND, `no compose cluster recorded in ${stateDir}`);
   const cmd = await findCompose();
   const out: ComposeServiceStatus[] = [];
   const services = ['control-plane', ...record.nodes.map((n) => n.name)];
@@ -332,8 +329,8 @@ export async function composeStatus(options: ComposeDownOptions, io: Output): Pr
 export async function composeKill(service: string, options: ComposeDownOptions): Promise<void> {
   const stateDir = composeStateDir(options.project ?? 'podnet', options.stateDir);
   const record = readComposeRecord(stateDir);
-  if (!record) throw new ComposeError(ComposeErrorCodes.NOT_FOUND, `podnet: no compose cluster recorded in ${stateDir}`);
+  if (!record) throw new ComposeError(ComposeErrorCodes.NOT_FOUND, `no compose cluster recorded in ${stateDir}`);
   const cmd = await findCompose();
   const r = await compose(cmd, record, ['kill', service], 60_000);
-  if (r.exitCode !== 0) throw new ComposeError(ComposeErrorCodes.START, `podnet: compose kill ${service} failed:\n${String(r.all ?? '')}`);
+  if (r.exitCode !== 0) throw new ComposeError(ComposeErrorCodes.START, `compose kill ${service} failed:\n${String(r.all ?? '')}`);
 }

@@ -20,7 +20,7 @@ export function composeNodes(count: number): ComposeNode[] {
   if (!Number.isInteger(count) || count < 1 || count > MAX_NODES) {
     throw new ComposeError(
       ComposeErrorCodes.USAGE,
-      `podnet: --nodes must be an integer from 1 to ${MAX_NODES} for the compose runtime (got ${count})`,
+      `--nodes must be an integer from 1 to ${MAX_NODES} for the compose runtime (got ${count})`,
     );
   }
   return Array.from({ length: count }, (_, i) => ({ name: `node-${i + 1}`, address: `172.30.0.${11 + i}` }));
