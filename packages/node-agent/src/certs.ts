@@ -36,8 +36,10 @@ function stillGood(dir: string, address: string): boolean {
   if (!['kubelet.crt', 'kubelet.key', 'ca.crt'].every((f) => existsSync(join(dir, f)))) return false;
   try {
     openssl(['verify', '-CAfile', 'ca.crt', 'kubelet.crt'], dir);
-    const ip = openssl(['x509', '-in', 'kubelet.crt', '-noout', '-checkip', address, '-checkend', '86400'], dir);
-    return /does match/.test(ip) && !/will expire/.test(ip);
+    // Two calls: with -checkend, openssl 3.0 prints (and checks) nothing for -checkip.
+    const ip = openssl(['x509', '-in', 'kubelet.crt', '-noout', '-checkip', address], dir);
+    openssl(['x509', '-in', 'kubelet.crt', '-noout', '-checkend', '86400'], dir); // exits 1 when expiring
+    return /does match/.test(ip);
   } catch {
     return false;
   }
@@ -81,9 +83,14 @@ export async function obtainServingCert(dir: string, node: string, address: stri
   try {
     res = await transport.request({ method: 'POST', path: KUBELET_CERT_PATH, body: { nodeName: node, address, csr } });
   } catch (e) {
+    // The client turns an answered refusal into a typed error carrying the HTTP status.
+    const status = (e as { httpStatus?: number }).httpStatus;
     throw new NodeAgentError(
       NodeAgentErrorCodes.CERT,
-      `cannot reach the API server to sign the kubelet serving certificate: ${(e as Error).message}`,
+      status
+        ? `the API server refused to sign the kubelet serving certificate (HTTP ${status}: ${(e as Error).message})`
+        : `cannot reach the API server to sign the kubelet serving certificate: ${(e as Error).message}`,
+      { cause: e },
     );
   }
   let answer: { certificate?: string; ca?: string; message?: string };
