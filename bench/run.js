@@ -23,6 +23,7 @@ const groups = {
   netfilter: () => import('./groups/netfilter.js'),
   kernel: () => import('./groups/kernel.js'),
   scale: () => import('./groups/scale.js'),
+  netpol: () => import('./groups/netpol.js'),
 };
 
 let args;
