@@ -227,6 +227,20 @@ describeInterop('docker compose cluster (deploy/)', { root: true, commands: ['ku
     expect(clusterIP).toMatch(/^10\.9[6-9]\./);
   }, 120_000);
 
+  it('the NodePort answers on 127.0.0.1 through the port node-1 publishes', async () => {
+    const viaNodePort = await timed('nodeport', () =>
+      until(
+        'NodePort 30080 through 127.0.0.1',
+        async () => {
+          const r = await fetch(`http://127.0.0.1:${nodePortHost}/hostname`, { signal: AbortSignal.timeout(3000) });
+          return r.ok ? await r.text() : undefined;
+        },
+        60_000,
+      ),
+    );
+    expect(viaNodePort).toBe('web-3');
+  }, 90_000);
+
   it('podnet kill pod kills a pod on its node; the kubelet restarts it and the Service answers again', async () => {
     // The CLI reaches node-3's node-agent at its container address (a container this test made).
     const killed = await podnet(['kill', 'pod', 'web-3', '--name', project, '--state-dir', stateDir], {

@@ -119,6 +119,11 @@ export class HostNetwork {
     const ip = parseIpv4(address);
     if (this.external.isLocalAddress(ip)) return;
     this.external.addAddress('eth0', `${address}/32`);
+    // Replies must go back the way the client came in, through ext0. A routable client can sit inside
+    // the node's own eth0 subnet (under compose, docker-proxy connects from the network's gateway,
+    // 172.30.0.1), where the connected route would send the replies out eth0 to a host that is not a
+    // node; a host route is more specific than the connected one (longest prefix match).
+    if (address !== EXTERNAL_CLIENT_ADDRESS) this.ns.addRoute({ dst: `${address}/32`, via: EXTERNAL_CLIENT_ADDRESS, dev: 'ext0' });
   }
 
   describe(): string {
