@@ -33,10 +33,28 @@ describe('ClusterIpAllocator', () => {
 describe('NodePortAllocator', () => {
   it('allocates from 30000-32767 and refuses taken or out-of-range ports', () => {
     const p = new NodePortAllocator();
-    expect(p.allocate(undefined, 'x')).toBe(30000);
+    const first = p.allocate(undefined, 'x');
+    expect(first).toBeGreaterThanOrEqual(30000);
+    expect(first).toBeLessThanOrEqual(32767);
     expect(p.allocate(30005, 'x')).toBe(30005);
     expect(() => p.allocate(30005, 'spec.ports[0].nodePort')).toThrow(/already allocated/);
     expect(() => p.allocate(80, 'x')).toThrow(/valid range/);
+  });
+  it('draws unrequested ports at random from the dynamic band, then the static band, never twice', () => {
+    // 30000-30099: the static band is max(16, 100/32) = 16 ports, 30000-30015.
+    let seed = 7;
+    const rng = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const p = new NodePortAllocator(30000, 30099, rng);
+    const dynamic = Array.from({ length: 84 }, () => p.allocate(undefined, 'x'));
+    expect(new Set(dynamic).size).toBe(84);
+    expect(dynamic.every((port) => port >= 30016 && port <= 30099)).toBe(true);
+    expect(dynamic.slice(0, 10)).not.toEqual(Array.from({ length: 10 }, (_, i) => 30016 + i));
+    const rest = Array.from({ length: 16 }, () => p.allocate(undefined, 'x'));
+    expect(rest.sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, i) => 30000 + i));
+    expect(() => p.allocate(undefined, 'x')).toThrow(/range is full/);
   });
 });
 
@@ -46,12 +64,14 @@ describe('ServiceAllocators', () => {
     const svc: Obj = { spec: { type: 'NodePort', ports: [{ port: 80 }, { port: 81 }] } };
     s.assign(svc);
     expect(svc.spec.clusterIP).toBe('10.96.0.1');
-    expect(svc.spec.ports.map((p: { nodePort: number }) => p.nodePort)).toEqual([30000, 30001]);
+    const [first, second] = svc.spec.ports.map((p: { nodePort: number }) => p.nodePort) as [number, number];
+    expect(first).not.toBe(second);
+    expect(s.ports.has(first) && s.ports.has(second)).toBe(true);
     const next: Obj = { spec: { type: 'ClusterIP', ports: [{ port: 80 }] } };
     s.assign(next, svc);
     expect(next.spec.clusterIP).toBe('10.96.0.1');
     s.releaseDropped(svc, next);
-    expect(s.ports.has(30000)).toBe(false);
+    expect(s.ports.has(first)).toBe(false);
     const clash: Obj = {
       spec: { type: 'NodePort', ports: [{ port: 1 }, { port: 2, nodePort: 30002 }, { port: 3, nodePort: 30002 }] },
     };
@@ -65,6 +85,7 @@ describe('ServiceAllocators', () => {
     const svc: Obj = { spec: { type: 'NodePort', ports: [{ port: 80 }] } };
     s.assign(svc);
     expect(svc.spec.clusterIP).toBe('10.96.0.2');
-    expect(svc.spec.ports[0].nodePort).toBe(30001);
+    expect(svc.spec.ports[0].nodePort).not.toBe(30000);
+    expect(s.ports.has(30000)).toBe(true);
   });
 });

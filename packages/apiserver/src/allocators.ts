@@ -104,15 +104,25 @@ export class ClusterIpAllocator {
   }
 }
 
+/**
+ * NodePorts as Kubernetes allocates them (pkg/registry/core/service/portallocator with
+ * allocator.NewAllocationMapWithOffset, KEP-3668): a port that is not asked for is drawn at random,
+ * first from the upper "dynamic" band of the range and only when that is full from the lower
+ * "static" band, which is left for users who request fixed ports. The band's size is
+ * min(max(16, size/32), 128) ports (86 for 30000-32767). Random choice also keeps two clusters on
+ * one machine (parallel tests, two `podnet up`) from wanting the same real listener port.
+ */
 export class NodePortAllocator {
   private readonly used = new Set<number>();
-  private cursor: number;
+  private readonly staticBand: number;
 
   constructor(
     readonly min = 30000,
     readonly max = 32767,
+    private readonly random: () => number = Math.random,
   ) {
-    this.cursor = min;
+    const size = max - min + 1;
+    this.staticBand = Math.min(Math.max(16, Math.floor(size / 32)), 128, size);
   }
 
   allocate(requested: number | undefined, field: string): number {
@@ -130,15 +140,25 @@ export class NodePortAllocator {
       this.used.add(requested);
       return requested;
     }
-    const span = this.max - this.min + 1;
-    for (let i = 0; i < span; i++) {
-      const p = this.min + ((this.cursor - this.min + i) % span);
-      if (this.used.has(p)) continue;
-      this.used.add(p);
-      this.cursor = p + 1;
-      return p;
+    const dynamicLow = this.min + this.staticBand;
+    const port = this.pickFree(dynamicLow, this.max) ?? this.pickFree(this.min, dynamicLow - 1);
+    if (port === undefined) {
+      throw new AllocationError({ type: 'Invalid', field, value: 0, detail: `range is full (${this.min}-${this.max})` });
     }
-    throw new AllocationError({ type: 'Invalid', field, value: 0, detail: `range is full (${this.min}-${this.max})` });
+    this.used.add(port);
+    return port;
+  }
+
+  /** A free port in [low, high]: scanned from a random offset, wrapping (the bitmap allocator's random scan). */
+  private pickFree(low: number, high: number): number | undefined {
+    const span = high - low + 1;
+    if (span <= 0) return undefined;
+    const start = Math.floor(this.random() * span);
+    for (let i = 0; i < span; i++) {
+      const p = low + ((start + i) % span);
+      if (!this.used.has(p)) return p;
+    }
+    return undefined;
   }
 
   release(port: number | undefined): void {
