@@ -13,6 +13,7 @@
 
 import { KubeClient, NotFoundError } from '@podnet/client';
 import { CniAgentClient, type TraceEventBody } from '@podnet/cni-agent';
+import { formatTracePolicy, tracePolicy } from '../netpol/trace-policy.js';
 import type { Output } from '../pcap-read.js';
 import { ClusterError, ClusterErrorCodes } from './errors.js';
 import { podExec } from './pod-exec.js';
@@ -130,11 +131,14 @@ export async function trace(record: ClusterRecord, options: TraceOptions, io: Ou
   const client = new KubeClient({ kubeconfig: record.kubeconfig });
   let podIP: string;
   let nodeName: string;
+  let container: string | undefined;
   try {
     const pod = (await client.resource('pods').get(options.from, { namespace: options.namespace })) as {
-      spec?: { nodeName?: string };
+      spec?: { nodeName?: string; containers?: Array<{ name: string }> };
       status?: { podIP?: string };
     };
+    // The pod's first container, as kubectl exec defaults to: a multi-container pod needs one named.
+    container = pod.spec?.containers?.[0]?.name;
     podIP = pod.status?.podIP ?? '';
     nodeName = pod.spec?.nodeName ?? '';
   } catch (error) {
@@ -171,6 +175,7 @@ export async function trace(record: ClusterRecord, options: TraceOptions, io: Ou
       kubeconfig: record.kubeconfig,
       namespace: options.namespace,
       pod: options.from,
+      ...(container ? { container } : {}),
       command: probe,
       timeoutMs: 15_000,
     });
@@ -186,6 +191,12 @@ export async function trace(record: ClusterRecord, options: TraceOptions, io: Ou
       ...(sourceResult && picked.source.length > 0 ? [{ node: sourceResult.node, events: picked.source }] : []),
       ...results.filter((r) => picked.remote.has(r.node.name)).map((r) => ({ node: r.node, events: picked.remote.get(r.node.name) ?? [] })),
     ];
+    // Which NetworkPolicy decided: from the rules the packet hit on every node it crossed.
+    const policyClient = new KubeClient({ kubeconfig: record.kubeconfig });
+    const policy = await tracePolicy(
+      policyClient,
+      hops.flatMap((h) => h.events.map((e) => ({ ...e, kind: e.kind as 'rule' | 'return' | 'policy' }))),
+    ).finally(() => policyClient.close());
     if (options.json) {
       io.out(
         JSON.stringify({
@@ -194,6 +205,7 @@ export async function trace(record: ClusterRecord, options: TraceOptions, io: Ou
           proto: options.proto,
           probe: { argv: probe, exitCode: sent.exitCode },
           hops: hops.map((h) => ({ node: h.node.name, events: h.events })),
+          policy,
         }),
       );
       return 0;
@@ -209,6 +221,7 @@ export async function trace(record: ClusterRecord, options: TraceOptions, io: Ou
       for (const e of events) io.out(`  ${describeEvent(e)}`);
       for (const line of summarize(events)) io.out(line);
     });
+    if (hops.length > 0) for (const line of formatTracePolicy(policy)) io.out(line);
     return 0;
   } finally {
     for (const a of agents) a.agent.close();
