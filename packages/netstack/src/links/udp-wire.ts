@@ -19,10 +19,21 @@ export function checkTransport(what: string, t: TransportAddress): void {
   if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw configError(`${what}: transport port ${t.port} is not in 1-65535`);
 }
 
+/**
+ * SO_RCVBUF / SO_SNDBUF asked for on the link's real socket. The default (net.core.rmem_default,
+ * 208 KiB) queues only about 75 datagrams of a 1450-byte MTU (each costs its skb truesize, ~2.8 KiB),
+ * so a burst of one TCP window from the other node overflows it (RcvbufErrors in /proc/net/snmp)
+ * and the loss recovery, not the wire, bounds a bulk transfer. A real vxlan device has no such
+ * queue (the outer packet is decapsulated in softirq context), so a deep one is the closer model.
+ * Linux doubles the value for its bookkeeping (sock_setsockopt) and caps it at
+ * net.core.rmem_max / wmem_max without an error, so on a host with small maxima this is a no-op.
+ */
+export const UDP_WIRE_BUFFER_BYTES = 2 << 20;
+
 /** Binds a udp4 socket; rejects with a PODNET_ERR_LINK_IO error naming the address. */
 export function bindUdp(what: string, address: string, port: number): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket({ type: 'udp4' });
+    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_WIRE_BUFFER_BYTES, sendBufferSize: UDP_WIRE_BUFFER_BYTES });
     const onError = (error: Error) => {
       socket.close();
       reject(

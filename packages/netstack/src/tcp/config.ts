@@ -19,7 +19,12 @@ export interface TcpOptions {
   dataRetries?: number;
   /** Delayed-ACK timeout (RFC 9293 §3.8.6.3 allows up to 500 ms; Linux TCP_DELACK_MIN = 40 ms). */
   delayedAckMs?: number;
-  /** Receive buffer per connection in bytes (Linux net.ipv4.tcp_rmem default 128 KiB, without autotuning); the window comes from its free space. */
+  /**
+   * Receive buffer per connection in bytes; the window comes from its free space. Linux starts at
+   * net.ipv4.tcp_rmem's default (128 KiB) and autotunes up to its maximum (6 MiB, tcp_rcv_space_adjust);
+   * without autotuning we start at 1 MiB, what a bulk transfer between two nodes over flannel.1
+   * needs to keep the path busy (the link sockets queue that much: udp-wire.ts UDP_WIRE_BUFFER_BYTES).
+   */
   receiveBufferBytes?: number;
   /** Send buffer per connection in bytes: write() returns false once it holds this much. */
   sendBufferBytes?: number;
@@ -51,7 +56,7 @@ export const DEFAULT_TCP_OPTIONS: ResolvedTcpOptions = {
   synAckRetries: 5,
   dataRetries: 15,
   delayedAckMs: 40,
-  receiveBufferBytes: 128 * 1024,
+  receiveBufferBytes: 1 << 20,
   sendBufferBytes: 1 << 20,
   backlog: 511,
   ephemeralPortRange: [32768, 60999],

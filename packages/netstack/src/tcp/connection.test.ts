@@ -122,9 +122,10 @@ describe('connection establishment', () => {
   it('negotiates window scaling only when both SYNs carry the option (RFC 7323 §2)', async () => {
     const t = tcpPair({ capture: true });
     const { client } = await connected(t);
-    expect(t.pair.captured[0]?.segment.options).toContainEqual({ kind: 'window-scale', shift: 2 });
-    expect(t.pair.captured[1]?.segment.options).toContainEqual({ kind: 'window-scale', shift: 2 });
-    expect(client.tcpInfo()?.sendWindowShift).toBe(2);
+    // The smallest shift that advertises the default 1 MiB receive buffer: 2^20 >> 5 ≤ 0xffff < 2^20 >> 4.
+    expect(t.pair.captured[0]?.segment.options).toContainEqual({ kind: 'window-scale', shift: 5 });
+    expect(t.pair.captured[1]?.segment.options).toContainEqual({ kind: 'window-scale', shift: 5 });
+    expect(client.tcpInfo()?.sendWindowShift).toBe(5);
     // A SYN without the option gets a SYN-ACK without it.
     const t2 = tcpPair({ capture: true });
     t2.b.createServer(() => {}).listen(80);
