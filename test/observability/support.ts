@@ -2,6 +2,7 @@
 // the real underlay datagrams on lo (not podnet's own tap), read back field by field (the first,
 // outer, occurrence of each field: on port 4789 tshark also dissects the inner VXLAN frame's IP and UDP).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { type PromSample, parsePromText, sumOf } from '../../packages/controllers/src/live-page/prom-text.ts';
 
@@ -28,7 +29,10 @@ export interface Capture {
 
 /** `tshark -i lo -f FILTER -w FILE`, started and ready (it printed "Capturing on"). */
 export async function captureLo(filter: string, file: string): Promise<Capture> {
-  const child: ChildProcess = spawn('tshark', ['-i', 'lo', '-f', filter, '-w', file, '-q'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // -B 32: a 32 MiB kernel buffer, so a loaded machine does not drop packets before dumpcap reads them.
+  const child: ChildProcess = spawn('tshark', ['-i', 'lo', '-B', '32', '-f', filter, '-w', file, '-q'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`tshark did not start in 20 s: ${err}`)), 20_000);
@@ -46,11 +50,25 @@ export async function captureLo(filter: string, file: string): Promise<Capture> 
   });
   return {
     async stop() {
-      // Let the kernel hand tshark every queued packet before it stops (as the interop tests do).
-      await new Promise((r) => setTimeout(r, 500));
+      // Let dumpcap drain the kernel buffer before it stops: wait until the file has not grown for
+      // a second (at most 15 s), then SIGINT (packets still queued at SIGINT would be lost).
+      let size = -1;
+      let stableSince = Date.now();
+      for (const end = Date.now() + 15_000; Date.now() < end; ) {
+        await new Promise((r) => setTimeout(r, 200));
+        const now = existsSync(file) ? statSync(file).size : 0;
+        if (now !== size) {
+          size = now;
+          stableSince = Date.now();
+        } else if (Date.now() - stableSince >= 1000) break;
+      }
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       child.kill('SIGINT');
       await exited;
+      // tshark reports kernel drops on exit ("N packets dropped"): a capture that lost packets cannot be compared.
+      const dropped = /(\d+) packets? dropped/.exec(err);
+      if (dropped && Number(dropped[1]) > 0)
+        throw new Error(`tshark dropped ${dropped[1]} packets: the capture is incomplete (${err.trim()})`);
       const { stdout } = await run(
         'tshark',
         [

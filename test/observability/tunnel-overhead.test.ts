@@ -77,14 +77,16 @@ describeInterop('tunnel overhead counters agree with tshark on lo', { commands: 
       const pods: TestPod[] = [];
 
       beforeAll(async () => {
+        // Node IPs distinct across both backends: the four Nodes share one API server, and host-gw's
+        // broadcasts go to every node it knows (a shared node IP would blur the per-peer counters).
         for (let i = 0; i < 2; i++)
-          await createNode(names[i] as string, `10.244.${20 + 2 * k + i}.0/24`, `172.18.0.${2 + i}`, transports[i] as string);
+          await createNode(names[i] as string, `10.244.${20 + 2 * k + i}.0/24`, `172.18.0.${2 + 2 * k + i}`, transports[i] as string);
         for (let i = 0; i < 2; i++) {
           const a = await startAgentProcess({
             node: names[i] as string,
             kubeconfig: api.kubeconfigPath,
             transportAddress: transports[i] as string,
-            nodeIp: `172.18.0.${2 + i}`,
+            nodeIp: `172.18.0.${2 + 2 * k + i}`,
             dir,
             backend,
           });
@@ -115,15 +117,41 @@ describeInterop('tunnel overhead counters agree with tshark on lo', { commands: 
 
       it(`frames, wire bytes and ${OVERHEAD[backend]} bytes of overhead per frame match the captured datagrams`, async () => {
         expect(metricsUrls.every((u) => u?.startsWith('http://'))).toBe(true);
-        const filter = `udp and host ${transports[0]} and host ${transports[1]}`;
-        const capture = await captureLo(filter, join(dir, `${backend}.pcap`));
-        const before = await Promise.all(metricsUrls.map((u) => scrape(u)));
+        const filter = `udp and net ${base}.0/24`;
         const [p0, p1] = pods as [TestPod, TestPod];
-        for (const size of [56, 500, 1000, 1300]) await p0.ns.ping(p1.ip, { size, timeoutMs: 3000 });
-        expect(await tcpExchange(p0, p1.ip, 7000, 40_000)).toBe(40_000);
-        await new Promise((r) => setTimeout(r, 300));
-        const after = await Promise.all(metricsUrls.map((u) => scrape(u)));
-        const datagrams = await capture.stop();
+        const measure = async (attempt: number) => {
+          const capture = await captureLo(filter, join(dir, `${backend}-${attempt}.pcap`));
+          const before = await Promise.all(metricsUrls.map((u) => scrape(u)));
+          for (const size of [56, 500, 1000, 1300]) await p0.ns.ping(p1.ip, { size, timeoutMs: 3000 });
+          expect(await tcpExchange(p0, p1.ip, 7000, 40_000)).toBe(40_000);
+          await new Promise((r) => setTimeout(r, 300));
+          const after = await Promise.all(metricsUrls.map((u) => scrape(u)));
+          return { before, after, datagrams: await capture.stop() };
+        };
+        // On a loaded 2-core machine dumpcap occasionally misses a loopback packet without reporting
+        // it. When the capture has fewer datagrams than BOTH the sender's tx and the receiver's rx
+        // counters say (which agree: the datagram was delivered), the capture is incomplete and the
+        // window is measured again (at most 3 windows); any other disagreement fails at once.
+        let window = await measure(0);
+        for (let attempt = 1; attempt < 3; attempt++) {
+          const { before, after, datagrams } = window;
+          const d = (node: 0 | 1, labels: Record<string, string>) =>
+            sumOf(after[node] ?? [], 'podnet_tunnel_inner_frames_total', { backend, ...labels }) -
+            sumOf(before[node] ?? [], 'podnet_tunnel_inner_frames_total', { backend, ...labels });
+          const captureShort = ([0, 1] as const).some((from) => {
+            const to = (1 - from) as 0 | 1;
+            const tx = d(from, { peer: names[to] as string, direction: 'tx' });
+            const rx = d(to, { peer: names[from] as string, direction: 'rx' });
+            const seen = datagrams.filter((x) => x.src === transports[from] && x.dst === transports[to]).length;
+            return tx === rx && seen < tx;
+          });
+          if (!captureShort) break;
+          process.stdout.write(
+            `[observability] ${backend}: tshark missed datagrams both agents counted; measuring window ${attempt + 1}\n`,
+          );
+          window = await measure(attempt);
+        }
+        const { before, after, datagrams } = window;
 
         const delta = (node: 0 | 1, name: string, labels: Record<string, string>) =>
           sumOf(after[node] ?? [], name, { backend, ...labels }) - sumOf(before[node] ?? [], name, { backend, ...labels });
@@ -142,7 +170,9 @@ describeInterop('tunnel overhead counters agree with tshark on lo', { commands: 
           process.stdout.write(
             `[observability] ${backend} ${names[from]} → ${names[to]}: ${frames} frames, inner ${inner} B, wire ${wire} B, overhead ${overhead} B; tshark ${sent.length} datagrams, ${sent.reduce((n, d) => n + d.frameLen, 0)} B on lo\n`,
           );
-          expect(frames).toBe(sent.length);
+          const pairs = new Map<string, number>();
+          for (const d of datagrams) pairs.set(`${d.src}>${d.dst}`, (pairs.get(`${d.src}>${d.dst}`) ?? 0) + 1);
+          expect(frames, `captured by pair: ${JSON.stringify([...pairs])}`).toBe(sent.length);
           expect(overhead).toBe(OVERHEAD[backend] * frames);
           expect(inner).toBe(sent.reduce((n, d) => n + innerOf(d), 0));
           expect(wire).toBe(inner + overhead);

@@ -83,11 +83,14 @@ export class UplinkLink extends LinkBase {
     for (const t of targets) {
       const peerIp = this.peers.nodeOf(t.address);
       this.#underlay.write(this.nodeIp, peerIp ?? 0, this.#port, t.port, [frame]);
+      const encapMs = observer ? observer.now() - start : 0;
       socket.send(frame, t.port, t.address, (error) => {
         if (error) this.counters.drop('socket-send-error');
+        // Counted once the kernel took the datagram, so the tunnel counters match a capture.
+        if (observer && peerIp !== undefined)
+          error ? observer.dropped('send_error', peerIp, 'tx') : observer.sent(peerIp, innerBytes, encapMs);
         if (--pending === 0) packetPool.release(frame);
       });
-      if (observer && peerIp !== undefined) observer.sent(peerIp, innerBytes, observer.now() - start);
     }
   }
 

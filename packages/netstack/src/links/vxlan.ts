@@ -110,11 +110,13 @@ export class VxlanLink extends LinkBase {
     }
     this.#underlay.write(this.nodeIp, nodeIp, this.#port, peer.port, [this.#header, frame]);
     const innerBytes = frame.length;
+    const encapMs = observer ? observer.now() - start : 0;
     socket.send([this.#header, frame], peer.port, peer.address, (error) => {
       if (error) this.counters.drop('socket-send-error');
+      // Counted once the kernel took the datagram, so the tunnel counters match a capture.
+      if (observer) error ? observer.dropped('send_error', nodeIp, 'tx') : observer.sent(nodeIp, innerBytes, encapMs);
       packetPool.release(frame);
     });
-    if (observer) observer.sent(nodeIp, innerBytes, observer.now() - start);
   }
 
   #onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
