@@ -4,6 +4,7 @@
 // capture, which shows a datagram as a capture on a real node would: outer Ethernet/IPv4/UDP
 // headers with the emulated node IPs, then the exact bytes of the real datagram's payload.
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import { formatIpv4, type Ipv4Address, ipv4, isIpv4, macFromIpv4, pcap, udp } from '@podnet/wire';
 import { configError, NetstackError, NetstackErrorCodes } from '../errors.js';
 import type { FrameSink } from './link.js';
@@ -30,10 +31,30 @@ export function checkTransport(what: string, t: TransportAddress): void {
  */
 export const UDP_WIRE_BUFFER_BYTES = 2 << 20;
 
+/**
+ * Name resolution for the link socket. The transport addresses are IPv4 literals (checkTransport),
+ * yet an unconnected dgram socket resolves the destination of every send with dns.lookup, which
+ * answers a literal on the next tick (process.nextTick): one deferred callback per frame. A literal
+ * is answered at once here; anything else still goes to dns.lookup.
+ */
+function literalLookup(
+  hostname: string,
+  options: dns.LookupOneOptions,
+  callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  if (isIpv4(hostname)) callback(null, hostname, 4);
+  else dns.lookup(hostname, options, callback);
+}
+
 /** Binds a udp4 socket; rejects with a PODNET_ERR_LINK_IO error naming the address. */
 export function bindUdp(what: string, address: string, port: number): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_WIRE_BUFFER_BYTES, sendBufferSize: UDP_WIRE_BUFFER_BYTES });
+    const socket = dgram.createSocket({
+      type: 'udp4',
+      recvBufferSize: UDP_WIRE_BUFFER_BYTES,
+      sendBufferSize: UDP_WIRE_BUFFER_BYTES,
+      lookup: literalLookup,
+    });
     const onError = (error: Error) => {
       socket.close();
       reject(

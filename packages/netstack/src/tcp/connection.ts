@@ -14,6 +14,7 @@ import type { IpLayer } from '../transport.js';
 import type { ResolvedTcpOptions, TcpCounters } from './config.js';
 import { type SocketErrno, type SocketError, socketError } from './errors.js';
 import { ReassemblyQueue } from './reassembly.js';
+import type { ReceiveSlab } from './receive-slab.js';
 import { RttEstimator } from './rtt.js';
 import {
   ACK,
@@ -78,6 +79,8 @@ export interface ConnectionHost {
   challengeAllowed(): boolean;
   /** Runs fn as one step of the stack: segments that arrive re-entrantly meanwhile wait until it ends. */
   run<T>(fn: () => T): T;
+  /** Where in-order payload is copied for the application (shared by the layer's connections). */
+  readonly receiveSlab: ReceiveSlab;
   /** Asks for flushAck() once the segments arriving in this turn of the event loop are processed. */
   ackAfterBatch(conn: TcpConnection): void;
   /** The ISN for this 4-tuple (RFC 6528). */
@@ -977,7 +980,7 @@ export class TcpConnection {
         this.#rcvNxt = seqAdd(this.#rcvNxt, len);
         if (len > this.#rcvMss) this.#rcvMss = Math.min(len, this.#advertisedMss);
         this.#unackedBytes += len;
-        this.user?.onData(Buffer.from(seg.buf.subarray(start, end)));
+        this.user?.onData(this.host.receiveSlab.copy(seg.buf, start, end));
         if (this.#now() === 'CLOSED') return;
       }
       let finNow = finInWindow;

@@ -8,6 +8,7 @@ import type { IcmpErrorReport, IncomingHeader, IpLayer, TransportProtocol } from
 import { newCounters, type ResolvedTcpOptions, resolveTcpOptions, type TcpCounters, type TcpOptions } from './config.js';
 import { type ConnectionHost, connectionKey, TcpConnection, type TcpInfo, type TcpState } from './connection.js';
 import type { SocketErrno } from './errors.js';
+import { ReceiveSlab } from './receive-slab.js';
 import { ACK, FIN, finishChecksum, HEADER_LENGTH, PROTOCOL_TCP, parseSegment, RST, type Segment, SYN, writeHeader } from './segment.js';
 import { seqAdd } from './seq.js';
 import { type ServerOptions, TcpServer } from './server.js';
@@ -46,6 +47,7 @@ export class TcpLayer implements TransportProtocol, ConnectionHost {
   readonly clock: Clock;
   /** Segments are built here and copied by IpLayer.send (65535 covers any MTU). */
   readonly scratch = Buffer.allocUnsafe(65536);
+  readonly receiveSlab = new ReceiveSlab();
   readonly #connections = new Map<string, TcpConnection>();
   readonly #listeners = new Map<string, Listener>();
   /** Local ports held by active opens (Linux inet_hash of bound sockets), with a use count. */
