@@ -258,7 +258,11 @@ describeInterop(
     }, 60_000);
 
     it('vxlan overhead counters equal 50 bytes × frames and agree with tshark -i lo udp port 4789', async () => {
-      const capture = await captureLo(`udp port 4789 and net ${prefix}.0/24`, join(root, 'vxlan.pcap'));
+      const capture = await captureLo(`udp port 4789 and net ${prefix}.0/24`, join(root, 'vxlan.pcap'), {
+        from: `${prefix}.250`,
+        to: `${prefix}.251`,
+        port: 4789,
+      });
       const cni = endpoints().filter((e) => e.job === 'cni-agent');
       const before = await Promise.all(cni.map(async (e) => parsePromText(await e.get())));
       const answered = await crossNodeTraffic(2);

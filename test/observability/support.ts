@@ -2,6 +2,7 @@
 // the real underlay datagrams on lo (not podnet's own tap), read back field by field (the first,
 // outer, occurrence of each field: on port 4789 tshark also dissects the inner VXLAN frame's IP and UDP).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { existsSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { type PromSample, parsePromText, sumOf } from '../../packages/controllers/src/live-page/prom-text.ts';
@@ -28,7 +29,7 @@ export interface Capture {
 }
 
 /** `tshark -i lo -f FILTER -w FILE`, started and ready (it printed "Capturing on"). */
-export async function captureLo(filter: string, file: string): Promise<Capture> {
+export async function captureLo(filter: string, file: string, probe?: { from: string; to: string; port?: number }): Promise<Capture> {
   // -B 32: a 32 MiB kernel buffer, so a loaded machine does not drop packets before dumpcap reads them.
   const child: ChildProcess = spawn('tshark', ['-i', 'lo', '-B', '32', '-f', filter, '-w', file, '-q'], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -48,6 +49,23 @@ export async function captureLo(filter: string, file: string): Promise<Capture> 
       reject(new Error(`tshark exited with ${code}: ${err}`));
     });
   });
+  // "Capturing on" can come before packets are really being written: send probe datagrams between
+  // two addresses of the filtered range (never compared) until the file grows.
+  if (probe) {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, probe.from, () => r()));
+    const initial = existsSync(file) ? statSync(file).size : 0;
+    try {
+      for (const end = Date.now() + 10_000; ; ) {
+        sock.send('podnet-capture-probe', probe.port ?? 9, probe.to);
+        await new Promise((r) => setTimeout(r, 100));
+        if ((existsSync(file) ? statSync(file).size : 0) > initial) break;
+        if (Date.now() > end) throw new Error(`tshark wrote no probe datagram ${probe.from} → ${probe.to} in 10 s: ${err}`);
+      }
+    } finally {
+      sock.close();
+    }
+  }
   return {
     async stop() {
       // Let dumpcap drain the kernel buffer before it stops: wait until the file has not grown for

@@ -120,7 +120,7 @@ describeInterop('tunnel overhead counters agree with tshark on lo', { commands: 
         const filter = `udp and net ${base}.0/24`;
         const [p0, p1] = pods as [TestPod, TestPod];
         const measure = async (attempt: number) => {
-          const capture = await captureLo(filter, join(dir, `${backend}-${attempt}.pcap`));
+          const capture = await captureLo(filter, join(dir, `${backend}-${attempt}.pcap`), { from: `${base}.250`, to: `${base}.251` });
           const before = await Promise.all(metricsUrls.map((u) => scrape(u)));
           for (const size of [56, 500, 1000, 1300]) await p0.ns.ping(p1.ip, { size, timeoutMs: 3000 });
           expect(await tcpExchange(p0, p1.ip, 7000, 40_000)).toBe(40_000);
