@@ -326,8 +326,11 @@ export class TcpSocket extends Duplex {
   // ---- Idle timeout ------------------------------------------------------------------------
 
   #touch(): void {
+    // Without an idle timeout nothing reads the time of the last activity (setTimeout() stamps it
+    // when it arms the timer), so a bulk transfer does not read the clock for every segment.
+    if (this.#idleMs === 0) return;
     this.#lastActivity = this.#layer.clock.now();
-    if (this.#idleMs > 0 && this.#idleTimer === undefined && !this.destroyed) this.#armIdle(this.#idleMs);
+    if (this.#idleTimer === undefined && !this.destroyed) this.#armIdle(this.#idleMs);
   }
 
   #armIdle(ms: number): void {
