@@ -51,8 +51,12 @@ export async function startModelCluster(tag: string, nodes = 2): Promise<ModelCl
   const stateDir = join(root, 'state');
   mkdirSync(stateDir, { recursive: true });
   const prefix = `127.${100 + ((process.pid + tag.length * 7) % 40)}.${(process.pid >> 6) % 250}`;
-  const podnet = (...args: string[]) =>
-    execa(process.execPath, [BIN, ...args, '--state-dir', stateDir], { reject: false, timeout: 200_000, env: { PODNET_HOME: root } });
+  // --state-dir goes before a `--` (node exec's command follows it).
+  const podnet = (...args: string[]) => {
+    const cut = args.indexOf('--');
+    const argv = cut < 0 ? [...args, '--state-dir', stateDir] : [...args.slice(0, cut), '--state-dir', stateDir, ...args.slice(cut)];
+    return execa(process.execPath, [BIN, ...argv], { reject: false, timeout: 200_000, env: { PODNET_HOME: root } });
+  };
   const up = await podnet(
     'up',
     '--nodes',
