@@ -70,4 +70,23 @@ describe('podnet trace names the deciding NetworkPolicy', () => {
     expect(r.stdout).not.toContain('default deny');
     expect(r.stdout).toContain('delivered to');
   }, 60_000);
+  it('an egress default deny of the source: names its isolating policy, ingress not evaluated; --json carries it', async () => {
+    for (const name of ['deny-all-ingress', 'allow-a-to-b']) await c.client.resource('networkpolicies').delete(name, { namespace: 'x' });
+    await c.client.resource('networkpolicies').create(
+      {
+        metadata: { namespace: 'x', name: 'a-no-egress' },
+        spec: { podSelector: { matchLabels: { pod: 'a' } }, policyTypes: ['Egress'] },
+      } as never,
+      { namespace: 'x' },
+    );
+    const r = await traceUntil(/egress: default deny/);
+    expect(r.exitCode, r.out).toBe(0);
+    expect(r.stdout).toContain('egress: default deny (egress of x/a: no policy rule allows it); isolated by NetworkPolicy x/a-no-egress');
+    expect(r.stdout).toContain('ingress: not evaluated (dropped by egress policy first)');
+    const j = await c.podnet('trace', '--from', 'a', '-n', 'x', '--to', `${ips.get('x/b')}:80`, '--json');
+    expect(j.exitCode, j.stderr).toBe(0);
+    const body = JSON.parse(j.stdout) as { policy: { verdict: { egress: { verdict: string } }; isolatedBy: { egress?: string[] } } };
+    expect(body.policy.verdict.egress.verdict).toBe('denied');
+    expect(body.policy.isolatedBy.egress).toEqual(['x/a-no-egress']);
+  }, 60_000);
 });
