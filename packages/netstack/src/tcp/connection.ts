@@ -10,7 +10,7 @@
 // restarts the RTO on every ACK, and clearing/setting a timer each time would dominate.
 import type { Clock, Ipv4Address, TimerHandle } from '@podnet/wire';
 import { formatIpv4 } from '@podnet/wire';
-import type { IpLayer } from '../transport.js';
+import type { IpLayer, OutgoingPacket } from '../transport.js';
 import type { ResolvedTcpOptions, TcpCounters } from './config.js';
 import { type SocketErrno, type SocketError, socketError } from './errors.js';
 import { ReassemblyQueue } from './reassembly.js';
@@ -178,6 +178,15 @@ export class TcpConnection {
   /** RCV.NXT + the window last advertised: never moved left (RFC 9293 §3.8.6: do not shrink the window). */
   #rcvRightEdge = 0;
   readonly #reasm = new ReassemblyQueue();
+  /**
+   * What #emit hands to IpLayer.sendWith, made once: a segment then allocates no packet object,
+   * no subarray of the scratch buffer and no copy closure on its way to the frame.
+   */
+  #outgoing: Omit<OutgoingPacket, 'payload'> | undefined;
+  #emitLength = 0;
+  readonly #writeSegment = (frame: Buffer, at: number): void => {
+    this.host.scratch.copy(frame, at, 0, this.#emitLength);
+  };
   #finReceived = false;
 
   // Options negotiated on the SYNs.
@@ -1304,13 +1313,22 @@ export class TcpConnection {
     const buf = this.host.scratch;
     finishChecksum(buf, length, this.localAddress, this.remoteAddress);
     this.host.counters.segmentsSent++;
-    const r = this.host.ip.send({
-      src: this.localAddress,
-      dst: this.remoteAddress,
-      protocol: PROTOCOL_TCP,
-      payload: buf.subarray(0, length),
-      dontFragment: true,
-    });
+    const ip = this.host.ip;
+    let r: ReturnType<IpLayer['send']>;
+    if (ip.sendWith !== undefined) {
+      this.#outgoing ??= { src: this.localAddress, dst: this.remoteAddress, protocol: PROTOCOL_TCP, dontFragment: true };
+      // write() runs synchronously, before the frame goes anywhere, so the length cannot be overwritten by a nested send.
+      this.#emitLength = length;
+      r = ip.sendWith(this.#outgoing, length, this.#writeSegment);
+    } else {
+      r = ip.send({
+        src: this.localAddress,
+        dst: this.remoteAddress,
+        protocol: PROTOCOL_TCP,
+        payload: buf.subarray(0, length),
+        dontFragment: true,
+      });
+    }
     return r.ok ? undefined : r.error;
   }
 
