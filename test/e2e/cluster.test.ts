@@ -91,6 +91,8 @@ describeInterop('podnet up: a 3-node cluster end to end', { commands: ['kubectl'
     expect(up.exitCode, `${up.stdout}\n${up.stderr}`).toBe(0);
     note(`podnet up: 3 nodes Ready in ${Date.now() - started} ms`);
     expect(up.stdout).toContain(`export KUBECONFIG=${join(stateDir, 'kubeconfig')}`);
+    // The live page: its URL when the control plane could take the port, else why not (a parallel test may hold 8080).
+    expect(up.stdout).toMatch(/^Live page: (http:\/\/127\.0\.0\.1:\d+\/?|not running \(port 8080 taken\?)/m);
     for (const n of [1, 2, 3]) expect(up.stdout).toContain(`node-${n}  node IP 172.18.0.${n + 1}  transport ${prefix}.${n}`);
     record = (await import(join(stateDir, 'cluster.json'), { with: { type: 'json' } })).default as ClusterRecord;
     client = new KubeClient({ kubeconfig: record.kubeconfig });

@@ -19,6 +19,18 @@ function expectNoStackTrace(text: string): void {
 }
 
 describe('podnet', () => {
+  it('prometheus-config is a command: help, a bad interval (2), no cluster in the state dir (1)', async () => {
+    const help = await podnet('help', 'prometheus-config');
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toMatch(/Usage: podnet prometheus-config/);
+    const bad = await podnet('prometheus-config', '--scrape-interval', 'often');
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('--scrape-interval "often" is not a Prometheus duration');
+    const none = await podnet('prometheus-config', '--state-dir', join(dir, 'no-cluster-here'));
+    expect(none.exitCode).toBe(1);
+    expectNoStackTrace(none.stderr);
+  });
+
   it('prints help, and refuses unknown commands and options with exit status 2 and a hint', async () => {
     const help = await podnet('--help');
     expect(help.exitCode).toBe(0);

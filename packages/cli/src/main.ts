@@ -6,6 +6,7 @@ import { CLUSTER_COMMANDS, CLUSTER_HELP, runClusterCommand } from './cluster/com
 import { demo } from './demo.js';
 import { iptablesTrace } from './iptables-trace.js';
 import { NETPOL_HELP, runNetpolCommand } from './netpol/command.js';
+import { PROMETHEUS_CONFIG_HELP, runPrometheusConfig } from './observability/prometheus-config-command.js';
 import { type Output, pcapRead } from './pcap-read.js';
 import { DEMO_HELP, IPTABLES_HELP, MAIN_HELP, PCAP_HELP, UsageError } from './usage.js';
 
@@ -14,7 +15,14 @@ const consoleOutput: Output = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
-const HELP: Record<string, string> = { pcap: PCAP_HELP, demo: DEMO_HELP, iptables: IPTABLES_HELP, netpol: NETPOL_HELP, ...CLUSTER_HELP };
+const HELP: Record<string, string> = {
+  pcap: PCAP_HELP,
+  demo: DEMO_HELP,
+  iptables: IPTABLES_HELP,
+  netpol: NETPOL_HELP,
+  'prometheus-config': PROMETHEUS_CONFIG_HELP,
+  ...CLUSTER_HELP,
+};
 
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, command: string) {
   try {
@@ -144,6 +152,7 @@ async function run(argv: string[], io: Output): Promise<number> {
     default:
       if (CLUSTER_COMMANDS.has(command)) return runClusterCommand(command, rest, io);
       if (command === 'netpol') return runNetpolCommand(rest, io);
+      if (command === 'prometheus-config') return runPrometheusConfig(rest, io);
       throw new UsageError(`podnet: unknown command "${command}"`, 'run `podnet --help` for the list of commands');
   }
 }

@@ -25,6 +25,7 @@ ${CLUSTER_COMMANDS_SUMMARY}
                             follow one new packet through an iptables-save file, every
                             statistic branch with its probability, NAT and the rules hit
   netpol probe [--expect F]  the NetworkPolicy reachability matrix (real connects between pods)
+  prometheus-config [-o F]  a Prometheus scrape configuration for the running cluster
   help [COMMAND]            show help
 
 Run \`podnet help COMMAND\` for a command's options.`;

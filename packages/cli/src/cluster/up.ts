@@ -2,7 +2,7 @@
 // (API server + controllers, one process) and N nodes (each a node-agent that supervises its
 // cni-agent and kube-proxy), all detached; waits, with progress, until every Node is Ready, then
 // prints how to use it. Never touches ~/.kube/config. A failure stops what it started.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kubeconfigYaml, loadOrCreateCredentials } from '@podnet/apiserver';
 import { KubeClient } from '@podnet/client';
@@ -319,6 +319,15 @@ function failed(what: string, log: string, why = 'exited'): ClusterError {
   return new ClusterError(ClusterErrorCodes.START, `podnet: ${what} ${why}. Its log (${log}) ends with:\n${tail(log)}`);
 }
 
+/** The live page's URL, as the control plane announced it in its log ("podnet live page on URL"). */
+function livePageUrl(logPath: string): string | undefined {
+  try {
+    return /^podnet live page on (\S+)$/m.exec(readFileSync(logPath, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
 function printSummary(record: ClusterRecord, io: Output, demo?: { nodePort: number; clusterIP: string }): void {
   const lines = [
     '',
@@ -333,6 +342,8 @@ function printSummary(record: ClusterRecord, io: Output, demo?: { nodePort: numb
     ...record.nodes.map(
       (n) => `  ${n.name}  node IP ${n.nodeIp}  transport ${n.transportAddress}  (NodePorts: curl http://${n.transportAddress}:NODEPORT/)`,
     ),
+    '',
+    `Live page: ${livePageUrl(record.controlPlane.log) ?? `not running (port 8080 taken? see ${record.controlPlane.log})`}`,
     '',
     'Metrics:',
     `  API server    ${record.apiUrl}/metrics (bearer token in the kubeconfig)`,
