@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient } from '@podnet/client';
 import { execa } from 'execa';
 
+const FILE_OCTET: Record<string, number> = { trace: 1, upstream: 2, frames: 3 };
 export const NAMESPACES = ['x', 'y', 'z'] as const;
 export const PODS = ['a', 'b', 'c'] as const;
 const BIN = join(import.meta.dirname, '..', '..', 'packages', 'cli', 'bin', 'podnet.js');
@@ -50,7 +51,9 @@ export async function startModelCluster(tag: string, nodes = 2): Promise<ModelCl
   const root = mkdtempSync(join(tmpdir(), `podnet-${tag}-${process.pid}-`));
   const stateDir = join(root, 'state');
   mkdirSync(stateDir, { recursive: true });
-  const prefix = `127.${100 + ((process.pid + tag.length * 7) % 40)}.${(process.pid >> 6) % 250}`;
+  // 127.19X.*: a second octet per file (other cluster tests use 100-189 and 200-249), so the files
+  // of this directory never share transport addresses when vitest runs them at once.
+  const prefix = `127.${190 + (FILE_OCTET[tag] ?? 0)}.${process.pid % 250}`;
   // --state-dir goes before a `--` (node exec's command follows it).
   const podnet = (...args: string[]) => {
     const cut = args.indexOf('--');
