@@ -9,7 +9,7 @@ import { renderGroupChart } from '../bench/lib/chart.js';
 import { type BenchFigure, type BenchGroup, renderBenchmarksMarkdown } from '../bench/lib/report.js';
 
 const root = join(import.meta.dirname, '..');
-const GROUPS = ['codec', 'tcp', 'kube-proxy', 'conntrack', 'apiserver', 'netfilter', 'kernel', 'scale', 'netpol'];
+const GROUPS = ['codec', 'tcp', 'kube-proxy', 'conntrack', 'apiserver', 'netfilter', 'kernel', 'scale', 'netpol', 'programming'];
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 interface Figure {
