@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient } from '@podnet/client';
 import { execa } from 'execa';
 
-const FILE_OCTET: Record<string, number> = { trace: 1, upstream: 2, frames: 3 };
+const FILE_OCTET: Record<string, number> = { trace: 1, upstream: 2, frames: 3, sctp: 4 };
 export const NAMESPACES = ['x', 'y', 'z'] as const;
 export const PODS = ['a', 'b', 'c'] as const;
 const BIN = join(import.meta.dirname, '..', '..', 'packages', 'cli', 'bin', 'podnet.js');

@@ -112,12 +112,25 @@ describe('podnet cluster commands', () => {
     expect(() => parseTarget('10.96.0.2', 'tcp')).toThrow(/needs a port/);
     expect(() => parseTarget('10.96.0.300:80', 'tcp')).toThrow(/is not IPv4:PORT/);
     expect(probeCommand('tcp', '10.96.0.2', 80)).toEqual(['nc', '-z', '-w', '2', '10.96.0.2', '80']);
-    expect(() => probeCommand('sctp', '10.96.0.2', 80)).toThrow(/no SCTP client/);
+    expect(probeCommand('sctp', '10.96.0.2', 80)).toEqual(['nc', '--sctp', '-z', '-w', '2', '10.96.0.2', '80']);
   });
 
-  it('trace splits a node\'s events into packets and follows the probe flow to the other nodes', () => {
-    const ev = (table: string, hook: string, src: string, srcPort: number, dst: string, dstPort: number, target = '') =>
-      ({ hook, table, chain: hook, kind: 'policy', ruleNumber: 1, target, src, dst, protocol: 'tcp', srcPort, dstPort, mark: 0, line: '' });
+  it("trace splits a node's events into packets and follows the probe flow to the other nodes", () => {
+    const ev = (table: string, hook: string, src: string, srcPort: number, dst: string, dstPort: number, target = '') => ({
+      hook,
+      table,
+      chain: hook,
+      kind: 'policy',
+      ruleNumber: 1,
+      target,
+      src,
+      dst,
+      protocol: 'tcp',
+      srcPort,
+      dstPort,
+      mark: 0,
+      line: '',
+    });
     // An established packet of another flow first, then the probe (NEW: it traverses nat and is DNATed).
     const source = [
       ev('raw', 'PREROUTING', '10.244.1.5', 1111, '10.96.0.2', 80),
@@ -129,7 +142,10 @@ describe('podnet cluster commands', () => {
     expect(splitPackets(source).map((p) => p.length)).toEqual([2, 3]);
     const others = new Map([
       ['node-2', [ev('raw', 'PREROUTING', '10.244.1.5', 1111, '10.244.2.4', 8080)]],
-      ['node-3', [ev('raw', 'PREROUTING', '10.244.1.5', 9999, '10.244.3.4', 8080), ev('raw', 'PREROUTING', '10.244.1.5', 2222, '10.244.3.4', 8080)]],
+      [
+        'node-3',
+        [ev('raw', 'PREROUTING', '10.244.1.5', 9999, '10.244.3.4', 8080), ev('raw', 'PREROUTING', '10.244.1.5', 2222, '10.244.3.4', 8080)],
+      ],
     ]);
     const picked = pickProbe(source, others);
     expect(picked.source.map((e) => e.srcPort)).toEqual([2222, 2222, 2222]);

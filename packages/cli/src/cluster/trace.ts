@@ -49,10 +49,8 @@ export function probeCommand(proto: TraceOptions['proto'], ip: string, port: num
     case 'icmp':
       return ['ping', '-c', '1', ip];
     case 'sctp':
-      throw new ClusterError(
-        ClusterErrorCodes.TARGET,
-        'podnet trace: --proto sctp cannot be sent yet: the pod toolbox has no SCTP client (the node trace API itself matches sctp)',
-      );
+      // One INIT chunk (the toolbox's ncat-style --sctp probe): the first packet of an association.
+      return ['nc', '--sctp', '-z', '-w', '2', ip, String(port)];
   }
 }
 

@@ -1,10 +1,12 @@
 // BusyBox nc(1): `nc HOST PORT` (TCP; stdin to the peer, the peer to stdout), `-u` (UDP), `-z`
 // (connect and close: a port scan), `-v`, `-w SECS` (timeout), `-l -p PORT` / `-l PORT` (listen for
-// one connection or datagram and print what arrives).
+// one connection or datagram and print what arrives). `--sctp -z` (ncat's flag): one SCTP INIT,
+// see sctp-probe.ts.
 import type { TcpSocket } from '@podnet/netstack';
 import type { ProcessContext } from '../runtime/process.js';
 import { type GetoptError, getopt, opt } from './getopt.js';
 import { resolveHost } from './http-fetch.js';
+import { sctpProbe } from './sctp-probe.js';
 
 const NC_USAGE = `BusyBox v1.36.1 (2023-05-18 22:34:17 UTC) multi-call binary.
 
@@ -28,18 +30,19 @@ async function pumpStdin(ctx: ProcessContext, write: (b: Buffer) => void): Promi
 export async function nc(argv: string[], ctx: ProcessContext): Promise<number> {
   let p: ReturnType<typeof getopt>;
   try {
-    p = getopt(argv.slice(1), { short: 'lp:uzvw:ni:' });
+    p = getopt(argv.slice(1), { short: 'lp:uzvw:ni:', long: ['sctp'] });
   } catch (e) {
     const g = e as GetoptError;
     ctx.stderr(
       g.kind === 'unknown'
-        ? `nc: invalid option -- '${g.option.slice(1)}'\n`
+        ? `nc: ${g.option.startsWith('--') ? `unrecognized option '${g.option}'` : `invalid option -- '${g.option.slice(1)}'`}\n`
         : `nc: option requires an argument -- '${g.option.slice(1)}'\n`,
     );
     ctx.stderr(NC_USAGE);
     return 1;
   }
   const udp = opt(p, 'u') === true;
+  const sctpMode = opt(p, 'sctp') === true;
   const verbose = opt(p, 'v') === true;
   const w = opt(p, 'w');
   const waitMs = typeof w === 'string' ? Number(w) * 1000 : undefined;
@@ -66,6 +69,14 @@ export async function nc(argv: string[], ctx: ProcessContext): Promise<number> {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     ctx.stderr(`nc: bad port '${portText}'\n`);
     return 1;
+  }
+  if (sctpMode) {
+    if (opt(p, 'z') !== true || udp) {
+      // Only the probe exists: an association (data transfer) needs an SCTP endpoint podnet lacks.
+      ctx.stderr('nc: --sctp supports only -z (send one INIT and report the answer); SCTP associations are not implemented\n');
+      return 1;
+    }
+    return sctpProbe(ctx, ip, port, waitMs, verbose);
   }
   return udp
     ? sendUdp(ctx, ip, port, waitMs, opt(p, 'z') === true)
