@@ -1,7 +1,7 @@
 // `podnet trace --from POD --to IP:PORT`: arms the cni-agent trace API on every node (as
 // `iptables -t raw -j TRACE` with a match would: the packet is marked where it enters a host
 // namespace, PREROUTING, and every rule it hits is recorded), sends one packet from inside the
-// pod through its own stack (the toolbox's nc -z / nc -u / ping -c 1 via pods/exec), and prints
+// pod through its own stack (the toolbox's nc -z / nc -u / nc --sctp -z / ping -c 1 via pods/exec), and prints
 // the path node by node: the interfaces, each rule hit, DNAT/SNAT, the outgoing device (flannel.1:
 // VXLAN-encapsulated to the peer; cni0: delivered to a local pod; eth0: routed) and the verdict.
 // The source node matches the original destination; the other nodes match the pod's source
