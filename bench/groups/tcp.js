@@ -152,8 +152,8 @@ export async function run({ smoke }) {
       'The raw ceiling carries only the payload: one datagram per 1410 bytes, a 4-byte count back every 32; TCP (b) carries it through',
       'the whole emulated path: TCP segment and checksum, IPv4 and routing in the node namespace, flannel.1 VXLAN encapsulation and the',
       'real UDP socket, then back up the stack on the other side, with ACKs (one per receive batch, at most 16 segments) the other way.',
-      'What bounds (b) is the window more than CPU: a datagram socket under flannel.1 queues about 75 datagrams (net.core.rmem_default),',
-      "so TCP's 128 KiB receive buffer (a 96 KiB window) is as much as can be in flight without overflowing it. This machine's other",
+      "The link sockets ask for 2 MiB buffers (the default ~75 datagrams would cap the window), and TCP's 1 MiB receive buffer gives a",
+      '768 KiB window: transfers run without retransmissions, and what bounds (b) is CPU per segment (sendmsg is ~60% of the sender). This machine’s other',
       'work makes single runs vary by 2x; each TCP run is paired with a raw run right after it, and the ratio is the median of the pairs.',
     ],
   };
