@@ -115,6 +115,7 @@ async function loadgen(cluster, name, url, seconds) {
   await kubectlOk(cluster, ['wait', '--for=condition=Ready', `pod/${name}`, '--timeout=60s'], { timeoutMs: 75_000 });
   await sleep((seconds + 1.5) * 1000);
   const logs = await kubectlOk(cluster, ['logs', name]);
+  const node = (await kubectlOk(cluster, ['get', 'pod', name, '-o', 'jsonpath={.spec.nodeName}'])).trim();
   await kubectl(cluster, ['delete', 'pod', name, '--grace-period=0', '--force', '--wait=false']);
   const lines = logs
     .split('\n')
@@ -126,6 +127,7 @@ async function loadgen(cluster, name, url, seconds) {
   if (steady.length === 0) throw new Error(`loadgen ${name} wrote no per-second counters: ${logs.slice(0, 200)}`);
   const med = (xs) => percentile(xs, 50);
   return {
+    node,
     rps: steady.map((l) => l.ok),
     failed: steady.reduce((a, l) => a + (l.failed ?? 0), 0),
     p50: steady.map((l) => l.p50_ms),
@@ -146,10 +148,14 @@ async function measureSize(nodes, { smoke, deletions, throughputSeconds }) {
     let throughput;
     if (throughputSeconds > 0) {
       const clusterIP = (await kubectlOk(cluster, ['get', 'service', 'prog', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
-      const podIP = (await kubectlOk(cluster, ['get', 'pod', `prog-${pods - 1}`, '-o', 'jsonpath={.status.podIP}'])).trim();
+      const [podIP, podNode] = (
+        await kubectlOk(cluster, ['get', 'pod', `prog-${pods - 1}`, '-o', 'jsonpath={.status.podIP} {.spec.nodeName}'])
+      )
+        .trim()
+        .split(' ');
       const viaService = await loadgen(cluster, 'loadgen-service', `http://${clusterIP}:80/`, throughputSeconds);
       const direct = await loadgen(cluster, 'loadgen-pod', `http://${podIP}:8080/`, throughputSeconds);
-      throughput = { viaService, direct, clusterIP, podIP };
+      throughput = { viaService, direct, clusterIP, podIP, podNode };
     }
     const latency = await measureLatency(cluster, addresses, deletions);
     return { nodes, pods, deletions, latency, throughput };
@@ -216,7 +222,7 @@ export async function run({ smoke, budgetMs }) {
   const notes = [];
   const withThroughput = runs.find((r) => r.throughput);
   if (withThroughput) {
-    const { viaService: s, direct: p } = withThroughput.throughput;
+    const { viaService: s, direct: p, podNode } = withThroughput.throughput;
     const n = withThroughput.nodes;
     figures.push(
       {
@@ -250,7 +256,9 @@ export async function run({ smoke, budgetMs }) {
         ratio: s.summary.p99 / p.summary.p99,
       },
     );
-    notes.push(`Failed requests: ${s.failed} through the ClusterIP, ${p.failed} straight to the pod IP.`);
+    notes.push(
+      `Failed requests: ${s.failed} through the ClusterIP, ${p.failed} straight to the pod IP. Placement: the ClusterIP loadgen ran on ${s.node} and spread over all ${withThroughput.pods} endpoints${n > 1 ? ' (most on other nodes, over VXLAN)' : ''}; the direct loadgen ran on ${p.node} against a pod on ${podNode}${p.node === podNode ? ' (same node: no tunnel)' : ''}.`,
+    );
   } else {
     const why = runs[0]?.error ?? 'the first cluster did not start';
     figures.push({
