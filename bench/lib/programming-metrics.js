@@ -6,16 +6,28 @@
 // (sum delta / count delta), without the bucket rounding a quantile estimate would add.
 
 const NAME = 'kubeproxy_network_programming_duration_seconds';
+// Each sync's render + apply time, to tell how much of the latency is the sync itself.
+const SYNC = 'kubeproxy_sync_proxy_rules_duration_seconds';
 
-/** {count, sum} of the histogram in a Prometheus text exposition (summed over label sets). */
-export function parseProgrammingHistogram(text) {
+function histogram(lines, name) {
   let count = 0;
   let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${NAME}_count`)) count += Number(line.slice(line.lastIndexOf(' ') + 1));
-    else if (line.startsWith(`${NAME}_sum`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  for (const line of lines) {
+    // `name_count{labels} v` or `name_count v`: the value is the last field.
+    if (line.startsWith(`${name}_count{`) || line.startsWith(`${name}_count `)) count += Number(line.slice(line.lastIndexOf(' ') + 1));
+    else if (line.startsWith(`${name}_sum{`) || line.startsWith(`${name}_sum `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return { count, sum };
+}
+
+/**
+ * {count, sum} of the programming histogram and {syncCount, syncSum} of the sync-duration one,
+ * in a Prometheus text exposition (summed over label sets).
+ */
+export function parseProgrammingHistogram(text) {
+  const lines = text.split('\n');
+  const sync = histogram(lines, SYNC);
+  return { ...histogram(lines, NAME), syncCount: sync.count, syncSum: sync.sum };
 }
 
 /** One node's histogram now, from its kube-proxy at http://ADDRESS:10249/metrics (loopback only). */
