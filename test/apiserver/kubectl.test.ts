@@ -311,9 +311,13 @@ spec:
     });
     wss.on('connection', (ws, req) => {
       paths.push(req.url ?? '');
+      // As the kubelet does: the data, then (v5) the stdout stream's close signal (channel 255), the
+      // final Status on channel 3, and the close only after those frames are flushed.
       ws.send(Buffer.concat([Buffer.from([1]), Buffer.from('hello from exec\n')]));
-      ws.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify({ metadata: {}, status: 'Success' }))]));
-      ws.close(1000);
+      if (ws.protocol === 'v5.channel.k8s.io') ws.send(Buffer.from([255, 1]));
+      ws.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify({ metadata: {}, status: 'Success' }))]), () =>
+        setTimeout(() => ws.close(1000), 50),
+      );
     });
     await new Promise<void>((resolve) => https.listen(10250, host, () => resolve()));
     try {
