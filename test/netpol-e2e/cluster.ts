@@ -31,7 +31,7 @@ function freePort(): Promise<number> {
 export interface ModelCluster {
   root: string;
   client: KubeClient;
-  podnet: (...args: string[]) => ReturnType<typeof execa>;
+  podnet: (...args: string[]) => Promise<{ exitCode?: number; stdout: string; stderr: string }>;
   /** podnet netpol probe --expect on a matrix text; retried until equal or the bound passes. */
   probeUntil: (name: string, matrix: string, extra?: string[], boundMs?: number) => Promise<{ exitCode: number; out: string }>;
   down: () => Promise<void>;

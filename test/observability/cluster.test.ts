@@ -24,6 +24,18 @@ import { bucketsOf, histogramQuantile, type PromSample, parsePromText, sumOf } f
 import { describeInterop } from '../support/interop.ts';
 import { captureLo, eventually, metricNamesOf } from './support.ts';
 
+// The few browser globals the page callbacks use: they run inside Chromium (playwright serializes
+// them), so this Node-typed program only needs their shape, not lib "dom".
+interface PageElement {
+  getAttribute(name: string): string | null;
+  textContent: string | null;
+}
+declare const document: {
+  querySelectorAll(selector: string): Iterable<PageElement> & { length: number };
+  getElementById(id: string): PageElement | null;
+};
+declare const window: unknown;
+
 const REPO = join(import.meta.dirname, '..', '..');
 const PODNET_BIN = join(REPO, 'packages', 'cli', 'bin', 'podnet.js');
 const root = mkdtempSync(join(tmpdir(), `podnet-obs-cluster-${process.pid}-`));
