@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { UsageError } from '../usage.js';
 import { parseTarget, pickProbe, probeCommand, splitPackets } from './trace.js';
 import { nodePlan } from './up.js';
 
@@ -111,6 +112,8 @@ describe('podnet cluster commands', () => {
     expect(parseTarget('10.244.1.2', 'icmp')).toEqual({ ip: '10.244.1.2' });
     expect(() => parseTarget('10.96.0.2', 'tcp')).toThrow(/needs a port/);
     expect(() => parseTarget('10.96.0.300:80', 'tcp')).toThrow(/is not IPv4:PORT/);
+    // A malformed --to is a usage mistake (exit 2), not a run-time failure (exit 1).
+    expect(() => parseTarget('nope', 'tcp')).toThrow(UsageError);
     expect(probeCommand('tcp', '10.96.0.2', 80)).toEqual(['nc', '-z', '-w', '2', '10.96.0.2', '80']);
     expect(probeCommand('sctp', '10.96.0.2', 80)).toEqual(['nc', '--sctp', '-z', '-w', '2', '10.96.0.2', '80']);
   });

@@ -9,7 +9,7 @@ export const CLUSTER_COMMANDS_SUMMARY = `  up [--nodes N] [--backend vxlan|host-
   node exec NODE -- CMD ... run iptables-save, iptables, conntrack, ip route|neigh, bridge fdb on a node
   kill pod NAME [-n NS] | kill node NAME
                             kill a pod's containers (as SIGKILL) or every process of a node
-  trace --from POD --to IP:PORT [--proto tcp|udp|icmp]
+  trace --from POD --to IP:PORT [--proto tcp|udp|sctp|icmp]
                             send one packet from a pod and print its path hop by hop
   capture NODE [--iface NAME] -w FILE.pcap [--duration S]
                             write a pcap of a node's interface (default flannel.1's underlay)`;
@@ -66,9 +66,9 @@ restarts them according to the pod's restartPolicy.
 kill node: every process of the node (node-agent, cni-agent, kube-proxy) dies at once; the
 Node goes NotReady after the node monitor grace period and its pods are replaced elsewhere.`;
 
-export const TRACE_HELP = `Usage: podnet trace --from POD [-n NAMESPACE] --to IP:PORT [--proto tcp|udp|icmp] [--json] [--name NAME]
+export const TRACE_HELP = `Usage: podnet trace --from POD [-n NAMESPACE] --to IP:PORT [--proto tcp|udp|sctp|icmp] [--json] [--name NAME]
 
-Arms a trace on every node, sends one packet from the pod (nc -z, nc -u or ping -c 1 through
+Arms a trace on every node, sends one packet from the pod (nc -z, nc -u, nc --sctp -z or ping -c 1 through
 its own stack) and prints, node by node, where it entered, every netfilter rule it hit (as
 iptables TRACE lines), the DNAT/SNAT applied, the interface it left by (flannel.1: VXLAN to the
 peer node; cni0: a local pod) and whether it was delivered, dropped or rejected.`;

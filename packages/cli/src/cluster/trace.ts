@@ -15,6 +15,7 @@ import { KubeClient, NotFoundError } from '@podnet/client';
 import { CniAgentClient, type TraceEventBody } from '@podnet/cni-agent';
 import { formatTracePolicy, tracePolicy } from '../netpol/trace-policy.js';
 import type { Output } from '../pcap-read.js';
+import { UsageError } from '../usage.js';
 import { ClusterError, ClusterErrorCodes } from './errors.js';
 import { podExec } from './pod-exec.js';
 import type { ClusterRecord } from './state.js';
@@ -31,10 +32,16 @@ export function parseTarget(text: string, proto: string): { ip: string; port?: n
   const m = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(text);
   const port = m?.[2] === undefined ? undefined : Number(m[2]);
   if (!m || (port !== undefined && (port < 1 || port > 65535)) || (m[1] ?? '').split('.').some((o) => Number(o) > 255)) {
-    throw new ClusterError(ClusterErrorCodes.TARGET, `podnet trace: --to "${text}" is not IPv4:PORT (e.g. 10.96.0.12:80)`);
+    throw new UsageError(
+      `podnet trace: --to "${text}" is not IPv4:PORT`,
+      'give a Service or pod address, e.g. --to 10.96.0.12:80 (run `podnet help trace`)',
+    );
   }
   if (proto !== 'icmp' && port === undefined) {
-    throw new ClusterError(ClusterErrorCodes.TARGET, `podnet trace: --to "${text}" needs a port for --proto ${proto}`);
+    throw new UsageError(
+      `podnet trace: --to "${text}" needs a port for --proto ${proto}`,
+      'add :PORT, e.g. --to 10.96.0.12:80; only --proto icmp takes a bare address',
+    );
   }
   return { ip: m[1] as string, ...(port === undefined ? {} : { port }) };
 }
