@@ -64,6 +64,14 @@ const readySliceIPs = async (service: string) => {
 /** The DNAT rule of a pod's KUBE-SEP chain for the Service web (web-local has its own). */
 const isWebDnat = (pod: Pod) => (l: string) =>
   l.startsWith('-A KUBE-SEP-') && l.includes('"default/web:http"') && l.includes(`--to-destination ${pod.status?.podIP}:8080`);
+/** The load generator's cumulative counters, from its last one-line-per-second log record. */
+const loadgenTotals = async () => {
+  const lg = (await podsOf('loadgen'))[0] as Pod;
+  const logs = await kubectl('logs', lg.metadata.name, '--tail', '1');
+  const m = /"total_ok":(\d+),"total_failed":(\d+)/.exec(logs.stdout);
+  expect(m, `loadgen log line: ${logs.stdout}`).not.toBeNull();
+  return { ok: Number(m?.[1]), failed: Number(m?.[2]) };
+};
 const note = (line: string) => {
   timings.push(line);
   process.stdout.write(`[e2e] ${line}\n`);
@@ -510,6 +518,7 @@ describeInterop('podnet up: a 3-node cluster end to end', { commands: ['kubectl'
     const svc = (await client.resource('services').get('web', { namespace: 'default' })) as unknown as { spec: { clusterIP: string } };
     const victim = (await podsOf('web'))[0] as Pod;
     const ip = victim.status?.podIP as string;
+    const before = await loadgenTotals();
     const t0 = Date.now();
     const del = await kubectl('delete', 'pod', victim.metadata.name, '--wait=false');
     expect(del.exitCode, del.stderr).toBe(0);
@@ -546,10 +555,12 @@ describeInterop('podnet up: a 3-node cluster end to end', { commands: ['kubectl'
     );
     note(`replacement for ${victim.metadata.name} Ready after ${Date.now() - t0} ms`);
     expect(replaced).toHaveLength(3);
-    const lg = (await podsOf('loadgen'))[0] as Pod;
-    const logs = await kubectl('logs', lg.metadata.name, '--tail', '3');
-    expect(logs.stdout).toMatch(/"total_ok":\d+/);
-    note(`loadgen during the change: ${logs.stdout.trim().split('\n').pop()}`);
+    // The load generator's counters across this step alone (they are cumulative since the first
+    // test). The kubelet stops the container while kube-proxy is still removing the endpoint, as on
+    // a real cluster without a preStop delay, so requests in that window can fail.
+    const after = await loadgenTotals();
+    expect(after.ok).toBeGreaterThan(before.ok);
+    note(`loadgen during the delete step: ${after.ok - before.ok} ok, ${after.failed - before.failed} failed`);
   }, 120_000);
 
   it('podnet kill pod: the container dies, restarts and its endpoint is ready again', async () => {
