@@ -41,6 +41,8 @@ export interface CniAgentOptions {
   reconcileMs?: number;
   /** NetworkPolicy periodic sync (restores PODNET-* rules deleted by hand; default 30 s). */
   netpolSyncMs?: number;
+  /** NetworkPolicy least time between syncs after a burst (--netpol-min-sync-period; default 100 ms). */
+  netpolMinSyncPeriodMs?: number;
   logger: Logger;
 }
 
@@ -218,6 +220,7 @@ export class CniAgent {
       registry: this.metrics.registry,
       logger: this.#log,
       ...(this.options.netpolSyncMs !== undefined ? { syncPeriodMs: this.options.netpolSyncMs } : {}),
+      ...(this.options.netpolMinSyncPeriodMs !== undefined ? { minSyncPeriodMs: this.options.netpolMinSyncPeriodMs } : {}),
     });
     this.netpol.start();
     this.#scheduleReconcile();

@@ -2,7 +2,7 @@
 //   node packages/cni-agent/dist/main.js --node NAME --kubeconfig F --transport-address 127.0.1.N
 //     --node-ip 172.18.0.N+1 --control-socket PATH --data-dir D --backend vxlan|host-gw
 //     [--cluster-cidr 10.244.0.0/16] [--vxlan-port 4789] [--uplink-port 4790] [--metrics-port 9099]
-//     [--reconcile-period-ms 10000] [--log-level info]
+//     [--reconcile-period-ms 10000] [--netpol-min-sync-period 100ms] [--log-level info]
 import { isIpv4 } from '@podnet/wire';
 import { BACKEND_NAMES } from './backends/backend.js';
 import { CniAgentError, CniAgentErrorCodes } from './errors.js';
@@ -20,11 +20,13 @@ export interface AgentArgs {
   uplinkPort: number;
   metricsPort: number;
   reconcileMs: number;
+  /** --netpol-min-sync-period: least time between NetworkPolicy syncs after a burst (absent: netpol's 100 ms). */
+  netpolMinSyncPeriodMs?: number;
   logLevel: string;
 }
 
 export const USAGE =
-  'usage: cni-agent --node NAME --kubeconfig FILE --transport-address 127.0.1.N --node-ip 172.18.0.M --control-socket PATH --data-dir DIR --backend vxlan|host-gw [--cluster-cidr CIDR] [--vxlan-port N] [--uplink-port N] [--metrics-port N] [--reconcile-period-ms MS] [--log-level LEVEL]';
+  'usage: cni-agent --node NAME --kubeconfig FILE --transport-address 127.0.1.N --node-ip 172.18.0.M --control-socket PATH --data-dir DIR --backend vxlan|host-gw [--cluster-cidr CIDR] [--vxlan-port N] [--uplink-port N] [--metrics-port N] [--reconcile-period-ms MS] [--netpol-min-sync-period DURATION] [--log-level LEVEL]';
 
 const FLAGS: Record<string, keyof AgentArgs> = {
   '--node': 'node',
@@ -39,6 +41,7 @@ const FLAGS: Record<string, keyof AgentArgs> = {
   '--uplink-port': 'uplinkPort',
   '--metrics-port': 'metricsPort',
   '--reconcile-period-ms': 'reconcileMs',
+  '--netpol-min-sync-period': 'netpolMinSyncPeriodMs',
   '--log-level': 'logLevel',
 };
 const NUMERIC = new Set<keyof AgentArgs>(['vxlanPort', 'uplinkPort', 'metricsPort', 'reconcileMs']);
@@ -46,6 +49,27 @@ const REQUIRED: Array<keyof AgentArgs> = ['node', 'kubeconfig', 'transportAddres
 
 function usage(message: string): CniAgentError {
   return new CniAgentError(CniAgentErrorCodes.USAGE, `cni-agent: ${message}\n${USAGE}`);
+}
+
+/**
+ * The policy agent's periodic sync (30 s, netpol's default) bounds its least interval: the sync
+ * runner refuses minInterval > maxInterval (kube-proxy's BoundedFrequencyRunner likewise).
+ */
+export const NETPOL_MAX_MIN_SYNC_PERIOD_MS = 30_000;
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+
+/**
+ * A Go-style duration as kube-proxy's --min-sync-period takes it (`0`, `10ms`, `1.5s`, `1m`;
+ * a bare number is milliseconds), in whole milliseconds from 0 to 30 s.
+ */
+export function parseMinSyncPeriod(text: string, flag = '--netpol-min-sync-period'): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw usage(`${flag} "${text}" is not a duration (examples: 0, 10ms, 100ms, 1s)`);
+  const ms = Math.round(Number(m[1]) * (DURATION_UNITS_MS[m[2] ?? 'ms'] ?? 1));
+  if (ms > NETPOL_MAX_MIN_SYNC_PERIOD_MS)
+    throw usage(`${flag} "${text}" is longer than the policy agent's periodic sync (30s); use 0 to 30s`);
+  return ms;
 }
 
 export function parseArgs(argv: readonly string[]): AgentArgs {
@@ -65,7 +89,8 @@ export function parseArgs(argv: readonly string[]): AgentArgs {
     if (!key) throw usage(`unknown flag "${raw}"`);
     const value = eq > 0 ? raw.slice(eq + 1) : argv[++i];
     if (value === undefined || value === '') throw usage(`${flag} needs a value`);
-    if (NUMERIC.has(key)) {
+    if (key === 'netpolMinSyncPeriodMs') out[key] = parseMinSyncPeriod(value, flag);
+    else if (NUMERIC.has(key)) {
       const n = Number(value);
       const min = key === 'metricsPort' ? -1 : key === 'reconcileMs' ? 100 : 0;
       if (!Number.isInteger(n) || n < min || (key !== 'reconcileMs' && n > 65535)) throw usage(`${flag} "${value}" is not a valid number`);

@@ -31,6 +31,7 @@ async function main(): Promise<void> {
       uplinkPort: args.uplinkPort,
       metricsPort: args.metricsPort,
       reconcileMs: args.reconcileMs,
+      ...(args.netpolMinSyncPeriodMs === undefined ? {} : { netpolMinSyncPeriodMs: args.netpolMinSyncPeriodMs }),
       logger,
     });
   } catch (error) {

@@ -23,8 +23,15 @@ export interface PolicyHostOptions {
   syncPeriodMs?: number;
 }
 
+/** @podnet/netpol's PolicyAgent defaults, stated here so the host can report what it runs with. */
+const DEFAULT_MIN_SYNC_PERIOD_MS = 100;
+const DEFAULT_SYNC_PERIOD_MS = 30_000;
+
 export class PolicyHost {
   readonly agent: PolicyAgent;
+  /** What the agent syncs with (the options given, or netpol's defaults): logged once enforcing. */
+  readonly minSyncPeriodMs: number;
+  readonly syncPeriodMs: number;
   readonly #policies: Informer<KubeObject & NetworkPolicy>;
   readonly #pods: Informer<KubeObject & Pod>;
   readonly #namespaces: Informer<KubeObject & Namespace>;
@@ -33,6 +40,8 @@ export class PolicyHost {
 
   constructor(o: PolicyHostOptions) {
     this.#log = o.logger;
+    this.minSyncPeriodMs = o.minSyncPeriodMs ?? DEFAULT_MIN_SYNC_PERIOD_MS;
+    this.syncPeriodMs = o.syncPeriodMs ?? DEFAULT_SYNC_PERIOD_MS;
     const log = o.logger.child({ subsystem: 'netpol' });
     this.agent = new PolicyAgent({
       node: o.node,
@@ -41,8 +50,8 @@ export class PolicyHost {
       iptablesSave: async () => o.host.netfilter.save({ table: 'filter', counters: true }),
       clock: o.host.clock,
       registry: o.registry,
-      ...(o.minSyncPeriodMs !== undefined ? { minSyncPeriodMs: o.minSyncPeriodMs } : {}),
-      ...(o.syncPeriodMs !== undefined ? { syncPeriodMs: o.syncPeriodMs } : {}),
+      minSyncPeriodMs: this.minSyncPeriodMs,
+      syncPeriodMs: this.syncPeriodMs,
       logger: { info: (x, m) => log.info(x, m), warn: (x, m) => log.warn(x, m), error: (x, m) => log.error(x, m) },
     });
     const informer = <T extends KubeObject>(resource: ResourceName) =>
@@ -64,7 +73,13 @@ export class PolicyHost {
     this.#namespaces.start();
     this.agent.start();
     synced.then(
-      () => this.#log.info({}, 'netpol: policies, pods and namespaces listed; enforcing'),
+      // The periods are in the line so that an operator (and the netpol bench) can see which
+      // --netpol-min-sync-period the node runs with.
+      () =>
+        this.#log.info(
+          { minSyncPeriodMs: this.minSyncPeriodMs, syncPeriodMs: this.syncPeriodMs },
+          'netpol: policies, pods and namespaces listed; enforcing',
+        ),
       () => {}, // only when closed before the first list
     );
   }

@@ -22,6 +22,8 @@ export interface AgentProcessOptions {
   /** A command prefix, e.g. ['ip', 'netns', 'exec', NS] to run the agent in a test namespace. */
   wrap?: string[];
   env?: Record<string, string>;
+  /** More flags after the ones above (e.g. ['--netpol-min-sync-period', '0']). */
+  extraArgs?: string[];
 }
 
 export interface AgentProcess {
@@ -58,6 +60,7 @@ export async function startAgentProcess(o: AgentProcessOptions): Promise<AgentPr
     '0',
     '--reconcile-period-ms',
     String(o.reconcileMs ?? 1000),
+    ...(o.extraArgs ?? []),
   ];
   const [command, ...rest] = [...(o.wrap ?? []), process.execPath, ...args] as [string, ...string[]];
   const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PODNET_LOG_LEVEL: 'info', ...o.env } });
