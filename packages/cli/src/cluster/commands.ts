@@ -66,6 +66,24 @@ function integer(text: string | undefined, flag: string, command: string, min: n
   return n;
 }
 
+/**
+ * A duration as kube-proxy's --min-sync-period takes it (Go units ms, s, m; a bare number is
+ * milliseconds), in whole milliseconds from 0 to maxMs.
+ */
+function durationMs(text: string, flag: string, command: string, maxMs: number): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  const ms = m ? Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm']) : Number.NaN;
+  if (!(ms >= 0 && ms <= maxMs))
+    throw new UsageError(
+      `podnet ${command}: ${flag} must be a duration from 0 to ${maxMs / 1000}s, such as 0, 10ms or 1s (got "${text}")`,
+      `run \`podnet help ${command.split(' ')[0]}\``,
+    );
+  return ms;
+}
+
+/** The policy agent's periodic sync (30 s) bounds its least interval (netpol's SyncRunner refuses more). */
+const NETPOL_MAX_MIN_SYNC_PERIOD_MS = 30_000;
+
 function recordFrom(values: { name?: unknown; 'state-dir'?: unknown }) {
   const name = checkClusterName(String(values.name ?? 'podnet'));
   return requireRecord(stateDirFor(name, values['state-dir'] as string | undefined), name);
@@ -112,6 +130,7 @@ async function dispatch(command: string, rest: string[], io: Output): Promise<nu
           timeout: { type: 'string', default: '120' },
           'node-monitor-grace-period': { type: 'string' },
           'pod-eviction-timeout': { type: 'string' },
+          'netpol-min-sync-period': { type: 'string' },
           runtime: { type: 'string', default: 'process' },
         },
         'up',
@@ -123,6 +142,17 @@ async function dispatch(command: string, rest: string[], io: Output): Promise<nu
         throw new UsageError(`podnet up: --backend must be vxlan or host-gw (got "${backend}")`, 'run `podnet help up`');
       if (values.runtime !== 'process' && values.runtime !== 'compose')
         throw new UsageError(`podnet up: --runtime must be process or compose (got "${values.runtime}")`, 'run `podnet help up`');
+      const netpolMinSyncPeriod = values['netpol-min-sync-period'] as string | undefined;
+      const netpolMinSyncPeriodMs =
+        netpolMinSyncPeriod === undefined
+          ? undefined
+          : durationMs(netpolMinSyncPeriod, '--netpol-min-sync-period', 'up', NETPOL_MAX_MIN_SYNC_PERIOD_MS);
+      if (values.runtime === 'compose' && netpolMinSyncPeriodMs !== undefined)
+        // deploy/docker-compose.yml fixes each node's command line; process mode builds it here.
+        throw new UsageError(
+          "podnet up: --netpol-min-sync-period works with --runtime process only (the compose file sets the nodes' commands)",
+          'drop it, or run without --runtime compose',
+        );
       if (values.runtime === 'compose') {
         // The cluster as containers (deploy/docker-compose.yml, packages/cli/src/compose).
         const { composeUp } = await import('../compose/index.js');
@@ -175,6 +205,7 @@ async function dispatch(command: string, rest: string[], io: Output): Promise<nu
           ...(values['pod-eviction-timeout'] === undefined
             ? {}
             : { podEvictionTimeoutMs: integer(values['pod-eviction-timeout'] as string, '--pod-eviction-timeout', 'up', 0, 3600) * 1000 }),
+          ...(netpolMinSyncPeriodMs === undefined ? {} : { netpolMinSyncPeriodMs }),
         },
         io,
       );

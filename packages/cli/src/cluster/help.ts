@@ -16,7 +16,8 @@ export const CLUSTER_COMMANDS_SUMMARY = `  up [--nodes N] [--backend vxlan|host-
 
 export const UP_HELP = `Usage: podnet up [--nodes N] [--backend vxlan|host-gw] [--name NAME] [--demo] [--state-dir DIR]
                  [--api-port 6443] [--transport-prefix 127.0.1] [--timeout S]
-                 [--node-monitor-grace-period S] [--pod-eviction-timeout S] [--runtime process|compose]
+                 [--node-monitor-grace-period S] [--pod-eviction-timeout S]
+                 [--netpol-min-sync-period DURATION] [--runtime process|compose]
 
 Starts a cluster of local processes: the control plane (API server + controllers) on
 127.0.0.1:6443, and N nodes (default 3). Node N is a node-agent (the kubelet) that runs its
@@ -31,6 +32,9 @@ generator calling it.
 --api-port and --transport-prefix (node N on PREFIX.N) let a second cluster run beside the first;
 --node-monitor-grace-period (default 10 s) and --pod-eviction-timeout (default 30 s) tune how fast
 a dead node goes NotReady and loses its pods.
+--netpol-min-sync-period (default 100ms; 0 to 30s, as kube-proxy's --min-sync-period: 0, 10ms,
+1s) is the least time between two NetworkPolicy syncs of each node's cni-agent after a burst of
+changes: lower lands a policy change sooner, at more CPU under churn (process runtime only).
 --runtime compose runs the cluster as containers instead (deploy/docker-compose.yml through
 docker compose or docker-compose: node N at 172.30.0.(10+N), API server, live page and the
 NodePorts 30080-30089 published on 127.0.0.1); stop it with \`podnet down --runtime compose\`.`;

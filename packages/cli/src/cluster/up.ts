@@ -39,6 +39,8 @@ export interface UpOptions {
   nodeMonitorGracePeriodMs?: number;
   /** How long a NotReady node keeps its pods before they are evicted (default: the control plane's 30 s). */
   podEvictionTimeoutMs?: number;
+  /** Each cni-agent's NetworkPolicy least sync interval (--netpol-min-sync-period; default netpol's 100 ms). */
+  netpolMinSyncPeriodMs?: number;
 }
 
 /**
@@ -50,6 +52,42 @@ const LEASE_INTERVAL_MS = 2000;
 /** A word of a supervised command line (node-agent splits on spaces; quotes group). */
 function quote(word: string): string {
   return /\s/.test(word) ? `"${word}"` : word;
+}
+
+/**
+ * The cni-agent command line the node-agent supervises when `podnet up` has cni-agent flags to
+ * pass (--netpol-min-sync-period): the node-agent's own default command (node-agent main.ts:
+ * its kubeconfig, transport address, node IP, DATA_DIR/cni-agent, control socket, backend) plus
+ * those flags, handed over as --cni-agent-command, as kube-proxy's is with --kube-proxy-command.
+ * Undefined when there is nothing to add, so the node-agent's default stays the one path.
+ */
+export function cniAgentCommand(
+  n: Pick<NodeRecord, 'name' | 'nodeIp' | 'transportAddress'>,
+  o: { kubeconfig: string; dataDir: string; controlSocket: string; backend: string; netpolMinSyncPeriodMs?: number },
+): string | undefined {
+  if (o.netpolMinSyncPeriodMs === undefined) return undefined;
+  return [
+    process.execPath,
+    join(REPO_ROOT, 'packages/cni-agent/dist/main.js'),
+    '--node',
+    n.name,
+    '--kubeconfig',
+    o.kubeconfig,
+    '--transport-address',
+    n.transportAddress,
+    '--node-ip',
+    n.nodeIp,
+    '--data-dir',
+    join(o.dataDir, 'cni-agent'),
+    '--control-socket',
+    o.controlSocket,
+    '--backend',
+    o.backend,
+    '--netpol-min-sync-period',
+    `${o.netpolMinSyncPeriodMs}ms`,
+  ]
+    .map(quote)
+    .join(' ');
 }
 
 interface NodeCondition {
@@ -195,6 +233,13 @@ export async function up(options: UpOptions, io: Output): Promise<number> {
       ]
         .map(quote)
         .join(' ');
+      const cniAgent = cniAgentCommand(n, {
+        kubeconfig: nodeKubeconfig,
+        dataDir,
+        controlSocket,
+        backend: options.backend,
+        ...(options.netpolMinSyncPeriodMs === undefined ? {} : { netpolMinSyncPeriodMs: options.netpolMinSyncPeriodMs }),
+      });
       const pid = spawnDetached(
         [
           process.execPath,
@@ -217,6 +262,7 @@ export async function up(options: UpOptions, io: Output): Promise<number> {
           String(LEASE_INTERVAL_MS),
           '--kube-proxy-command',
           kubeProxy,
+          ...(cniAgent === undefined ? [] : ['--cni-agent-command', cniAgent]),
         ],
         log,
       );
