@@ -8,9 +8,10 @@
 // podnet applies the whole input or nothing: the real iptables-restore commits table by table, so
 // a failure in a later table leaves earlier tables committed. Errors name the line and the word.
 import { IptablesError, RuleError } from './errors.js';
+import { parseKubeProxyRule } from './kube-proxy-rule.js';
 import type { MatchInstance, Rule, TableName } from './rule.js';
 import { TABLE_NAMES } from './rule.js';
-import { type InternTable, newInternTable, parseRuleWords } from './rule-parser.js';
+import { type ChainLookup, type InternTable, newInternTable, parseRuleWords } from './rule-parser.js';
 import { RuleSet, Table } from './ruleset.js';
 import { tokenize } from './tokenize.js';
 
@@ -142,6 +143,8 @@ export function restore(
   const committed: TableName[] = [];
   const intern = newInternTable();
   let table: Table | undefined;
+  /** The jump-target lookup of the fast path, one per open table (not one closure per line). */
+  let lookup: ChainLookup = () => undefined;
   let tableLine = 0;
   let rules = 0;
   // Lines are cut out one at a time (no array of 400,000 strings that all live to the end).
@@ -167,7 +170,9 @@ export function restore(
         if (!(TABLE_NAMES as readonly string[]).includes(name))
           throw new IptablesError(`unable to initialize table '${name}'`, lineNo, name);
         const base = next.get(name as TableName) as Table;
-        table = options.noflush ? base.clone() : freshTable(base);
+        const opened = options.noflush ? base.clone() : freshTable(base);
+        table = opened;
+        lookup = (chain) => opened.chains.get(chain);
         tableLine = lineNo;
         continue;
       }
@@ -209,6 +214,10 @@ export function restore(
         }
         continue;
       }
+      if (appendedFast(table, text, lineNo, lookup, intern)) {
+        rules++;
+        continue;
+      }
       let words = tokenize(text);
       let counters: { packets: number; bytes: number } | undefined;
       if (words[0]?.startsWith('[')) {
@@ -236,6 +245,24 @@ export function restore(
   if (table)
     throw new IptablesError(`COMMIT expected at the end of the input (table "${table.name}" opened at line ${tableLine})`, lineNo + 1);
   return { ruleSet: new RuleSet(next), tables: committed, rules };
+}
+
+/**
+ * `-A CHAIN ...` in one of the shapes kube-proxy writes (kube-proxy-rule.ts), appended without the
+ * tokenizer. False for any other line, which takes the general path (and gets its errors there);
+ * the general path reaches the same rule, so the choice never changes the result.
+ */
+function appendedFast(table: Table, text: string, lineNo: number, lookup: ChainLookup, intern: InternTable): boolean {
+  // "-A " and a chain name that applyCommand would take (not an option: no leading '-').
+  if (text.charCodeAt(0) !== 45 || text.charCodeAt(1) !== 65 || text.charCodeAt(2) !== 32 || text.charCodeAt(3) === 45) return false;
+  const space = text.indexOf(' ', 3);
+  if (space <= 3) return false;
+  const rule = parseKubeProxyRule(text, space + 1, lookup, intern);
+  if (rule === undefined) return false;
+  rule.line = lineNo;
+  // As applyCommand: the rule is parsed before the chain is looked up.
+  table.append(text.slice(3, space), rule);
+  return true;
 }
 
 const USER_CHAIN_TAIL = ' - [0:0]';

@@ -37,7 +37,7 @@ export function checkChainName(name: string): void {
   if (/\s/.test(name)) throw new RuleError(`Invalid chain name \`${name}'`, name);
 }
 
-const BUILTIN_VERDICTS = new Set(['ACCEPT', 'DROP', 'RETURN']);
+export const BUILTIN_VERDICTS: ReadonlySet<string> = new Set(['ACCEPT', 'DROP', 'RETURN']);
 
 /** What the rules of one restore share (see parseRule). */
 export interface InternTable {
@@ -59,7 +59,7 @@ export const newInternTable = (): InternTable => ({
 const NO_MATCHES: MatchInstance[] = [];
 const NO_TARGET: RuleTarget = Object.freeze({ kind: 'none' });
 // One shared object per verdict: rules never change their target in place.
-const VERDICTS: Record<string, RuleTarget> = {
+export const VERDICTS: Readonly<Record<string, RuleTarget>> = {
   ACCEPT: Object.freeze({ kind: 'verdict', verdict: 'ACCEPT' }),
   DROP: Object.freeze({ kind: 'verdict', verdict: 'DROP' }),
   RETURN: Object.freeze({ kind: 'verdict', verdict: 'RETURN' }),
@@ -80,14 +80,14 @@ const G_PROTO = 16;
 const G_FRAG = 32;
 
 /** An extension's option by its `--name` spelling (so a word is looked up once, by its own hash). */
-interface OptionEntry {
+export interface OptionEntry {
   name: string;
   spec: OptionSpec;
   /** Index into InternTable.matches. */
   id: number;
 }
 /** What the parser keeps per extension: its options by spelling, and the id of "no option". */
-interface ModuleInfo<M> {
+export interface ModuleInfo<M> {
   module: M;
   options: Map<string, OptionEntry>;
   bareId: number;
@@ -98,11 +98,38 @@ function moduleInfo<M extends { readonly options: Readonly<Record<string, Option
   for (const [name, spec] of Object.entries(module.options)) options.set(`--${name}`, { name, spec, id: nextId++ });
   return { module, options, bareId: nextId++ };
 }
-const MATCH_INFO = new Map([...MATCHES].map(([name, m]) => [name, moduleInfo(m)] as const));
-const TARGET_INFO = new Map([...TARGETS].map(([name, t]) => [name, moduleInfo(t)] as const));
-const PROTOCOL_INFO = new Map(
+export const MATCH_INFO: ReadonlyMap<string, ModuleInfo<MatchModule>> = new Map(
+  [...MATCHES].map(([name, m]) => [name, moduleInfo(m)] as const),
+);
+export const TARGET_INFO: ReadonlyMap<string, ModuleInfo<TargetModule>> = new Map(
+  [...TARGETS].map(([name, t]) => [name, moduleInfo(t)] as const),
+);
+export const PROTOCOL_INFO: ReadonlyMap<number, ModuleInfo<MatchModule>> = new Map(
   [...PROTOCOL_MATCHES].map(([p, m]) => [p, [...MATCH_INFO.values()].find((i) => i.module === m) ?? moduleInfo(m)] as const),
 );
+
+/**
+ * An empty rule (no options, no target, counters zero), in the one object shape every parser
+ * makes, so the data plane's code that reads rules sees a single hidden class.
+ */
+export function newRule(): Rule {
+  return {
+    src: undefined,
+    dst: undefined,
+    inInterface: undefined,
+    outInterface: undefined,
+    protocol: 0,
+    protocolInverted: false,
+    fragment: 0,
+    matches: NO_MATCHES,
+    target: NO_TARGET,
+    packets: 0,
+    bytes: 0,
+    text: undefined,
+    // Present from the start, so setting it later does not grow the object (300,000 rules).
+    line: undefined,
+  };
+}
 
 /**
  * Parses rule words. `words` must not include `-A CHAIN`. Returns the rule with counters zero;
@@ -129,22 +156,7 @@ export function parseRuleWords(
   intern: InternTable | undefined,
 ): Rule {
   const basics: RuleBasics = { protocol: 0, protocolInverted: false };
-  const rule: Rule = {
-    src: undefined,
-    dst: undefined,
-    inInterface: undefined,
-    outInterface: undefined,
-    protocol: 0,
-    protocolInverted: false,
-    fragment: 0,
-    matches: NO_MATCHES,
-    target: NO_TARGET,
-    packets: 0,
-    bytes: 0,
-    text: undefined,
-    // Present from the start, so setting it later does not grow the object (300,000 rules).
-    line: undefined,
-  };
+  const rule = newRule();
   let matches: Array<Pending<MatchModule>> | undefined;
   let target: Pending<TargetModule> | undefined;
   let targetSeen = false;
@@ -339,7 +351,7 @@ function genericOption(
 }
 
 /** An `-s`/`-d` value, shared between the rules of a restore that write the same word. */
-function addressMatch(value: string, inverted: boolean, intern: InternTable | undefined): AddressMatch {
+export function addressMatch(value: string, inverted: boolean, intern: InternTable | undefined): AddressMatch {
   const known = intern === undefined ? undefined : inverted ? intern.invertedAddresses : intern.addresses;
   const shared = known?.get(value);
   if (shared) return shared;
@@ -354,7 +366,7 @@ function addressMatch(value: string, inverted: boolean, intern: InternTable | un
  * is neither a chain there nor a target extension is "Couldn't load target" (the commit checks it
  * again). Rules jumping to the same chain share one target object, kept on the chain.
  */
-function jumpTarget(name: string, isGoto: boolean, lookup: ChainLookup | undefined): RuleTarget {
+export function jumpTarget(name: string, isGoto: boolean, lookup: ChainLookup | undefined): RuleTarget {
   if (name.length > 28 || name.startsWith('-')) throw new RuleError(`Couldn't load target \`${name}':No such file or directory`, name);
   if (!lookup) return { kind: isGoto ? 'goto' : 'jump', chain: name };
   const chain = lookup(name);
@@ -393,11 +405,6 @@ function matchInstance(m: Pending<MatchModule>, basics: RuleBasics, intern: Inte
     return { module: m.module, data: m.module.parse(options, basics) };
   }
   const id = m.first ? m.first.id : m.info.bareId;
-  let byProtocol = intern.matches[id];
-  if (!byProtocol) {
-    byProtocol = [];
-    intern.matches[id] = byProtocol;
-  }
   let word = only ? (only.args[0] as string) : '';
   if (options.length > 1) {
     // Two or three options (statistic's --mode random --probability P): their names and words in
@@ -411,14 +418,32 @@ function matchInstance(m: Pending<MatchModule>, basics: RuleBasics, intern: Inte
     }
   }
   const slot = options.length > 1 ? 256 + basics.protocol : basics.protocol;
+  const shared = sharedMatch(intern, id, slot, word);
+  if (shared) return shared;
+  const made = { module: m.module, data: m.module.parse(m.options, basics) };
+  shareMatch(intern, id, slot, word, made);
+  return made;
+}
+
+/**
+ * The match instance a rule written alike already made, by matchInstance's key: `id` the first
+ * option's entry (or the module's bareId), `slot` the rule's protocol (256 + it for several
+ * options), `key` the first option's word (then `\0name\0word` per further option).
+ */
+export function sharedMatch(intern: InternTable, id: number, slot: number, key: string): MatchInstance | undefined {
+  return intern.matches[id]?.[slot]?.get(key);
+}
+
+export function shareMatch(intern: InternTable, id: number, slot: number, key: string, instance: MatchInstance): void {
+  let byProtocol = intern.matches[id];
+  if (!byProtocol) {
+    byProtocol = [];
+    intern.matches[id] = byProtocol;
+  }
   let byWord = byProtocol[slot];
   if (!byWord) {
     byWord = new Map();
     byProtocol[slot] = byWord;
   }
-  const shared = byWord.get(word);
-  if (shared) return shared;
-  const made = { module: m.module, data: m.module.parse(m.options, basics) };
-  byWord.set(word, made);
-  return made;
+  byWord.set(key, instance);
 }

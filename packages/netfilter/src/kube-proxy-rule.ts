@@ -1,0 +1,378 @@
+// The fast path of iptables-restore for the rules kube-proxy writes (pkg/proxy/iptables/proxier.go:
+// `-A KUBE-SEP-X -m comment --comment "..." -m tcp -p tcp -j DNAT --to-destination IP:PORT`, the
+// KUBE-SVC statistic chains, KUBE-SERVICES' `-d IP/32 --dport N -j KUBE-SVC-X`): 300,000 of them in
+// a 10,000-Service restore. It reads the line in place, with no token array, no per-option objects
+// and no strings but the values it keeps, and shares what rule-parser.ts shares (match instances
+// by the same keys, addresses by word, one jump target per chain), so it builds exactly the Rule
+// the general parser builds.
+//
+// It only recognizes: anything it does not know, or any value that does not parse, returns
+// undefined and the caller parses the line again with the general parser, which then gives the
+// error with its word. So a malformed line gets the same message and word on either path.
+import { RuleError } from './errors.js';
+import { parseProtocol } from './protocols.js';
+import type { MatchInstance, MatchModule, ParsedOption, Rule, RuleBasics, RuleTarget, TargetModule } from './rule.js';
+import {
+  addressMatch,
+  BUILTIN_VERDICTS,
+  type ChainLookup,
+  type InternTable,
+  jumpTarget,
+  MATCH_INFO,
+  type ModuleInfo,
+  newRule,
+  type OptionEntry,
+  PROTOCOL_INFO,
+  sharedMatch,
+  shareMatch,
+  TARGET_INFO,
+  VERDICTS,
+} from './rule-parser.js';
+
+const info = (name: string) => MATCH_INFO.get(name) as ModuleInfo<MatchModule>;
+const entry = (i: ModuleInfo<unknown>, option: string) => i.options.get(option) as OptionEntry;
+const COMMENT = info('comment');
+const COMMENT_ENTRY = entry(COMMENT, '--comment');
+const STATISTIC = info('statistic');
+const STATISTIC_MODE = entry(STATISTIC, '--mode');
+// The -m modules whose only options here are --sport/--dport (libxt_tcp, libxt_udp, libxt_sctp).
+const TCP = info('tcp');
+const UDP = info('udp');
+const SCTP = info('sctp');
+const DNAT = TARGET_INFO.get('DNAT') as ModuleInfo<TargetModule>;
+
+/** One match of the rule, in the order the general parser loads it (explicit `-m`, or -p's implied match at its first option). */
+interface Pending {
+  info: ModuleInfo<MatchModule>;
+  /** comment: the comment; statistic: the probability; L4: the first option's value. */
+  value: string | undefined;
+  first: OptionEntry | undefined;
+  second: OptionEntry | undefined;
+  secondValue: string | undefined;
+}
+
+/** The rule's matches so far (at most three here), reused from rule to rule. */
+const pending: Pending[] = [0, 1, 2].map(() => ({
+  info: COMMENT,
+  value: undefined,
+  first: undefined,
+  second: undefined,
+  secondValue: undefined,
+}));
+let count = 0;
+/** The next match slot, set up for `info` with its first option (undefined when the rule has three already). */
+function add(info: ModuleInfo<MatchModule>, first: OptionEntry | undefined, value: string | undefined): Pending | undefined {
+  const p = pending[count];
+  if (p === undefined) return undefined;
+  count++;
+  p.info = info;
+  p.first = first;
+  p.value = value;
+  p.second = undefined;
+  p.secondValue = undefined;
+  return p;
+}
+
+// A line is only read here when it holds none of the characters that make the tokenizer do more
+// than split on single spaces: tabs, carriage returns, backslashes (escapes inside quotes), NULs
+// (matchInstance keys). Double quotes are allowed around one comment only.
+const hasSpecial = (line: string): boolean =>
+  line.indexOf('\t') >= 0 || line.indexOf('\r') >= 0 || line.indexOf('\\') >= 0 || line.indexOf('\0') >= 0;
+
+/**
+ * The rule whose words start at `line[start]` (after `-A CHAIN `), or undefined when the line is
+ * not in the shapes read here or anything in it is wrong (the general parser then reads it).
+ */
+export function parseKubeProxyRule(line: string, start: number, lookup: ChainLookup, intern: InternTable): Rule | undefined {
+  if (hasSpecial(line)) return undefined;
+  try {
+    return parseShapes(line, start, lookup, intern);
+  } catch (error) {
+    if (error instanceof RuleError) return undefined;
+    throw error;
+  }
+}
+
+// The line being read and the current word, [pos, end): module state rather than closures, so a
+// rule allocates nothing for its reading (the function is never re-entered).
+let line = '';
+let n = 0;
+let pos = 0;
+let end = 0;
+/** Where the one quoted run starts (-1: none). Plain words never hold it. */
+let quote = -1;
+
+/** Finds the word at pos; false at the end, for an empty word (two blanks) or one holding the quote. */
+function next(): boolean {
+  if (pos >= n) return false;
+  const sp = line.indexOf(' ', pos);
+  end = sp < 0 ? n : sp;
+  return end > pos && (quote < pos || quote >= end);
+}
+/** Whether the word is `literal`, compared by character codes (inlined; no builtin call per word). */
+function is(literal: string): boolean {
+  const length = literal.length;
+  if (end - pos !== length) return false;
+  for (let i = 0; i < length; i++) if (line.charCodeAt(pos + i) !== literal.charCodeAt(i)) return false;
+  return true;
+}
+
+// The words read here, by kind (what the general parser's SHORT_WORDS/LONG_WORDS and option maps find).
+const W_OTHER = 0;
+const W_NOT = 1;
+const W_SRC = 2;
+const W_DST = 3;
+const W_MATCH = 4;
+const W_PROTO = 5;
+const W_JUMP = 6;
+const W_DPORT = 7;
+const W_SPORT = 8;
+const W_TO_DESTINATION = 9;
+
+/** The kind of the word at [pos, end), by its length and first characters, then compared whole. */
+function wordKind(): number {
+  const length = end - pos;
+  const c0 = line.charCodeAt(pos);
+  if (length === 1) return c0 === 33 /* ! */ ? W_NOT : W_OTHER;
+  if (c0 !== 45 /* - */) return W_OTHER;
+  const c1 = line.charCodeAt(pos + 1);
+  if (length === 2) {
+    switch (c1) {
+      case 115 /* s */:
+        return W_SRC;
+      case 100 /* d */:
+        return W_DST;
+      case 109 /* m */:
+        return W_MATCH;
+      case 112 /* p */:
+        return W_PROTO;
+      case 106 /* j */:
+        return W_JUMP;
+      default:
+        return W_OTHER;
+    }
+  }
+  if (c1 !== 45) return W_OTHER;
+  if (length === 7) return is('--dport') ? W_DPORT : is('--sport') ? W_SPORT : W_OTHER;
+  return is('--to-destination') ? W_TO_DESTINATION : W_OTHER;
+}
+function take(): string {
+  const w = line.slice(pos, end);
+  pos = end + 1;
+  return w;
+}
+function skip(): void {
+  pos = end + 1;
+}
+
+function parseShapes(text: string, start: number, lookup: ChainLookup, intern: InternTable): Rule | undefined {
+  line = text;
+  n = text.length;
+  pos = start;
+  // At most one quoted run, and only as a comment's value (checked when the comment is read).
+  quote = text.indexOf('"');
+  let quoteRead = quote < 0;
+  if (quote >= 0) {
+    const close = text.indexOf('"', quote + 1);
+    if (quote < start || close < 0 || text.indexOf('"', close + 1) >= 0) return undefined;
+  }
+  const rule = newRule();
+  let protocol = 0;
+  count = 0;
+  let l4: Pending | undefined;
+  let explicitL4 = false;
+  let seenSrc = false;
+  let seenDst = false;
+  let seenProto = false;
+  let target: RuleTarget | undefined;
+  let dnat = false;
+  let dnatTo: string | undefined;
+
+  while (pos < n) {
+    if (!next()) return undefined;
+    let kind = wordKind();
+    let inverted = false;
+    if (kind === W_NOT) {
+      skip();
+      if (!next()) return undefined;
+      inverted = true;
+      kind = wordKind();
+      if (kind !== W_SRC && kind !== W_DST) return undefined;
+    }
+    switch (kind) {
+      case W_SRC:
+      case W_DST: {
+        const src = kind === W_SRC;
+        if (src ? seenSrc : seenDst) return undefined;
+        skip();
+        if (!next()) return undefined;
+        const match = addressMatch(take(), inverted, intern);
+        if (src) {
+          rule.src = match;
+          seenSrc = true;
+        } else {
+          rule.dst = match;
+          seenDst = true;
+        }
+        continue;
+      }
+      case W_MATCH: {
+        skip();
+        if (!next()) return undefined;
+        if (is('comment')) {
+          skip();
+          if (!next() || !is('--comment')) return undefined;
+          skip();
+          let value: string;
+          if (pos === quote) {
+            // "text": one word without the quotes (tokenize), when nothing is glued after the closing quote.
+            const close = line.indexOf('"', quote + 1);
+            if (close + 1 < n && line.charCodeAt(close + 1) !== 32) return undefined;
+            value = line.slice(quote + 1, close);
+            pos = close + 2;
+            quoteRead = true;
+          } else {
+            if (!next()) return undefined;
+            value = take();
+          }
+          if (add(COMMENT, COMMENT_ENTRY, value) === undefined) return undefined;
+          continue;
+        }
+        if (is('statistic')) {
+          skip();
+          // --mode random --probability P, in that order (the general parser's key order).
+          if (!next() || !is('--mode')) return undefined;
+          skip();
+          if (!next() || !is('random')) return undefined;
+          skip();
+          if (!next() || !is('--probability')) return undefined;
+          skip();
+          if (!next()) return undefined;
+          if (add(STATISTIC, STATISTIC_MODE, take()) === undefined) return undefined;
+          continue;
+        }
+        const module = is('tcp') ? TCP : is('udp') ? UDP : is('sctp') ? SCTP : undefined;
+        if (module === undefined || l4 !== undefined) return undefined;
+        skip();
+        l4 = add(module, undefined, undefined);
+        if (l4 === undefined) return undefined;
+        explicitL4 = true;
+        continue;
+      }
+      case W_PROTO: {
+        if (seenProto) return undefined;
+        skip();
+        if (!next()) return undefined;
+        protocol = rule.protocol = is('tcp') ? 6 : is('udp') ? 17 : parseProtocol(line.slice(pos, end));
+        skip();
+        seenProto = true;
+        continue;
+      }
+      case W_DPORT:
+      case W_SPORT: {
+        skip();
+        if (!next()) return undefined;
+        const value = take();
+        if (l4 === undefined) {
+          // -p's implied match (libxtables load_proto), loaded where its first option stands.
+          const implied = PROTOCOL_INFO.get(protocol);
+          if (implied === undefined || (implied !== TCP && implied !== UDP && implied !== SCTP) || explicitL4) return undefined;
+          l4 = add(implied, undefined, undefined);
+          if (l4 === undefined) return undefined;
+        }
+        const e = (kind === W_DPORT ? l4.info.options.get('--dport') : l4.info.options.get('--sport')) as OptionEntry;
+        if (l4.first === undefined) {
+          l4.first = e;
+          l4.value = value;
+        } else if (l4.second === undefined && l4.first !== e) {
+          l4.second = e;
+          l4.secondValue = value;
+        } else {
+          return undefined;
+        }
+        continue;
+      }
+      case W_JUMP: {
+        if (target !== undefined || dnat) return undefined;
+        skip();
+        if (!next()) return undefined;
+        if (is('DNAT')) {
+          dnat = true;
+          skip();
+          continue;
+        }
+        const name = take();
+        if (TARGET_INFO.has(name)) return undefined;
+        target = BUILTIN_VERDICTS.has(name) ? (VERDICTS[name] as RuleTarget) : jumpTarget(name, false, lookup);
+        continue;
+      }
+      case W_TO_DESTINATION: {
+        if (!dnat || dnatTo !== undefined) return undefined;
+        skip();
+        if (!next()) return undefined;
+        dnatTo = take();
+        continue;
+      }
+      default:
+        return undefined;
+    }
+  }
+  if (!quoteRead) return undefined;
+
+  if (count > 0) {
+    const made: MatchInstance[] = new Array(count);
+    for (let k = 0; k < count; k++) made[k] = instance(pending[k] as Pending, protocol, intern);
+    rule.matches = made;
+  }
+  if (dnat) {
+    if (dnatTo === undefined) return undefined;
+    const module = DNAT.module;
+    const basics: RuleBasics = { protocol, protocolInverted: false };
+    const options: ParsedOption[] = [{ name: 'to-destination', args: [dnatTo], inverted: false }];
+    const data = module.parse(options, basics);
+    if (module.check?.(data, basics) !== undefined) return undefined;
+    rule.target = { kind: 'extension', module, data };
+  } else if (target !== undefined) {
+    rule.target = target;
+  }
+  return rule;
+}
+
+/** rule-parser's matchInstance for the shapes above: the shared instance, or one parsed and shared. */
+function instance(p: Pending, protocol: number, intern: InternTable): MatchInstance {
+  const module = p.info.module;
+  if (module.protocol !== undefined && protocol !== module.protocol) {
+    throw new RuleError(`${module.name} match: only valid for protocol ${module.protocol}`);
+  }
+  const id = p.first === undefined ? p.info.bareId : p.first.id;
+  let key: string;
+  let slot = protocol;
+  if (p.info === STATISTIC) {
+    key = `random\0probability\0${p.value as string}`;
+    slot += 256;
+  } else if (p.second !== undefined) {
+    key = `${p.value as string}\0${p.second.name}\0${p.secondValue as string}`;
+    slot += 256;
+  } else {
+    key = p.value ?? '';
+  }
+  const shared = sharedMatch(intern, id, slot, key);
+  if (shared !== undefined) return shared;
+  const made: MatchInstance = { module, data: module.parse(options(p), { protocol, protocolInverted: false }) };
+  shareMatch(intern, id, slot, key, made);
+  return made;
+}
+
+/** The options as the general parser collects them (only made when the instance is new). */
+function options(p: Pending): ParsedOption[] {
+  if (p.info === STATISTIC) {
+    return [
+      { name: 'mode', args: ['random'], inverted: false },
+      { name: 'probability', args: [p.value as string], inverted: false },
+    ];
+  }
+  if (p.first === undefined) return [];
+  const list: ParsedOption[] = [{ name: p.first.name, args: [p.value as string], inverted: false }];
+  if (p.second !== undefined) list.push({ name: p.second.name, args: [p.secondValue as string], inverted: false });
+  return list;
+}
