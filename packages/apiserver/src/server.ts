@@ -28,7 +28,7 @@ import {
 import { decodeBody, matchResourcePath, queryBool, queryInt, type ResourcePath } from './http-util.js';
 import { KUBELET_CERT_PATH, KUBELET_CERT_USERS, noCaKey, parseKubeletCertRequest, signKubeletServingCert } from './kubelet-certs.js';
 import { ApiMetrics } from './metrics.js';
-import { openapiGroupVersion, openapiRoot } from './openapi.js';
+import { serveOpenapiV2, serveOpenapiV3GroupVersion, serveOpenapiV3Root } from './openapi-http.js';
 import { toTable, wantsTable } from './printers.js';
 import { Registry } from './registry.js';
 import { ApiError, badRequest, methodNotAllowed, notFound } from './status.js';
@@ -273,11 +273,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       return Boolean(respond(reply, 200, l));
     }
     if (path === KUBELET_CERT_PATH) return issueKubeletCert(req, reply);
-    if (path === '/openapi/v3') return Boolean(respond(reply, 200, openapiRoot()));
+    if (path === '/openapi/v2') return Boolean(serveOpenapiV2(req, reply));
+    if (path === '/openapi/v3') return Boolean(serveOpenapiV3Root(req, reply));
     if (path.startsWith('/openapi/v3/')) {
-      const doc = openapiGroupVersion(path.slice('/openapi/v3/'.length));
-      if (!doc) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
-      return Boolean(respond(reply, 200, doc));
+      const hash = new URL(req.url, 'https://x').searchParams.get('hash') ?? undefined;
+      return Boolean(serveOpenapiV3GroupVersion(req, reply, path.slice('/openapi/v3/'.length), hash));
     }
     return false;
   };
