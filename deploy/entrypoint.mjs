@@ -3,12 +3,16 @@
 //   control-plane  API server + controllers on the container address, port 6443. First makes the cluster credentials in
 //                  /state/control-plane (serving certificate valid for the container's address and
 //                  name) and writes the kubeconfigs every other container and the host use.
+//                  Also writes Prometheus's credentials into /state/prometheus (see below).
 //   node           a node-agent (supervising its cni-agent and kube-proxy), transport address and
 //                  node IP both the container's compose address (DESIGN §4).
+//   healthcheck    exit 0 when this container's API server answers /readyz over TLS verified with
+//                  the cluster CA for the container address (docker-compose.yml's healthcheck).
 //   help           this text.
 // Components run in this process (argv set, main module imported), so PID 1 is the component and
 // `docker compose kill node-2` kills the whole node at once, as a power cut would.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const ROOT = '/podnet';
@@ -51,6 +55,7 @@ if (command === 'control-plane') {
   for (const [file, url, user] of files) write(file, url, user);
   // Renamed into place only when complete: nodes wait for the file to exist.
   for (const [file] of files) renameSync(`${STATE}/${file}.tmp`, `${STATE}/${file}`);
+  writePrometheusSecrets(creds);
   const main = `${ROOT}/packages/controllers/dist/control-plane-main.js`;
   // The live page (port 8080) must listen on the container address for the published port to
   // reach it; only a control plane that has the live page knows the flag.
@@ -129,8 +134,51 @@ if (command === 'control-plane') {
     kubeProxy,
     ...rest,
   ]);
+} else if (command === 'healthcheck') {
+  process.exit((await apiServerReady()) ? 0 : 1);
 } else if (command === 'help' || command === '--help') {
   process.stdout.write('usage: podnet image: control-plane [FLAGS] | node [FLAGS] | help (see deploy/docker-compose.yml)\n');
 } else {
   fail(`unknown component "${command}": use control-plane, node or help`);
+}
+
+/**
+ * Prometheus's credentials (deploy/prometheus/prometheus.yml; the names are PROMETHEUS_SECRET_FILES
+ * in packages/cli/src/compose/prometheus.ts): the read-only `viewer` token for the API server's
+ * /metrics, the nodes' token for the kubelet API's /metrics (the only bearer token a node-agent
+ * accepts there), and the cluster CA. The prometheus service mounts only this directory,
+ * read-only; its image runs as nobody (uid 65534), so the tokens are 0400 and owned by it.
+ */
+function writePrometheusSecrets(creds) {
+  const dir = `${STATE}/prometheus`;
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const nobody = 65534;
+  const secrets = [
+    ['apiserver-token', creds.tokens.viewer, 0o400],
+    ['node-token', creds.tokens['node-agent'], 0o400],
+    ['ca.crt', creds.caPem, 0o444],
+  ];
+  for (const [file, content, mode] of secrets) {
+    if (!content) fail(`the credentials in ${STATE}/control-plane/pki have nothing for Prometheus's ${file}`);
+    const tmp = `${dir}/${file}.tmp`;
+    writeFileSync(tmp, content, { mode });
+    chownSync(tmp, nobody, nobody);
+    renameSync(tmp, `${dir}/${file}`);
+  }
+}
+
+/** GET https://ADDRESS:6443/readyz, verified with the cluster CA for the address; false on anything else. */
+function apiServerReady() {
+  const address = process.env.PODNET_ADDRESS;
+  const caFile = `${STATE}/prometheus/ca.crt`;
+  if (!address || !existsSync(caFile)) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const req = request({ host: address, port: 6443, path: '/readyz', ca: readFileSync(caFile), timeout: 4000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
 }

@@ -2,14 +2,20 @@
 // this machine's Node.js, the prepared tree, cached by content hash), `composeUp` with 3 nodes,
 // a pod on node-1 reaching a Service backed on node-3, a NodePort answering on 127.0.0.1 through
 // the published port, a killed node going NotReady, `composeDown` leaving no containers or
-// networks, and `promtool check config` on the Prometheus configuration compose mounts.
+// networks, and Prometheus (issue 7: every component of every node): the credentials the control
+// plane writes, `promtool check config` on the configuration compose mounts (its /state paths
+// resolved to the state directory), every target of every job answering 200 with Prometheus text
+// from inside the compose network with the configured token and CA, and Debian's real Prometheus
+// on the host scraping them all through the published ports (`up` = 1 for every target).
 // The test's real sockets go to 127.0.0.1 only (published ports); containers are reached by docker.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import type { PrometheusConfig, ScrapeConfig } from '../../packages/cli/src/compose/index.ts';
 import { composeKill } from '../../packages/cli/src/compose/index.ts';
 import { KubeClient, type KubeObject } from '../../packages/client/src/index.ts';
 
@@ -29,6 +35,7 @@ let kubeconfig = '';
 let client: KubeClient | undefined;
 let nodePortHost = 0;
 let livePort = 0;
+let apiPort = 0;
 let up = false;
 
 function portFree(port: number): Promise<boolean> {
@@ -96,6 +103,82 @@ const timed = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
     timings[name] = Date.now() - t;
   }
 };
+/** The container of a compose service of this project (both compose versions label it so). */
+function containerOf(service: string): string {
+  const out = execFileSync(
+    'docker',
+    ['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${service}`],
+    { encoding: 'utf8' },
+  ).trim();
+  if (!out || out.includes('\n')) throw new Error(`expected one running container for ${service}, got ${JSON.stringify(out)}`);
+  return out;
+}
+/** The 127.0.0.1 port docker published a container port of a service at ("127.0.0.1::10250"). */
+function publishedPort(service: string, port: number): number {
+  const out = execFileSync('docker', ['port', containerOf(service), `${port}/tcp`], { encoding: 'utf8' });
+  const m = /^127\.0\.0\.1:(\d+)$/m.exec(out);
+  if (!m) throw new Error(`${service} ${port}/tcp is not published on 127.0.0.1: ${out}`);
+  return Number(m[1]);
+}
+const DEPLOY_PROMETHEUS = join(REPO, 'deploy/prometheus/prometheus.yml');
+/** deploy/prometheus/prometheus.yml with the prometheus container's /state/prometheus resolved to the state directory. */
+const resolvedPrometheusText = () => readFileSync(DEPLOY_PROMETHEUS, 'utf8').replaceAll('/state/prometheus/', `${stateDir}/prometheus/`);
+const deployedJobs = () => (parse(readFileSync(DEPLOY_PROMETHEUS, 'utf8')) as PrometheusConfig).scrape_configs;
+
+/**
+ * Run inside the control-plane container (it mounts the state directory at /state, so the
+ * configuration's paths are the same there): GET each target's /metrics as Prometheus would,
+ * with the job's bearer token file and CA file (TLS verified for the target's IP), and once
+ * without the token. Prints one JSON line per request.
+ */
+const SCRAPE_SCRIPT = `
+const fs = require('node:fs');
+const get = (t, withToken) => new Promise((resolve) => {
+  const [host, port] = t.target.split(':');
+  const mod = require(t.scheme === 'https' ? 'node:https' : 'node:http');
+  const headers = withToken && t.tokenFile ? { authorization: 'Bearer ' + fs.readFileSync(t.tokenFile, 'utf8').trim() } : {};
+  const opts = { host, port: Number(port), path: '/metrics', headers, timeout: 5000, ...(t.caFile ? { ca: fs.readFileSync(t.caFile) } : {}) };
+  const req = mod.request(opts, (res) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (d) => { body += d; });
+    res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'] ?? '', body: body.slice(0, 4000) }));
+  });
+  req.on('timeout', () => req.destroy(new Error('timeout')));
+  req.on('error', (e) => resolve({ status: 0, type: '', body: String(e.message) }));
+  req.end();
+});
+(async () => {
+  for (const t of JSON.parse(process.argv[1])) {
+    const authed = await get(t, true);
+    const anonymous = t.tokenFile ? await get(t, false) : undefined;
+    process.stdout.write(JSON.stringify({ job: t.job, target: t.target, authed, anonymousStatus: anonymous?.status }) + '\\n');
+  }
+})();
+`;
+
+/** Each job split into one job per target, pointed at the published 127.0.0.1 port (see the host Prometheus test). */
+function hostPrometheusConfig(ports: Map<string, number>): object {
+  const config = parse(resolvedPrometheusText()) as PrometheusConfig;
+  const jobs: ScrapeConfig[] = [];
+  for (const job of config.scrape_configs) {
+    for (const sc of job.static_configs) {
+      for (const target of sc.targets) {
+        const host = ports.get(target);
+        if (host === undefined) throw new Error(`no published port for ${job.job_name} target ${target}`);
+        jobs.push({
+          ...job,
+          job_name: `${job.job_name}@${target}`,
+          // Prometheus keeps a target's own job label (it sets job_name only when absent).
+          static_configs: [{ targets: [`127.0.0.1:${host}`], labels: { ...sc.labels, job: job.job_name, compose_target: target } }],
+          ...(job.tls_config ? { tls_config: { ...job.tls_config, server_name: target.split(':')[0] as string } } : {}),
+        });
+      }
+    }
+  }
+  return { ...config, global: { ...config.global, scrape_interval: '1s', evaluation_interval: '1s' }, scrape_configs: jobs };
+}
+
 function projectResources(kind: 'ps' | 'network'): string[] {
   const args = kind === 'ps' ? ['ps', '-a', '-q'] : ['network', 'ls', '-q'];
   const out = execFileSync('docker', [...args, '--filter', `label=com.docker.compose.project=${project}`], { encoding: 'utf8' });
@@ -129,7 +212,7 @@ describeInterop('docker compose cluster (deploy/)', { root: true, commands: ['ku
     io.out(`image ${image.tag} (${image.cached ? 'cached' : 'built'}, ${image.files} files)`);
     removeLeftovers();
     nodePortHost = await freeRange();
-    const apiPort = await freePort();
+    apiPort = await freePort();
     livePort = await freePort();
     const started = await timed('up', () =>
       podnet(
@@ -189,6 +272,159 @@ describeInterop('docker compose cluster (deploy/)', { root: true, commands: ['ku
     );
     expect(page).toMatch(/<html/i);
   });
+
+  it("the control plane writes Prometheus's credentials (tokens 0400, owned by the image's nobody) and turns healthy", async () => {
+    const tokens = JSON.parse(readFileSync(join(stateDir, 'control-plane/pki/tokens.json'), 'utf8')) as Record<string, string>;
+    const dir = join(stateDir, 'prometheus');
+    expect(readFileSync(join(dir, 'apiserver-token'), 'utf8')).toBe(tokens.viewer);
+    expect(readFileSync(join(dir, 'node-token'), 'utf8')).toBe(tokens['node-agent']);
+    expect(readFileSync(join(dir, 'ca.crt'), 'utf8')).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    for (const [file, mode] of [
+      ['apiserver-token', 0o400],
+      ['node-token', 0o400],
+      ['ca.crt', 0o444],
+    ] as const) {
+      const st = statSync(join(dir, file));
+      expect({ file, uid: st.uid, mode: st.mode & 0o777 }).toEqual({ file, uid: 65534, mode });
+    }
+    const health = await until(
+      'the control-plane healthcheck passes (API server /readyz verified with the cluster CA)',
+      async () => {
+        const h = execFileSync('docker', ['inspect', '-f', '{{.State.Health.Status}}', containerOf('control-plane')], {
+          encoding: 'utf8',
+        }).trim();
+        return h === 'healthy' ? h : undefined;
+      },
+      60_000,
+    );
+    expect(health).toBe('healthy');
+  }, 90_000);
+
+  it('promtool accepts the Prometheus configuration compose mounts, its /state paths resolved to the state directory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'podnet-prom-check-'));
+    try {
+      const config = join(dir, 'prometheus.yml');
+      writeFileSync(config, resolvedPrometheusText());
+      const r = spawnSync('promtool', ['check', 'config', config], { encoding: 'utf8' });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).toContain('SUCCESS');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('every target of every job answers 200 with Prometheus text, from the compose network with its token and CA', () => {
+    const targets = deployedJobs().flatMap((j) =>
+      j.static_configs.flatMap((sc) =>
+        sc.targets.map((target) => ({
+          job: j.job_name,
+          target,
+          scheme: j.scheme ?? 'http',
+          tokenFile: j.authorization?.credentials_file,
+          caFile: j.tls_config?.ca_file,
+        })),
+      ),
+    );
+    expect(new Set(targets.map((t) => t.job))).toEqual(new Set(['apiserver', 'control-plane', 'node-agent', 'kube-proxy', 'cni-agent']));
+    const out = execFileSync('docker', ['exec', containerOf('control-plane'), 'node', '-e', SCRAPE_SCRIPT, JSON.stringify(targets)], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    const results = out
+      .split('\n')
+      .filter(Boolean)
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            job: string;
+            target: string;
+            authed: { status: number; type: string; body: string };
+            anonymousStatus?: number;
+          },
+      );
+    expect(results.map((r) => `${r.job} ${r.target}`)).toEqual(targets.map((t) => `${t.job} ${t.target}`));
+    for (const r of results) {
+      const what = `${r.job} ${r.target}: ${r.authed.status} ${r.authed.type} ${r.authed.body.slice(0, 300)}`;
+      expect(r.authed.status, what).toBe(200);
+      expect(r.authed.type, what).toMatch(/^text\/plain/);
+      expect(r.authed.body, what).toMatch(/^# (HELP|TYPE) \w+/m);
+    }
+    // The token is what lets Prometheus in: the API server and the kubelet API refuse without it.
+    expect(results.filter((r) => r.anonymousStatus !== undefined).map((r) => [r.job, r.anonymousStatus])).toEqual([
+      ['apiserver', 401],
+      ['node-agent', 401],
+      ['node-agent', 401],
+      ['node-agent', 401],
+    ]);
+  }, 90_000);
+
+  it("Debian's real Prometheus on the host scrapes every job through the published ports: up == 1 for every target", async () => {
+    // Through 127.0.0.1 the TLS name is not the target IP any more, so each target becomes its own
+    // job with server_name = its compose IP: the serving certificates are still verified against
+    // the cluster CA for exactly the addresses the compose configuration names.
+    const ports = new Map<string, number>([
+      ['172.30.0.2:6443', apiPort],
+      ['172.30.0.2:8080', livePort],
+    ]);
+    for (const n of [1, 2, 3])
+      for (const port of [10250, 10249, 9099]) ports.set(`172.30.0.${10 + n}:${port}`, publishedPort(`node-${n}`, port));
+    const dir = mkdtempSync(join(tmpdir(), 'podnet-prom-host-'));
+    const webPort = await freePort();
+    let prometheus: ChildProcess | undefined;
+    let log = '';
+    try {
+      const config = join(dir, 'prometheus.yml');
+      writeFileSync(config, stringify(hostPrometheusConfig(ports)));
+      const check = spawnSync('promtool', ['check', 'config', config], { encoding: 'utf8' });
+      expect(check.status, check.stdout + check.stderr).toBe(0);
+      prometheus = spawn(
+        'prometheus',
+        [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${webPort}`, `--storage.tsdb.path=${join(dir, 'data')}`],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      prometheus.stderr?.on('data', (d) => {
+        log = (log + d).slice(-4000);
+      });
+      type Sample = { metric: Record<string, string>; value: [number, string] };
+      const query = async (): Promise<Sample[]> => {
+        const r = await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=up`, { signal: AbortSignal.timeout(3000) });
+        return ((await r.json()) as { data: { result: Sample[] } }).data.result;
+      };
+      let last: Sample[] = [];
+      const up = await timed('prometheus', () =>
+        until(
+          'every target up in the host Prometheus',
+          async () => {
+            last = await query();
+            return last.length === ports.size && last.every((s) => s.value[1] === '1') ? last : undefined;
+          },
+          90_000,
+        ),
+      ).catch(async (error: Error) => {
+        const targets = await fetch(`http://127.0.0.1:${webPort}/api/v1/targets`)
+          .then((r) => r.text())
+          .catch(() => '');
+        throw new Error(`${error.message}\nup: ${JSON.stringify(last)}\ntargets: ${targets.slice(0, 3000)}\nprometheus log: ${log}`);
+      });
+      const byJob = new Map<string, string[]>();
+      for (const s of up) byJob.set(s.metric.job ?? '', [...(byJob.get(s.metric.job ?? '') ?? []), s.metric.compose_target ?? ''].sort());
+      expect(Object.fromEntries(byJob)).toEqual({
+        apiserver: ['172.30.0.2:6443'],
+        'control-plane': ['172.30.0.2:8080'],
+        'node-agent': ['172.30.0.11:10250', '172.30.0.12:10250', '172.30.0.13:10250'],
+        'kube-proxy': ['172.30.0.11:10249', '172.30.0.12:10249', '172.30.0.13:10249'],
+        'cni-agent': ['172.30.0.11:9099', '172.30.0.12:9099', '172.30.0.13:9099'],
+      });
+    } finally {
+      if (prometheus && prometheus.exitCode === null) {
+        const exited = new Promise((r) => prometheus?.once('exit', r));
+        prometheus.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+        if (prometheus.exitCode === null) prometheus.kill('SIGKILL');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
 
   it('a pod on node-1 reaches a Service backed on node-3 by its ClusterIP', async () => {
     await timed('workload', async () => {
@@ -361,12 +597,5 @@ describeInterop('docker compose cluster (deploy/)', { root: true, commands: ['ku
     up = false;
     expect(projectResources('ps')).toEqual([]);
     expect(projectResources('network')).toEqual([]);
-  });
-
-  it('promtool accepts the Prometheus configuration compose mounts', () => {
-    const config = join(REPO, 'deploy/prometheus/prometheus.yml');
-    expect(existsSync(config), `${config} (mounted by deploy/docker-compose.yml)`).toBe(true);
-    const r = spawnSync('promtool', ['check', 'config', config], { encoding: 'utf8' });
-    expect(r.status, r.stdout + r.stderr).toBe(0);
   });
 });

@@ -9,9 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { KubeClient } from '@podnet/client';
 import { execa } from 'execa';
 import type { Output } from '../pcap-read.js';
-import { type ComposeCommand, findCompose } from './compose-command.js';
+import { type ComposeCommand, composeArgv, downArgv, findCompose, upArgv } from './compose-command.js';
 import { ComposeError, ComposeErrorCodes } from './errors.js';
-import { type ComposeNode, composeNodes, overrideFor, PUBLISHED_NODEPORTS } from './plan.js';
+import { type ComposeNode, composeNodes, overrideFor, PUBLISHED_NODEPORTS, STATIC_NODES } from './plan.js';
+import { composePrometheusYaml } from './prometheus.js';
 
 export const COMPOSE_FILE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../deploy/docker-compose.yml');
 
@@ -62,10 +63,9 @@ export function readComposeRecord(stateDir: string): ComposeRecord | undefined {
   return JSON.parse(readFileSync(recordFile(stateDir), 'utf8')) as ComposeRecord;
 }
 
-async function compose(cmd: ComposeCommand, record: Pick<ComposeRecord, 'project' | 'files' | 'env'>, args: string[], timeoutMs = 600_000) {
-  const [program, ...lead] = cmd.argv;
-  const fileArgs = record.files.flatMap((f) => ['-f', f]);
-  return execa(program, [...lead, '-p', record.project, ...fileArgs, ...args], {
+async function compose(record: Pick<ComposeRecord, 'project' | 'files' | 'env'>, argv: [string, string[]], timeoutMs = 600_000) {
+  const [program, args] = argv;
+  return execa(program, args, {
     env: { ...process.env, ...record.env },
     reject: false,
     timeout: timeoutMs,
@@ -110,10 +110,19 @@ export async function composeUp(options: ComposeUpOptions, io: Output): Promise<
   }
   mkdirSync(stateDir, { recursive: true });
   // A fresh cluster each time: old credentials and API data would not match the new containers.
-  for (const stale of ['control-plane', 'kubeconfig', 'kubeconfig-node-agent', 'kubeconfig-kube-proxy'])
+  // The prometheus/ directory is kept (a running prometheus container may have it mounted): the
+  // control plane rewrites the files in it at its start.
+  for (const stale of ['control-plane', 'kubeconfig', 'kubeconfig-node-agent', 'kubeconfig-kube-proxy', 'prometheus.yml'])
     rmSync(join(stateDir, stale), { recursive: true, force: true });
   const files = [COMPOSE_FILE];
-  const override = overrideFor(nodes);
+  // deploy/prometheus/prometheus.yml scrapes the three nodes docker-compose.yml defines; any other
+  // count gets a configuration of its own.
+  let prometheusConfig: string | undefined;
+  if (nodes.length !== STATIC_NODES) {
+    prometheusConfig = join(stateDir, 'prometheus.yml');
+    writeFileSync(prometheusConfig, composePrometheusYaml(nodes));
+  }
+  const override = overrideFor(nodes, { prometheusConfig });
   if (override) {
     const path = join(stateDir, 'docker-compose.nodes.json');
     writeFileSync(path, JSON.stringify(override, null, 2));
@@ -146,16 +155,12 @@ export async function composeUp(options: ComposeUpOptions, io: Output): Promise<
     startedAt: new Date().toISOString(),
   };
   writeFileSync(recordFile(stateDir), JSON.stringify(record, null, 2));
-  io.out(`starting compose project "${project}" with ${cmd.argv.join(' ')} (${cmd.version}), state in ${stateDir}`);
+  io.out(`starting compose project "${project}" with ${cmd.argv.join(' ')} (${cmd.version} ${cmd.release}), state in ${stateDir}`);
   const services = ['control-plane', ...nodes.map((n) => n.name), ...(record.observability ? ['prometheus', 'grafana'] : [])];
-  const profile = record.observability ? ['--profile', 'observability'] : [];
-  const [program, ...lead] = cmd.argv;
-  const started = await execa(program, [...lead, '-p', project, ...files.flatMap((f) => ['-f', f]), ...profile, 'up', '-d', ...services], {
-    env: { ...process.env, ...env },
-    reject: false,
-    timeout: 1_800_000,
-    all: true,
-  });
+  const profiles = record.observability ? ['observability'] : [];
+  const timeoutMs = options.timeoutMs ?? 180_000;
+  // Long bound: `up` builds the image first when it is missing (npm ci inside).
+  const started = await compose(record, upArgv(cmd, { project, files, profiles }, services, Math.ceil(timeoutMs / 1000)), 1_800_000);
   if (started.exitCode !== 0) {
     await composeDown({ stateDir }, { out: () => undefined, err: io.err }).catch(() => undefined);
     throw new ComposeError(
@@ -165,9 +170,9 @@ export async function composeUp(options: ComposeUpOptions, io: Output): Promise<
   }
   io.out(`  containers started: ${services.join(', ')}`);
   try {
-    await waitReady(record, options.timeoutMs ?? 180_000, io);
+    await waitReady(record, timeoutMs, io);
   } catch (error) {
-    const logs = await compose(cmd, record, ['logs', '--no-color', '--tail', '15'], 60_000);
+    const logs = await compose(record, composeArgv(cmd, record, ['logs', '--no-color', '--tail', '15']), 60_000);
     io.err(`the compose cluster did not become ready; last log lines:\n${String(logs.all ?? '')}`);
     await composeDown({ stateDir }, { out: () => undefined, err: io.err }).catch(() => undefined);
     throw error;
@@ -260,6 +265,8 @@ function printNextSteps(cmd: ComposeCommand, record: ComposeRecord, io: Output):
       (n) =>
         `  ${n.name}  kube-proxy http://${n.address}:10249/metrics  cni-agent http://${n.address}:9099/metrics  node-agent https://${n.address}:10250/metrics`,
     ),
+    `  from the host: each node publishes 10250, 10249 and 9099 on 127.0.0.1 (${cmd.argv.join(' ')} -p ${record.project} -f ${record.files[0]} port node-1 10250)`,
+    `  Prometheus's credentials: ${join(record.stateDir, 'prometheus')} (token files, cluster CA)`,
     `Live page: http://127.0.0.1:${record.env.PODNET_LIVE_PORT}/`,
     ...(record.observability ? ['Prometheus: http://127.0.0.1:9090/   Grafana: http://127.0.0.1:3000/'] : []),
     '',
@@ -286,8 +293,8 @@ export async function composeDown(options: ComposeDownOptions, io: Output): Prom
     );
   }
   const cmd = await findCompose();
-  const profile = record.observability ? ['--profile', 'observability'] : [];
-  const r = await compose(cmd, record, [...profile, 'down', '--volumes', '--remove-orphans', '--timeout', '10'], 300_000);
+  const profiles = record.observability ? ['observability'] : [];
+  const r = await compose(record, downArgv(cmd, { ...record, profiles }), 300_000);
   if (r.exitCode !== 0) {
     throw new ComposeError(
       ComposeErrorCodes.START,
@@ -312,7 +319,7 @@ export async function composeStatus(options: ComposeDownOptions, io: Output): Pr
   const out: ComposeServiceStatus[] = [];
   const services = ['control-plane', ...record.nodes.map((n) => n.name)];
   for (const service of services) {
-    const id = String((await compose(cmd, record, ['ps', '-q', service], 60_000)).stdout).trim();
+    const id = String((await compose(record, composeArgv(cmd, record, ['ps', '-q', service]), 60_000)).stdout).trim();
     let state = 'absent';
     if (id) {
       const inspect = await execa('docker', ['inspect', '-f', '{{.State.Status}}', id], { reject: false });
@@ -331,6 +338,6 @@ export async function composeKill(service: string, options: ComposeDownOptions):
   const record = readComposeRecord(stateDir);
   if (!record) throw new ComposeError(ComposeErrorCodes.NOT_FOUND, `no compose cluster recorded in ${stateDir}`);
   const cmd = await findCompose();
-  const r = await compose(cmd, record, ['kill', service], 60_000);
+  const r = await compose(record, composeArgv(cmd, record, ['kill', service]), 60_000);
   if (r.exitCode !== 0) throw new ComposeError(ComposeErrorCodes.START, `compose kill ${service} failed:\n${String(r.all ?? '')}`);
 }

@@ -26,4 +26,14 @@ describe('compose address plan', () => {
     });
     expect(o.services['node-5']?.networks).toEqual({ podnet: { ipv4_address: '172.30.0.15' } });
   });
+
+  it("publishes an added node's metrics ports on 127.0.0.1 at ports docker picks, as the static nodes do", () => {
+    const o = overrideFor(composeNodes(4)) as { services: Record<string, { ports: string[] }> };
+    expect(o.services['node-4']?.ports).toEqual(['127.0.0.1::10250', '127.0.0.1::10249', '127.0.0.1::9099']);
+  });
+
+  it("mounts a generated Prometheus configuration over deploy/'s when one is given, even for fewer nodes", () => {
+    const o = overrideFor(composeNodes(2), { prometheusConfig: '/s/prometheus.yml' }) as { services: Record<string, unknown> };
+    expect(o.services).toEqual({ prometheus: { volumes: ['/s/prometheus.yml:/etc/prometheus/prometheus.yml:ro'] } });
+  });
 });

@@ -29,10 +29,25 @@ export function composeNodes(count: number): ComposeNode[] {
 /** A compose variable reference with its default, `${NAME:-default}`, resolved by compose itself. */
 const composeVar = (name: string, fallback: string): string => `\${${name}:-${fallback}}`;
 
-/** The services beyond deploy/docker-compose.yml's three nodes, as a compose override document. */
-export function overrideFor(nodes: ComposeNode[]): object | undefined {
+/**
+ * Each node's metrics ports, published on 127.0.0.1 at a port docker picks (`127.0.0.1::PORT`:
+ * no fixed host port to collide with); `compose port node-N 10250` or `docker port` tells which.
+ */
+export const PUBLISHED_METRICS_PORTS = [10250, 10249, 9099] as const;
+
+export interface OverrideOptions {
+  /** A generated Prometheus configuration (host path) for the prometheus service to mount instead of deploy/'s. */
+  prometheusConfig?: string;
+}
+
+/**
+ * The compose override document: services beyond deploy/docker-compose.yml's three nodes, and
+ * the prometheus service's configuration when it was generated for another node count (compose
+ * merges `volumes` by container path, so this mount replaces deploy/'s).
+ */
+export function overrideFor(nodes: ComposeNode[], options: OverrideOptions = {}): object | undefined {
   const extra = nodes.slice(STATIC_NODES);
-  if (extra.length === 0) return undefined;
+  if (extra.length === 0 && !options.prometheusConfig) return undefined;
   const services: Record<string, object> = {};
   for (const n of extra) {
     services[n.name] = {
@@ -48,8 +63,10 @@ export function overrideFor(nodes: ComposeNode[]): object | undefined {
         PODNET_BACKEND: composeVar('PODNET_BACKEND', 'vxlan'),
         PODNET_ALLOW_NON_LOOPBACK: '1',
       },
+      ports: PUBLISHED_METRICS_PORTS.map((p) => `127.0.0.1::${p}`),
       networks: { podnet: { ipv4_address: n.address } },
     };
   }
+  if (options.prometheusConfig) services.prometheus = { volumes: [`${options.prometheusConfig}:/etc/prometheus/prometheus.yml:ro`] };
   return { services };
 }

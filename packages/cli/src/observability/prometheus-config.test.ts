@@ -139,13 +139,13 @@ describe('podnet prometheus-config', () => {
 });
 
 describeInterop('promtool check config', { commands: ['promtool'] }, () => {
-  it('accepts the generated configuration and the compose one', () => {
+  // The compose configuration (deploy/prometheus/prometheus.yml) is checked in
+  // packages/cli/src/compose/prometheus.test.ts: its credential files exist only under /state.
+  it('accepts the generated configuration', () => {
     const record = makeRecord('promtool');
     const g = generatePrometheusConfig(record, { secretsDir: join(dir, 'promtool-secrets') });
     const file = join(dir, 'promtool.yml');
     writeFileSync(file, g.yaml);
     expect(execFileSync('promtool', ['check', 'config', file], { encoding: 'utf8' })).toContain('SUCCESS');
-    const compose = join(import.meta.dirname, '..', '..', '..', '..', 'deploy', 'prometheus', 'prometheus.yml');
-    expect(execFileSync('promtool', ['check', 'config', compose], { encoding: 'utf8' })).toContain('SUCCESS');
   });
 });
