@@ -3,7 +3,9 @@
 // /openapi/v2, fetched as gnostic protobuf), apply's strategic merge patch computed from the
 // server's schema (from /openapi/v3 by default in 1.32, from /openapi/v2 with
 // KUBECTL_OPENAPIV3_PATCH=false), `kubectl explain`, and strict validation errors.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer, request } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -196,5 +198,49 @@ describeInterop('kubectl and the OpenAPI documents of the podnet apiserver', { c
     const svc = await kubectl(['explain', 'svc.spec.ports.targetPort']);
     expect(svc.exitCode, svc.stderr).toBe(0);
     expect(svc.stdout).toContain('FIELD: targetPort <string>');
+  });
+
+  it('kubectl revalidates /openapi/v2 and /openapi/v3 with If-None-Match (304) and keeps hashed v3 documents as immutable', async () => {
+    // A logging HTTPS relay in front of the server (same serving certificate), so the test sees
+    // what kubectl's HTTP cache (~/.kube/cache/http) sends: its debug log shows cached replies as 200.
+    const seen: { path: string; inm?: string; status: number }[] = [];
+    const relay = createHttpsServer(
+      { key: readFileSync(join(dir, 'pki', 'apiserver.key')), cert: readFileSync(join(dir, 'pki', 'apiserver.crt')) },
+      (req, res) => {
+        const up = request({ host: '127.0.0.1', port: server.port, path: req.url, method: req.method, headers: req.headers, ca }, (r) => {
+          if (req.url?.startsWith('/openapi')) {
+            const inm = req.headers['if-none-match'];
+            seen.push({ path: (req.url ?? '').split('?')[0] as string, ...(inm ? { inm } : {}), status: r.statusCode ?? 0 });
+          }
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        });
+        up.on('error', () => res.destroy());
+        req.pipe(up);
+      },
+    );
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relayHome = mkdtempSync(join(tmpdir(), `podnet-home-relay-${process.pid}-`));
+    try {
+      const port = (relay.address() as AddressInfo).port;
+      const kubeconfig = readFileSync(join(dir, 'kubeconfig'), 'utf8').replace(server.url, `https://127.0.0.1:${port}`);
+      const env = { HOME: relayHome, KUBECONFIG: write('kubeconfig-relay', kubeconfig) };
+      const file = write('list.yaml', list('echo', 'podnet/echo:1.2'));
+      for (let i = 0; i < 2; i++) {
+        const r = await kubectl(['apply', '-f', file], env);
+        expect(r.exitCode, r.stderr).toBe(0);
+        expect(r.stdout).toContain('deployment.apps/echo unchanged');
+      }
+      const v2 = seen.filter((x) => x.path === '/openapi/v2');
+      expect(v2).toHaveLength(2);
+      expect(v2[0]).toEqual({ path: '/openapi/v2', status: 200 });
+      expect(v2[1]).toEqual({ path: '/openapi/v2', inm: expect.stringMatching(/^"[0-9A-F]{128}"$/), status: 304 });
+      expect(seen.filter((x) => x.path === '/openapi/v3').at(-1)).toMatchObject({ inm: expect.any(String), status: 304 });
+      // Fetched with ?hash= once, then served from kubectl's cache (Cache-Control: public, immutable).
+      expect(seen.filter((x) => x.path === '/openapi/v3/apis/apps/v1')).toEqual([{ path: '/openapi/v3/apis/apps/v1', status: 200 }]);
+    } finally {
+      relay.close();
+      rmSync(relayHome, { recursive: true, force: true });
+    }
   });
 });
