@@ -494,7 +494,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
             res.uncork();
           });
         }
-        res.write(`${table ? tableEvent(p, type, object as Obj, includeObject) : cached.eventJson(type)}\n`);
+        // The shared line (encoded once for every watcher); a Table is per watcher (includeObject).
+        res.write(table ? `${tableEvent(p, type, object as Obj, includeObject)}\n` : cached.eventJsonLine(type));
       },
       close() {
         if (ended) return;
@@ -632,6 +633,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // ---- WebSocket: watch (JSON text frames or protobuf binary frames) and exec proxying ----
   const wss = new WebSocketServer({
     noServer: true,
+    // No permessage-deflate (RFC 7692): compressing would be one deflate per watcher per event
+    // (its context is per connection), the fan-out's costliest step; the real apiserver's
+    // WebSocket watch (golang.org/x/net/websocket) has no permessage-deflate either. Explicit,
+    // not left to the library's default.
+    perMessageDeflate: false,
     // Only watches are upgraded here (exec is relayed to the kubelet, which picks its protocol);
     // checkSubprotocols has already refused every offer but these two.
     handleProtocols: (protocols) => (protocols.has(WATCH_PROTOBUF_SUBPROTOCOL) ? WATCH_PROTOBUF_SUBPROTOCOL : false),
@@ -671,11 +677,15 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         metrics.requests.inc({ verb: 'watch', resource: p.info.resource, code: '101' });
         // Events of one tick go out under one cork, so TLS seals them into few records and
         // one write instead of one per event (the fan-out's main cost; see the bench).
-        const queue: (string | Uint8Array)[] = [];
+        // Every frame is the event's shared encoding (EncodedCache: one protobuf encode, or one
+        // UTF-8 JSON line, per event for all watchers); ws frames it without copying (no mask
+        // server-side, RFC 6455 §5.2) and without compression (perMessageDeflate: false above).
+        const queue: Uint8Array[] = [];
+        const frame = { binary };
         const flush = () => {
           const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
           socket?.cork();
-          for (const m of queue) ws.send(m, { binary: typeof m !== 'string' });
+          for (const m of queue) ws.send(m, frame);
           queue.length = 0;
           socket?.uncork();
         };
@@ -683,7 +693,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
           send(type, _object, cached: EncodedCache) {
             if (ws.readyState !== ws.OPEN) return;
             if (queue.length === 0) setImmediate(flush);
-            queue.push(binary ? cached.eventProto(type) : `${cached.eventJson(type)}\n`);
+            queue.push(binary ? cached.eventProto(type) : cached.eventJsonLine(type));
           },
           close() {
             if (ws.readyState !== ws.OPEN) return;

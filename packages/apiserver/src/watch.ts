@@ -12,35 +12,53 @@ import type { KubeObject, Store, StoreEvent } from './store/store.js';
 export type WireType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
 export interface WatchSink {
-  /** Sends one event; `json` is the event's single-line JSON (no newline). */
+  /** Sends one event; `cached` holds its encoded forms, shared with every other watcher. */
   send(type: WireType, object: Record<string, unknown>, cached: EncodedCache): void;
   close(): void;
 }
 
-/** Per-event cache of encoded forms, shared by every watcher. */
+/**
+ * How many times events were serialised, per format, in this process: a fan-out to N watchers
+ * must add 1 per event and format, never N (the watch fan-out test and the bench read it).
+ */
+export const watchEncodeCounts = { json: 0, protobuf: 0 };
+
+/**
+ * Per-event cache of encoded forms, shared by every watcher: the JSON object is stringified
+ * once, each event line (JSON watch over chunked HTTP, or a WebSocket text frame) is UTF-8
+ * encoded once into a Buffer, and the protobuf WatchEvent is encoded once per event type (one
+ * StoreEvent can reach watchers as MODIFIED, ADDED or DELETED by selector transitions). Every
+ * watcher is handed the same bytes, as the real cacher serialises an event once per encoding
+ * (apiserver pkg/storage/cacher: cachingObject).
+ */
 export class EncodedCache {
   private json?: string;
-  private readonly lines = new Map<string, string>();
-  private readonly protos = new Map<string, Uint8Array>();
+  private readonly lines: Partial<Record<WireType, Buffer>> = {};
+  private readonly protos: Partial<Record<WireType, Uint8Array>> = {};
   constructor(readonly object: Record<string, unknown>) {}
   objectJson(): string {
-    this.json ??= JSON.stringify(this.object);
+    if (this.json === undefined) {
+      this.json = JSON.stringify(this.object);
+      watchEncodeCounts.json++;
+    }
     return this.json;
   }
-  /** `{"type":T,"object":{...}}` */
-  eventJson(type: WireType): string {
-    let s = this.lines.get(type);
-    if (s === undefined) {
-      s = `{"type":"${type}","object":${this.objectJson()}}`;
-      this.lines.set(type, s);
+  /** `{"type":T,"object":{...}}\n` as UTF-8 bytes: one line of a JSON watch, or one text frame. */
+  eventJsonLine(type: WireType): Buffer {
+    let b = this.lines[type];
+    if (b === undefined) {
+      b = Buffer.from(`{"type":"${type}","object":${this.objectJson()}}\n`, 'utf8');
+      this.lines[type] = b;
     }
-    return s;
+    return b;
   }
+  /** The podnet.watch.v1.WatchEvent message of this event as `type` (one binary frame). */
   eventProto(type: WireType): Uint8Array {
-    let b = this.protos.get(type);
+    let b = this.protos[type];
     if (b === undefined) {
       b = encodeWatchEvent({ type, object: this.object });
-      this.protos.set(type, b);
+      watchEncodeCounts.protobuf++;
+      this.protos[type] = b;
     }
     return b;
   }
