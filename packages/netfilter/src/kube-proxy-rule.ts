@@ -28,6 +28,7 @@ import {
   TARGET_INFO,
   VERDICTS,
 } from './rule-parser.js';
+import type { NatData } from './targets/nat.js';
 
 const info = (name: string) => MATCH_INFO.get(name) as ModuleInfo<MatchModule>;
 const entry = (i: ModuleInfo<unknown>, option: string) => i.options.get(option) as OptionEntry;
@@ -49,6 +50,9 @@ interface Pending {
   first: OptionEntry | undefined;
   second: OptionEntry | undefined;
   secondValue: string | undefined;
+  /** comment: where its text is in the line (sliced only when no recent rule wrote the same). */
+  start: number;
+  end: number;
 }
 
 /** The rule's matches so far (at most three here), reused from rule to rule. */
@@ -58,6 +62,8 @@ const pending: Pending[] = [0, 1, 2].map(() => ({
   first: undefined,
   second: undefined,
   secondValue: undefined,
+  start: 0,
+  end: 0,
 }));
 let count = 0;
 /** The next match slot, set up for `info` with its first option (undefined when the rule has three already). */
@@ -223,19 +229,22 @@ function parseShapes(text: string, start: number, lookup: ChainLookup, intern: I
           skip();
           if (!next() || !is('--comment')) return undefined;
           skip();
-          let value: string;
+          const comment = add(COMMENT, COMMENT_ENTRY, undefined);
+          if (comment === undefined) return undefined;
           if (pos === quote) {
             // "text": one word without the quotes (tokenize), when nothing is glued after the closing quote.
             const close = line.indexOf('"', quote + 1);
             if (close + 1 < n && line.charCodeAt(close + 1) !== 32) return undefined;
-            value = line.slice(quote + 1, close);
+            comment.start = quote + 1;
+            comment.end = close;
             pos = close + 2;
             quoteRead = true;
           } else {
             if (!next()) return undefined;
-            value = take();
+            comment.start = pos;
+            comment.end = end;
+            skip();
           }
-          if (add(COMMENT, COMMENT_ENTRY, value) === undefined) return undefined;
           continue;
         }
         if (is('statistic')) {
@@ -320,22 +329,65 @@ function parseShapes(text: string, start: number, lookup: ChainLookup, intern: I
   if (!quoteRead) return undefined;
 
   if (count > 0) {
-    const made: MatchInstance[] = new Array(count);
-    for (let k = 0; k < count; k++) made[k] = instance(pending[k] as Pending, protocol, intern);
-    rule.matches = made;
+    const m0 = instance(pending[0] as Pending, protocol, intern);
+    const m1 = count > 1 ? instance(pending[1] as Pending, protocol, intern) : undefined;
+    const m2 = count > 2 ? instance(pending[2] as Pending, protocol, intern) : undefined;
+    rule.matches = matchList(count, m0, m1, m2);
   }
   if (dnat) {
     if (dnatTo === undefined) return undefined;
     const module = DNAT.module;
-    const basics: RuleBasics = { protocol, protocolInverted: false };
-    const options: ParsedOption[] = [{ name: 'to-destination', args: [dnatTo], inverted: false }];
-    const data = module.parse(options, basics);
-    if (module.check?.(data, basics) !== undefined) return undefined;
+    let data: unknown = endpointDestination(dnatTo, protocol);
+    if (data === undefined) {
+      const basics: RuleBasics = { protocol, protocolInverted: false };
+      data = module.parse([{ name: 'to-destination', args: [dnatTo], inverted: false }], basics);
+      if (module.check?.(data, basics) !== undefined) return undefined;
+    }
     rule.target = { kind: 'extension', module, data };
   } else if (target !== undefined) {
     rule.target = target;
   }
   return rule;
+}
+
+/**
+ * `--to-destination A.B.C.D:PORT` (one endpoint, as kube-proxy writes it) read as libxt_DNAT's
+ * parse_to does (targets/nat.ts parseRange: 1-3 digits per octet, each at most 255; a port of 1-5
+ * digits, 1-65535; a port needs -p tcp, udp or sctp), giving the same data; undefined for any other
+ * text, which targets/nat.ts then reads (and refuses, when it is wrong).
+ */
+function endpointDestination(text: string, protocol: number): NatData | undefined {
+  if (protocol !== 6 && protocol !== 17 && protocol !== 132) return undefined;
+  const length = text.length;
+  let i = 0;
+  let address = 0;
+  for (let part = 0; part < 4; part++) {
+    let digits = 0;
+    let octet = 0;
+    for (; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      octet = octet * 10 + (c - 48);
+      digits++;
+    }
+    if (digits === 0 || digits > 3 || octet > 255) return undefined;
+    address = address * 256 + octet;
+    // Three dots, then the colon before the port.
+    if (text.charCodeAt(i) !== (part < 3 ? 46 : 58)) return undefined;
+    i++;
+  }
+  let digits = 0;
+  let port = 0;
+  for (; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+    port = port * 10 + (c - 48);
+    digits++;
+  }
+  if (digits === 0 || digits > 5 || port === 0 || port > 65535) return undefined;
+  // parseRange's object, its fields in the order it sets them.
+  const range = { minPort: port, maxPort: port, minAddress: address, maxAddress: address };
+  return { range, random: false, randomFully: false, persistent: false };
 }
 
 /** rule-parser's matchInstance for the shapes above: the shared instance, or one parsed and shared. */
@@ -344,22 +396,92 @@ function instance(p: Pending, protocol: number, intern: InternTable): MatchInsta
   if (module.protocol !== undefined && protocol !== module.protocol) {
     throw new RuleError(`${module.name} match: only valid for protocol ${module.protocol}`);
   }
+  if (recentIntern !== intern) forgetRecent(intern);
+  if (p.info === COMMENT) return commentInstance(p, protocol, intern);
   const id = p.first === undefined ? p.info.bareId : p.first.id;
   let key: string;
   let slot = protocol;
   if (p.info === STATISTIC) {
+    // By the probability alone first (the general key is built only for a probability not seen yet).
+    const known = probabilities[protocol]?.get(p.value as string);
+    if (known !== undefined) return known;
     key = `random\0probability\0${p.value as string}`;
     slot += 256;
-  } else if (p.second !== undefined) {
+    const made = sharedOrNew(p, id, slot, key, protocol, intern);
+    let byProbability = probabilities[protocol];
+    if (byProbability === undefined) {
+      byProbability = new Map();
+      probabilities[protocol] = byProbability;
+    }
+    byProbability.set(p.value as string, made);
+    return made;
+  }
+  if (p.second !== undefined) {
     key = `${p.value as string}\0${p.second.name}\0${p.secondValue as string}`;
     slot += 256;
   } else {
     key = p.value ?? '';
   }
+  return sharedOrNew(p, id, slot, key, protocol, intern);
+}
+
+/** The instance the intern table holds under the key, or one parsed now and put there. */
+function sharedOrNew(p: Pending, id: number, slot: number, key: string, protocol: number, intern: InternTable): MatchInstance {
   const shared = sharedMatch(intern, id, slot, key);
   if (shared !== undefined) return shared;
+  const module = p.info.module;
   const made: MatchInstance = { module, data: module.parse(options(p), { protocol, protocolInverted: false }) };
   shareMatch(intern, id, slot, key, made);
+  return made;
+}
+
+// Caches in front of the intern table, for one restore (one intern table): what the last rules
+// wrote. kube-proxy writes each Service's endpoint chains one after another, all with the
+// Service's comment, so most comments are found by comparing the line with the last two (no
+// string cut out, no lookup in a map of 100,000 comments); probabilities repeat across Services.
+let recentIntern: InternTable | undefined;
+const recentComments: Array<{ text: string; slot: number; instance: MatchInstance } | undefined> = [undefined, undefined];
+let probabilities: Array<Map<string, MatchInstance> | undefined> = [];
+let recentLists: MatchInstance[][] = [];
+
+function forgetRecent(intern: InternTable): void {
+  recentIntern = intern;
+  recentComments[0] = undefined;
+  recentComments[1] = undefined;
+  probabilities = [];
+  recentLists = [];
+}
+
+function commentInstance(p: Pending, slot: number, intern: InternTable): MatchInstance {
+  const length = p.end - p.start;
+  for (let k = 0; k < 2; k++) {
+    const r = recentComments[k];
+    if (r !== undefined && r.slot === slot && r.text.length === length && line.startsWith(r.text, p.start)) return r.instance;
+  }
+  const text = line.slice(p.start, p.end);
+  p.value = text;
+  const made = sharedOrNew(p, COMMENT_ENTRY.id, slot, text, slot, intern);
+  recentComments[1] = recentComments[0];
+  recentComments[0] = { text, slot, instance: made };
+  return made;
+}
+
+/**
+ * The rule's match list: the list of one of the last few rules when it holds the same instances
+ * (rules never change their matches in place, as they never change a shared instance), else a
+ * new one of its exact size.
+ */
+function matchList(count: number, m0: MatchInstance, m1: MatchInstance | undefined, m2: MatchInstance | undefined): MatchInstance[] {
+  for (let k = 0; k < recentLists.length; k++) {
+    const list = recentLists[k] as MatchInstance[];
+    if (list.length === count && list[0] === m0 && list[1] === m1 && list[2] === m2) return list;
+  }
+  const made: MatchInstance[] = new Array(count);
+  made[0] = m0;
+  if (m1 !== undefined) made[1] = m1;
+  if (m2 !== undefined) made[2] = m2;
+  if (recentLists.length >= 4) recentLists.pop();
+  recentLists.unshift(made);
   return made;
 }
 

@@ -199,8 +199,9 @@ export function restore(
           policy = policyWord;
           counters = countersText === undefined ? undefined : parseCounters(countersText, lineNo);
         }
-        if (table.has(chain)) {
-          const c = table.chain(chain);
+        // One lookup in the table's chains (a 10,000-Service nat table declares 110,000 of them).
+        const c = table.chains.get(chain);
+        if (c !== undefined) {
           // Without --noflush a user chain the input already declared cannot be declared again.
           if (!c.builtin && !options.noflush) throw new RuleError(`error creating chain '${chain}':File exists`, chain);
           if (!c.builtin && policy !== '-')

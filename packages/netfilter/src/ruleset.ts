@@ -170,7 +170,13 @@ export class Table {
   append(name: string, rule: Rule): void {
     const c = this.chain(name);
     this.checkDirection(c, rule);
-    c.rules.push(rule);
+    // The first two rules make arrays of their exact size: push() on an empty array reserves room
+    // for 17, and a 10,000-Service restore fills 100,000 chains of two rules, all kept alive (and
+    // copied by every young-generation collection) until compact() trims them at COMMIT.
+    const rules = c.rules;
+    if (rules.length === 0) c.rules = [rule];
+    else if (rules.length === 1) c.rules = [rules[0] as Rule, rule];
+    else rules.push(rule);
   }
 
   /** -I CHAIN [N]: N is 1-based; N may be one past the end. */
