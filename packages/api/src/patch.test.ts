@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError } from './patch.ts';
+import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError, strategicListMergeOf } from './patch.ts';
 
 const deployment = {
   metadata: { name: 'echo', finalizers: ['a'] },
@@ -164,5 +164,167 @@ describe('strategic merge patch', () => {
       applyStrategicMergePatch(deployment, { spec: { template: { spec: { containers: [{ image: 'x' }] } } } }, 'Deployment'),
     ).toThrow(/merge key "name"/);
     expect(() => applyStrategicMergePatch(deployment, { spec: { $patch: 'explode' } }, 'Deployment')).toThrow(/unknown \$patch/);
+  });
+});
+
+// Fields whose merge keys come from k8s.io/api types.go tags (the one table in patch-tags.ts that
+// /openapi/v2 and v3 publish too); each list below merges by its key instead of being replaced.
+describe('strategic merge patch: merge keys from the k8s.io/api tags', () => {
+  const pod = {
+    metadata: { name: 'p' },
+    spec: {
+      containers: [{ name: 'c', image: 'c:1' }],
+      topologySpreadConstraints: [
+        { topologyKey: 'zone', maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule' },
+        { topologyKey: 'kubernetes.io/hostname', maxSkew: 2, whenUnsatisfiable: 'ScheduleAnyway' },
+      ],
+      resourceClaims: [
+        { name: 'gpu', resourceClaimName: 'gpu-claim' },
+        { name: 'nic', resourceClaimTemplateName: 'nic-template' },
+      ],
+      schedulingGates: [{ name: 'example.com/quota' }],
+    },
+    status: {
+      podIPs: [{ ip: '10.244.1.5' }],
+      hostIPs: [{ ip: '172.18.0.2' }],
+      containerStatuses: [{ name: 'c', allocatedResourcesStatus: [{ name: 'claim:gpu/r', resources: [{ resourceID: 'a' }] }] }],
+    },
+  };
+
+  it('merges PodSpec.topologySpreadConstraints by topologyKey', () => {
+    const out = applyStrategicMergePatch(
+      pod,
+      { spec: { topologySpreadConstraints: [{ topologyKey: 'zone', maxSkew: 3 }] } },
+      'Pod',
+    ) as typeof pod;
+    expect(out.spec.topologySpreadConstraints).toEqual([
+      { topologyKey: 'zone', maxSkew: 3, whenUnsatisfiable: 'DoNotSchedule' },
+      { topologyKey: 'kubernetes.io/hostname', maxSkew: 2, whenUnsatisfiable: 'ScheduleAnyway' },
+    ]);
+  });
+
+  it('merges a Deployment template PodSpec.topologySpreadConstraints by topologyKey (DeploymentSpec → PodTemplateSpec → PodSpec)', () => {
+    const deploy = { spec: { template: { spec: { topologySpreadConstraints: pod.spec.topologySpreadConstraints } } } };
+    const out = applyStrategicMergePatch(
+      deploy,
+      { spec: { template: { spec: { topologySpreadConstraints: [{ topologyKey: 'rack', maxSkew: 1 }] } } } },
+      'Deployment',
+    ) as typeof deploy;
+    expect(out.spec.template.spec.topologySpreadConstraints.map((c) => c.topologyKey)).toEqual(['zone', 'kubernetes.io/hostname', 'rack']);
+    const rs = applyStrategicMergePatch(
+      deploy,
+      { spec: { template: { spec: { topologySpreadConstraints: [{ topologyKey: 'zone', $patch: 'delete' }] } } } },
+      'ReplicaSet',
+    ) as typeof deploy;
+    expect(rs.spec.template.spec.topologySpreadConstraints.map((c) => c.topologyKey)).toEqual(['kubernetes.io/hostname']);
+  });
+
+  it('merges PodSpec.resourceClaims and schedulingGates by name', () => {
+    const out = applyStrategicMergePatch(
+      pod,
+      {
+        spec: {
+          resourceClaims: [{ name: 'gpu', resourceClaimName: 'gpu-claim-2' }],
+          schedulingGates: [{ name: 'example.com/approval' }],
+        },
+      },
+      'Pod',
+    ) as typeof pod;
+    expect(out.spec.resourceClaims).toEqual([
+      { name: 'gpu', resourceClaimName: 'gpu-claim-2' },
+      { name: 'nic', resourceClaimTemplateName: 'nic-template' },
+    ]);
+    expect(out.spec.schedulingGates).toEqual([{ name: 'example.com/quota' }, { name: 'example.com/approval' }]);
+    const ungated = applyStrategicMergePatch(
+      pod,
+      { spec: { schedulingGates: [{ name: 'example.com/quota', $patch: 'delete' }] } },
+      'Pod',
+    ) as typeof pod;
+    expect(ungated.spec.schedulingGates).toEqual([]);
+  });
+
+  it('merges PodStatus.podIPs and hostIPs by ip; replaces containerStatuses (untagged) as a whole', () => {
+    const out = applyStrategicMergePatch(
+      pod,
+      {
+        status: {
+          podIPs: [{ ip: 'fd00::5' }],
+          hostIPs: [{ ip: '172.18.0.2' }, { ip: 'fd00::2' }],
+          containerStatuses: [{ name: 'c', allocatedResourcesStatus: [{ name: 'claim:nic/r', resources: [] }] }],
+        },
+      },
+      'Pod',
+    ) as typeof pod;
+    expect(out.status.podIPs).toEqual([{ ip: '10.244.1.5' }, { ip: 'fd00::5' }]);
+    expect(out.status.hostIPs).toEqual([{ ip: '172.18.0.2' }, { ip: 'fd00::2' }]);
+    // containerStatuses itself has no patch strategy (replaced), but its elements are ContainerStatus.
+    expect(out.status.containerStatuses).toEqual([{ name: 'c', allocatedResourcesStatus: [{ name: 'claim:nic/r', resources: [] }] }]);
+    expect(() => applyStrategicMergePatch(pod, { status: { podIPs: [{ address: 'x' }] } }, 'Pod')).toThrow(/merge key "ip"/);
+  });
+
+  it('merges NodeSpec.podCIDRs as a set of primitives (patchStrategy "merge", no key) and deletes from it', () => {
+    const node = { spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24'] }, status: { addresses: [] } };
+    const out = applyStrategicMergePatch(node, { spec: { podCIDRs: ['fd00:1::/64', '10.244.1.0/24'] } }, 'Node') as typeof node;
+    expect(out.spec.podCIDRs).toEqual(['10.244.1.0/24', 'fd00:1::/64']);
+    const del = applyStrategicMergePatch(out, { spec: { '$deleteFromPrimitiveList/podCIDRs': ['fd00:1::/64'] } }, 'Node') as typeof node;
+    expect(del.spec.podCIDRs).toEqual(['10.244.1.0/24']);
+  });
+
+  it('merges Namespace and Service status conditions by type', () => {
+    const cond = (type: string, status: string) => ({ type, status, reason: 'R', message: '', lastTransitionTime: '2026-12-01T00:00:00Z' });
+    const ns = { status: { phase: 'Terminating', conditions: [cond('NamespaceDeletionDiscoveryFailure', 'False')] } };
+    const nsOut = applyStrategicMergePatch(
+      ns,
+      { status: { conditions: [{ type: 'NamespaceContentRemaining', status: 'True' }] } },
+      'Namespace',
+    ) as typeof ns;
+    expect(nsOut.status.conditions.map((c) => `${c.type}=${c.status}`)).toEqual([
+      'NamespaceDeletionDiscoveryFailure=False',
+      'NamespaceContentRemaining=True',
+    ]);
+    const svc = { spec: { ports: [{ port: 80 }] }, status: { conditions: [cond('Ready', 'False'), cond('Degraded', 'False')] } };
+    const svcOut = applyStrategicMergePatch(svc, { status: { conditions: [{ type: 'Ready', status: 'True' }] } }, 'Service') as typeof svc;
+    expect(svcOut.status.conditions).toEqual([{ ...cond('Ready', 'False'), status: 'True' }, cond('Degraded', 'False')]);
+  });
+
+  it('applies $retainKeys on DeploymentSpec.strategy as kubectl apply sends it (RollingUpdate → Recreate clears rollingUpdate)', () => {
+    // What kubectl apply computes when the manifest switches type (DeploymentSpec.strategy is tagged
+    // retainKeys, so the patch names the keys to keep): apimachinery applyRetainKeysDirective.
+    const out = applyStrategicMergePatch(
+      deployment,
+      { spec: { strategy: { $retainKeys: ['type'], rollingUpdate: null, type: 'Recreate' } } },
+      'Deployment',
+    ) as typeof deployment;
+    expect(out.spec.strategy).toEqual({ type: 'Recreate' });
+    const back = applyStrategicMergePatch(
+      out,
+      { spec: { strategy: { $retainKeys: ['rollingUpdate', 'type'], rollingUpdate: { maxUnavailable: 1 }, type: 'RollingUpdate' } } },
+      'Deployment',
+    ) as typeof deployment;
+    expect(back.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+  });
+
+  it('rejects a $retainKeys patch that sets a field it does not retain (mergepatch.ErrBadPatchFormatForRetainKeys)', () => {
+    expect(() =>
+      applyStrategicMergePatch(
+        deployment,
+        { spec: { strategy: { $retainKeys: ['type'], type: 'RollingUpdate', rollingUpdate: {} } } },
+        'Deployment',
+      ),
+    ).toThrow(/invalid patch format of retainKeys: the patch sets "rollingUpdate"/);
+    expect(() => applyStrategicMergePatch(deployment, { spec: { strategy: { $retainKeys: 'type' } } }, 'Deployment')).toThrow(
+      /\$retainKeys must be a list/,
+    );
+  });
+
+  it('reports the list merges it applies (the facts /openapi/v2 and v3 publish)', () => {
+    expect(strategicListMergeOf('core.v1.PodSpec', 'topologySpreadConstraints')).toEqual({
+      key: 'topologyKey',
+      element: 'core.v1.TopologySpreadConstraint',
+    });
+    expect(strategicListMergeOf('core.v1.NodeSpec', 'podCIDRs')).toEqual({ key: '', element: 'string' });
+    expect(strategicListMergeOf('core.v1.NodeSpec', 'taints')).toBeUndefined();
+    expect(strategicListMergeOf('apps.v1.DeploymentSpec', 'strategy')).toBeUndefined();
+    expect(() => applyStrategicMergePatch({}, {}, 'ConfigMap')).toThrow(/no schema for kind "ConfigMap"/);
   });
 });

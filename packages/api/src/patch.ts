@@ -6,6 +6,9 @@
 //     element by element, `$patch: delete|replace`, `$setElementOrder/<list>`, `$retainKeys`,
 //     `$deleteFromPrimitiveList/<list>`.
 
+import { apiTypeFields, elementExprOf, isApiType, namedTypeOf, typeOfServedKind } from './api-schema.js';
+import { type PatchTag, patchTagOf } from './patch-tags.js';
+
 type Json = unknown;
 type JsonObject = Record<string, Json>;
 
@@ -163,43 +166,42 @@ export function applyJsonPatch(target: Json, patch: Json): Json {
 
 // ---- strategic merge patch ----------------------------------------------------------------
 
-/** How one field merges: `mergeKey` for keyed lists ('' for a merged list of primitives). */
-interface FieldStrategy {
-  type?: string;
-  mergeKey?: string;
+// Which lists merge, by which key, and what type each nested object has come from the type table
+// (api-schema.ts) and the patch tags (patch-tags.ts): the same source the API server's OpenAPI
+// documents are built from, so a patch kubectl computes from /openapi/v2 merges here as computed.
+// A value is described by a type expression (a type name, or `{T}` for a map of T).
+
+/** The type expression of member `k` of an object described by `expr`. */
+function memberExpr(expr: string | undefined, k: string): string | undefined {
+  if (expr === undefined) return undefined;
+  if (expr.startsWith('{')) return elementExprOf(expr);
+  const type = namedTypeOf(expr);
+  return type !== undefined && isApiType(type) ? apiTypeFields(type).get(k) : undefined;
 }
 
-// The patchStrategy/patchMergeKey struct tags of k8s.io/api (core/v1/types.go, apps/v1/types.go,
-// meta/v1/types.go), for the types podnet stores. A field not listed is replaced as a whole.
-const META = { metadata: { type: 'ObjectMeta' } };
-const SCHEMA: Record<string, Record<string, FieldStrategy>> = {
-  ObjectMeta: { finalizers: { mergeKey: '' }, ownerReferences: { mergeKey: 'uid' } },
-  PodTemplateSpec: { ...META, spec: { type: 'PodSpec' } },
-  PodSpec: {
-    containers: { type: 'Container', mergeKey: 'name' },
-    initContainers: { type: 'Container', mergeKey: 'name' },
-    ephemeralContainers: { type: 'Container', mergeKey: 'name' },
-    volumes: { mergeKey: 'name' },
-    imagePullSecrets: { mergeKey: 'name' },
-    hostAliases: { mergeKey: 'ip' },
-  },
-  Container: {
-    ports: { mergeKey: 'containerPort' },
-    env: { mergeKey: 'name' },
-    volumeMounts: { mergeKey: 'mountPath' },
-    volumeDevices: { mergeKey: 'devicePath' },
-  },
-  PodStatus: { conditions: { mergeKey: 'type' } },
-  Pod: { ...META, spec: { type: 'PodSpec' }, status: { type: 'PodStatus' } },
-  Deployment: { ...META, spec: { type: 'WorkloadSpec' }, status: { type: 'WorkloadStatus' } },
-  ReplicaSet: { ...META, spec: { type: 'WorkloadSpec' }, status: { type: 'WorkloadStatus' } },
-  WorkloadSpec: { template: { type: 'PodTemplateSpec' } },
-  WorkloadStatus: { conditions: { mergeKey: 'type' } },
-  Service: { ...META, spec: { type: 'ServiceSpec' } },
-  ServiceSpec: { ports: { mergeKey: 'port' } },
-  Node: { ...META, status: { type: 'NodeStatus' } },
-  NodeStatus: { conditions: { mergeKey: 'type' }, addresses: { mergeKey: 'type' } },
-};
+/** The patch tag of member `k` of an object described by `expr`. */
+function memberTag(expr: string | undefined, k: string): PatchTag | undefined {
+  const type = expr === undefined ? undefined : namedTypeOf(expr);
+  return type === undefined ? undefined : patchTagOf(type, k);
+}
+
+/** How a list merges: by `key` ('' for a list of primitives), elements described by `element`. */
+export interface ListMerge {
+  key: string;
+  element: string | undefined;
+}
+
+/**
+ * How strategic merge merges the list member `k` of an object described by `expr` (a type name
+ * such as "core.v1.PodSpec"); undefined when the list is replaced as a whole. A list merges element
+ * by element only under patchStrategy "merge" (apimachinery strategicpatch mergeSliceHandler).
+ */
+export function strategicListMergeOf(expr: string | undefined, k: string): ListMerge | undefined {
+  const tag = memberTag(expr, k);
+  if (tag === undefined || !tag.strategy.split(',').includes('merge')) return undefined;
+  const field = memberExpr(expr, k);
+  return { key: tag.mergeKey ?? '', element: field === undefined ? undefined : elementExprOf(field) };
+}
 
 const ORDER_PREFIX = '$setElementOrder/';
 const DELETE_PRIMITIVE_PREFIX = '$deleteFromPrimitiveList/';
@@ -225,8 +227,8 @@ function orderBy(list: Json[], order: Json, key: string | undefined): Json[] {
   return [...ordered, ...list.filter((e) => !ordered.includes(e))];
 }
 
-function mergeList(original: Json, patch: Json[], strategy: FieldStrategy, order: Json, where: string): Json[] {
-  const key = strategy.mergeKey as string;
+function mergeList(original: Json, patch: Json[], how: ListMerge, order: Json, where: string): Json[] {
+  const key = how.key;
   if (patch.some((e) => isObject(e) && e.$patch === 'replace')) return stripDirectives(patch) as Json[];
   const result: Json[] = Array.isArray(original) ? clone(original) : [];
   if (key === '') {
@@ -243,25 +245,21 @@ function mergeList(original: Json, patch: Json[], strategy: FieldStrategy, order
       if (idx >= 0) result.splice(idx, 1);
       continue;
     }
-    const merged = mergeObject(idx >= 0 ? result[idx] : undefined, pe, strategy.type, `${where}[${key}=${String(pe[key])}]`);
+    const merged = mergeObject(idx >= 0 ? result[idx] : undefined, pe, how.element, `${where}[${key}=${String(pe[key])}]`);
     if (idx >= 0) result[idx] = merged;
     else result.push(merged);
   }
   return orderBy(result, order, key);
 }
 
-function mergeObject(original: Json, patch: JsonObject, type: string | undefined, where: string): Json {
+/** Merges `patch` into `original`, an object described by the type expression `expr`. */
+function mergeObject(original: Json, patch: JsonObject, expr: string | undefined, where: string): Json {
   if (patch.$patch === 'delete') return undefined;
   if (patch.$patch === 'replace') return stripDirectives(patch);
   if (patch.$patch !== undefined)
     throw new PatchError(400, `${where}: unknown $patch directive "${String(patch.$patch)}" (merge, replace, delete)`);
   const result: JsonObject = isObject(original) ? clone(original) : {};
-  const fields = (type && SCHEMA[type]) || {};
-  if (patch.$retainKeys !== undefined) {
-    if (!Array.isArray(patch.$retainKeys)) throw new PatchError(400, `${where}: $retainKeys must be a list of field names`);
-    const keep = new Set(patch.$retainKeys.map(String));
-    for (const k of Object.keys(result)) if (!keep.has(k)) delete result[k];
-  }
+  if (patch.$retainKeys !== undefined) applyRetainKeys(result, patch, where);
   for (const [k, pv] of Object.entries(patch)) {
     if (k === '$patch' || k === '$retainKeys' || k.startsWith(ORDER_PREFIX)) continue;
     if (k.startsWith(DELETE_PRIMITIVE_PREFIX)) {
@@ -274,13 +272,12 @@ function mergeObject(original: Json, patch: JsonObject, type: string | undefined
       delete result[k];
       continue;
     }
-    const strategy = fields[k];
     const path = `${where}.${k}`;
     if (Array.isArray(pv)) {
-      result[k] =
-        strategy?.mergeKey !== undefined ? mergeList(result[k], pv, strategy, patch[ORDER_PREFIX + k], path) : stripDirectives(pv);
+      const how = strategicListMergeOf(expr, k);
+      result[k] = how !== undefined ? mergeList(result[k], pv, how, patch[ORDER_PREFIX + k], path) : stripDirectives(pv);
     } else if (isObject(pv)) {
-      const merged = mergeObject(result[k], pv, strategy?.type, path);
+      const merged = mergeObject(result[k], pv, memberExpr(expr, k), path);
       if (merged === undefined) delete result[k];
       else result[k] = merged;
     } else {
@@ -292,15 +289,34 @@ function mergeObject(original: Json, patch: JsonObject, type: string | undefined
     if (!k.startsWith(ORDER_PREFIX)) continue;
     const f = k.slice(ORDER_PREFIX.length);
     if (Object.hasOwn(patch, f) || !Array.isArray(result[f])) continue;
-    result[f] = orderBy(result[f] as Json[], order, fields[f]?.mergeKey || undefined);
+    result[f] = orderBy(result[f] as Json[], order, strategicListMergeOf(expr, f)?.key || undefined);
   }
   return result;
 }
 
-/** Applies a strategic merge patch to an object of `kind` (Pod, Deployment, Service, ...). */
+/**
+ * apimachinery applyRetainKeysDirective: every field the patch sets must be named in $retainKeys
+ * (else the patch is malformed), and the fields of `result` it does not name are cleared.
+ */
+function applyRetainKeys(result: JsonObject, patch: JsonObject, where: string): void {
+  const retain = patch.$retainKeys;
+  if (!Array.isArray(retain)) throw new PatchError(400, `${where}: $retainKeys must be a list of field names`);
+  const keep = new Set(retain.map(String));
+  for (const [k, v] of Object.entries(patch)) {
+    if (k === '$retainKeys' || v === null || k.startsWith(ORDER_PREFIX) || k.startsWith(DELETE_PRIMITIVE_PREFIX)) continue;
+    if (!keep.has(k)) {
+      throw new PatchError(400, `${where}: invalid patch format of retainKeys: the patch sets "${k}", which $retainKeys does not list`);
+    }
+  }
+  for (const k of Object.keys(result)) if (!keep.has(k)) delete result[k];
+}
+
+/** Applies a strategic merge patch to an object of a served `kind` (Pod, Deployment, Service, ...). */
 export function applyStrategicMergePatch(original: Json, patch: Json, kind: string): Json {
   if (!isObject(patch)) throw new PatchError(400, 'a strategic merge patch must be a JSON object');
-  const merged = mergeObject(original, patch, kind, kind);
+  const type = typeOfServedKind(kind);
+  if (type === undefined) throw new PatchError(400, `strategic merge patch: podnet has no schema for kind "${kind}"`);
+  const merged = mergeObject(original, patch, type, kind);
   if (merged === undefined) throw new PatchError(422, 'a strategic merge patch cannot delete the whole object');
   return merged;
 }

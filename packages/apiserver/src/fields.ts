@@ -1,8 +1,11 @@
 // Field validation (?fieldValidation=Strict|Warn|Ignore, KEP-2885): unknown fields at the top
 // level and in metadata are errors under Strict (400 BadRequest "strict decoding error: unknown
-// field ...") and `Warning: 299` headers under Warn. Deeper levels are not schema-checked: podnet
-// carries no full OpenAPI schema (openapi.ts), so it cannot tell a typo there from a field it
-// does not model, and it never rejects a valid manifest for a field it does not know.
+// field ...") and `Warning: 299` headers under Warn. Deeper levels are not checked by the server:
+// the full schema of every served type is known (@podnet/api api-types.ts, served as /openapi/v2
+// and /openapi/v3, where kubectl validates a `kind: List` manifest against it client-side), but the
+// real API server's nested check (Strict decoding into typed structs reports e.g. unknown field
+// "spec.template.spec.containers[0].imag") is not implemented here, so a nested typo is accepted
+// and kept as sent rather than rejected or dropped.
 
 const META_FIELDS = new Set([
   'name',

@@ -1,6 +1,7 @@
 // The one source of the schemas podnet's /openapi/v2 and /openapi/v3 documents carry: the
 // Kubernetes types of every kind podnet serves (field names and JSON types from the generated
-// table in openapi-types.ts), plus the strategic-merge metadata kubectl reads from them.
+// table @podnet/api reads, api-types.ts), plus the strategic-merge metadata kubectl reads from
+// them (@podnet/api patch-tags.ts, the same table the server's own strategic merge patch uses).
 //
 // Why kubectl needs this: `kubectl apply` computes its three-way strategic merge patch from the
 // server's OpenAPI schema when it finds the kind there (kubectl pkg/cmd/apply/patcher.go,
@@ -10,86 +11,26 @@
 // as unsupported, so Strict falls back to the client-side schema; kube-openapi util/proto
 // validation: an undeclared field of an object with `properties` is an "unknown field").
 // So every object type below lists all its fields; a type kubectl finds but that lacked a field
-// would turn a valid manifest into an error.
-import { RESOURCES } from '@podnet/api';
-import { API_TYPES } from './openapi-types.js';
+// would turn a valid manifest into an error. And the patch kubectl computes from these tags is
+// applied by patch.ts with the very same tags, so the two cannot disagree about a merge key.
+import { apiTypeFields, elementExprOf, namedTypeOf, patchTagOf, RESOURCES, typeOfKind } from '@podnet/api';
+
+export { typeOfKind };
 
 /** JSON Schema as OpenAPI v2 definitions and v3 components carry it. */
 export type JsonSchema = Record<string, unknown>;
-
-/** patchStrategy / patchMergeKey struct tags of k8s.io/api and apimachinery meta/v1 (types.go). */
-interface PatchTag {
-  strategy: 'merge' | 'retainKeys' | 'merge,retainKeys';
-  mergeKey?: string;
-}
-
-// Keyed by "<type>.<field>". Facts from k8s.io/api core/v1/types.go, apps/v1/types.go and
-// apimachinery pkg/apis/meta/v1/types.go; a field not listed has no patch strategy (its list is
-// replaced as a whole, as strategic merge does without a tag).
-const MERGE = (mergeKey?: string): PatchTag => ({ strategy: 'merge', ...(mergeKey ? { mergeKey } : {}) });
-const CONTAINER_TAGS = {
-  ports: MERGE('containerPort'),
-  env: MERGE('name'),
-  volumeMounts: MERGE('mountPath'),
-  volumeDevices: MERGE('devicePath'),
-};
-const PATCH_TAGS: Record<string, Record<string, PatchTag>> = {
-  'meta.v1.ObjectMeta': { finalizers: MERGE(), ownerReferences: MERGE('uid') },
-  'core.v1.PodSpec': {
-    volumes: { strategy: 'merge,retainKeys', mergeKey: 'name' },
-    initContainers: MERGE('name'),
-    containers: MERGE('name'),
-    ephemeralContainers: MERGE('name'),
-    imagePullSecrets: MERGE('name'),
-    hostAliases: MERGE('ip'),
-    topologySpreadConstraints: MERGE('topologyKey'),
-    resourceClaims: { strategy: 'merge,retainKeys', mergeKey: 'name' },
-    schedulingGates: MERGE('name'),
-  },
-  'core.v1.Container': CONTAINER_TAGS,
-  'core.v1.EphemeralContainer': CONTAINER_TAGS,
-  'core.v1.PodStatus': {
-    conditions: MERGE('type'),
-    podIPs: MERGE('ip'),
-    hostIPs: MERGE('ip'),
-    resourceClaimStatuses: { strategy: 'merge,retainKeys', mergeKey: 'name' },
-  },
-  'core.v1.ServiceSpec': { ports: MERGE('port') },
-  'core.v1.ServiceStatus': { conditions: MERGE('type') },
-  'core.v1.NodeSpec': { podCIDRs: MERGE() },
-  'core.v1.NodeStatus': { conditions: MERGE('type'), addresses: MERGE('type') },
-  'core.v1.NamespaceStatus': { conditions: MERGE('type') },
-  'apps.v1.DeploymentSpec': { strategy: { strategy: 'retainKeys' } },
-  'apps.v1.DeploymentStatus': { conditions: MERGE('type') },
-  'apps.v1.ReplicaSetStatus': { conditions: MERGE('type') },
-};
 
 /** "core.v1.Pod" → "io.k8s.api.core.v1.Pod"; meta types live in apimachinery. */
 export function definitionName(type: string): string {
   return type.startsWith('meta.v1.') ? `io.k8s.apimachinery.pkg.apis.${type}` : `io.k8s.api.${type}`;
 }
 
-/** The table type of a served kind: core → core.v1, discovery.k8s.io → discovery.v1. */
-export function typeOfKind(group: string, kind: string): string {
-  return `${group === '' ? 'core' : (group.split('.')[0] as string)}.v1.${kind}`;
-}
-
-function fieldsOf(type: string): Array<[string, string]> {
-  const spec = API_TYPES[type];
-  if (spec === undefined) throw new Error(`openapi-types.ts has no type ${type}`);
-  return spec
-    .split(' ')
-    .filter((f) => f !== '')
-    .map((f) => {
-      const i = f.indexOf(':');
-      return [f.slice(0, i), f.slice(i + 1)];
-    });
-}
-
 /** The named types a type expression mentions. */
 function refsOf(expr: string): string[] {
-  if (expr.startsWith('[') || expr.startsWith('{')) return refsOf(expr.slice(1, -1));
-  return /^(string|integer|number|boolean|int-or-string|any)(\/|$)/.test(expr) ? [] : [expr];
+  const element = elementExprOf(expr);
+  if (element !== undefined) return refsOf(element);
+  const named = namedTypeOf(expr);
+  return named === undefined ? [] : [named];
 }
 
 function schemaOf(expr: string, refPrefix: string): JsonSchema {
@@ -111,10 +52,9 @@ function servedKinds(): Map<string, { group: string; version: string; kind: stri
 
 /** One type's schema; `refPrefix` is "#/definitions/" (v2) or "#/components/schemas/" (v3). */
 export function typeSchema(type: string, refPrefix: string): JsonSchema {
-  const tags = PATCH_TAGS[type] ?? {};
   const properties: Record<string, JsonSchema> = {};
-  for (const [name, expr] of fieldsOf(type)) {
-    const tag = tags[name];
+  for (const [name, expr] of apiTypeFields(type)) {
+    const tag = patchTagOf(type, name);
     properties[name] = {
       ...schemaOf(expr, refPrefix),
       ...(tag?.mergeKey ? { 'x-kubernetes-patch-merge-key': tag.mergeKey } : {}),
@@ -133,7 +73,7 @@ export function closure(types: Iterable<string>): string[] {
     const t = pending.pop() as string;
     if (seen.has(t)) continue;
     seen.add(t);
-    for (const [, expr] of fieldsOf(t)) pending.push(...refsOf(expr));
+    for (const expr of apiTypeFields(t).values()) pending.push(...refsOf(expr));
   }
   return [...seen].sort();
 }

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { qualifiedName, ROOT_MODELS, renderApiTypes } from '../scripts/gen-openapi-types.mjs';
-import { API_TYPES } from './openapi-types.ts';
+import { qualifiedName, ROOT_MODELS, renderApiTypes } from '../scripts/gen-api-types.mjs';
+import { API_TYPES } from './api-types.ts';
 
 const models = { ...k8s } as unknown as Record<string, { attributeTypeMap: { baseName: string }[] } | undefined>;
 
-describe('openapi-types.ts (generated from @kubernetes/client-node models)', () => {
-  it('is what the generator writes today (rerun packages/apiserver/scripts/gen-openapi-types.mjs if not)', () => {
-    expect(readFileSync(new URL('./openapi-types.ts', import.meta.url), 'utf8')).toBe(renderApiTypes());
+describe('api-types.ts (generated from @kubernetes/client-node models)', () => {
+  it('is what the generator writes today (rerun packages/api/scripts/gen-api-types.mjs if not)', () => {
+    expect(readFileSync(new URL('./api-types.ts', import.meta.url), 'utf8')).toBe(renderApiTypes());
   });
 
   it('lists every field client-node knows for each served kind, under its JSON name', () => {
