@@ -1,9 +1,12 @@
 // Child process of the apiserver bench: opens N WebSocket watchers on EndpointSlices and, once
 // `expected` updates carrying a `bench/t` send time have arrived on every watcher, prints one
-// JSON line {delays summary, first/last delivery}. The watchers run in their own process, as
-// podnet's components do, so their decoding does not queue behind the bench's writer.
+// JSON line: the delay summary, first/last delivery, this process's CPU time and event-loop
+// delay while the events arrived. The watchers run in their own process, as podnet's components
+// do, so their decoding does not queue behind the bench's writer.
 // argv: url caFile token watchers expectedPerWatcher binary(0|1)
+// stdin: a line "go" marks the start of the timed run (CPU and loop delay are counted from it).
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { decodeWatchEvent, WATCH_PROTOBUF_SUBPROTOCOL } from '@podnet/api';
 import WebSocket from 'ws';
 
@@ -14,14 +17,31 @@ const expected = watchers * Number(expectedPer);
 const binary = bin === '1';
 const now = () => performance.timeOrigin + performance.now();
 const delays = new Float64Array(expected);
+const loop = monitorEventLoopDelay({ resolution: 10 });
 let received = 0;
 let lastAt = 0;
+let cpuAtGo = process.cpuUsage();
+let goAt = now();
 const sockets = [];
 const finish = () => {
+  const cpu = process.cpuUsage(cpuAtGo);
+  loop.disable();
   for (const ws of sockets) ws.terminate();
   const sorted = Array.from(delays.subarray(0, received)).sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? 0;
   process.stdout.write(
-    `${JSON.stringify({ received, expected, lastAt, p50: sorted[Math.floor(sorted.length * 0.5)] ?? 0, p99: sorted[Math.floor(sorted.length * 0.99)] ?? 0 })}\n`,
+    `${JSON.stringify({
+      received,
+      expected,
+      lastAt,
+      p50: at(0.5),
+      p99: at(0.99),
+      max: sorted[sorted.length - 1] ?? 0,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      wallMs: now() - goAt,
+      loopP99Ms: loop.percentile(99) / 1e6,
+      loopMaxMs: loop.max / 1e6,
+    })}\n`,
   );
   process.exit(0);
 };
@@ -34,7 +54,7 @@ await Promise.all(
     );
     sockets.push(ws);
     ws.on('message', (data, isBinary) => {
-      const ev = isBinary ? decodeWatchEvent(new Uint8Array(data)) : JSON.parse(String(data));
+      const ev = isBinary ? decodeWatchEvent(data) : JSON.parse(data.toString('utf8'));
       const t = ev.object.metadata?.annotations?.['bench/t'];
       if (ev.type !== 'MODIFIED' || t === undefined) return;
       const at = now();
@@ -48,5 +68,13 @@ await Promise.all(
     });
   }),
 );
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (d) => {
+  if (!d.includes('go')) return;
+  cpuAtGo = process.cpuUsage();
+  goAt = now();
+  loop.reset();
+  loop.enable();
+});
 process.stdout.write('ready\n');
-setTimeout(finish, 180_000);
+setTimeout(finish, 300_000);
