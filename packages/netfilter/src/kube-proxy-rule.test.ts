@@ -185,6 +185,33 @@ describe('kube-proxy fast path of iptables-restore', () => {
     );
   });
 
+  it('a jump to a chain deleted since the last jump there is refused as the general parser refuses it', () => {
+    const input = [
+      '*nat',
+      ':KUBE-A - [0:0]',
+      ':KUBE-B - [0:0]',
+      '-A KUBE-B -m comment --comment x -j KUBE-A',
+      '-F KUBE-B',
+      '-X KUBE-A',
+      '-A KUBE-B -m comment --comment x -j KUBE-A',
+      'COMMIT',
+      '',
+    ].join('\n');
+    const nf = new Netfilter();
+    expect(() => nf.restore(input)).toThrow(IptablesError);
+    try {
+      nf.restore(input);
+    } catch (e) {
+      const error = e as IptablesError;
+      expect(error.line).toBe(7);
+      expect(error.reason).toBe("Couldn't load target `KUBE-A':No such file or directory");
+      expect(error.word).toBe('KUBE-A');
+    }
+    // Declared again, the chain is a new one: the jump is to it.
+    nf.restore(input.replace('-X KUBE-A\n', '-X KUBE-A\n:KUBE-A - [0:0]\n'));
+    expect(nf.iptables('-t nat -S KUBE-B')).toContain('-A KUBE-B -m comment --comment x -j KUBE-A');
+  });
+
   it('malformed kube-proxy lines name the line and the word, as the general parser does', () => {
     const cases: Array<[words: string, reason: RegExp, word: string]> = [
       ['-m comment --comment x -m tcp -p tcp -j DNAT --to-destination 10.244.0.300:8080', /Bad IP address/, '10.244.0.300:8080'],

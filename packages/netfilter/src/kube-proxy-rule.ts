@@ -212,7 +212,8 @@ function parseShapes(text: string, start: number, lookup: ChainLookup, intern: I
         if (src ? seenSrc : seenDst) return undefined;
         skip();
         if (!next()) return undefined;
-        const match = addressMatch(take(), inverted, intern);
+        const match = hostAddress(inverted) ?? addressMatch(line.slice(pos, end), inverted, intern);
+        skip();
         if (src) {
           rule.src = match;
           seenSrc = true;
@@ -310,9 +311,23 @@ function parseShapes(text: string, start: number, lookup: ChainLookup, intern: I
           skip();
           continue;
         }
+        // Every endpoint's first rule jumps to KUBE-MARK-MASQ: the last chain jumped to is compared in
+        // place (and looked up by its own name, hashed once, in case a command deleted it since).
+        const last = recentJump;
+        if (last !== undefined && recentLookup === lookup && is(last.chain) && lookup(last.chain)?.jumpTarget === last) {
+          skip();
+          target = last;
+          continue;
+        }
         const name = take();
         if (TARGET_INFO.has(name)) return undefined;
-        target = BUILTIN_VERDICTS.has(name) ? (VERDICTS[name] as RuleTarget) : jumpTarget(name, false, lookup);
+        if (BUILTIN_VERDICTS.has(name)) target = VERDICTS[name] as RuleTarget;
+        else {
+          const jump = jumpTarget(name, false, lookup) as RuleTarget & { kind: 'jump' };
+          target = jump;
+          recentJump = jump;
+          recentLookup = lookup;
+        }
         continue;
       }
       case W_TO_DESTINATION: {
@@ -348,6 +363,36 @@ function parseShapes(text: string, start: number, lookup: ChainLookup, intern: I
     rule.target = target;
   }
   return rule;
+}
+
+/**
+ * The word at [pos, end) when it is a plain `A.B.C.D` (an endpoint's `-s`, a ClusterIP's `-d`),
+ * read as address.ts parseAddressMask reads it (1-3 digits per part, each at most 255; no mask is
+ * /32), into the same object; undefined for any other form (a prefix, fewer parts), which
+ * addressMatch reads. Not shared between rules: most are written once (one per endpoint), and a
+ * map of 100,000 words would cost more than the few ClusterIPs written twice.
+ */
+function hostAddress(inverted: boolean): { address: number; mask: number; inverted: boolean } | undefined {
+  let i = pos;
+  let address = 0;
+  for (let part = 0; part < 4; part++) {
+    let digits = 0;
+    let octet = 0;
+    for (; i < end; i++) {
+      const c = line.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      octet = octet * 10 + (c - 48);
+      digits++;
+    }
+    if (digits === 0 || digits > 3 || octet > 255) return undefined;
+    address = address * 256 + octet;
+    if (part < 3) {
+      if (i >= end || line.charCodeAt(i) !== 46) return undefined;
+      i++;
+    }
+  }
+  if (i !== end) return undefined;
+  return { address, mask: 0xffffffff, inverted };
 }
 
 /**
@@ -443,8 +488,19 @@ let recentIntern: InternTable | undefined;
 const recentComments: Array<{ text: string; slot: number; instance: MatchInstance } | undefined> = [undefined, undefined];
 let probabilities: Array<Map<string, MatchInstance> | undefined> = [];
 let recentLists: MatchInstance[][] = [];
+/** The last `-j CHAIN` target, and the table (its lookup) it was found in. */
+let recentJump: (RuleTarget & { kind: 'jump' }) | undefined;
+let recentLookup: ChainLookup | undefined;
 
-function forgetRecent(intern: InternTable): void {
+/** Drops what the caches hold (the restore that filled them is over), so its tables can be collected. */
+export function forgetRecentKubeProxyRules(): void {
+  forgetRecent(undefined);
+  recentJump = undefined;
+  recentLookup = undefined;
+  line = '';
+}
+
+function forgetRecent(intern: InternTable | undefined): void {
   recentIntern = intern;
   recentComments[0] = undefined;
   recentComments[1] = undefined;

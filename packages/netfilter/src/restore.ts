@@ -8,7 +8,7 @@
 // podnet applies the whole input or nothing: the real iptables-restore commits table by table, so
 // a failure in a later table leaves earlier tables committed. Errors name the line and the word.
 import { IptablesError, RuleError } from './errors.js';
-import { parseKubeProxyRule } from './kube-proxy-rule.js';
+import { forgetRecentKubeProxyRules, parseKubeProxyRule } from './kube-proxy-rule.js';
 import type { MatchInstance, Rule, TableName } from './rule.js';
 import { TABLE_NAMES } from './rule.js';
 import { type ChainLookup, type InternTable, newInternTable, parseRuleWords } from './rule-parser.js';
@@ -138,6 +138,20 @@ export function restore(
   input: string,
   options: RestoreOptions = {},
   checkMatch?: (match: MatchInstance) => string | undefined,
+): RestoreResult {
+  try {
+    return restoreInput(current, input, options, checkMatch);
+  } finally {
+    // The fast path's caches of recent lines hold this restore's intern table and a line of the input.
+    forgetRecentKubeProxyRules();
+  }
+}
+
+function restoreInput(
+  current: RuleSet,
+  input: string,
+  options: RestoreOptions,
+  checkMatch: ((match: MatchInstance) => string | undefined) | undefined,
 ): RestoreResult {
   const next = new Map(current.tables);
   const committed: TableName[] = [];

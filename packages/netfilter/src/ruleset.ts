@@ -229,12 +229,18 @@ export class Table {
     const edgeTo: number[] = [];
     const edgeRule: Rule[] = [];
     const lastSeenFrom = new Int32Array(chains.length).fill(-1);
+    // Rules jumping to one chain share its target object (rule-parser jumpTarget), and kube-proxy's
+    // endpoint rules all jump to KUBE-MARK-MASQ: the last target's chain is remembered.
+    let lastTarget: RuleTarget | undefined;
+    let lastIndex: number | undefined;
     for (let i = 0; i < chains.length; i++) {
       edgeStart[i] = edgeTo.length;
       for (const r of (chains[i] as Chain).rules) {
         const t = r.target;
         if (t.kind !== 'jump' && t.kind !== 'goto') continue;
-        const j = indexOf.get(t.chain);
+        const j = t === lastTarget ? lastIndex : indexOf.get(t.chain);
+        lastTarget = t;
+        lastIndex = j;
         if (j === undefined) throw withLine(new RuleError(`Couldn't load target \`${t.chain}'`, t.chain), r);
         if ((chains[j] as Chain).builtin) throw withLine(new RuleError(`Couldn't jump to built-in chain \`${t.chain}'`, t.chain), r);
         if (lastSeenFrom[j] === i) continue;
