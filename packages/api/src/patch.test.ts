@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { apiTypeFields, elementExprOf, namedTypeOf, typeOfKind } from './api-schema.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError, strategicListMergeOf } from './patch.ts';
+import { patchTaggedFields } from './patch-tags.ts';
+import { RESOURCES } from './resources.ts';
 
 const deployment = {
   metadata: { name: 'echo', finalizers: ['a'] },
@@ -326,5 +329,89 @@ describe('strategic merge patch: merge keys from the k8s.io/api tags', () => {
     expect(strategicListMergeOf('core.v1.NodeSpec', 'taints')).toBeUndefined();
     expect(strategicListMergeOf('apps.v1.DeploymentSpec', 'strategy')).toBeUndefined();
     expect(() => applyStrategicMergePatch({}, {}, 'ConfigMap')).toThrow(/no schema for kind "ConfigMap"/);
+  });
+});
+
+describe('strategic merge patch: every tagged list is merged by its key wherever a served kind reaches it', () => {
+  type Step = { field: string; via: 'object' | 'map' | 'list'; key?: string };
+
+  /** For each tagged list field, the first path from a served kind that strategic merge descends along. */
+  function reachableTaggedLists(): Map<string, { kind: string; path: Step[]; key: string }> {
+    const found = new Map<string, { kind: string; path: Step[]; key: string }>();
+    for (const r of RESOURCES) {
+      const seen = new Set<string>();
+      const pending: Array<{ type: string; path: Step[] }> = [{ type: typeOfKind(r.group, r.kind), path: [] }];
+      while (pending.length > 0) {
+        const { type, path } = pending.shift() as { type: string; path: Step[] };
+        if (seen.has(type)) continue;
+        seen.add(type);
+        for (const [field, expr] of apiTypeFields(type)) {
+          const list = strategicListMergeOf(type, field);
+          if (list !== undefined && !found.has(`${type}.${field}`))
+            found.set(`${type}.${field}`, { kind: r.kind, path: [...path, { field, via: 'list' }], key: list.key });
+          const element = elementExprOf(expr);
+          const named = namedTypeOf(element ?? expr);
+          if (named === undefined) continue;
+          if (element === undefined) pending.push({ type: named, path: [...path, { field, via: 'object' }] });
+          else if (expr.startsWith('{')) pending.push({ type: named, path: [...path, { field, via: 'map' }] });
+          // Only a merged list is descended into: a list without a merge strategy is replaced whole.
+          else if (list !== undefined && list.key !== '')
+            pending.push({ type: named, path: [...path, { field, via: 'list', key: list.key }] });
+        }
+      }
+    }
+    return found;
+  }
+
+  /** An object holding `leaf` at `path` (each keyed list holds one element, key "k0"). */
+  function nest(path: Step[], leaf: unknown): unknown {
+    if (path.length === 0) return leaf;
+    const [step, ...rest] = path as [Step, ...Step[]];
+    if (rest.length === 0) return { [step.field]: leaf };
+    const inner = nest(rest, leaf) as Record<string, unknown>;
+    if (step.via === 'object') return { [step.field]: inner };
+    if (step.via === 'map') return { [step.field]: { m: inner } };
+    return { [step.field]: [{ [step.key as string]: 'k0', ...inner }] };
+  }
+
+  function at(o: unknown, path: Step[]): unknown {
+    let cur = o as Record<string, unknown>;
+    for (const step of path) {
+      const v = cur[step.field];
+      if (step === path[path.length - 1]) return v;
+      if (step.via === 'object') cur = v as Record<string, unknown>;
+      else if (step.via === 'map') cur = (v as Record<string, unknown>).m as Record<string, unknown>;
+      else cur = (v as Record<string, unknown>[]).find((e) => e[step.key as string] === 'k0') as Record<string, unknown>;
+    }
+    return cur;
+  }
+
+  it('reaches each one and merges by the key, for keyed lists and lists of primitives alike', () => {
+    const reachable = reachableTaggedLists();
+    for (const [field, { kind, path, key }] of reachable) {
+      const where = `${kind}: ${path.map((s) => s.field).join('.')} (${field})`;
+      if (key === '') {
+        const out = applyStrategicMergePatch(nest(path, ['a', 'b']), nest(path, ['c', 'a']), kind);
+        expect(at(out, path), where).toEqual(['a', 'b', 'c']);
+      } else {
+        const original = nest(path, [
+          { [key]: 'a', kept: 1 },
+          { [key]: 'b', kept: 2 },
+        ]);
+        const out = applyStrategicMergePatch(original, nest(path, [{ [key]: 'a', added: 3 }]), kind);
+        expect(at(out, path), where).toEqual([
+          { [key]: 'a', kept: 1, added: 3 },
+          { [key]: 'b', kept: 2 },
+        ]);
+      }
+    }
+    expect(reachable.get('core.v1.Container.ports')?.path.map((s) => s.field)).toEqual(['spec', 'containers', 'ports']);
+    expect(reachable.get('core.v1.PodSpec.topologySpreadConstraints')?.kind).toBe('Pod');
+    // ContainerStatus is reached only through PodStatus.containerStatuses, which has no patch
+    // strategy (replaced whole), so its tagged list is published but never merged server-side.
+    const lists = patchTaggedFields().filter((t) => t.tag.strategy.includes('merge'));
+    expect(lists.filter((t) => !reachable.has(`${t.type}.${t.field}`)).map((t) => `${t.type}.${t.field}`)).toEqual([
+      'core.v1.ContainerStatus.allocatedResourcesStatus',
+    ]);
   });
 });
