@@ -1,6 +1,5 @@
 // @podnet/kube-proxy: change trackers (desired state) and the iptables Proxier that renders
 // Services and EndpointSlices into iptables-restore text (DESIGN §2, §5, §6.5).
-export * from './bounded-frequency-runner.js';
 export * from './categorize.js';
 export * from './chain-names.js';
 export * from './conntrack-cleanup.js';

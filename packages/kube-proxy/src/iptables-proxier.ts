@@ -10,9 +10,8 @@
 // A failed apply loses the changes already checked out of the trackers, so the next sync is full.
 // Both are applied with --noflush, as upstream's RestoreAll(NoFlushTables): chains kube-proxy does
 // not own (the cni-agent's, the user's) are never flushed.
-import { type Clock, systemClock, type TimerHandle } from '@podnet/wire';
+import { BoundedFrequencyRunner, type Clock, systemClock, type TimerHandle } from '@podnet/wire';
 import type { Registry } from 'prom-client';
-import { BoundedFrequencyRunner } from './bounded-frequency-runner.js';
 import { type ConntrackFilter, conntrackArgs, staleConntrackFilters } from './conntrack-cleanup.js';
 import { EndpointsChangeTracker, EndpointsMap } from './endpoints-change-tracker.js';
 import { KubeProxyError, KubeProxyErrorCodes } from './errors.js';
@@ -180,6 +179,7 @@ export class IptablesProxier implements Proxier {
         burstRuns: 2,
         clock: this.#clock,
         onError: (error) => this.#log.error({ err: error }, 'sync failed unexpectedly'),
+        flags: { minInterval: '--min-sync-period', maxInterval: '--sync-period' },
       },
     );
   }

@@ -7,6 +7,7 @@ import { Conntrack, Netfilter } from '../../netfilter/src/index.js';
 import { TCP, tcpPacket } from '../../netfilter/src/testing/conntrack-packets.js';
 import { FakeClock } from '../../wire/src/testing/fake-clock.js';
 import { PolicyAgent, readSavedPolicyState } from './agent.js';
+import { POLICY_CHAIN, podIngressChain } from './chain-names.js';
 import { NetpolError } from './errors.js';
 import type { Namespace, NetworkPolicy, Pod } from './types.js';
 
@@ -17,6 +18,18 @@ const pod = (namespace: string, name: string, ip: string, node = 'node-1'): Pod 
   status: { phase: 'Running', podIP: ip },
 });
 const denyAll = (namespace: string): NetworkPolicy => ({ metadata: { namespace, name: 'deny-all' }, spec: { podSelector: {} } });
+/** Ingress to x/<pod> from 10.200.<n>.0/24. */
+const allowTo = (target: string, n: number): NetworkPolicy => ({
+  metadata: { namespace: 'x', name: `allow-${target}-${n}` },
+  spec: { podSelector: { matchLabels: { pod: target } }, ingress: [{ from: [{ ipBlock: { cidr: `10.200.${n}.0/24` } }] }] },
+});
+/** The chains a payload declares (writes or deletes), in order. */
+const declared = (payload: string | undefined) =>
+  (payload ?? '').split('\n').flatMap((l) => (l.startsWith(':') ? [l.slice(1).split(' ')[0]] : []));
+const metricCount = async (registry: Registry, name: string) => {
+  const m = new RegExp(`^${name}_count (\\d+)$`, 'm').exec(await registry.metrics());
+  return m ? Number(m[1]) : Number.NaN;
+};
 
 function setup(options: { withSave?: boolean } = {}) {
   const clock = new FakeClock(0);
@@ -25,6 +38,8 @@ function setup(options: { withSave?: boolean } = {}) {
     '*filter\n:KUBE-FORWARD - [0:0]\n-A FORWARD -j KUBE-FORWARD\n-A KUBE-FORWARD -m mark --mark 0x4000/0x4000 -j ACCEPT\nCOMMIT\n',
   );
   const applied: string[] = [];
+  /** Whether each iptables-save asked for counters (-c). */
+  const saves: boolean[] = [];
   let failNext = false;
   const registry = new Registry();
   const agent = new PolicyAgent({
@@ -41,7 +56,14 @@ function setup(options: { withSave?: boolean } = {}) {
       applied.push(payload);
       nf.restore(payload, { noflush });
     },
-    ...(options.withSave === false ? {} : { iptablesSave: async () => nf.save({ table: 'filter', counters: true }) }),
+    ...(options.withSave === false
+      ? {}
+      : {
+          iptablesSave: async ({ counters }: { counters: boolean }) => {
+            saves.push(counters);
+            return nf.save({ table: 'filter', counters });
+          },
+        }),
   });
   const feed = () => {
     agent.onNamespaceAdd(ns('x'));
@@ -64,7 +86,7 @@ function setup(options: { withSave?: boolean } = {}) {
     };
     return nf.run('FORWARD', p, ctx, { mark: 0, trace: false }).kind;
   };
-  return { clock, nf, agent, applied, registry, feed, forward, failOnce: () => (failNext = true) };
+  return { clock, nf, agent, applied, saves, registry, feed, forward, failOnce: () => (failNext = true) };
 }
 
 const settle = async (agent: PolicyAgent, clock: FakeClock, ms = 0) => {
@@ -142,6 +164,131 @@ describe('PolicyAgent', () => {
     agent.stop();
   });
 
+  it('writes only the chains whose rules changed (a partial sync), and every chain on the first sync', async () => {
+    const { agent, clock, nf, feed, registry } = setup();
+    agent.start();
+    feed();
+    agent.onPolicyAdd(denyAll('x'));
+    await settle(agent, clock, 200);
+    expect(agent.lastOutcome?.full).toBe(true);
+    const all = agent.lastOutcome?.rendered?.chains ?? [];
+    expect(declared(agent.lastOutcome?.payload)).toEqual(all);
+    // x/a gets an allow rule: its ingress chain and the new peer chain change; x/b's chain and the top chain do not.
+    agent.onPolicyAdd(allowTo('a', 1));
+    await settle(agent, clock, 200);
+    const o = agent.lastOutcome;
+    expect(o?.ok).toBe(true);
+    expect(o?.full).toBe(false);
+    const written = declared(o?.payload);
+    expect(written).toContain(podIngressChain('x/a'));
+    expect(written).not.toContain(podIngressChain('x/b'));
+    expect(written).not.toContain(POLICY_CHAIN);
+    expect(written.filter((n) => n?.startsWith('PODNET-PP-'))).toHaveLength(1);
+    expect(o?.payload).not.toContain('-I FORWARD');
+    // The node holds the union: the untouched chains are still there and the new rule is in force.
+    const saved = nf.save({ table: 'filter' });
+    expect(saved).toContain('x/b default deny ingress');
+    expect(saved).toContain('-s 10.200.1.0/24 -m comment --comment "x/allow-a-1 ingress rule 0: allow"');
+    // Deleting it deletes the peer chain (-X) and rewrites x/a's chain only.
+    agent.onPolicyDelete(allowTo('a', 1));
+    await settle(agent, clock, 200);
+    expect(agent.lastOutcome?.deleted).toHaveLength(1);
+    expect(agent.lastOutcome?.payload).toContain(`-X ${agent.lastOutcome?.deleted?.[0]}`);
+    expect(agent.lastOutcome?.written).toEqual([podIngressChain('x/a')]);
+    expect(readSavedPolicyState(nf.save({ table: 'filter' })).chains.sort()).toEqual([...all].sort());
+    expect(await metricCount(registry, 'podnet_netpol_sync_full_duration_seconds')).toBe(1);
+    expect(await metricCount(registry, 'podnet_netpol_sync_partial_duration_seconds')).toBe(2);
+    agent.stop();
+  });
+
+  it('restores nothing when nothing changed, and reads iptables-save without counters then', async () => {
+    const { agent, clock, feed, applied, saves, registry } = setup();
+    agent.start();
+    feed();
+    agent.onPolicyAdd(denyAll('x'));
+    await settle(agent, clock, 200);
+    const before = applied.length;
+    saves.length = 0;
+    agent.sync(); // what kube-proxy's restore triggers through the host
+    await settle(agent, clock, 200);
+    expect(agent.lastOutcome?.ok).toBe(true);
+    expect(agent.lastOutcome?.payload).toBeUndefined();
+    expect(applied.length).toBe(before);
+    expect(saves).toEqual([false]);
+    expect(await registry.metrics()).toMatch(/^podnet_netpol_sync_chains_written 0$/m);
+    agent.stop();
+  });
+
+  it('a rule deleted by hand is put back by the next sync, which sees the rule counts differ', async () => {
+    const { agent, clock, nf, feed, forward } = setup();
+    agent.start();
+    feed();
+    agent.onPolicyAdd(denyAll('x'));
+    await settle(agent, clock, 200);
+    nf.iptables(`-D ${podIngressChain('x/a')} 1`);
+    expect(forward('10.244.2.12', '10.244.1.10', 30001)).toBe('accept');
+    agent.sync();
+    await settle(agent, clock, 200);
+    expect(agent.lastOutcome?.full).toBe(true);
+    expect(declared(agent.lastOutcome?.payload)).toEqual(agent.lastOutcome?.rendered?.chains);
+    expect(forward('10.244.2.12', '10.244.1.10', 30002)).toBe('drop');
+    agent.stop();
+  });
+
+  it('a failed restore makes the next sync a full one', async () => {
+    const { agent, clock, feed, failOnce } = setup();
+    agent.start();
+    feed();
+    agent.onPolicyAdd(denyAll('x'));
+    await settle(agent, clock, 200);
+    failOnce();
+    agent.onPolicyAdd(allowTo('a', 2));
+    await settle(agent, clock);
+    expect(agent.lastOutcome?.ok).toBe(false);
+    expect(agent.lastOutcome?.full).toBe(false);
+    await settle(agent, clock, 200);
+    await settle(agent, clock, 200);
+    expect(agent.lastOutcome?.ok).toBe(true);
+    expect(agent.lastOutcome?.full).toBe(true);
+    expect(declared(agent.lastOutcome?.payload)).toEqual(agent.lastOutcome?.rendered?.chains);
+    agent.stop();
+  });
+
+  it('moves only its FORWARD jump back to the top when kube-proxy prepended its own', async () => {
+    const { agent, clock, nf, feed } = setup();
+    agent.start();
+    feed();
+    agent.onPolicyAdd(denyAll('x'));
+    await settle(agent, clock, 200);
+    nf.iptables('-I FORWARD 1 -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD');
+    agent.sync();
+    await settle(agent, clock, 200);
+    expect(agent.lastOutcome?.full).toBe(false);
+    expect(agent.lastOutcome?.payload).toBe(
+      '*filter\n-D FORWARD -m comment --comment "podnet network policy" -j PODNET-POLICY\n-I FORWARD 1 -m comment --comment "podnet network policy" -j PODNET-POLICY\nCOMMIT\n',
+    );
+    expect(readSavedPolicyState(nf.save({ table: 'filter' })).jumpPosition).toBe(1);
+    agent.stop();
+  });
+
+  it('restores a rule deleted by hand on its periodic (full) sync, also without iptables-save', async () => {
+    const { agent, clock, nf, feed, forward } = setup({ withSave: false });
+    agent.start();
+    feed();
+    agent.onPolicyAdd(denyAll('x'));
+    await settle(agent, clock, 200);
+    nf.iptables(`-D ${podIngressChain('x/a')} 1`);
+    // An unrelated change: a partial sync, which cannot see the deletion without iptables-save.
+    agent.onPolicyAdd(allowTo('b', 3));
+    await settle(agent, clock, 200);
+    expect(agent.lastOutcome?.full).toBe(false);
+    expect(forward('10.244.2.12', '10.244.1.10', 30001)).toBe('accept');
+    await settle(agent, clock, 10_001);
+    expect(agent.lastOutcome?.full).toBe(true);
+    expect(forward('10.244.2.12', '10.244.1.10', 30002)).toBe('drop');
+    agent.stop();
+  });
+
   it('restores a rule deleted by hand on its periodic sync', async () => {
     const { agent, clock, nf, feed, forward } = setup();
     agent.start();
@@ -174,12 +321,20 @@ describe('PolicyAgent', () => {
     expect(text).toMatch(/podnet_netpol_dropped_packets_total\{policy="x\/deny-all",direction="ingress"\} 3/);
     expect(text).toMatch(/podnet_netpol_sync_duration_seconds_count [1-9]/);
     expect(text).toMatch(/podnet_netpol_rules [1-9]/);
-    // A sync re-declares the chains (counters back to 0): drops before and after it still add up.
+    // A partial sync that leaves x/a's chain alone keeps its counters: drops add up.
     expect(forward('10.244.2.12', '10.244.1.10', 31010)).toBe('drop');
     agent.onPodAdd(pod('x', 'd', '10.244.1.20'));
     await settle(agent, clock, 200);
+    expect(agent.lastOutcome?.written).not.toContain(podIngressChain('x/a'));
     for (let i = 0; i < 2; i++) expect(forward('10.244.2.12', '10.244.1.10', 31020 + i)).toBe('drop');
     expect(await registry.metrics()).toMatch(/podnet_netpol_dropped_packets_total\{policy="x\/deny-all",direction="ingress"\} 6/);
+    // One that rewrites it (counters back to 0) reads them first (iptables-save -c): still no drop lost.
+    expect(forward('10.244.2.12', '10.244.1.10', 31030)).toBe('drop');
+    agent.onPolicyAdd(allowTo('a', 4));
+    await settle(agent, clock, 200);
+    expect(agent.lastOutcome?.written).toContain(podIngressChain('x/a'));
+    expect(forward('10.244.2.12', '10.244.1.10', 31031)).toBe('drop');
+    expect(await registry.metrics()).toMatch(/podnet_netpol_dropped_packets_total\{policy="x\/deny-all",direction="ingress"\} 8/);
     agent.stop();
   });
 

@@ -1,18 +1,34 @@
 // The policy agent a cni-agent hosts (one per node): informer callbacks feed the change tracker,
-// a coalescing runner renders every policy chain for this node's pods and applies the payload
+// a coalescing runner renders every policy chain for this node's pods and applies them
 // atomically with iptables-restore --noflush (only PODNET-* chains and the FORWARD jump change;
 // KUBE-* and FLANNEL-* are never named). With iptablesSave it also deletes PODNET-* chains an
 // earlier agent process left, re-inserts the FORWARD jump when it is missing or no longer first
 // (kube-proxy prepends its jumps on a full sync), and counts default-deny drops per policy from
 // the rule counters (`iptables-save -c`). Shaped like kube-proxy's IptablesProxier (DESIGN §6.5).
-import { type Clock, systemClock } from '@podnet/wire';
+//
+// Partial syncs, as kube-proxy >= 1.26 (KEP-3453, "Minimizing iptables-restore input size"): the
+// agent remembers each chain's rules as it last wrote them and restores only the chains that
+// changed, plus -X of the removed ones; nothing at all when nothing changed. A full sync (every
+// chain) runs first, at least once per syncPeriodMs (the periodic run: it also repairs rules
+// edited by hand), after any failed restore, and when iptables-save shows PODNET-* chains or rule
+// counts other than the ones written (a rule deleted by hand). The save is read without counters,
+// except when a chain holding a default-deny DROP is about to be rewritten (its counters reset)
+// or on a full sync.
+import { BoundedFrequencyRunner, type Clock, systemClock } from '@podnet/wire';
 import type { Registry } from 'prom-client';
 import { isPolicyChain, POLICY_CHAIN } from './chain-names.js';
 import { type Kind, PolicyChangeTracker, type TrackedObject } from './change-tracker.js';
 import { NetpolError, NetpolErrorCodes } from './errors.js';
 import { createNetpolMetrics, type NetpolMetrics } from './metrics.js';
-import { type DropAttribution, JUMP_COMMENT, type RenderedPolicies, renderCleanup, renderPolicies } from './renderer.js';
-import { SyncRunner } from './sync-runner.js';
+import {
+  type DropAttribution,
+  JUMP_COMMENT,
+  policyPayload,
+  type RenderedChains,
+  renderCleanup,
+  renderPolicyChains,
+  staleChains,
+} from './renderer.js';
 import type { Namespace, NetworkPolicy, Pod } from './types.js';
 
 export interface ApplyOptions {
@@ -30,15 +46,15 @@ export interface PolicyAgentOptions {
   node: string;
   /** iptables-restore on the node; rejects when the payload is refused (nothing applied). */
   apply(payload: string, options: ApplyOptions): Promise<void>;
-  /** `iptables-save -t filter -c` on the node (optional; see the file comment). */
-  iptablesSave?: () => Promise<string>;
+  /** `iptables-save -t filter [-c]` on the node (optional; see the file comment). */
+  iptablesSave?: (options: { counters: boolean }) => Promise<string>;
   clock?: Clock;
   registry?: Registry;
   /** Or metrics already made on a registry (several agents in one test process). */
   metrics?: NetpolMetrics;
   /** Least time between syncs after a burst of two (default 100 ms: policy changes should land fast). */
   minSyncPeriodMs?: number;
-  /** A sync at least this often (default 30 s), which also restores rules removed by hand. */
+  /** A full sync at least this often (default 30 s), which also restores rules changed by hand. */
   syncPeriodMs?: number;
   markBit?: number;
   logger?: PolicyAgentLogger;
@@ -47,7 +63,14 @@ export interface PolicyAgentOptions {
 export interface PolicySyncOutcome {
   attempted: boolean;
   ok: boolean;
-  rendered?: RenderedPolicies;
+  /** Every chain written (true) or only the changed ones (false). */
+  full?: boolean;
+  rendered?: RenderedChains;
+  /** The iptables-restore input applied (or refused); undefined when nothing changed (no restore). */
+  payload?: string;
+  /** Chains the payload writes, and the ones it deletes. */
+  written?: string[];
+  deleted?: string[];
   error?: NetpolError;
 }
 
@@ -58,13 +81,16 @@ export interface SavedPolicyState {
   chains: string[];
   /** -1: the jump is missing; otherwise its 1-based position in FORWARD. */
   jumpPosition: number;
-  /** Packet counters of DROP rules in PODNET-PI/PE chains, by chain. */
+  /** Packet counters of DROP rules in PODNET-PI/PE chains, by chain (only in a save with -c). */
   dropCounters: Map<string, number>;
+  /** Number of rules in each PODNET-* chain. */
+  ruleCounts: Map<string, number>;
 }
 
 export function readSavedPolicyState(saved: string): SavedPolicyState {
   const chains: string[] = [];
   const dropCounters = new Map<string, number>();
+  const ruleCounts = new Map<string, number>();
   let inFilter = false;
   let forward = 0;
   let jumpPosition = -1;
@@ -74,13 +100,18 @@ export function readSavedPolicyState(saved: string): SavedPolicyState {
     if (!inFilter) continue;
     if (line.startsWith(':')) {
       const name = line.slice(1).split(' ')[0] ?? '';
-      if (isPolicyChain(name)) chains.push(name);
+      if (isPolicyChain(name)) {
+        chains.push(name);
+        ruleCounts.set(name, 0);
+      }
       continue;
     }
     const m = /^(?:\[(\d+):\d+\]\s+)?-A (\S+) (.*)$/.exec(line);
     if (!m) continue;
     const chain = m[2] as string;
     const rest = m[3] as string;
+    const count = ruleCounts.get(chain);
+    if (count !== undefined) ruleCounts.set(chain, count + 1);
     if (chain === 'FORWARD') {
       forward++;
       if (jumpPosition < 0 && rest.includes(`-j ${POLICY_CHAIN}`) && rest.includes(JUMP_COMMENT)) jumpPosition = forward;
@@ -88,7 +119,7 @@ export function readSavedPolicyState(saved: string): SavedPolicyState {
       dropCounters.set(chain, Number(m[1]));
     }
   }
-  return { chains, jumpPosition, dropCounters };
+  return { chains, jumpPosition, dropCounters, ruleCounts };
 }
 
 export class PolicyAgent {
@@ -97,10 +128,16 @@ export class PolicyAgent {
   readonly #o: PolicyAgentOptions;
   readonly #clock: Clock;
   readonly #log: PolicyAgentLogger;
-  readonly #runner: SyncRunner;
+  readonly #runner: BoundedFrequencyRunner;
+  readonly #syncPeriodMs: number;
   readonly #synced = { policies: false, pods: false, namespaces: false };
-  /** Chains our earlier payloads left (used when iptables-save is not available). */
-  #known = new Set<string>();
+  /** Each chain our payloads left, as its rules joined (what a partial sync compares against). */
+  #written = new Map<string, string>();
+  /** The same chains' rule counts (what iptables-save is checked against). */
+  #writtenCounts = new Map<string, number>();
+  /** The next sync writes every chain: at start, and after a failed restore. */
+  #needFull = true;
+  #lastFull = Number.NEGATIVE_INFINITY;
   #jumpInserted = false;
   #drops = new Map<string, DropAttribution>();
   #lastDropCount = new Map<string, number>();
@@ -124,21 +161,25 @@ export class PolicyAgent {
     if (options.metrics) this.metrics = options.metrics;
     else if (options.registry) this.metrics = createNetpolMetrics(options.registry, { collectDrops: () => this.collectDrops() });
     else throw new NetpolError(NetpolErrorCodes.CONFIG, 'netpol agent: pass a prom-client Registry (registry) or metrics');
-    this.#runner = new SyncRunner(
+    this.#syncPeriodMs = options.syncPeriodMs ?? 30_000;
+    const minSyncPeriodMs = options.minSyncPeriodMs ?? 100;
+    this.#runner = new BoundedFrequencyRunner(
       async () => {
         const outcome = await this.syncPolicies();
         if (outcome.attempted && !outcome.ok) throw outcome.error;
       },
       {
         clock: this.#clock,
-        minIntervalMs: options.minSyncPeriodMs ?? 100,
-        maxIntervalMs: options.syncPeriodMs ?? 30_000,
-        onError: () => {},
+        minIntervalMs: minSyncPeriodMs,
+        maxIntervalMs: this.#syncPeriodMs,
+        // A refused payload is retried soon (the next sync is a full one), not at the periodic run.
+        retryOnErrorMs: Math.max(100, minSyncPeriodMs),
+        flags: { minInterval: '--netpol-min-sync-period', maxInterval: '--netpol-sync-period' },
       },
     );
   }
 
-  get runner(): SyncRunner {
+  get runner(): BoundedFrequencyRunner {
     return this.#runner;
   }
 
@@ -215,7 +256,7 @@ export class PolicyAgent {
    */
   async collectDrops(): Promise<void> {
     if (!this.#o.iptablesSave) return;
-    this.#countDrops(readSavedPolicyState(await this.#o.iptablesSave()).dropCounters);
+    this.#countDrops(readSavedPolicyState(await this.#o.iptablesSave({ counters: true })).dropCounters);
   }
 
   #countDrops(counters: Map<string, number>): void {
@@ -223,14 +264,17 @@ export class PolicyAgent {
       const who = this.#drops.get(chain);
       if (!who) continue;
       const last = this.#lastDropCount.get(chain) ?? 0;
-      // A re-declared chain starts at 0 (every sync re-declares): a smaller number is a reset.
+      // A re-declared chain starts at 0 (a sync that rewrites it): a smaller number is a reset.
       const delta = packets >= last ? packets - last : packets;
       this.#lastDropCount.set(chain, packets);
       if (delta > 0) for (const policy of who.policies) this.metrics.droppedPackets.inc({ policy, direction: who.direction }, delta);
     }
   }
 
-  /** Renders and applies the whole policy state for this node. */
+  /**
+   * Renders the policy state for this node and applies what changed since the last sync (every
+   * chain on a full sync; see the file comment for when that is).
+   */
   async syncPolicies(): Promise<PolicySyncOutcome> {
     if (!this.initialized) {
       this.#last = { attempted: false, ok: false };
@@ -238,47 +282,89 @@ export class PolicyAgent {
     }
     const started = this.#clock.now();
     this.tracker.drain();
-    let existing: Iterable<string> = this.#known;
-    let jumpRule: 'insert' | 'reinsert' | 'none' = this.#jumpInserted ? 'none' : 'insert';
+    let full = this.#needFull || started - this.#lastFull >= this.#syncPeriodMs;
+    let payload: string | undefined;
+    let written: string[] = [];
+    let deleted: string[] = [];
+    let rendered: RenderedChains | undefined;
     try {
-      if (this.#o.iptablesSave) {
-        const saved = readSavedPolicyState(await this.#o.iptablesSave());
-        this.#countDrops(saved.dropCounters);
-        existing = saved.chains;
-        jumpRule = saved.jumpPosition === 1 ? 'none' : saved.jumpPosition > 1 ? 'reinsert' : 'insert';
-      }
-      const rendered = renderPolicies(
+      rendered = renderPolicyChains(
         {
           node: this.#o.node,
           policies: [...this.tracker.policies.values()],
           pods: [...this.tracker.pods.values()],
           namespaces: [...this.tracker.namespaces.values()],
         },
-        { existingChains: existing, jumpRule, ...(this.#o.markBit === undefined ? {} : { markBit: this.#o.markBit }) },
+        this.#o.markBit === undefined ? {} : { markBit: this.#o.markBit },
       );
       for (const e of rendered.invalid) this.#log.warn({ code: e.code }, e.message);
-      try {
-        await this.#o.apply(rendered.payload, { noflush: true });
-      } catch (cause) {
-        throw new NetpolError(
-          NetpolErrorCodes.APPLY,
-          `netpol: iptables-restore refused the policy payload (the previous rules stay): ${(cause as Error).message ?? cause}`,
-          { cause },
-        );
+      const texts = new Map<string, string>();
+      for (const [name, lines] of rendered.chainRules) texts.set(name, lines.join('\n'));
+      const changed = () => rendered?.chains.filter((n) => this.#written.get(n) !== texts.get(n)) ?? [];
+      written = full ? rendered.chains : changed();
+      let existing: Iterable<string> = this.#written.keys();
+      let jumpRule: 'insert' | 'reinsert' | 'none' = this.#jumpInserted ? 'none' : 'insert';
+      if (this.#o.iptablesSave) {
+        // Rewriting a chain resets its rule counters: read the default-deny ones first.
+        const counters = full || written.some((n) => this.#drops.has(n));
+        let saved = readSavedPolicyState(await this.#o.iptablesSave({ counters }));
+        if (!full && !this.#matchesWritten(saved)) {
+          this.#log.info({}, 'netpol: the PODNET-* rules on the node differ from the ones written (changed by hand?); writing them all');
+          full = true;
+          written = rendered.chains;
+          if (!counters) saved = readSavedPolicyState(await this.#o.iptablesSave({ counters: true }));
+        }
+        this.#countDrops(saved.dropCounters);
+        existing = saved.chains;
+        jumpRule = saved.jumpPosition === 1 ? 'none' : saved.jumpPosition > 1 ? 'reinsert' : 'insert';
       }
-      this.#known = new Set(rendered.chains);
+      deleted = staleChains(existing, rendered.chainRules);
+      if (written.length > 0 || deleted.length > 0 || jumpRule !== 'none') {
+        payload = policyPayload(rendered.chainRules, written, deleted, jumpRule);
+        try {
+          await this.#o.apply(payload, { noflush: true });
+        } catch (cause) {
+          throw new NetpolError(
+            NetpolErrorCodes.APPLY,
+            `netpol: iptables-restore refused the policy payload (the previous rules stay; the next sync writes every chain): ${(cause as Error).message ?? cause}`,
+            { cause },
+          );
+        }
+      }
+      if (full) {
+        this.#written = texts;
+        this.#writtenCounts = new Map([...rendered.chainRules].map(([n, l]) => [n, l.length]));
+        this.#lastFull = started;
+      } else {
+        for (const n of written) {
+          this.#written.set(n, texts.get(n) ?? '');
+          this.#writtenCounts.set(n, rendered.chainRules.get(n)?.length ?? 0);
+        }
+        for (const n of deleted) {
+          this.#written.delete(n);
+          this.#writtenCounts.delete(n);
+        }
+      }
+      this.#needFull = false;
       this.#jumpInserted = true;
+      // Rewritten chains start at 0 packets; the others keep counting from what was read.
+      const lastDrops = new Map<string, number>();
+      const rewritten = new Set(written);
+      for (const chain of rendered.drops.keys()) lastDrops.set(chain, rewritten.has(chain) ? 0 : (this.#lastDropCount.get(chain) ?? 0));
       this.#drops = rendered.drops;
-      this.#lastDropCount = new Map([...rendered.drops.keys()].map((c) => [c, 0]));
+      this.#lastDropCount = lastDrops;
       const m = this.metrics;
-      m.syncDuration.observe((this.#clock.now() - started) / 1000);
+      const seconds = (this.#clock.now() - started) / 1000;
+      m.syncDuration.observe(seconds);
+      (full ? m.syncFullDuration : m.syncPartialDuration).observe(seconds);
+      m.chainsWritten.set(payload === undefined ? 0 : written.length + deleted.length);
       m.syncsTotal.inc({ result: 'ok' });
       m.rulesRendered.set(rendered.rules);
       m.chainsRendered.set(rendered.chains.length);
       m.isolatedPods.set({ direction: 'ingress' }, rendered.isolated.ingress.length);
       m.isolatedPods.set({ direction: 'egress' }, rendered.isolated.egress.length);
       m.invalidPolicies.set(rendered.invalid.length);
-      this.#last = { attempted: true, ok: true, rendered };
+      this.#last = { attempted: true, ok: true, full, rendered, payload, written, deleted };
     } catch (e) {
       const error =
         e instanceof NetpolError
@@ -286,24 +372,44 @@ export class PolicyAgent {
           : new NetpolError(NetpolErrorCodes.APPLY, `netpol: sync failed: ${(e as Error).message}`, { cause: e });
       this.metrics.syncsTotal.inc({ result: 'error' });
       this.#log.error({ code: error.code }, error.message);
-      // iptables-restore is atomic: a refused payload changed nothing, so what the agent knows
-      // about the node (its chains, the jump) still holds; iptablesSave, when given, re-checks it.
-      this.#last = { attempted: true, ok: false, error };
+      // iptables-restore is atomic: a refused payload changed nothing, so what the agent wrote
+      // before still stands; but the node may not be what it thinks (why else refuse?), so the
+      // next sync writes every chain, as kube-proxy sets needFullSync after a failed restore.
+      this.#needFull = true;
+      this.#last = {
+        attempted: true,
+        ok: false,
+        full,
+        ...(rendered ? { rendered } : {}),
+        ...(payload === undefined ? {} : { payload }),
+        written,
+        deleted,
+        error,
+      };
     }
     return this.#last;
   }
 
+  /** Whether the save shows exactly the PODNET-* chains written, each with as many rules. */
+  #matchesWritten(saved: SavedPolicyState): boolean {
+    if (saved.ruleCounts.size !== this.#writtenCounts.size) return false;
+    for (const [chain, count] of this.#writtenCounts) if (saved.ruleCounts.get(chain) !== count) return false;
+    return true;
+  }
+
   /** Removes every PODNET-* chain and the FORWARD jump (a node leaving policy enforcement). */
   async cleanup(): Promise<void> {
-    let chains: Iterable<string> = this.#known;
+    let chains: Iterable<string> = [...this.#written.keys()];
     let jump = this.#jumpInserted;
     if (this.#o.iptablesSave) {
-      const saved = readSavedPolicyState(await this.#o.iptablesSave());
+      const saved = readSavedPolicyState(await this.#o.iptablesSave({ counters: false }));
       chains = saved.chains;
       jump = saved.jumpPosition > 0;
     }
     await this.#o.apply(renderCleanup(chains, jump), { noflush: true });
-    this.#known.clear();
+    this.#written.clear();
+    this.#writtenCounts.clear();
+    this.#needFull = true;
     this.#jumpInserted = false;
   }
 }

@@ -21,7 +21,22 @@ function base32(bytes: Uint8Array): string {
   return out;
 }
 
-export const hash16 = (key: string): string => base32(createHash('sha256').update(key).digest()).slice(0, 16);
+/**
+ * Names are pure functions of their keys and every sync renders the same few hundred again, so
+ * they are remembered (a sha256 per chain per sync was a tenth of the render); the memo is
+ * dropped when it grows past MEMO_LIMIT, so deleted objects' names do not pile up.
+ */
+const memo = new Map<string, string>();
+const MEMO_LIMIT = 50_000;
+export const hash16 = (key: string): string => {
+  let name = memo.get(key);
+  if (name === undefined) {
+    name = base32(createHash('sha256').update(key).digest()).slice(0, 16);
+    if (memo.size >= MEMO_LIMIT) memo.clear();
+    memo.set(key, name);
+  }
+  return name;
+};
 
 /** The top chain, jumped to from FORWARD before kube-proxy's KUBE-* jumps. */
 export const POLICY_CHAIN = 'PODNET-POLICY';

@@ -12,5 +12,4 @@ export * from './matrix.js';
 export * from './metrics.js';
 export * from './renderer.js';
 export * from './semantics.js';
-export * from './sync-runner.js';
 export * from './types.js';

@@ -4,6 +4,12 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface NetpolMetrics {
   syncDuration: Histogram;
+  /** Full syncs (every chain written), as kube-proxy's kubeproxy_sync_full_proxy_rules_duration_seconds. */
+  syncFullDuration: Histogram;
+  /** Partial syncs (changed chains only, or nothing), as kubeproxy_sync_partial_proxy_rules_duration_seconds. */
+  syncPartialDuration: Histogram;
+  /** PODNET-* chains written by the last successful sync (0: nothing changed, no restore). */
+  chainsWritten: Gauge;
   syncsTotal: Counter<'result'>;
   rulesRendered: Gauge;
   chainsRendered: Gauge;
@@ -25,8 +31,25 @@ export function createNetpolMetrics(registry: Registry, options: NetpolMetricsOp
   return {
     syncDuration: new Histogram({
       name: 'podnet_netpol_sync_duration_seconds',
-      help: 'Time to render the NetworkPolicy chains and apply them with iptables-restore.',
+      help: 'Time of a policy sync, full or partial: render the NetworkPolicy chains and apply the changed ones with iptables-restore.',
       buckets: BUCKETS,
+      registers: [registry],
+    }),
+    syncFullDuration: new Histogram({
+      name: 'podnet_netpol_sync_full_duration_seconds',
+      help: 'Time of a full policy sync (every PODNET-* chain rendered and restored): the first, the periodic one, after a failed restore or when the node differs from what was written.',
+      buckets: BUCKETS,
+      registers: [registry],
+    }),
+    syncPartialDuration: new Histogram({
+      name: 'podnet_netpol_sync_partial_duration_seconds',
+      help: 'Time of a partial policy sync (only the PODNET-* chains whose rules changed are restored; none when nothing changed).',
+      buckets: BUCKETS,
+      registers: [registry],
+    }),
+    chainsWritten: new Gauge({
+      name: 'podnet_netpol_sync_chains_written',
+      help: 'PODNET-* chains the last successful policy sync wrote or deleted (0: nothing changed, no iptables-restore).',
       registers: [registry],
     }),
     syncsTotal: new Counter({

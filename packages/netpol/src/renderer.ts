@@ -70,13 +70,12 @@ export interface DropAttribution {
   policies: string[];
 }
 
-export interface RenderedPolicies {
-  /** iptables-restore input for `--noflush`: only PODNET-* chains (and the FORWARD jump when asked). */
-  payload: string;
-  /** The chains this payload leaves on the node, sorted. */
+/** The rendered chains of one node, before they become a payload (the agent diffs them against what it wrote). */
+export interface RenderedChains {
+  /** The chains the node should have, sorted. */
   chains: string[];
-  /** Chains deleted by this payload. */
-  deletedChains: string[];
+  /** Chain → its `-A` lines, in order. */
+  chainRules: ReadonlyMap<string, readonly string[]>;
   /** Number of -A rules. */
   rules: number;
   /** Default-deny chain → what it enforces. */
@@ -85,6 +84,13 @@ export interface RenderedPolicies {
   invalid: NetpolError[];
   /** Local pods isolated per direction (namespace/name). */
   isolated: { ingress: string[]; egress: string[] };
+}
+
+export interface RenderedPolicies extends RenderedChains {
+  /** iptables-restore input for `--noflush`: only PODNET-* chains (and the FORWARD jump when asked). */
+  payload: string;
+  /** Chains deleted by this payload. */
+  deletedChains: string[];
 }
 
 export const JUMP_COMMENT = 'podnet network policy';
@@ -213,11 +219,11 @@ function renderRule(
 const byKey = <T extends { key: string }>(a: T, b: T) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /**
- * Renders the filter-table payload for `state.node`. Pure: same state, same text (policies,
+ * Renders the filter-table chains for `state.node`. Pure: same state, same rules (policies,
  * pods and addresses are sorted). Invalid policies are reported in `invalid` and left out, so
  * one bad object never blocks the others (the API server would have refused it).
  */
-export function renderPolicies(state: PolicyState, options: RenderOptions = {}): RenderedPolicies {
+export function renderPolicyChains(state: PolicyState, options: Pick<RenderOptions, 'markBit'> = {}): RenderedChains {
   const markBit = options.markBit ?? 0x10000;
   const mark = `0x${markBit.toString(16)}`;
   const namespaces = new Map<string, NamespaceInfo>();
@@ -289,23 +295,51 @@ export function renderPolicies(state: PolicyState, options: RenderOptions = {}):
   top.push(...jumps.egress, clear, ...jumps.ingress, clear);
 
   const chains = [...c.order].sort();
-  const existing = new Set([...(options.existingChains ?? [])].filter(isPolicyChain));
-  const deletedChains = [...existing].filter((n) => !c.rules.has(n)).sort();
-  const out: string[] = ['*filter'];
-  for (const name of chains) out.push(`:${name} - [0:0]`);
-  for (const name of deletedChains) out.push(`:${name} - [0:0]`);
   let rules = 0;
-  for (const name of chains) {
-    const list = c.rules.get(name) ?? [];
-    rules += list.length;
-    out.push(...list);
+  for (const list of c.rules.values()) rules += list.length;
+  return { chains, chainRules: c.rules, rules, drops, invalid, isolated };
+}
+
+/**
+ * The iptables-restore --noflush input that (re)writes `write` (each declared, so flushed, then
+ * filled with its rules from `chainRules`), deletes `deleted` (declared to flush it, then -X) and
+ * moves the FORWARD jump as asked; chains named in neither are left as they are. A full sync
+ * writes every chain; a partial one only those whose rules changed (kube-proxy's partial restore,
+ * KEP-3453: pkg/proxy/iptables/proxier.go writes a chain only when it changed since the last sync).
+ */
+export function policyPayload(
+  chainRules: ReadonlyMap<string, readonly string[]>,
+  write: readonly string[],
+  deleted: readonly string[],
+  jump: 'insert' | 'reinsert' | 'none' = 'none',
+): string {
+  const out: string[] = ['*filter'];
+  for (const name of write) out.push(`:${name} - [0:0]`);
+  for (const name of deleted) out.push(`:${name} - [0:0]`);
+  for (const name of write) {
+    const list = chainRules.get(name);
+    if (list) for (const line of list) out.push(line);
   }
-  const jump = options.jumpRule ?? 'none';
   if (jump === 'reinsert') out.push(`-D FORWARD ${JUMP_RULE_ARGS.join(' ')}`);
   if (jump !== 'none') out.push(`-I FORWARD 1 ${JUMP_RULE_ARGS.join(' ')}`);
-  for (const name of deletedChains) out.push(`-X ${name}`);
+  for (const name of deleted) out.push(`-X ${name}`);
   out.push('COMMIT', '');
-  return { payload: out.join('\n'), chains, deletedChains, rules, drops, invalid, isolated };
+  return out.join('\n');
+}
+
+/** Chains of `existing` (this package's only) that `chainRules` no longer has, sorted. */
+export function staleChains(existing: Iterable<string>, chainRules: ReadonlyMap<string, unknown>): string[] {
+  const out = new Set<string>();
+  for (const name of existing) if (isPolicyChain(name) && !chainRules.has(name)) out.add(name);
+  return [...out].sort();
+}
+
+/** The whole payload for `state.node` (a full sync): every chain written, stale ones deleted. */
+export function renderPolicies(state: PolicyState, options: RenderOptions = {}): RenderedPolicies {
+  const rendered = renderPolicyChains(state, options.markBit === undefined ? {} : { markBit: options.markBit });
+  const deletedChains = staleChains(options.existingChains ?? [], rendered.chainRules);
+  const payload = policyPayload(rendered.chainRules, rendered.chains, deletedChains, options.jumpRule ?? 'none');
+  return { ...rendered, payload, deletedChains };
 }
 
 /** The payload that removes every chain of this package and the FORWARD jump (agent shutdown with cleanup). */

@@ -196,8 +196,12 @@ function resolvePeer(
   return { kind: 'pods', ips: sortIps(ips) };
 }
 
+/** Unique addresses in numeric order (each parsed once: the comparator runs n log n times). */
 export function sortIps(ips: readonly string[]): string[] {
-  return [...new Set(ips)].sort((a, b) => parseIpv4(a) - parseIpv4(b));
+  return [...new Set(ips)]
+    .map((ip) => ({ ip, n: parseIpv4(ip) }))
+    .sort((a, b) => a.n - b.n)
+    .map((x) => x.ip);
 }
 
 /**

@@ -13,6 +13,8 @@ export const ErrorCodes = {
   PCAP: 'PODNET_ERR_PCAP',
   /** A command-line usage error. */
   USAGE: 'PODNET_ERR_USAGE',
+  /** A sync runner (BoundedFrequencyRunner) given intervals it cannot keep (min > max, negative, ...). */
+  RUNNER_CONFIG: 'PODNET_ERR_RUNNER_CONFIG',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

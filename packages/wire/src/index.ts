@@ -2,6 +2,7 @@
 // Each protocol is a namespace with its Repr type, decode/encode/encodingLength and `codec`.
 export * from './address.js';
 export * as arp from './arp.js';
+export * from './bounded-frequency-runner.js';
 export * from './checksum.js';
 export * from './cidr.js';
 export * from './clock.js';

@@ -2,8 +2,9 @@
 // PolicyAgent, as Calico's Felix or kube-router's netpol controller run beside the CNI on every
 // node. It renders PODNET-* filter chains and restores them into the host namespace's netfilter
 // with --noflush (only PODNET-* chains and the FORWARD jump change; kube-proxy's KUBE-* and
-// flannel's FLANNEL-* rules are never named), reading iptables-save -c back for stale chains, the
-// jump's position and the per-policy drop counters. Its metrics live on the cni-agent's registry,
+// flannel's FLANNEL-* rules are never named; a partial sync writes only the chains that changed),
+// reading iptables-save back for stale chains, hand-made changes and the jump's position, with -c
+// only when the per-policy drop counters are needed. Its metrics live on the cni-agent's registry,
 // so /metrics serves them.
 import { Informer, type KubeClient, type KubeObject, type ResourceName } from '@podnet/client';
 import { connectInformers, type Namespace, type NetworkPolicy, type Pod, PolicyAgent } from '@podnet/netpol';
@@ -47,7 +48,7 @@ export class PolicyHost {
       node: o.node,
       // The host namespace's own restore: atomic, so a refused payload changes nothing (the agent retries).
       apply: async (payload, { noflush }) => void o.host.netfilter.restore(payload, { noflush }),
-      iptablesSave: async () => o.host.netfilter.save({ table: 'filter', counters: true }),
+      iptablesSave: async ({ counters }) => o.host.netfilter.save({ table: 'filter', counters }),
       clock: o.host.clock,
       registry: o.registry,
       minSyncPeriodMs: this.minSyncPeriodMs,

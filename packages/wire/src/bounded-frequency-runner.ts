@@ -3,9 +3,13 @@
 // per minInterval (a token bucket: qps = 1/minInterval, burst = burstRuns), and at least once per
 // maxInterval even if nobody asks. Requests that arrive while a run is waiting or in progress
 // coalesce into one run: a burst of 100 EndpointSlice events becomes one or two syncs.
-// The function is async here (apply() crosses a socket), so runs never overlap.
-import type { Clock, TimerHandle } from '@podnet/wire';
-import { KubeProxyError, KubeProxyErrorCodes } from './errors.js';
+// The function is async here (a sync crosses a socket), so runs never overlap.
+//
+// One implementation for every podnet sync loop (kube-proxy's proxier, the NetworkPolicy agent).
+// It lives in @podnet/wire because it needs nothing but the injected Clock (DESIGN §6.7) and every
+// package already depends on wire, so no package has to import another's runner.
+import type { Clock, TimerHandle } from './clock.js';
+import { ErrorCodes, PodnetError } from './errors.js';
 
 export interface BoundedFrequencyRunnerOptions {
   /** Minimum ms between runs once the burst is used (kube-proxy --iptables-min-sync-period, default 1 s). */
@@ -15,8 +19,15 @@ export interface BoundedFrequencyRunnerOptions {
   /** Runs allowed back to back (kube-proxy uses 2). */
   burstRuns?: number;
   clock: Clock;
-  /** Called when fn rejects (the runner keeps going; fn is expected to handle its own errors). */
+  /** Called when fn rejects (the runner keeps going). */
   onError?: (error: unknown) => void;
+  /**
+   * After a run that rejected, run again this many ms later (still rate limited). Absent: no
+   * automatic retry, as upstream (kube-proxy calls retryAfter itself when its sync fails).
+   */
+  retryOnErrorMs?: number;
+  /** The command-line flags the two intervals come from, named in the configuration error. */
+  flags?: { minInterval: string; maxInterval: string };
 }
 
 export class BoundedFrequencyRunner {
@@ -26,6 +37,7 @@ export class BoundedFrequencyRunner {
   readonly #max: number;
   readonly #burst: number;
   readonly #onError: (error: unknown) => void;
+  readonly #retryOnError: number | undefined;
   #tokens: number;
   #lastRefill: number;
   #pending = false;
@@ -38,13 +50,22 @@ export class BoundedFrequencyRunner {
   #runs = 0;
 
   constructor(fn: () => Promise<void>, options: BoundedFrequencyRunnerOptions) {
-    const { minIntervalMs, maxIntervalMs } = options;
+    const { minIntervalMs, maxIntervalMs, retryOnErrorMs } = options;
     const burst = options.burstRuns ?? 2;
-    if (!(minIntervalMs >= 0) || !(maxIntervalMs > 0) || minIntervalMs > maxIntervalMs || !Number.isInteger(burst) || burst < 1) {
-      throw new KubeProxyError(
-        KubeProxyErrorCodes.CONFIG,
-        `sync runner: need 0 <= minInterval (${minIntervalMs} ms) <= maxInterval (${maxIntervalMs} ms), maxInterval > 0 ` +
-          `and burstRuns (${burst}) a positive integer; fix --min-sync-period / --sync-period`,
+    const flags = options.flags ?? { minInterval: 'minIntervalMs', maxInterval: 'maxIntervalMs' };
+    if (
+      !(minIntervalMs >= 0) ||
+      !(maxIntervalMs > 0) ||
+      minIntervalMs > maxIntervalMs ||
+      !Number.isInteger(burst) ||
+      burst < 1 ||
+      (retryOnErrorMs !== undefined && !(retryOnErrorMs >= 0))
+    ) {
+      throw new PodnetError(
+        ErrorCodes.RUNNER_CONFIG,
+        `sync runner: need 0 <= minInterval (${minIntervalMs} ms) <= maxInterval (${maxIntervalMs} ms), maxInterval > 0, ` +
+          `burstRuns (${burst}) a positive integer and retryOnErrorMs (${retryOnErrorMs ?? 'unset'}) >= 0; ` +
+          `fix ${flags.minInterval} / ${flags.maxInterval}`,
       );
     }
     this.#fn = fn;
@@ -53,6 +74,7 @@ export class BoundedFrequencyRunner {
     this.#max = maxIntervalMs;
     this.#burst = burst;
     this.#onError = options.onError ?? (() => {});
+    this.#retryOnError = retryOnErrorMs;
     this.#tokens = burst;
     this.#lastRefill = this.#clock.now();
   }
@@ -62,7 +84,7 @@ export class BoundedFrequencyRunner {
     return this.#runs;
   }
 
-  /** Starts the periodic (maxInterval) runs; Loop() in upstream. */
+  /** Starts the periodic (maxInterval) runs and serves a request made before; Loop() in upstream. */
   start(): void {
     if (!this.#stopped) return;
     this.#stopped = false;
@@ -86,8 +108,9 @@ export class BoundedFrequencyRunner {
     queueMicrotask(() => this.#tryRun());
   }
 
-  /** Asks for a run after `ms` (a failed sync retries after syncPeriod), unless one is due sooner. */
+  /** Asks for a run after `ms` (kube-proxy: a failed sync retries after syncPeriod), unless one is due sooner. */
   retryAfter(ms: number): void {
+    if (this.#stopped) return;
     const at = this.#clock.now() + ms;
     if (at >= this.#retryAt) return;
     this.#clock.clearTimeout(this.#retryTimer);
@@ -137,7 +160,10 @@ export class BoundedFrequencyRunner {
     this.#clock.clearTimeout(this.#maxTimer);
     this.#maxTimer = undefined;
     this.#running = this.#fn()
-      .catch((error: unknown) => this.#onError(error))
+      .catch((error: unknown) => {
+        this.#onError(error);
+        if (this.#retryOnError !== undefined) this.retryAfter(this.#retryOnError);
+      })
       .finally(() => {
         this.#runs++;
         this.#running = undefined;

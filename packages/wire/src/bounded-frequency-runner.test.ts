@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../wire/src/testing/fake-clock.js';
 import { BoundedFrequencyRunner } from './bounded-frequency-runner.js';
+import { FakeClock } from './testing/fake-clock.js';
 
 function setup(minIntervalMs = 1000, maxIntervalMs = 30_000) {
   const clock = new FakeClock(0);
@@ -112,13 +112,67 @@ describe('BoundedFrequencyRunner', () => {
     expect(errors).toHaveLength(2);
   });
 
-  it('rejects nonsensical periods with a configuration error', () => {
+  it('with retryOnErrorMs, retries a rejected run that much later (the policy agent after a refused restore)', async () => {
     const clock = new FakeClock(0);
-    expect(() => new BoundedFrequencyRunner(async () => {}, { minIntervalMs: 5000, maxIntervalMs: 1000, clock })).toThrow(
-      /minInterval \(5000 ms\) <= maxInterval \(1000 ms\)/,
+    const errors: unknown[] = [];
+    const times: number[] = [];
+    const runner = new BoundedFrequencyRunner(
+      async () => {
+        times.push(clock.now());
+        if (times.length === 1) throw new Error('refused');
+      },
+      { minIntervalMs: 0, maxIntervalMs: 10_000, clock, retryOnErrorMs: 50, onError: (e) => errors.push(e) },
+    );
+    runner.start();
+    runner.run();
+    await runner.settled();
+    expect(errors).toHaveLength(1);
+    clock.advance(49);
+    await runner.settled();
+    expect(times).toEqual([0]);
+    clock.advance(1);
+    await runner.settled();
+    expect(times).toEqual([0, 50]);
+    // It succeeded: no further retry, only the periodic run.
+    clock.advance(5000);
+    await runner.settled();
+    expect(times).toEqual([0, 50]);
+    runner.stop();
+  });
+
+  it('a request made before start() is served once started; none after stop()', async () => {
+    const clock = new FakeClock(0);
+    let runs = 0;
+    const runner = new BoundedFrequencyRunner(async () => void runs++, { minIntervalMs: 100, maxIntervalMs: 10_000, clock });
+    runner.run();
+    await runner.settled();
+    expect(runs).toBe(0);
+    runner.start();
+    await runner.settled();
+    expect(runs).toBe(1);
+    runner.stop();
+    runner.run();
+    runner.retryAfter(10);
+    clock.advance(20_000);
+    await runner.settled();
+    expect(runs).toBe(1);
+  });
+
+  it('rejects nonsensical periods with a coded error naming the flags', () => {
+    const clock = new FakeClock(0);
+    const flags = { minInterval: '--min-sync-period', maxInterval: '--sync-period' };
+    expect(() => new BoundedFrequencyRunner(async () => {}, { minIntervalMs: 5000, maxIntervalMs: 1000, clock, flags })).toThrow(
+      /minInterval \(5000 ms\) <= maxInterval \(1000 ms\).*fix --min-sync-period \/ --sync-period/,
     );
     expect(() => new BoundedFrequencyRunner(async () => {}, { minIntervalMs: -1, maxIntervalMs: 1000, clock })).toThrowError(
-      expect.objectContaining({ code: 'PODNET_ERR_KUBE_PROXY_CONFIG' }),
+      expect.objectContaining({ code: 'PODNET_ERR_RUNNER_CONFIG' }),
+    );
+    expect(() => new BoundedFrequencyRunner(async () => {}, { minIntervalMs: 0, maxIntervalMs: 0, clock })).toThrow(/maxInterval > 0/);
+    expect(() => new BoundedFrequencyRunner(async () => {}, { minIntervalMs: 0, maxIntervalMs: 10, burstRuns: 0, clock })).toThrow(
+      /burstRuns \(0\)/,
+    );
+    expect(() => new BoundedFrequencyRunner(async () => {}, { minIntervalMs: 0, maxIntervalMs: 10, retryOnErrorMs: -5, clock })).toThrow(
+      /retryOnErrorMs \(-5\)/,
     );
   });
 });
