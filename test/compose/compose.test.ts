@@ -5,8 +5,9 @@
 // networks, and Prometheus (issue 7: every component of every node): the credentials the control
 // plane writes, `promtool check config` on the configuration compose mounts (its /state paths
 // resolved to the state directory), every target of every job answering 200 with Prometheus text
-// from inside the compose network with the configured token and CA, and Debian's real Prometheus
-// on the host scraping them all through the published ports (`up` = 1 for every target).
+// from inside the compose network with the configured token and CA, Debian's real Prometheus on
+// the host scraping them all through the published ports, and the compose prometheus service
+// (an image of that binary, deploy/prometheus-image.sh) scraping them as mounted (`up` = 1 for all).
 // The test's real sockets go to 127.0.0.1 only (published ports); containers are reached by docker.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -15,8 +16,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import type { PrometheusConfig, ScrapeConfig } from '../../packages/cli/src/compose/index.ts';
-import { composeKill } from '../../packages/cli/src/compose/index.ts';
+import {
+  composeArgv,
+  composeKill,
+  findCompose,
+  type PrometheusConfig,
+  readComposeRecord,
+  type ScrapeConfig,
+} from '../../packages/cli/src/compose/index.ts';
 import { KubeClient, type KubeObject } from '../../packages/client/src/index.ts';
 
 /** A Pod or Service as the test writes it. */
@@ -24,7 +31,7 @@ type Obj = KubeObject & { spec?: unknown };
 
 import { ensureDocker } from '../support/docker.ts';
 import { describeInterop } from '../support/interop.ts';
-import { buildTestImage, REPO } from './image.ts';
+import { buildPrometheusImage, buildTestImage, REPO } from './image.ts';
 
 const project = `podnet-smoke-${process.pid}`;
 const stateDir = mkdtempSync(join(tmpdir(), 'podnet-compose-'));
@@ -36,6 +43,7 @@ let client: KubeClient | undefined;
 let nodePortHost = 0;
 let livePort = 0;
 let apiPort = 0;
+let podnetImage = '';
 let up = false;
 
 function portFree(port: number): Promise<boolean> {
@@ -210,6 +218,7 @@ describeInterop('docker compose cluster (deploy/)', { root: true, commands: ['ku
     await timed('docker', () => ensureDocker());
     const image = await timed('image', () => buildTestImage((l) => io.out(l)));
     io.out(`image ${image.tag} (${image.cached ? 'cached' : 'built'}, ${image.files} files)`);
+    podnetImage = image.tag;
     removeLeftovers();
     nodePortHost = await freeRange();
     apiPort = await freePort();
@@ -313,7 +322,7 @@ describeInterop('docker compose cluster (deploy/)', { root: true, commands: ['ku
     }
   });
 
-  it('every target of every job answers 200 with Prometheus text, from the compose network with its token and CA', () => {
+  it('every target of every job answers 200 with Prometheus text, from the compose network with its token and CA', async () => {
     const targets = deployedJobs().flatMap((j) =>
       j.static_configs.flatMap((sc) =>
         sc.targets.map((target) => ({
@@ -326,22 +335,26 @@ describeInterop('docker compose cluster (deploy/)', { root: true, commands: ['ku
       ),
     );
     expect(new Set(targets.map((t) => t.job))).toEqual(new Set(['apiserver', 'control-plane', 'node-agent', 'kube-proxy', 'cni-agent']));
-    const out = execFileSync('docker', ['exec', containerOf('control-plane'), 'node', '-e', SCRAPE_SCRIPT, JSON.stringify(targets)], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    const results = out
-      .split('\n')
-      .filter(Boolean)
-      .map(
-        (l) =>
-          JSON.parse(l) as {
-            job: string;
-            target: string;
-            authed: { status: number; type: string; body: string };
-            anonymousStatus?: number;
-          },
-      );
+    type Result = { job: string; target: string; authed: { status: number; type: string; body: string }; anonymousStatus?: number };
+    const scrape = (): Result[] =>
+      execFileSync('docker', ['exec', containerOf('control-plane'), 'node', '-e', SCRAPE_SCRIPT, JSON.stringify(targets)], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      })
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Result);
+    // A Ready node's kube-proxy (a child the node-agent supervises) may still be starting its
+    // metrics server: scrape again, as Prometheus would, within a bound.
+    let results: Result[] = [];
+    await until(
+      'every target answers 200',
+      async () => {
+        results = scrape();
+        return results.every((r) => r.authed.status === 200) ? true : undefined;
+      },
+      60_000,
+    ).catch(() => undefined);
     expect(results.map((r) => `${r.job} ${r.target}`)).toEqual(targets.map((t) => `${t.job} ${t.target}`));
     for (const r of results) {
       const what = `${r.job} ${r.target}: ${r.authed.status} ${r.authed.type} ${r.authed.body.slice(0, 300)}`;
@@ -425,6 +438,70 @@ describeInterop('docker compose cluster (deploy/)', { root: true, commands: ['ku
       rmSync(dir, { recursive: true, force: true });
     }
   }, 150_000);
+
+  it("the compose prometheus service (this machine's Prometheus as an image, user nobody) scrapes every target as mounted: up == 1", async () => {
+    // The real thing, nothing rewritten: deploy/prometheus/prometheus.yml and the credentials
+    // directory mounted as docker-compose.yml says, the pinned 172.30.0.x targets, TLS verified.
+    const prometheusImage = buildPrometheusImage((l) => io.out(l));
+    const record = readComposeRecord(stateDir);
+    if (!record) throw new Error(`no compose record in ${stateDir}`);
+    const cmd = await findCompose();
+    const promPort = await freePort();
+    const env = {
+      ...process.env,
+      ...record.env,
+      PODNET_IMAGE: podnetImage,
+      PODNET_PROMETHEUS_IMAGE: prometheusImage,
+      PODNET_PROMETHEUS_PORT: String(promPort),
+    };
+    const p = { project, files: record.files, profiles: ['observability'] };
+    const controlPlane = containerOf('control-plane');
+    const targetCount = deployedJobs().reduce((n, j) => n + j.static_configs.reduce((k, sc) => k + sc.targets.length, 0), 0);
+    expect(targetCount).toBe(11);
+    try {
+      const [program, args] = composeArgv(cmd, p, ['up', '-d', 'prometheus']);
+      const started = spawnSync(program, args, { env, encoding: 'utf8', timeout: 300_000 });
+      expect(started.status, started.stdout + started.stderr).toBe(0);
+      // Same configuration: compose did not recreate the control plane to start its dependant.
+      expect(containerOf('control-plane')).toBe(controlPlane);
+      expect(execFileSync('docker', ['inspect', '-f', '{{.Config.User}}', containerOf('prometheus')], { encoding: 'utf8' }).trim()).toBe(
+        '65534:65534',
+      );
+      type Sample = { metric: Record<string, string>; value: [number, string] };
+      let last: Sample[] = [];
+      const up = await timed('prometheus-compose', () =>
+        until(
+          'every target up in the compose Prometheus',
+          async () => {
+            const r = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=up`, { signal: AbortSignal.timeout(3000) });
+            last = ((await r.json()) as { data: { result: Sample[] } }).data.result;
+            return last.length === targetCount && last.every((s) => s.value[1] === '1') ? last : undefined;
+          },
+          120_000,
+        ),
+      ).catch(async (error: Error) => {
+        const targets = await fetch(`http://127.0.0.1:${promPort}/api/v1/targets`)
+          .then((r) => r.text())
+          .catch(() => '');
+        const logs = spawnSync('docker', ['logs', '--tail', '20', containerOf('prometheus')], { encoding: 'utf8' });
+        throw new Error(
+          `${error.message}\nup: ${JSON.stringify(last)}\ntargets: ${targets.slice(0, 3000)}\nlogs: ${logs.stdout}${logs.stderr}`,
+        );
+      });
+      const byJob: Record<string, string[]> = {};
+      for (const s of up) byJob[s.metric.job ?? ''] = [...(byJob[s.metric.job ?? ''] ?? []), s.metric.instance ?? ''].sort();
+      expect(byJob).toEqual({
+        apiserver: ['172.30.0.2:6443'],
+        'control-plane': ['172.30.0.2:8080'],
+        'node-agent': ['172.30.0.11:10250', '172.30.0.12:10250', '172.30.0.13:10250'],
+        'kube-proxy': ['172.30.0.11:10249', '172.30.0.12:10249', '172.30.0.13:10249'],
+        'cni-agent': ['172.30.0.11:9099', '172.30.0.12:9099', '172.30.0.13:9099'],
+      });
+    } finally {
+      const [program, args] = composeArgv(cmd, p, ['rm', '-s', '-f', 'prometheus']);
+      spawnSync(program, args, { env, stdio: 'ignore', timeout: 120_000 });
+    }
+  }, 300_000);
 
   it('a pod on node-1 reaches a Service backed on node-3 by its ClusterIP', async () => {
     await timed('workload', async () => {

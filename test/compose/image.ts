@@ -112,3 +112,18 @@ export function buildTestImage(log: (line: string) => void): BuiltImage {
   }
   return { tag, cached: false, files: prepared.files.length, buildMs: Date.now() - started };
 }
+
+/**
+ * The prometheus service's image made from this machine's Prometheus (deploy/prometheus-image.sh),
+ * tagged by a hash of the script and the binary: prom/prometheus cannot be pulled here.
+ */
+export function buildPrometheusImage(log: (line: string) => void): string {
+  const script = join(REPO, 'deploy/prometheus-image.sh');
+  const binary = execFileSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).trim();
+  const h = createHash('sha256').update(readFileSync(script)).update(readFileSync(binary));
+  const tag = `podnet-prometheus-test:${h.digest('hex').slice(0, 16)}`;
+  if (imageExists(tag)) return tag;
+  log(`building ${tag} with deploy/prometheus-image.sh (docker import of ${binary})`);
+  execFileSync(script, [tag], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return tag;
+}

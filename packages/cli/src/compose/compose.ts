@@ -293,8 +293,9 @@ export async function composeDown(options: ComposeDownOptions, io: Output): Prom
     );
   }
   const cmd = await findCompose();
-  const profiles = record.observability ? ['observability'] : [];
-  const r = await compose(record, downArgv(cmd, { ...record, profiles }), 300_000);
+  // Always with the observability profile: compose leaves a profile's containers (and so the
+  // network) behind otherwise, and they may have been started by hand after `podnet up`.
+  const r = await compose(record, downArgv(cmd, { ...record, profiles: ['observability'] }), 300_000);
   if (r.exitCode !== 0) {
     throw new ComposeError(
       ComposeErrorCodes.START,
