@@ -39,7 +39,7 @@ export interface CniAgentOptions {
   metricsPort?: number;
   /** How often the backend re-checks what it programmed (flannel resyncs; default 10 s). */
   reconcileMs?: number;
-  /** NetworkPolicy periodic sync (restores PODNET-* rules deleted by hand; default 30 s). */
+  /** NetworkPolicy periodic full sync (--netpol-sync-period; repairs PODNET-* rules changed by hand; default 30 s). */
   netpolSyncMs?: number;
   /** NetworkPolicy least time between syncs after a burst (--netpol-min-sync-period; default 100 ms). */
   netpolMinSyncPeriodMs?: number;

@@ -62,3 +62,48 @@ describe('cni-agent --netpol-min-sync-period', () => {
     expect(parseMinSyncPeriod(`${NETPOL_MAX_MIN_SYNC_PERIOD_MS}ms`)).toBe(NETPOL_MAX_MIN_SYNC_PERIOD_MS);
   });
 });
+
+describe('cni-agent --netpol-sync-period', () => {
+  const usageError = (args: string[]): Error => {
+    try {
+      parseArgs([...REQUIRED, ...args]);
+    } catch (error) {
+      expect(error).toMatchObject({ code: CniAgentErrorCodes.USAGE });
+      return error as Error;
+    }
+    throw new Error(`parseArgs accepted ${args.join(' ')}`);
+  };
+
+  it('is absent unless given, and takes Go-style durations (kube-proxy --sync-period)', () => {
+    expect(parseArgs(REQUIRED).netpolSyncPeriodMs).toBeUndefined();
+    for (const [text, ms] of [
+      ['10s', 10_000],
+      ['1.5m', 90_000],
+      ['1h', 3_600_000],
+      ['500', 500],
+    ] as const) {
+      expect(parseArgs([...REQUIRED, '--netpol-sync-period', text]).netpolSyncPeriodMs, text).toBe(ms);
+      expect(parseArgs([...REQUIRED, `--netpol-sync-period=${text}`]).netpolSyncPeriodMs, text).toBe(ms);
+    }
+  });
+
+  it('bounds --netpol-min-sync-period, whichever comes first', () => {
+    const both = parseArgs([...REQUIRED, '--netpol-min-sync-period', '45s', '--netpol-sync-period', '1m']);
+    expect(both).toMatchObject({ netpolMinSyncPeriodMs: 45_000, netpolSyncPeriodMs: 60_000 });
+    expect(usageError(['--netpol-sync-period', '5s', '--netpol-min-sync-period', '6s']).message).toContain(
+      '--netpol-min-sync-period "6s" is longer than the policy agent\'s periodic sync (5s); use 0 to 5s',
+    );
+    expect(parseArgs([...REQUIRED, '--netpol-sync-period', '50ms', '--netpol-min-sync-period', '0']).netpolSyncPeriodMs).toBe(50);
+    expect(usageError(['--netpol-sync-period', '50ms']).message).toContain(
+      'shorter than the default --netpol-min-sync-period (100ms); pass a smaller --netpol-min-sync-period too',
+    );
+  });
+
+  it('refuses 0, what is not a duration and more than a day', () => {
+    for (const text of ['0', 'soon', '-1s', '25h'])
+      expect(usageError(['--netpol-sync-period', text]).message, text).toContain(
+        `--netpol-sync-period "${text}" is not a duration from 1ms to 24h (examples: 10s, 30s, 5m)`,
+      );
+    expect(usageError(['--netpol-sync-period']).message).toContain('--netpol-sync-period needs a value');
+  });
+});

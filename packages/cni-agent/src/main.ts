@@ -32,6 +32,7 @@ async function main(): Promise<void> {
       metricsPort: args.metricsPort,
       reconcileMs: args.reconcileMs,
       ...(args.netpolMinSyncPeriodMs === undefined ? {} : { netpolMinSyncPeriodMs: args.netpolMinSyncPeriodMs }),
+      ...(args.netpolSyncPeriodMs === undefined ? {} : { netpolSyncMs: args.netpolSyncPeriodMs }),
       logger,
     });
   } catch (error) {

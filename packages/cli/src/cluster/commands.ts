@@ -70,19 +70,21 @@ function integer(text: string | undefined, flag: string, command: string, min: n
  * A duration as kube-proxy's --min-sync-period takes it (Go units ms, s, m; a bare number is
  * milliseconds), in whole milliseconds from 0 to maxMs.
  */
-function durationMs(text: string, flag: string, command: string, maxMs: number): number {
+function durationMs(text: string, flag: string, command: string, maxMs: number, minMs = 0): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
   const ms = m ? Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm']) : Number.NaN;
-  if (!(ms >= 0 && ms <= maxMs))
+  if (!(ms >= minMs && ms <= maxMs))
     throw new UsageError(
-      `podnet ${command}: ${flag} must be a duration from 0 to ${maxMs / 1000}s, such as 0, 10ms or 1s (got "${text}")`,
+      `podnet ${command}: ${flag} must be a duration from ${minMs === 0 ? '0' : `${minMs}ms`} to ${maxMs / 1000}s, such as ${minMs === 0 ? '0, 10ms or 1s' : '10s, 30s or 5m'} (got "${text}")`,
       `run \`podnet help ${command.split(' ')[0]}\``,
     );
   return ms;
 }
 
-/** The policy agent's periodic sync (30 s) bounds its least interval (netpol's SyncRunner refuses more). */
+/** The policy agent's periodic sync (30 s, or --netpol-sync-period) bounds its least interval (the sync runner refuses more). */
 const NETPOL_MAX_MIN_SYNC_PERIOD_MS = 30_000;
+/** --netpol-sync-period: at least the default least interval (100 ms), at most a day (the cni-agent's bounds). */
+const NETPOL_SYNC_PERIOD_MS = { min: 100, max: 86_400_000 };
 
 function recordFrom(values: { name?: unknown; 'state-dir'?: unknown }) {
   const name = checkClusterName(String(values.name ?? 'podnet'));
@@ -131,6 +133,7 @@ async function dispatch(command: string, rest: string[], io: Output): Promise<nu
           'node-monitor-grace-period': { type: 'string' },
           'pod-eviction-timeout': { type: 'string' },
           'netpol-min-sync-period': { type: 'string' },
+          'netpol-sync-period': { type: 'string' },
           runtime: { type: 'string', default: 'process' },
         },
         'up',
@@ -142,15 +145,20 @@ async function dispatch(command: string, rest: string[], io: Output): Promise<nu
         throw new UsageError(`podnet up: --backend must be vxlan or host-gw (got "${backend}")`, 'run `podnet help up`');
       if (values.runtime !== 'process' && values.runtime !== 'compose')
         throw new UsageError(`podnet up: --runtime must be process or compose (got "${values.runtime}")`, 'run `podnet help up`');
+      const netpolSyncPeriod = values['netpol-sync-period'] as string | undefined;
+      const netpolSyncPeriodMs =
+        netpolSyncPeriod === undefined
+          ? undefined
+          : durationMs(netpolSyncPeriod, '--netpol-sync-period', 'up', NETPOL_SYNC_PERIOD_MS.max, NETPOL_SYNC_PERIOD_MS.min);
       const netpolMinSyncPeriod = values['netpol-min-sync-period'] as string | undefined;
       const netpolMinSyncPeriodMs =
         netpolMinSyncPeriod === undefined
           ? undefined
-          : durationMs(netpolMinSyncPeriod, '--netpol-min-sync-period', 'up', NETPOL_MAX_MIN_SYNC_PERIOD_MS);
-      if (values.runtime === 'compose' && netpolMinSyncPeriodMs !== undefined)
+          : durationMs(netpolMinSyncPeriod, '--netpol-min-sync-period', 'up', netpolSyncPeriodMs ?? NETPOL_MAX_MIN_SYNC_PERIOD_MS);
+      if (values.runtime === 'compose' && (netpolMinSyncPeriodMs !== undefined || netpolSyncPeriodMs !== undefined))
         // deploy/docker-compose.yml fixes each node's command line; process mode builds it here.
         throw new UsageError(
-          "podnet up: --netpol-min-sync-period works with --runtime process only (the compose file sets the nodes' commands)",
+          "podnet up: --netpol-min-sync-period and --netpol-sync-period work with --runtime process only (the compose file sets the nodes' commands)",
           'drop it, or run without --runtime compose',
         );
       if (values.runtime === 'compose') {
@@ -206,6 +214,7 @@ async function dispatch(command: string, rest: string[], io: Output): Promise<nu
             ? {}
             : { podEvictionTimeoutMs: integer(values['pod-eviction-timeout'] as string, '--pod-eviction-timeout', 'up', 0, 3600) * 1000 }),
           ...(netpolMinSyncPeriodMs === undefined ? {} : { netpolMinSyncPeriodMs }),
+          ...(netpolSyncPeriodMs === undefined ? {} : { netpolSyncPeriodMs }),
         },
         io,
       );

@@ -17,7 +17,7 @@ export const CLUSTER_COMMANDS_SUMMARY = `  up [--nodes N] [--backend vxlan|host-
 export const UP_HELP = `Usage: podnet up [--nodes N] [--backend vxlan|host-gw] [--name NAME] [--demo] [--state-dir DIR]
                  [--api-port 6443] [--transport-prefix 127.0.1] [--timeout S]
                  [--node-monitor-grace-period S] [--pod-eviction-timeout S]
-                 [--netpol-min-sync-period DURATION] [--runtime process|compose]
+                 [--netpol-min-sync-period DURATION] [--netpol-sync-period DURATION] [--runtime process|compose]
 
 Starts a cluster of local processes: the control plane (API server + controllers) on
 127.0.0.1:6443, and N nodes (default 3). Node N is a node-agent (the kubelet) that runs its
@@ -35,6 +35,8 @@ a dead node goes NotReady and loses its pods.
 --netpol-min-sync-period (default 100ms; 0 to 30s, as kube-proxy's --min-sync-period: 0, 10ms,
 1s) is the least time between two NetworkPolicy syncs of each node's cni-agent after a burst of
 changes: lower lands a policy change sooner, at more CPU under churn (process runtime only).
+--netpol-sync-period (default 30s; 100ms to 24h, as kube-proxy's --sync-period) is how often each
+cni-agent rewrites every NetworkPolicy chain, putting back rules changed by hand (process runtime only).
 --runtime compose runs the cluster as containers instead (deploy/docker-compose.yml through
 docker compose or docker-compose: node N at 172.30.0.(10+N), API server, live page and the
 NodePorts 30080-30089 published on 127.0.0.1); stop it with \`podnet down --runtime compose\`.`;

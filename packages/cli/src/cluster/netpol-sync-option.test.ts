@@ -1,4 +1,5 @@
-// `podnet up --netpol-min-sync-period DURATION`: validated as kube-proxy's --min-sync-period is
+// `podnet up --netpol-min-sync-period DURATION` and `--netpol-sync-period DURATION`: validated as
+// kube-proxy's --min-sync-period / --sync-period are
 // (exit 2 with the flag and the bad value named, nothing started), and passed to every node's
 // cni-agent through the node-agent's --cni-agent-command. (The cni-agent side, that the policy
 // agent runs with it: packages/cni-agent/src/netpol/policy-host.test.ts; a real cluster started
@@ -37,7 +38,7 @@ describe('podnet up --netpol-min-sync-period', () => {
   it('is refused with --runtime compose, whose node commands the compose file fixes', async () => {
     const r = await podnet('up', '--runtime', 'compose', '--netpol-min-sync-period', '10ms');
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain('--netpol-min-sync-period works with --runtime process only');
+    expect(r.stderr).toContain('--netpol-min-sync-period and --netpol-sync-period work with --runtime process only');
   });
 
   it('is documented in podnet help up', async () => {
@@ -82,5 +83,41 @@ describe('podnet up --netpol-min-sync-period', () => {
         flag,
       ]);
     }
+  });
+});
+
+describe('podnet up --netpol-sync-period', () => {
+  it('refuses a bad period (or a least interval longer than it) with exit status 2 and starts nothing', async () => {
+    for (const [args, message] of [
+      [['--netpol-sync-period=0'], '--netpol-sync-period must be a duration from 100ms to 86400s, such as 10s, 30s or 5m (got "0")'],
+      [['--netpol-sync-period=soon'], '--netpol-sync-period must be a duration from 100ms to 86400s'],
+      [
+        ['--netpol-sync-period=5s', '--netpol-min-sync-period=6s'],
+        '--netpol-min-sync-period must be a duration from 0 to 5s, such as 0, 10ms or 1s (got "6s")',
+      ],
+    ] as const) {
+      const r = await podnet('up', ...args, '--name', 'np-option');
+      expect(r.exitCode, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toContain(`podnet up: ${message}`);
+      expect(r.stdout, args.join(' ')).not.toContain('creating cluster');
+    }
+    const compose = await podnet('up', '--runtime', 'compose', '--netpol-sync-period', '10s');
+    expect(compose.exitCode).toBe(2);
+    expect(compose.stderr).toContain('--netpol-sync-period work with --runtime process only');
+  });
+
+  it('is documented in podnet help up and reaches the cni-agent command, alone or with the least interval', async () => {
+    expect((await podnet('help', 'up')).stdout).toMatch(
+      /\[--netpol-sync-period DURATION\][\s\S]*--netpol-sync-period \(default 30s; 100ms to 24h/,
+    );
+    const [node] = nodePlan(1, '127.0.9');
+    const o = { kubeconfig: '/k', dataDir: '/d', controlSocket: '/s', backend: 'vxlan' };
+    expect(words(cniAgentCommand(node as never, { ...o, netpolSyncPeriodMs: 45_000 }) as string).slice(-2)).toEqual([
+      '--netpol-sync-period',
+      '45000ms',
+    ]);
+    expect(
+      words(cniAgentCommand(node as never, { ...o, netpolMinSyncPeriodMs: 0, netpolSyncPeriodMs: 10_000 }) as string).slice(-4),
+    ).toEqual(['--netpol-min-sync-period', '0ms', '--netpol-sync-period', '10000ms']);
   });
 });

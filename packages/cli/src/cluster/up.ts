@@ -41,6 +41,8 @@ export interface UpOptions {
   podEvictionTimeoutMs?: number;
   /** Each cni-agent's NetworkPolicy least sync interval (--netpol-min-sync-period; default netpol's 100 ms). */
   netpolMinSyncPeriodMs?: number;
+  /** Each cni-agent's NetworkPolicy periodic full sync (--netpol-sync-period; default netpol's 30 s). */
+  netpolSyncPeriodMs?: number;
 }
 
 /**
@@ -56,16 +58,23 @@ function quote(word: string): string {
 
 /**
  * The cni-agent command line the node-agent supervises when `podnet up` has cni-agent flags to
- * pass (--netpol-min-sync-period): the node-agent's own default command (node-agent main.ts:
+ * pass (--netpol-min-sync-period, --netpol-sync-period): the node-agent's own default command (node-agent main.ts:
  * its kubeconfig, transport address, node IP, DATA_DIR/cni-agent, control socket, backend) plus
  * those flags, handed over as --cni-agent-command, as kube-proxy's is with --kube-proxy-command.
  * Undefined when there is nothing to add, so the node-agent's default stays the one path.
  */
 export function cniAgentCommand(
   n: Pick<NodeRecord, 'name' | 'nodeIp' | 'transportAddress'>,
-  o: { kubeconfig: string; dataDir: string; controlSocket: string; backend: string; netpolMinSyncPeriodMs?: number },
+  o: {
+    kubeconfig: string;
+    dataDir: string;
+    controlSocket: string;
+    backend: string;
+    netpolMinSyncPeriodMs?: number;
+    netpolSyncPeriodMs?: number;
+  },
 ): string | undefined {
-  if (o.netpolMinSyncPeriodMs === undefined) return undefined;
+  if (o.netpolMinSyncPeriodMs === undefined && o.netpolSyncPeriodMs === undefined) return undefined;
   return [
     process.execPath,
     join(REPO_ROOT, 'packages/cni-agent/dist/main.js'),
@@ -83,8 +92,8 @@ export function cniAgentCommand(
     o.controlSocket,
     '--backend',
     o.backend,
-    '--netpol-min-sync-period',
-    `${o.netpolMinSyncPeriodMs}ms`,
+    ...(o.netpolMinSyncPeriodMs === undefined ? [] : ['--netpol-min-sync-period', `${o.netpolMinSyncPeriodMs}ms`]),
+    ...(o.netpolSyncPeriodMs === undefined ? [] : ['--netpol-sync-period', `${o.netpolSyncPeriodMs}ms`]),
   ]
     .map(quote)
     .join(' ');
@@ -239,6 +248,7 @@ export async function up(options: UpOptions, io: Output): Promise<number> {
         controlSocket,
         backend: options.backend,
         ...(options.netpolMinSyncPeriodMs === undefined ? {} : { netpolMinSyncPeriodMs: options.netpolMinSyncPeriodMs }),
+        ...(options.netpolSyncPeriodMs === undefined ? {} : { netpolSyncPeriodMs: options.netpolSyncPeriodMs }),
       });
       const pid = spawnDetached(
         [

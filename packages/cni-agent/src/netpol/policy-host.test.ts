@@ -1,6 +1,6 @@
-// The policy agent a cni-agent process hosts runs with the --netpol-min-sync-period it was given
-// (what `podnet up --netpol-min-sync-period` passes to every node), and says so once enforcing;
-// without the flag it runs with netpol's defaults (100 ms least interval, 30 s periodic sync).
+// The policy agent a cni-agent process hosts runs with the --netpol-min-sync-period and
+// --netpol-sync-period it was given (what `podnet up` passes to every node), and says so once
+// enforcing; without the flags it runs with netpol's defaults (100 ms least interval, 30 s periodic sync).
 // A real cni-agent process against the real API server process; with a 0 least interval a policy
 // created through the API is in its netfilter table (iptables-save over the control socket).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -47,7 +47,7 @@ beforeAll(async () => {
       node: 'ms-node-1',
       transportAddress: '127.0.1.7',
       nodeIp: '172.18.0.2',
-      extraArgs: ['--netpol-min-sync-period', '0'],
+      extraArgs: ['--netpol-min-sync-period', '0', '--netpol-sync-period', '45s'],
     }),
     await startAgentProcess({ ...common, node: 'ms-node-2', transportAddress: '127.0.1.8', nodeIp: '172.18.0.3' }),
   );
@@ -60,10 +60,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('cni-agent --netpol-min-sync-period', () => {
-  it('reaches the policy agent: it enforces with the period given, or with the defaults', async () => {
+describe('cni-agent --netpol-min-sync-period and --netpol-sync-period', () => {
+  it('reach the policy agent: it enforces with the periods given, or with the defaults', async () => {
     await waitFor('both agents enforcing', async () => agents.every((a) => enforcingLine(a) !== undefined));
-    expect(enforcingLine(agents[0] as AgentProcess)).toMatchObject({ minSyncPeriodMs: 0, syncPeriodMs: 30_000, component: 'cni-agent' });
+    expect(enforcingLine(agents[0] as AgentProcess)).toMatchObject({ minSyncPeriodMs: 0, syncPeriodMs: 45_000, component: 'cni-agent' });
     expect(enforcingLine(agents[1] as AgentProcess)).toMatchObject({ minSyncPeriodMs: 100, syncPeriodMs: 30_000 });
   });
 
