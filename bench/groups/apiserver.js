@@ -12,7 +12,7 @@
 //     reference the same server with --fsync false (what durability costs).
 // Goal (issue 5): p99 write-to-delivery delay < 50 ms with 100 watchers and 10,000 updates.
 // fanOut and startServer are exported for ad-hoc runs (e.g. with --cpu-prof in nodeArgs).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import os, { tmpdir } from 'node:os';
@@ -98,10 +98,27 @@ async function pool(total, inFlight, fn) {
   );
 }
 
-/** CPU time (ms) a process has run so far, from /proc/<pid>/schedstat (ns on CPU; Linux). */
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** CPU time (ms) a whole process (every thread: the libuv pool's fdatasync, GC helpers) has used, from /proc/<pid>/stat. */
 function cpuMsOf(pid) {
   try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th (proc(5)).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Time (ms) the process's main thread has spent runnable but waiting for a CPU (the second
+ * field of /proc/<pid>/schedstat, sched-stats.rst): CPU starvation by everything else running.
+ */
+function runWaitMsOf(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
   } catch {
     return Number.NaN;
   }
@@ -163,6 +180,8 @@ export async function fanOut(server, { watchers, updates, binary, ratePerSecond,
   await serverLoopDelay(server);
   const load = [os.loadavg()[0]];
   const serverCpu0 = cpuMsOf(server.pid);
+  const serverWait0 = runWaitMsOf(server.pid);
+  const watcherWait0 = runWaitMsOf(child.pid);
   const writerCpu0 = process.cpuUsage();
   child.stdin.write('go\n');
   const start = now();
@@ -189,6 +208,8 @@ export async function fanOut(server, { watchers, updates, binary, ratePerSecond,
   acks.sort();
   const r = JSON.parse(await nextLine());
   const serverCpuMs = cpuMsOf(server.pid) - serverCpu0;
+  const serverWaitMs = runWaitMsOf(server.pid) - serverWait0;
+  const watcherWaitMs = runWaitMsOf(child.pid) - watcherWait0;
   const writer = process.cpuUsage(writerCpu0);
   const loop = await serverLoopDelay(server);
   load.push(os.loadavg()[0]);
@@ -212,6 +233,9 @@ export async function fanOut(server, { watchers, updates, binary, ratePerSecond,
     writerCores: (writer.user + writer.system) / 1e6 / wallS,
     serverCpuUsPerEvent: (serverCpuMs * 1000) / r.received,
     watcherCpuUsPerEvent: (r.cpuMs * 1000) / r.received,
+    // Main-thread run-queue wait per second of the run (ms/s): how much the machine starved it.
+    serverRunWaitMsPerS: serverWaitMs / wallS,
+    watcherRunWaitMsPerS: watcherWaitMs / wallS,
     serverLoopP99Ms: loop.p99Ms,
     serverLoopMaxMs: loop.maxMs,
     watcherLoopP99Ms: r.loopP99Ms,
@@ -242,7 +266,7 @@ async function withServer(extra, fn) {
 
 const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const describeRun = (label, x) =>
-  `${label}: ${fmt(x.eventsPerSecond, 0)} events/s delivered (writes acknowledged at ${fmt(x.writesPerSecond, 0)}/s), p50 ${fmt(x.p50)} ms, p99 ${fmt(x.p99)} ms, max ${fmt(x.max)} ms (the write's own PATCH→200 latency: p50 ${fmt(x.ackP50)} ms, p99 ${fmt(x.ackP99)} ms); CPU in cores: server ${fmt(x.serverCores, 2)}, watcher process ${fmt(x.watcherCores, 2)}, writer ${fmt(x.writerCores, 2)} (server ${fmt(x.serverCpuUsPerEvent, 1)} µs and watchers ${fmt(x.watcherCpuUsPerEvent, 1)} µs per delivered event); event-loop delay p99/max: server ${fmt(x.serverLoopP99Ms)}/${fmt(x.serverLoopMaxMs)} ms, watchers ${fmt(x.watcherLoopP99Ms)}/${fmt(x.watcherLoopMaxMs)} ms; load average (1 min, highest seen) ${fmt(x.load1, 2)}.`;
+  `${label}: ${fmt(x.eventsPerSecond, 0)} events/s delivered (writes acknowledged at ${fmt(x.writesPerSecond, 0)}/s), p50 ${fmt(x.p50)} ms, p99 ${fmt(x.p99)} ms, max ${fmt(x.max)} ms (the write's own PATCH→200 latency: p50 ${fmt(x.ackP50)} ms, p99 ${fmt(x.ackP99)} ms); CPU in cores: server ${fmt(x.serverCores, 2)}, watcher process ${fmt(x.watcherCores, 2)}, writer ${fmt(x.writerCores, 2)} (server ${fmt(x.serverCpuUsPerEvent, 1)} µs and watchers ${fmt(x.watcherCpuUsPerEvent, 1)} µs per delivered event); event-loop delay p99/max (sampled every 10 ms, so 10 ms is no delay): server ${fmt(x.serverLoopP99Ms)}/${fmt(x.serverLoopMaxMs)} ms, watchers ${fmt(x.watcherLoopP99Ms)}/${fmt(x.watcherLoopMaxMs)} ms; main threads waiting for a CPU: server ${fmt(x.serverRunWaitMsPerS)} ms/s, watchers ${fmt(x.watcherRunWaitMsPerS)} ms/s; load average (1 min, highest seen) ${fmt(x.load1, 2)}.`;
 
 export async function run({ smoke, budgetMs = 150_000 }) {
   const watchers = smoke ? 5 : 100;
@@ -378,7 +402,7 @@ export async function run({ smoke, budgetMs = 150_000 }) {
   );
   const notes = [
     `Each figure is the median of ${repetitions} repetition(s) (up to 3, as many as the time budget allows; 1 in smoke), [min–max] their spread. Delays run from the moment the writer sends the PATCH to the moment a watcher has decoded the event: the HTTPS request, validation, the WAL fdatasync and the fan-out; the paced figures' reference is the write's own PATCH→200 latency, which every delivery includes.`,
-    "Paced runs are open loop (update i leaves at start + i/rate, at most 16 in flight). Three processes share the cores: the server, the watcher process (100 watchers on one event loop, where a cluster gives each component its own) and the writer. CPU is each process's time on CPU over the run (/proc/<pid>/schedstat, process.cpuUsage), in cores; event-loop delay from monitorEventLoopDelay (the server's through its /metrics). A load average above the core count means other work on the machine competed for the CPU: tail delays then measure the scheduler more than podnet.",
+    "Paced runs are open loop (update i leaves at start + i/rate, at most 16 in flight). Three processes share the cores: the server, the watcher process (100 watchers on one event loop, where a cluster gives each component its own) and the writer. CPU is each process's time on CPU over the run, all threads (/proc/<pid>/stat, process.cpuUsage), in cores; run-queue wait is the time a main thread was ready but got no CPU (/proc/<pid>/schedstat); event-loop delay from monitorEventLoopDelay (the server's through its /metrics). A load average above the core count means other work on the machine competed for the CPU: tail delays then measure the scheduler more than podnet.",
     'Saturated delays grow with the backlog of the single watcher process: they show throughput limits, not the latency a component sees.',
   ];
   const last = (list) => list[list.length - 1];
