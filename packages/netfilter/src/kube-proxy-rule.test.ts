@@ -185,6 +185,25 @@ describe('kube-proxy fast path of iptables-restore', () => {
     );
   });
 
+  it('reads lines in place among lines with tabs, carriage returns, blanks to trim and escapes', () => {
+    const lines = readFileSync(join(fixtures, 'clusterip.rules'), 'utf8').trimEnd().split('\n');
+    const plain = new Netfilter();
+    plain.restore(`${lines.join('\n')}\n`);
+    // The same rules, every third one written so that the tokenizer has work to do.
+    const messy = lines.map((l, i) => {
+      if (!l.startsWith('-A ') || i % 3 !== 0) return l;
+      if (i % 4 === 0) return `${l.replace(' -j ', '\t-j ')}`;
+      if (i % 4 === 1) return `${l}\r`;
+      if (i % 4 === 2) return `  ${l}  `;
+      // Inside quotes a backslash makes the next character literal: the same comment.
+      return l.replace('--comment "', '--comment "\\');
+    });
+    expect(messy.filter((l, i) => l !== lines[i]).length).toBeGreaterThan(5);
+    const nf = new Netfilter();
+    nf.restore(`${messy.join('\n')}\n`);
+    expect(nf.save()).toBe(plain.save());
+  });
+
   it('a jump to a chain deleted since the last jump there is refused as the general parser refuses it', () => {
     const input = [
       '*nat',

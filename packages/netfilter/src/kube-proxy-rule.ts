@@ -81,18 +81,67 @@ function add(info: ModuleInfo<MatchModule>, first: OptionEntry | undefined, valu
 
 // A line is only read here when it holds none of the characters that make the tokenizer do more
 // than split on single spaces: tabs, carriage returns, backslashes (escapes inside quotes), NULs
-// (matchInstance keys). Double quotes are allowed around one comment only.
-const hasSpecial = (line: string): boolean =>
-  line.indexOf('\t') >= 0 || line.indexOf('\r') >= 0 || line.indexOf('\\') >= 0 || line.indexOf('\0') >= 0;
+// (matchInstance keys). Double quotes are allowed around one comment only. The restore reads its
+// lines in place, in order, so the next of each character after a line is remembered (one scan of
+// the whole input per character, not one per line).
+let specialsOf = '';
+/** Where the positions below were searched from: valid for lines at or after it. */
+let specialsFrom = 0;
+const nextSpecial = [-1, -1, -1, -1];
+const SPECIALS = ['\t', '\r', '\\', '\0'];
+
+function hasSpecial(text: string, from: number, to: number): boolean {
+  if (text !== specialsOf || from < specialsFrom) {
+    specialsOf = text;
+    for (let k = 0; k < 4; k++) nextSpecial[k] = text.indexOf(SPECIALS[k] as string, from);
+  }
+  specialsFrom = from;
+  for (let k = 0; k < 4; k++) {
+    let at = nextSpecial[k] as number;
+    if (at >= 0 && at < from) {
+      at = text.indexOf(SPECIALS[k] as string, from);
+      nextSpecial[k] = at;
+    }
+    if (at >= 0 && at < to) return true;
+  }
+  return false;
+}
 
 /**
  * The rule whose words start at `line[start]` (after `-A CHAIN `), or undefined when the line is
  * not in the shapes read here or anything in it is wrong (the general parser then reads it).
  */
 export function parseKubeProxyRule(line: string, start: number, lookup: ChainLookup, intern: InternTable): Rule | undefined {
-  if (hasSpecial(line)) return undefined;
+  if (line.indexOf('\t') >= 0 || line.indexOf('\r') >= 0 || line.indexOf('\\') >= 0 || line.indexOf('\0') >= 0) return undefined;
+  return parseOrDecline(line, 0, start, line.length, lookup, intern);
+}
+
+/**
+ * parseKubeProxyRule on the line [lineStart, lineEnd) of the whole input, read in place; the
+ * restore calls it on its lines in order (so the special characters are found in one pass).
+ */
+export function parseKubeProxyRuleInPlace(
+  input: string,
+  lineStart: number,
+  start: number,
+  lineEnd: number,
+  lookup: ChainLookup,
+  intern: InternTable,
+): Rule | undefined {
+  if (hasSpecial(input, lineStart, lineEnd)) return undefined;
+  return parseOrDecline(input, lineStart, start, lineEnd, lookup, intern);
+}
+
+function parseOrDecline(
+  text: string,
+  lineStart: number,
+  start: number,
+  lineEnd: number,
+  lookup: ChainLookup,
+  intern: InternTable,
+): Rule | undefined {
   try {
-    return parseShapes(line, start, lookup, intern);
+    return parseShapes(text, lineStart, start, lineEnd, lookup, intern);
   } catch (error) {
     if (error instanceof RuleError) return undefined;
     throw error;
@@ -112,7 +161,7 @@ let quote = -1;
 function next(): boolean {
   if (pos >= n) return false;
   const sp = line.indexOf(' ', pos);
-  end = sp < 0 ? n : sp;
+  end = sp < 0 || sp > n ? n : sp;
   return end > pos && (quote < pos || quote >= end);
 }
 /** Whether the word is `literal`, compared by character codes (inlined; no builtin call per word). */
@@ -171,16 +220,26 @@ function skip(): void {
   pos = end + 1;
 }
 
-function parseShapes(text: string, start: number, lookup: ChainLookup, intern: InternTable): Rule | undefined {
+function parseShapes(
+  text: string,
+  lineStart: number,
+  start: number,
+  lineEnd: number,
+  lookup: ChainLookup,
+  intern: InternTable,
+): Rule | undefined {
   line = text;
-  n = text.length;
+  n = lineEnd;
   pos = start;
   // At most one quoted run, and only as a comment's value (checked when the comment is read).
-  quote = text.indexOf('"');
+  quote = text.indexOf('"', lineStart);
+  if (quote >= lineEnd) quote = -1;
   let quoteRead = quote < 0;
   if (quote >= 0) {
     const close = text.indexOf('"', quote + 1);
-    if (quote < start || close < 0 || text.indexOf('"', close + 1) >= 0) return undefined;
+    if (quote < start || close < 0 || close >= lineEnd) return undefined;
+    const third = text.indexOf('"', close + 1);
+    if (third >= 0 && third < lineEnd) return undefined;
   }
   const rule = newRule();
   let protocol = 0;
@@ -495,6 +554,8 @@ let recentLookup: ChainLookup | undefined;
 /** Drops what the caches hold (the restore that filled them is over), so its tables can be collected. */
 export function forgetRecentKubeProxyRules(): void {
   forgetRecent(undefined);
+  specialsOf = '';
+  specialsFrom = 0;
   recentJump = undefined;
   recentLookup = undefined;
   line = '';

@@ -8,7 +8,7 @@
 // podnet applies the whole input or nothing: the real iptables-restore commits table by table, so
 // a failure in a later table leaves earlier tables committed. Errors name the line and the word.
 import { IptablesError, RuleError } from './errors.js';
-import { forgetRecentKubeProxyRules, parseKubeProxyRule } from './kube-proxy-rule.js';
+import { forgetRecentKubeProxyRules, parseKubeProxyRule, parseKubeProxyRuleInPlace } from './kube-proxy-rule.js';
 import type { MatchInstance, Rule, TableName } from './rule.js';
 import { TABLE_NAMES } from './rule.js';
 import { type ChainLookup, type InternTable, newInternTable, parseRuleWords } from './rule-parser.js';
@@ -169,6 +169,21 @@ function restoreInput(
   while (pos < length) {
     lineNo++;
     const eol = input.indexOf('\n', pos);
+    const lineEnd = eol < 0 ? length : eol;
+    // `-A CHAIN ...` with nothing to trim is read where it stands in the input (no line string).
+    if (table !== undefined && lineEnd - pos > 3 && input.charCodeAt(lineEnd - 1) > 32) {
+      let appended = false;
+      try {
+        appended = appendedFast(table, input, pos, lineEnd, lineNo, lookup, intern);
+      } catch (error) {
+        throw toIptablesError(error, lineNo);
+      }
+      if (appended) {
+        rules++;
+        pos = lineEnd + 1;
+        continue;
+      }
+    }
     const raw = eol < 0 ? input.slice(pos) : input.slice(pos, eol);
     pos = eol < 0 ? length : eol + 1;
     // Trim only when needed: a 300,000-line restore should not copy every line.
@@ -229,7 +244,7 @@ function restoreInput(
         }
         continue;
       }
-      if (appendedFast(table, text, lineNo, lookup, intern)) {
+      if (appendedFast(table, text, 0, text.length, lineNo, lookup, intern)) {
         rules++;
         continue;
       }
@@ -267,16 +282,34 @@ function restoreInput(
  * tokenizer. False for any other line, which takes the general path (and gets its errors there);
  * the general path reaches the same rule, so the choice never changes the result.
  */
-function appendedFast(table: Table, text: string, lineNo: number, lookup: ChainLookup, intern: InternTable): boolean {
+function appendedFast(
+  table: Table,
+  input: string,
+  from: number,
+  to: number,
+  lineNo: number,
+  lookup: ChainLookup,
+  intern: InternTable,
+): boolean {
   // "-A " and a chain name that applyCommand would take (not an option: no leading '-').
-  if (text.charCodeAt(0) !== 45 || text.charCodeAt(1) !== 65 || text.charCodeAt(2) !== 32 || text.charCodeAt(3) === 45) return false;
-  const space = text.indexOf(' ', 3);
-  if (space <= 3) return false;
-  const rule = parseKubeProxyRule(text, space + 1, lookup, intern);
+  if (
+    input.charCodeAt(from) !== 45 ||
+    input.charCodeAt(from + 1) !== 65 ||
+    input.charCodeAt(from + 2) !== 32 ||
+    input.charCodeAt(from + 3) === 45
+  )
+    return false;
+  const space = input.indexOf(' ', from + 3);
+  if (space <= from + 3 || space >= to) return false;
+  // The whole input (read in place) or one line cut out of it (one that needed trimming).
+  const rule =
+    from === 0 && to === input.length
+      ? parseKubeProxyRule(input, space + 1, lookup, intern)
+      : parseKubeProxyRuleInPlace(input, from, space + 1, to, lookup, intern);
   if (rule === undefined) return false;
   rule.line = lineNo;
   // As applyCommand: the rule is parsed before the chain is looked up.
-  table.append(text.slice(3, space), rule);
+  table.append(input.slice(from + 3, space), rule);
   return true;
 }
 
