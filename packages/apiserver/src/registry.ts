@@ -27,7 +27,16 @@ import {
   validateUpdate,
 } from '@podnet/api';
 import { AllocationError, type ServiceAllocators } from './allocators.js';
-import { unknownFields } from './fields.js';
+import {
+  type FieldValidation,
+  fieldValidationOf,
+  goValueString,
+  outsideUnknown,
+  strictBodyMessage,
+  strictErrors,
+  strictPatchError,
+  unknownFields,
+} from './fields.js';
 import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound } from './status.js';
 import type { KubeObject, Store } from './store/store.js';
 
@@ -44,6 +53,8 @@ const HAS_STATUS = new Set(['Pod', 'Service', 'Node', 'Namespace', 'Deployment',
 export interface WriteOptions {
   fieldValidation?: string;
   dryRun?: boolean;
+  /** The paths of the keys the JSON request body repeats (fields.ts duplicateFields), read when checked. */
+  duplicateFields?: () => string[];
 }
 
 export interface WriteResult {
@@ -145,7 +156,14 @@ export class Registry {
     return { items, resourceVersion: rv };
   }
 
-  private checkBody(info: ResourceInfo, ns: string, body: unknown, opts: WriteOptions): { o: Obj; warnings: string[] } {
+  private checkBody(
+    info: ResourceInfo,
+    ns: string,
+    body: unknown,
+    opts: WriteOptions,
+    options: 'CreateOptions' | 'UpdateOptions',
+  ): { o: Obj; warnings: string[] } {
+    const mode = fieldValidationOf(opts.fieldValidation, options);
     if (!isObj(body)) throw badRequest(`the request body must be a ${info.kind} object (a JSON or YAML mapping)`);
     const o = structuredClone(body) as Obj;
     const expectedApiVersion = info.group ? `${info.group}/${info.version}` : info.version;
@@ -165,19 +183,12 @@ export class Registry {
       }
       o.metadata.namespace = ns;
     } else delete o.metadata.namespace;
-    const warnings: string[] = [];
-    const mode = opts.fieldValidation ?? 'Warn';
-    const unknown = unknownFields(info.kind, o);
-    if (unknown.length > 0) {
-      if (mode === 'Strict') throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
-      if (mode !== 'Ignore') for (const f of unknown) warnings.push(`unknown field "${f}"`);
-      // As the real server, which decodes into typed structs, unknown fields are not stored.
-      for (const f of unknown) {
-        if (f.startsWith('metadata.')) delete o.metadata[f.slice('metadata.'.length)];
-        else delete o[f];
-      }
-    }
-    return { o, warnings };
+    // As the real server, which decodes into typed structs, unknown fields are never stored.
+    const unknown = unknownFields(info.kind, o, true);
+    if (mode === 'Ignore') return { o, warnings: [] };
+    const errors = strictErrors(outsideUnknown(opts.duplicateFields?.() ?? [], unknown), unknown);
+    if (mode === 'Strict' && errors.length > 0) throw badRequest(strictBodyMessage(info.kind, info.version, errors));
+    return { o, warnings: errors };
   }
 
   private validateOrThrow(info: ResourceInfo, name: string, errs: FieldError[]): void {
@@ -185,7 +196,7 @@ export class Registry {
   }
 
   async create(info: ResourceInfo, ns: string, body: unknown, opts: WriteOptions = {}): Promise<WriteResult> {
-    const { o, warnings } = this.checkBody(info, ns, body, opts);
+    const { o, warnings } = this.checkBody(info, ns, body, opts, 'CreateOptions');
     const meta = o.metadata;
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomSuffix()}`;
     for (const k of ['resourceVersion', 'uid', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'selfLink']) delete meta[k];
@@ -241,7 +252,7 @@ export class Registry {
     const key = resourceKey(info);
     const prev = this.store.get(key, ns, name);
     if (!prev) throw notFound(info.resource, info.group, name);
-    const { o, warnings } = this.checkBody(info, ns, body, opts);
+    const { o, warnings } = this.checkBody(info, ns, body, opts, 'UpdateOptions');
     if (o.metadata.name !== undefined && o.metadata.name !== name) {
       throw badRequest(`the name of the object (${String(o.metadata.name)}) does not match the name on the URL (${name})`);
     }
@@ -320,12 +331,18 @@ export class Registry {
   ): Promise<WriteResult & { created?: boolean }> {
     const key = resourceKey(info);
     const prev = this.store.get(key, ns, name);
+    const mode = fieldValidationOf(opts.fieldValidation, 'PatchOptions');
     if (type === 'apply') {
       // Server-side apply, simplified: create when absent, else merge (RFC 7386) the applied
       // configuration into the live object. Field ownership (managedFields) is not tracked.
       if (!isObj(patch)) throw badRequest('an apply patch must be a YAML or JSON object');
       if (!prev) {
-        const r = await this.create(info, ns, { ...patch, metadata: { ...(patch.metadata ?? {}), name } }, opts);
+        const r = await this.create(
+          info,
+          ns,
+          { ...patch, metadata: { ...(patch.metadata ?? {}), name } },
+          { ...opts, fieldValidation: mode },
+        );
         return { ...r, created: true };
       }
     }
@@ -352,7 +369,25 @@ export class Registry {
     // A patch that does not name a resourceVersion applies to the live object (no conflict).
     const patchNamesRv = isObj(patch) && isObj(patch.metadata) && patch.metadata.resourceVersion !== undefined;
     if (isObj(pm) && !patchNamesRv) pm.resourceVersion = prev.metadata.resourceVersion;
-    return this.update(info, ns, name, patched, { ...opts, fieldValidation: opts.fieldValidation ?? 'Ignore' });
+    const warnings = this.checkPatched(info, type, patch, patched, mode, opts);
+    const r = await this.update(info, ns, name, patched, { ...opts, fieldValidation: 'Ignore' });
+    return { ...r, warnings: [...warnings, ...r.warnings] };
+  }
+
+  /**
+   * The unknown fields of the patched object and the duplicate keys of the patch itself
+   * (handlers/patch.go: the patch bytes are read with UnmarshalStrict, the result decoded
+   * strictly): under Strict a 422 on `patch`, under Warn the warnings.
+   */
+  private checkPatched(info: ResourceInfo, type: PatchType, patch: unknown, patched: Obj, mode: FieldValidation, opts: WriteOptions) {
+    if (mode === 'Ignore') return [];
+    // A JSON patch's duplicate keys are in its operations, which podnet does not decode strictly.
+    const duplicates = type === 'json' ? [] : (opts.duplicateFields?.() ?? []);
+    const errors = strictErrors(duplicates, unknownFields(info.kind, patched));
+    if (mode === 'Strict' && errors.length > 0) {
+      throw strictPatchError(type === 'strategic' ? goValueString(patch) : JSON.stringify(patched), errors);
+    }
+    return errors;
   }
 
   /** A pod bound to a node stays until its kubelet confirms the deletion (grace 0). */

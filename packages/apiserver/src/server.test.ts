@@ -132,7 +132,7 @@ describe('security, limits and bad input', () => {
     const body = { ...pod('fv'), extra: 1 };
     const strict = await call('POST', '/api/v1/namespaces/default/pods?fieldValidation=Strict', body);
     expect(strict.status).toBe(400);
-    expect(strict.body.message).toBe('strict decoding error: unknown field "extra"');
+    expect(strict.body.message).toBe('Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "extra"');
     const warn = await call('POST', '/api/v1/namespaces/default/pods?fieldValidation=Warn', body);
     expect(warn.status).toBe(201);
     expect(warn.headers.warning).toBe('299 - "unknown field \\"extra\\""');

@@ -25,12 +25,14 @@ import {
   VERSION_INFO,
   wantsAggregated,
 } from './discovery.js';
+import { duplicateFieldsOfBody } from './fields.js';
 import { decodeBody, matchResourcePath, queryBool, queryInt, type ResourcePath } from './http-util.js';
 import { KUBELET_CERT_PATH, KUBELET_CERT_USERS, noCaKey, parseKubeletCertRequest, signKubeletServingCert } from './kubelet-certs.js';
 import { ApiMetrics } from './metrics.js';
 import { serveOpenapiV2, serveOpenapiV3GroupVersion, serveOpenapiV3Root } from './openapi-http.js';
 import { toTable, wantsTable } from './printers.js';
 import { Registry } from './registry.js';
+import { reviewRoute } from './review-routes.js';
 import { ApiError, badRequest, methodNotAllowed, notFound } from './status.js';
 import { Store } from './store/store.js';
 import { checkSubprotocols } from './subprotocols.js';
@@ -214,7 +216,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   };
 
   const respond = (reply: FastifyReply, code: number, body: unknown, warnings: string[] = []) => {
-    if (warnings.length > 0) reply.header('Warning', warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', '));
+    // One Warning header per warning, as the real server's warning recorder adds them (RFC 7234 §5.5).
+    if (warnings.length > 0)
+      reply.header(
+        'Warning',
+        warnings.map((w) => `299 - ${JSON.stringify(w)}`),
+      );
     return reply.code(code).type(JSON_CT).send(JSON.stringify(body));
   };
 
@@ -291,6 +298,18 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       .filter((s) => s !== '')
       .map(decodeURIComponent);
     const q = Object.fromEntries(url.searchParams) as Record<string, string>;
+    const review = reviewRoute(segs);
+    if (review) {
+      // TokenReview / SubjectAccessReview: answered, never stored (review-routes.ts).
+      (req as FastifyRequest & { podnet?: unknown }).podnet = {
+        verb: 'create',
+        resource: review.info.resource,
+        started: process.hrtime.bigint(),
+      };
+      const user = userOf(req);
+      const body = () => decodeBody(req.body as Buffer | undefined, req.headers['content-type'], `${req.method} ${path}`);
+      return respond(reply, 201, review.handler({ user, method: req.method, body, auth }));
+    }
     if (
       PUBLIC_PATHS.has(path) ||
       !segs.length ||
@@ -322,7 +341,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const ns = info.namespaced ? p.namespace : '';
     const accept = req.headers.accept;
     const table = wantsTable(accept);
-    const write = { fieldValidation: q.fieldValidation, dryRun: q.dryRun === 'All' };
+    const write = {
+      fieldValidation: q.fieldValidation,
+      dryRun: q.dryRun === 'All',
+      duplicateFields: () => duplicateFieldsOfBody(req.body as Buffer | undefined, req.headers['content-type']),
+    };
     const body = () => decodeBody(req.body as Buffer | undefined, req.headers['content-type'], `${req.method} ${path}`);
     const includeObject = (q.includeObject as 'None' | 'Metadata' | 'Object' | undefined) ?? 'Metadata';
 
