@@ -87,6 +87,12 @@ export interface SavedPolicyState {
   ruleCounts: Map<string, number>;
 }
 
+/**
+ * Reads iptables-save output (what the kernel's iptables-save prints: `*table`, `:CHAIN POLICY
+ * [p:b]`, `[p:b] -A CHAIN ...` with -c, `-A CHAIN ...` without). Every sync reads the whole filter
+ * table (1,500 rules at 100 policies), so lines are walked by index in the one string: only
+ * PODNET-* chain names are cut out, nothing is split, trimmed or matched by regular expression.
+ */
 export function readSavedPolicyState(saved: string): SavedPolicyState {
   const chains: string[] = [];
   const dropCounters = new Map<string, number>();
@@ -94,30 +100,56 @@ export function readSavedPolicyState(saved: string): SavedPolicyState {
   let inFilter = false;
   let forward = 0;
   let jumpPosition = -1;
-  for (const raw of saved.split('\n')) {
-    const line = raw.trim();
-    if (line.startsWith('*')) inFilter = line === '*filter';
+  const length = saved.length;
+  for (let next = 0; next < length; ) {
+    let end = saved.indexOf('\n', next);
+    if (end < 0) end = length;
+    let a = next;
+    let b = end;
+    next = end + 1;
+    while (a < b && saved.charCodeAt(a) <= 32) a++;
+    while (b > a && saved.charCodeAt(b - 1) <= 32) b--;
+    if (a === b) continue;
+    const first = saved.charCodeAt(a);
+    if (first === 42 /* * */) inFilter = b - a === 7 && saved.startsWith('*filter', a);
     if (!inFilter) continue;
-    if (line.startsWith(':')) {
-      const name = line.slice(1).split(' ')[0] ?? '';
+    if (first === 58 /* : */) {
+      const space = saved.indexOf(' ', a);
+      const name = saved.slice(a + 1, space < 0 || space > b ? b : space);
       if (isPolicyChain(name)) {
         chains.push(name);
         ruleCounts.set(name, 0);
       }
       continue;
     }
-    const m = /^(?:\[(\d+):\d+\]\s+)?-A (\S+) (.*)$/.exec(line);
-    if (!m) continue;
-    const chain = m[2] as string;
-    const rest = m[3] as string;
+    let at = a;
+    let packets: number | undefined;
+    if (first === 91 /* [ */) {
+      const colon = saved.indexOf(':', a);
+      const close = saved.indexOf(']', a);
+      if (close < 0 || close > b || colon < 0 || colon > close) continue;
+      packets = Number(saved.slice(a + 1, colon));
+      at = close + 1;
+      while (at < b && saved.charCodeAt(at) === 32) at++;
+    }
+    if (!saved.startsWith('-A ', at)) continue;
+    const nameAt = at + 3;
+    const nameEnd = saved.indexOf(' ', nameAt);
+    if (nameEnd < 0 || nameEnd > b) continue;
+    if (nameEnd - nameAt === 7 && saved.startsWith('FORWARD', nameAt)) {
+      forward++;
+      if (jumpPosition < 0) {
+        const rest = saved.slice(nameEnd, b);
+        if (rest.includes(`-j ${POLICY_CHAIN}`) && rest.includes(JUMP_COMMENT)) jumpPosition = forward;
+      }
+      continue;
+    }
+    if (!saved.startsWith('PODNET-', nameAt)) continue;
+    const chain = saved.slice(nameAt, nameEnd);
     const count = ruleCounts.get(chain);
     if (count !== undefined) ruleCounts.set(chain, count + 1);
-    if (chain === 'FORWARD') {
-      forward++;
-      if (jumpPosition < 0 && rest.includes(`-j ${POLICY_CHAIN}`) && rest.includes(JUMP_COMMENT)) jumpPosition = forward;
-    } else if (/^PODNET-P[IE]-/.test(chain) && / -j DROP$/.test(rest) && m[1] !== undefined) {
-      dropCounters.set(chain, Number(m[1]));
-    }
+    if (packets !== undefined && (chain.startsWith('PODNET-PI-') || chain.startsWith('PODNET-PE-')) && saved.startsWith(' -j DROP', b - 8))
+      dropCounters.set(chain, packets);
   }
   return { chains, jumpPosition, dropCounters, ruleCounts };
 }
@@ -138,6 +170,8 @@ export class PolicyAgent {
   /** The next sync writes every chain: at start, and after a failed restore. */
   #needFull = true;
   #lastFull = Number.NEGATIVE_INFINITY;
+  /** The last render and its chains' texts, reused by a partial sync when no object changed since. */
+  #rendered: { chains: RenderedChains; texts: Map<string, string> } | undefined;
   #jumpInserted = false;
   #drops = new Map<string, DropAttribution>();
   #lastDropCount = new Map<string, number>();
@@ -281,25 +315,34 @@ export class PolicyAgent {
       return this.#last;
     }
     const started = this.#clock.now();
-    this.tracker.drain();
+    const changes = this.tracker.drain();
     let full = this.#needFull || started - this.#lastFull >= this.#syncPeriodMs;
     let payload: string | undefined;
     let written: string[] = [];
     let deleted: string[] = [];
     let rendered: RenderedChains | undefined;
     try {
-      rendered = renderPolicyChains(
-        {
-          node: this.#o.node,
-          policies: [...this.tracker.policies.values()],
-          pods: [...this.tracker.pods.values()],
-          namespaces: [...this.tracker.namespaces.values()],
-        },
-        this.#o.markBit === undefined ? {} : { markBit: this.#o.markBit },
-      );
-      for (const e of rendered.invalid) this.#log.warn({ code: e.code }, e.message);
-      const texts = new Map<string, string>();
-      for (const [name, lines] of rendered.chainRules) texts.set(name, lines.join('\n'));
+      // Nothing changed since the last successful sync (kube-proxy's restore asked, or the node
+      // is re-checked): the same state renders the same rules, so only iptables-save is read.
+      const reuse = !full && changes.length === 0 ? this.#rendered : undefined;
+      let texts: Map<string, string>;
+      if (reuse) {
+        rendered = reuse.chains;
+        texts = reuse.texts;
+      } else {
+        rendered = renderPolicyChains(
+          {
+            node: this.#o.node,
+            policies: [...this.tracker.policies.values()],
+            pods: [...this.tracker.pods.values()],
+            namespaces: [...this.tracker.namespaces.values()],
+          },
+          this.#o.markBit === undefined ? {} : { markBit: this.#o.markBit },
+        );
+        for (const e of rendered.invalid) this.#log.warn({ code: e.code }, e.message);
+        texts = new Map<string, string>();
+        for (const [name, lines] of rendered.chainRules) texts.set(name, lines.join('\n'));
+      }
       const changed = () => rendered?.chains.filter((n) => this.#written.get(n) !== texts.get(n)) ?? [];
       written = full ? rendered.chains : changed();
       let existing: Iterable<string> = this.#written.keys();
@@ -347,6 +390,7 @@ export class PolicyAgent {
       }
       this.#needFull = false;
       this.#jumpInserted = true;
+      this.#rendered = { chains: rendered, texts };
       // Rewritten chains start at 0 packets; the others keep counting from what was read.
       const lastDrops = new Map<string, number>();
       const rewritten = new Set(written);
@@ -376,6 +420,7 @@ export class PolicyAgent {
       // before still stands; but the node may not be what it thinks (why else refuse?), so the
       // next sync writes every chain, as kube-proxy sets needFullSync after a failed restore.
       this.#needFull = true;
+      this.#rendered = undefined;
       this.#last = {
         attempted: true,
         ok: false,
