@@ -1,15 +1,45 @@
-// Authentication (bearer tokens, created with the cluster) and a small authorizer: `viewer`
-// reads only; `kube-proxy` reads and records events; every other identity may do everything.
+// Authentication (bearer tokens, created with the cluster) and a small authorizer, standing in for
+// the real apiserver's token authenticator and RBAC with the default roles:
+//   admin, node-agent      everything (system:masters; the node identity also proxies to kubelets)
+//   controller-manager, scheduler, cni-agent   everything but nodes/proxy and the review APIs
+//   kube-proxy             reads, and records events
+//   viewer                 reads (get, list, watch) everything but nodes/proxy, so it may scrape a
+//                          kubelet's /metrics (get nodes/metrics) and /stats (get nodes/stats) and
+//                          nothing the kubelet maps to nodes/proxy (/exec, /containerLogs, /pods)
+//   anyone else            nothing (a SubjectAccessReview may name any user)
+// Every authenticated user may ask about itself (SelfSubjectAccessReview, RBAC's system:basic-user).
+// The same decision answers the API server's own requests and the review APIs the kubelets call
+// (authentication.k8s.io TokenReview, authorization.k8s.io SubjectAccessReview: review-routes.ts).
 // 401/403 are Status objects (apiserver pkg/endpoints/handlers/responsewriters/errors.go).
 import { timingSafeEqual } from 'node:crypto';
 import { ApiError } from './status.js';
 
 export const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz']);
 
+/** Every authenticated request carries this group (k8s.io/apiserver pkg/authentication/user). */
+export const AUTHENTICATED_GROUP = 'system:authenticated';
+
+/** The groups of a podnet identity, as a TokenReview reports them. */
+export function groupsOf(user: string): string[] {
+  if (user === 'admin') return ['system:masters', AUTHENTICATED_GROUP];
+  if (user === 'node-agent') return ['system:nodes', AUTHENTICATED_GROUP];
+  return [AUTHENTICATED_GROUP];
+}
+
 export class Authenticator {
   private readonly byToken = new Map<string, string>();
   constructor(tokens: Record<string, string>) {
     for (const [user, token] of Object.entries(tokens)) this.byToken.set(token, user);
+  }
+
+  /** The user a bearer token belongs to, or undefined (compared in constant time). */
+  userOfToken(token: string): string | undefined {
+    const b = Buffer.from(token);
+    for (const [t, user] of this.byToken) {
+      const a = Buffer.from(t);
+      if (a.length === b.length && timingSafeEqual(a, b)) return user;
+    }
+    return undefined;
   }
 
   /** The user of an Authorization header (or a WebSocket bearer subprotocol), or throws 401. */
@@ -21,18 +51,52 @@ export class Authenticator {
     const wsProto = protoList.find((p) => p.startsWith('base64url.bearer.authorization.k8s.io.'));
     if (!token && wsProto)
       token = Buffer.from(wsProto.slice('base64url.bearer.authorization.k8s.io.'.length), 'base64url').toString('utf8');
-    if (token) {
-      for (const [t, user] of this.byToken) {
-        const a = Buffer.from(t);
-        const b = Buffer.from(token);
-        if (a.length === b.length && timingSafeEqual(a, b)) return user;
-      }
-    }
+    const user = token ? this.userOfToken(token) : undefined;
+    if (user) return user;
     throw new ApiError(401, 'Unauthorized', 'Unauthorized');
   }
 }
 
 const READ = new Set(['get', 'list', 'watch']);
+/** The review APIs a kubelet calls (--authentication-token-webhook, --authorization-mode=Webhook). */
+const REVIEWS = new Set(['tokenreviews.authentication.k8s.io', 'subjectaccessreviews.authorization.k8s.io']);
+const EVERYTHING = new Set(['admin', 'node-agent']);
+const CONTROLLERS = new Set(['controller-manager', 'scheduler', 'cni-agent']);
+
+/** What is asked (authorization.k8s.io ResourceAttributes / NonResourceAttributes). */
+export type AccessAttributes =
+  | { verb: string; resource: string; group: string; subresource?: string; namespace?: string; name?: string }
+  | { verb: string; path: string };
+
+export interface Decision {
+  allowed: boolean;
+  reason: string;
+}
+
+/** podnet's authorizer: the table at the top of this file. */
+export function decide(user: string, groups: readonly string[], a: AccessAttributes): Decision {
+  if (EVERYTHING.has(user) || groups.includes('system:masters')) return { allowed: true, reason: `podnet: ${user} may do everything` };
+  const isResource = 'resource' in a;
+  const what = isResource ? `${a.resource}${a.subresource ? `/${a.subresource}` : ''}` : a.path;
+  const nodeProxy = isResource && a.group === '' && a.resource === 'nodes' && a.subresource === 'proxy';
+  const review = isResource && REVIEWS.has(`${a.resource}.${a.group}`);
+  const read = READ.has(a.verb);
+  let allowed: boolean;
+  if (nodeProxy) allowed = false;
+  else if (CONTROLLERS.has(user)) allowed = !review;
+  else if (user === 'kube-proxy') allowed = read || (isResource && a.resource === 'events');
+  else if (user === 'viewer') allowed = read;
+  else allowed = false;
+  if (allowed) return { allowed, reason: `podnet: ${user} may ${a.verb} ${what}` };
+  const why = nodeProxy
+    ? 'only admin and the node identity (node-agent) may use nodes/proxy'
+    : review
+      ? 'only admin and the node identity (node-agent) may create reviews'
+      : user === 'viewer' || user === 'kube-proxy'
+        ? `${user} may only read (get, list, watch)${user === 'kube-proxy' ? ' and record events' : ''}`
+        : `"${user}" is not a podnet identity`;
+  return { allowed, reason: `podnet: ${user} may not ${a.verb} ${what}: ${why}` };
+}
 
 export function authorize(
   user: string,
@@ -41,16 +105,17 @@ export function authorize(
   group: string,
   namespace: string | undefined,
   name: string | undefined,
+  subresource?: string,
 ): void {
-  const allowed = user === 'viewer' ? READ.has(verb) : user === 'kube-proxy' ? READ.has(verb) || resource === 'events' : true;
-  if (allowed) return;
+  if (decide(user, groupsOf(user), { verb, resource, group, subresource, namespace, name }).allowed) return;
   const what = group ? `${resource}.${group}` : resource;
   const target = name ? `${what} "${name}"` : what;
   const scope = namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope';
+  const res = subresource ? `${resource}/${subresource}` : resource;
   throw new ApiError(
     403,
     'Forbidden',
-    `${target} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}"${scope}`,
+    `${target} is forbidden: User "${user}" cannot ${verb} resource "${res}" in API group "${group}"${scope}`,
     { name, group, kind: resource },
   );
 }

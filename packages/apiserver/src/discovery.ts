@@ -1,7 +1,11 @@
 // Discovery documents: /version, /api, /apis, the per group-version APIResourceLists, and the
 // aggregated form (apidiscovery.k8s.io/v2 APIGroupDiscoveryList) kubectl 1.32 asks for first
 // (client-go discovery/discovery_client.go; the response Content-Type selects the format).
-import { groupVersion, RESOURCES, type ResourceInfo } from '@podnet/api';
+import { groupVersion, type ResourceInfo, RESOURCES as STORED } from '@podnet/api';
+import { REVIEW_RESOURCES } from './review-routes.js';
+
+/** Every served resource: the stored ones and the review APIs (answered, never stored). */
+const RESOURCES: ResourceInfo[] = [...STORED, ...REVIEW_RESOURCES];
 
 export const VERSION_INFO = {
   major: '1',

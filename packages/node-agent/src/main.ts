@@ -20,7 +20,8 @@ const USAGE = `usage: node-agent --node NAME --kubeconfig FILE --transport-addre
   [--backend vxlan|host-gw] [--port 10250] [--cni agent|local] [--control-socket PATH]
   [--cni-agent-command CMD | --no-cni-agent] [--kube-proxy | --kube-proxy-command CMD]
   [--lease-interval-ms 10000] [--status-interval-ms 10000] [--backoff-initial-ms 10000] [--backoff-max-ms 300000]
-  [--log-level info]`;
+  [--authentication-token-webhook-cache-ttl-ms 120000] [--authorization-webhook-cache-authorized-ttl-ms 300000]
+  [--authorization-webhook-cache-unauthorized-ttl-ms 30000] [--log-level info]`;
 
 function usage(message: string): never {
   process.stderr.write(`${NodeAgentErrorCodes.USAGE}: ${message}\n${USAGE}\n`);
@@ -48,6 +49,10 @@ try {
       'status-interval-ms': { type: 'string', default: '10000' },
       'backoff-initial-ms': { type: 'string', default: '10000' },
       'backoff-max-ms': { type: 'string', default: '300000' },
+      // The kubelet's webhook cache flags (as durations there), for bearer tokens not the node's.
+      'authentication-token-webhook-cache-ttl-ms': { type: 'string', default: '120000' },
+      'authorization-webhook-cache-authorized-ttl-ms': { type: 'string', default: '300000' },
+      'authorization-webhook-cache-unauthorized-ttl-ms': { type: 'string', default: '30000' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', default: false },
     },
@@ -180,6 +185,11 @@ try {
     leaseRenewIntervalMs: int('lease-interval-ms'),
     statusIntervalMs: int('status-interval-ms'),
     backoff: { initialMs: int('backoff-initial-ms'), maxMs: int('backoff-max-ms') },
+    kubeletAuth: {
+      authenticatedTtlMs: int('authentication-token-webhook-cache-ttl-ms'),
+      authorizedTtlMs: int('authorization-webhook-cache-authorized-ttl-ms'),
+      unauthorizedTtlMs: int('authorization-webhook-cache-unauthorized-ttl-ms'),
+    },
     controlTokens: creds.token ? [creds.token] : [],
     logger: log,
     // `podnet kill node`: every process of the node dies at once.

@@ -14,6 +14,7 @@ import { EventRecorder } from './runtime/events.js';
 import { PodRuntime } from './runtime/pod-runtime.js';
 import { Sandbox } from './runtime/sandbox.js';
 import { SocketScope } from './runtime/socket-scope.js';
+import { WebhookAuth, type WebhookAuthTtls } from './server/kubelet-auth.js';
 import { KubeletServer } from './server/kubelet-server.js';
 
 export const KUBELET_VERSION = 'v1.32.4-podnet';
@@ -44,6 +45,11 @@ export interface NodeAgentOptions {
   logger?: Logger;
   /** Called on `podnet kill node` (the process exits there). */
   onKillNode?: () => void;
+  /**
+   * The kubelet API's review cache lifetimes (kubelet-auth.ts): other bearer tokens than the
+   * node's are checked with TokenReview and SubjectAccessReview, as the kubelet's webhook modes.
+   */
+  kubeletAuth?: WebhookAuthTtls;
 }
 
 export class NodeAgent {
@@ -93,6 +99,11 @@ export class NodeAgent {
       tls,
       controlSocket: this.#o.controlSocket ?? join(this.#o.dataDir, 'node-agent.sock'),
       log: this.log,
+      // Reviews go to the API server with this agent's own identity (allowed to create them).
+      webhook: new WebhookAuth({
+        ...this.#o.kubeletAuth,
+        post: (path, body, signal) => this.#client.transport.json({ method: 'POST', path, body, signal }),
+      }),
       backend: {
         node: this.nodeName,
         findPod: (ns, name) => [...this.#pods.values()].find((p) => p.namespace === ns && p.name === name),

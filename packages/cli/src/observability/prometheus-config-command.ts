@@ -1,6 +1,6 @@
 // `podnet prometheus-config [--name NAME] [--state-dir DIR] [-o FILE] [--scrape-interval 5s]`:
 // writes the scrape configuration for a running process-mode cluster (stdout without -o), with the
-// API server's token and CA beside it in <state dir>/prometheus/. Then:
+// read-only viewer token and the CA beside it in <state dir>/prometheus/. Then:
 //   prometheus --config.file=FILE --web.listen-address=127.0.0.1:9090
 import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -13,8 +13,9 @@ import { generatePrometheusConfig } from './prometheus-config.js';
 export const PROMETHEUS_CONFIG_HELP = `Usage: podnet prometheus-config [--name NAME] [--state-dir DIR] [-o FILE] [--scrape-interval 5s]
 
 Writes a Prometheus configuration scraping every component of the cluster \`podnet up\` started:
-the API server (bearer token and CA written to <state dir>/prometheus/), and on every node the
-node-agent (:10250, https), kube-proxy (:10249) and cni-agent (:9099). Without -o it prints it.
+the API server and on every node the node-agent (:10250, https), both with the read-only viewer
+token (written with the CA to <state dir>/prometheus/), kube-proxy (:10249) and cni-agent (:9099).
+Without -o it prints it.
 Run it with: prometheus --config.file=FILE --web.listen-address=127.0.0.1:9090`;
 
 const INTERVAL = /^[0-9]+(ms|s|m)$/;

@@ -1,8 +1,9 @@
 // The scrape configuration `podnet prometheus-config` writes for a cluster record: one job per
-// component with every node's target, the API server's token and CA in files (token 0600), and
+// component with every node's target, the read-only viewer token (for the API server and the
+// kubelet API; the nodes' token is never written) and the CA in files (token 0600), and
 // real `promtool check config` accepting it (and the compose configuration in deploy/prometheus).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kubeconfigYaml } from '@podnet/apiserver';
@@ -42,6 +43,12 @@ function makeRecord(name: string): ClusterRecord {
   writeRecord(record);
   writeFileSync(kubeconfig, kubeconfigYaml(record.apiUrl, CA, 'secret-admin-token', 'admin', name));
   writeFileSync(join(stateDir, 'kubeconfig-node-agent'), kubeconfigYaml(record.apiUrl, CA, 'secret-node-token', 'node-agent', name));
+  // The API server writes one kubeconfig per identity into its data directory at each start.
+  mkdirSync(record.controlPlane.dataDir, { recursive: true });
+  writeFileSync(
+    join(record.controlPlane.dataDir, 'kubeconfig-viewer'),
+    kubeconfigYaml(record.apiUrl, CA, 'secret-viewer-token', 'viewer', name),
+  );
   return record;
 }
 
@@ -52,8 +59,11 @@ function capture(): Output & { outText: () => string; errText: () => string } {
 }
 
 describe('generatePrometheusConfig', () => {
-  it('one job per component, every node, token and CA in files', () => {
+  it('one job per component, every node, the viewer token and CA in files', () => {
     const record = makeRecord('gen');
+    // Files an older version wrote with the admin and node tokens are removed.
+    mkdirSync(join(dir, 'gen-secrets'), { recursive: true });
+    for (const f of ['apiserver-token', 'node-token']) writeFileSync(join(dir, 'gen-secrets', f), 'old');
     const g = generatePrometheusConfig(record, { secretsDir: join(dir, 'gen-secrets'), scrapeInterval: '2s', livePagePort: 18080 });
     const config = JSON.parse(g.yaml.replace(/^#.*\n/gm, '')) as {
       global: { scrape_interval: string };
@@ -81,17 +91,21 @@ describe('generatePrometheusConfig', () => {
     expect(job('kube-proxy')?.static_configs.map((s) => s.targets[0])).toEqual(['127.0.1.1:10249', '127.0.1.2:10249', '127.0.1.3:10249']);
     expect(job('node-agent')).toMatchObject({
       scheme: 'https',
-      authorization: { credentials_file: g.nodeTokenFile },
+      authorization: { credentials_file: g.tokenFile },
       tls_config: { insecure_skip_verify: true },
     });
-    expect(readFileSync(g.nodeTokenFile, 'utf8')).toBe('secret-node-token');
-    expect(statSync(g.nodeTokenFile).mode & 0o777).toBe(0o600);
+    expect(g.tokenFile).toBe(join(dir, 'gen-secrets', 'viewer-token'));
+    expect(existsSync(join(dir, 'gen-secrets', 'node-token'))).toBe(false);
+    expect(existsSync(join(dir, 'gen-secrets', 'apiserver-token'))).toBe(false);
     expect(job('control-plane')?.static_configs[0]?.targets).toEqual(['127.0.0.1:18080']);
     expect(g.targets).toHaveLength(1 + 9 + 1);
-    expect(readFileSync(g.tokenFile, 'utf8')).toBe('secret-admin-token');
+    expect(readFileSync(g.tokenFile, 'utf8')).toBe('secret-viewer-token');
     expect(statSync(g.tokenFile).mode & 0o777).toBe(0o600);
     expect(readFileSync(g.caFile, 'utf8')).toBe(CA);
-    expect(g.yaml).not.toMatch(/secret-(admin|node)-token/);
+    expect(g.yaml).not.toMatch(/secret-(admin|node|viewer)-token/);
+    // No file Prometheus reads holds a token that may write.
+    for (const f of readdirSync(join(dir, 'gen-secrets')))
+      expect(readFileSync(join(dir, 'gen-secrets', f), 'utf8')).not.toMatch(/secret-(admin|node)-token/);
     // --live-page-port -1: no control-plane job.
     expect(
       generatePrometheusConfig(record, { secretsDir: join(dir, 'gen-secrets'), livePagePort: -1 }).targets.some(
@@ -116,12 +130,12 @@ describe('podnet prometheus-config', () => {
     expect(runPrometheusConfig(['--state-dir', record.stateDir, '--name', 'stdout'], io)).toBe(0);
     expect(io.outText()).toContain('"scrape_configs"');
   });
-  it("a state directory without the nodes' kubeconfig: exit 1 naming the file", () => {
-    const record = makeRecord('nonode');
-    rmSync(join(record.stateDir, 'kubeconfig-node-agent'));
+  it('a state directory without the viewer kubeconfig: exit 1 naming the file', () => {
+    const record = makeRecord('noviewer');
+    rmSync(join(record.controlPlane.dataDir, 'kubeconfig-viewer'));
     const io = capture();
-    expect(runPrometheusConfig(['--state-dir', record.stateDir, '--name', 'nonode'], io)).toBe(1);
-    expect(io.errText()).toMatch(/kubeconfig-node-agent does not exist.*podnet up/);
+    expect(runPrometheusConfig(['--state-dir', record.stateDir, '--name', 'noviewer'], io)).toBe(1);
+    expect(io.errText()).toMatch(/control-plane\/kubeconfig-viewer does not exist.*podnet up/);
   });
   it('user mistakes: exit 2 with the reason, no cluster: exit 1 naming podnet up', () => {
     let io = capture();

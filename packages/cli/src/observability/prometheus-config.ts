@@ -1,18 +1,24 @@
 // `podnet prometheus-config`: a Prometheus configuration that scrapes every component of every
 // node of a process-mode cluster (DESIGN §4 ports), generated from the cluster's state directory
-// (cluster.json written by `podnet up`, and its admin kubeconfig for the API server's token and CA).
+// (cluster.json written by `podnet up`, its kubeconfig for the CA, and the read-only `viewer`
+// kubeconfig the API server writes into its data directory at every start).
 //
 // Targets, one job per component (labels job/instance from Prometheus; each process also labels its
 // own samples {component, node}):
-//   apiserver   https://127.0.0.1:<apiPort>/metrics   bearer token (the API server requires one), cluster CA
-//   node-agent  https://<transport>:10250/metrics     bearer token of the nodes (kubeconfig-node-agent): the
-//               kubelet API authenticates /metrics (kubelet --anonymous-auth=false). TLS verification
-//               is off: older node-agents serve a self-signed certificate, newer ones one signed by the
-//               cluster CA; skipping verification scrapes both (the token still authenticates us).
+//   apiserver   https://127.0.0.1:<apiPort>/metrics   the viewer token (the API server's /metrics needs
+//               an authenticated user; viewer may only read), cluster CA
+//   node-agent  https://<transport>:10250/metrics     the same viewer token: the kubelet API checks a
+//               token it does not know with a TokenReview and authorizes `get nodes/metrics` with a
+//               SubjectAccessReview (kubelet --authentication-token-webhook, --authorization-mode=
+//               Webhook), which viewer passes while it is refused nodes/proxy (exec, logs). The nodes'
+//               own token, which may write everything, never goes into Prometheus's files. TLS
+//               verification is off: older node-agents serve a self-signed certificate, newer ones one
+//               signed by the cluster CA; skipping verification scrapes both (the token still
+//               authenticates us).
 //   kube-proxy  http://<transport>:10249/metrics
 //   cni-agent   http://<transport>:9099/metrics
 //   control-plane  http://127.0.0.1:<live page port, 8080>/metrics   (the live page server's cluster metrics)
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadKubeconfig } from '@podnet/client';
 import { ClusterError, ClusterErrorCodes } from '../cluster/errors.js';
@@ -32,14 +38,16 @@ export interface PrometheusConfigOptions {
 export interface GeneratedPrometheusConfig {
   /** prometheus.yml text. */
   yaml: string;
+  /** The read-only `viewer` token, for the API server and the kubelet API. */
   tokenFile: string;
-  /** The nodes' bearer token (what the kubelet API accepts besides the API server's client certificate). */
-  nodeTokenFile: string;
   caFile: string;
   targets: Array<{ job: string; target: string; node?: string }>;
 }
 
-/** Writes <secretsDir>/apiserver-token (0600) and apiserver-ca.crt and returns the configuration text. */
+/** The files an older `podnet prometheus-config` wrote with more powerful tokens (admin, the nodes'). */
+const RETIRED_SECRETS = ['apiserver-token', 'node-token'];
+
+/** Writes <secretsDir>/viewer-token (0600) and apiserver-ca.crt and returns the configuration text. */
 export function generatePrometheusConfig(record: ClusterRecord, options: PrometheusConfigOptions): GeneratedPrometheusConfig {
   if (!existsSync(record.kubeconfig)) {
     throw new ClusterError(
@@ -47,24 +55,22 @@ export function generatePrometheusConfig(record: ClusterRecord, options: Prometh
       `the cluster's kubeconfig ${record.kubeconfig} does not exist: was the state directory ${record.stateDir} moved or purged? Run \`podnet up\` again`,
     );
   }
-  const nodeKubeconfig = join(record.stateDir, 'kubeconfig-node-agent');
-  if (!existsSync(nodeKubeconfig)) {
+  const viewerKubeconfig = join(record.controlPlane.dataDir, 'kubeconfig-viewer');
+  if (!existsSync(viewerKubeconfig)) {
     throw new ClusterError(
       ClusterErrorCodes.NOT_FOUND,
-      `the nodes' kubeconfig ${nodeKubeconfig} does not exist, so the node-agents' /metrics cannot be authenticated: run \`podnet up\` again to write it`,
+      `the read-only viewer kubeconfig ${viewerKubeconfig} does not exist (the API server writes it when it starts), so Prometheus has no token: is the cluster running? Run \`podnet up\``,
     );
   }
   const creds = loadKubeconfig(record.kubeconfig);
-  const nodeCreds = loadKubeconfig(nodeKubeconfig);
+  const viewer = loadKubeconfig(viewerKubeconfig);
   mkdirSync(options.secretsDir, { recursive: true });
-  const tokenFile = join(options.secretsDir, 'apiserver-token');
+  for (const f of RETIRED_SECRETS) rmSync(join(options.secretsDir, f), { force: true });
+  const tokenFile = join(options.secretsDir, 'viewer-token');
   const caFile = join(options.secretsDir, 'apiserver-ca.crt');
-  writeFileSync(tokenFile, creds.token, { mode: 0o600 });
+  writeFileSync(tokenFile, viewer.token, { mode: 0o600 });
   chmodSync(tokenFile, 0o600);
   writeFileSync(caFile, creds.caPem);
-  const nodeTokenFile = join(options.secretsDir, 'node-token');
-  writeFileSync(nodeTokenFile, nodeCreds.token, { mode: 0o600 });
-  chmodSync(nodeTokenFile, 0o600);
   const interval = options.scrapeInterval ?? '5s';
   const apiTarget = new URL(record.apiUrl).host;
   const targets: GeneratedPrometheusConfig['targets'] = [{ job: 'apiserver', target: apiTarget }];
@@ -88,7 +94,7 @@ export function generatePrometheusConfig(record: ClusterRecord, options: Prometh
       {
         job_name: 'node-agent',
         scheme: 'https',
-        authorization: { type: 'Bearer', credentials_file: nodeTokenFile },
+        authorization: { type: 'Bearer', credentials_file: tokenFile },
         tls_config: { insecure_skip_verify: true },
         static_configs: perNode('node-agent'),
       },
@@ -108,5 +114,5 @@ export function generatePrometheusConfig(record: ClusterRecord, options: Prometh
   }
   const header = `# Generated by \`podnet prometheus-config\` for cluster "${record.name}" (${record.stateDir}).\n# Every component of every node; regenerate after \`podnet up\` changes the cluster.\n`;
   // JSON is YAML (YAML 1.2 §1.3; go-yaml reads flow style): no YAML library needed, and no quoting surprises.
-  return { yaml: `${header}${JSON.stringify(config, null, 2)}\n`, tokenFile, nodeTokenFile, caFile, targets };
+  return { yaml: `${header}${JSON.stringify(config, null, 2)}\n`, tokenFile, caFile, targets };
 }

@@ -7,8 +7,10 @@
 // Authentication (kubelet --anonymous-auth=false, pkg/kubelet/server/auth.go): every TCP request
 // but /healthz needs either a client certificate chaining to the cluster CA with the subject CN
 // `apiserver-kubelet-client` (the API server's --kubelet-client-certificate; kubelet
-// --client-ca-file) or `Authorization: Bearer <token>` with the node's own token (a shared node
-// token, where the real kubelet would ask the API server with a TokenReview). Else 401.
+// --client-ca-file), the node's own bearer token, or another bearer token that the API server
+// authenticates (TokenReview) and authorizes for the request's attributes (SubjectAccessReview:
+// kubelet-auth.ts; kubelet --authentication-token-webhook --authorization-mode=Webhook). Else 401
+// (not authenticated) or 403 (authenticated, not allowed); 503 when no decision can be had.
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -20,6 +22,7 @@ import { WebSocketServer } from 'ws';
 import type { PodRuntime } from '../runtime/pod-runtime.js';
 import { LogRequestError, parseLogQuery, serveContainerLogs } from './container-logs.js';
 import { chooseExecProtocol, execStreams } from './exec-stream.js';
+import { forbiddenMessage, kubeletRequestAttributes, ReviewUnavailableError, type WebhookAuth } from './kubelet-auth.js';
 
 export interface KubeletBackend {
   node: string;
@@ -40,7 +43,14 @@ export interface KubeletBackend {
 export const KUBELET_CLIENT_CN = 'apiserver-kubelet-client';
 
 const UNAUTHORIZED_MESSAGE =
-  'Unauthorized: the kubelet API needs the API server\'s client certificate (CN=apiserver-kubelet-client, signed by the cluster CA) or "Authorization: Bearer <node token>"; use kubectl logs/exec through the API server';
+  'Unauthorized: the kubelet API needs the API server\'s client certificate (CN=apiserver-kubelet-client, signed by the cluster CA) or "Authorization: Bearer <token>" with a token the API server authenticates (TokenReview); use kubectl logs/exec through the API server';
+
+/** Why a request is refused: the HTTP status, the Status reason and message. */
+interface Refusal {
+  code: 401 | 403 | 503;
+  reason: 'Unauthorized' | 'Forbidden' | 'ServiceUnavailable';
+  message: string;
+}
 
 export interface KubeletServerOptions {
   host: string;
@@ -50,6 +60,11 @@ export interface KubeletServerOptions {
   controlSocket?: string;
   backend: KubeletBackend;
   log: Logger;
+  /**
+   * Delegated authentication and authorization of other bearer tokens (TokenReview and
+   * SubjectAccessReview to the API server). Without it only the node's own tokens are accepted.
+   */
+  webhook?: WebhookAuth;
 }
 
 function status(res: ServerResponse, code: number, reason: string, message: string): void {
@@ -121,7 +136,10 @@ export class KubeletServer {
         res.end('ok');
         return;
       }
-      if (seg[0] !== 'podnet' && !trusted && !this.#authenticated(req)) return status(res, 401, 'Unauthorized', UNAUTHORIZED_MESSAGE);
+      if (seg[0] !== 'podnet' && !trusted) {
+        const refused = await this.#check(req, url.pathname);
+        if (refused) return status(res, refused.code, refused.reason, refused.message);
+      }
       if (seg[0] === 'metrics' && seg.length === 1) {
         res.writeHead(200, { 'Content-Type': b.registry.contentType });
         res.end(await b.registry.metrics());
@@ -198,20 +216,61 @@ export class KubeletServer {
   }
 
   /** The API server's client certificate, or a bearer token of this node. */
-  #authenticated(req: IncomingMessage): boolean {
+  #trustedIdentity(req: IncomingMessage, token: string | undefined): boolean {
     const tls = req.socket as TLSSocket;
     if (tls.authorized && typeof tls.getPeerCertificate === 'function') {
       const cn = tls.getPeerCertificate().subject?.CN;
       if ((Array.isArray(cn) ? cn[0] : cn) === KUBELET_CLIENT_CN) return true;
     }
-    const h = req.headers.authorization ?? '';
-    const token = /^Bearer\s+(\S+)$/i.exec(h)?.[1];
     const accepted = this.#o.backend.apiTokens ?? this.#o.backend.controlTokens;
     return token !== undefined && accepted.includes(token);
   }
 
+  /**
+   * Authenticates and authorizes a kubelet API request (auth.go InstallAuthFilter): undefined when
+   * it may go on, else why not. The node's own identities skip the reviews; every other bearer
+   * token is reviewed by the API server, and a review that fails refuses the request.
+   */
+  async #check(req: IncomingMessage, path: string): Promise<Refusal | undefined> {
+    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (this.#trustedIdentity(req, token)) return undefined;
+    const webhook = this.#o.webhook;
+    if (token === undefined || !webhook) return { code: 401, reason: 'Unauthorized', message: UNAUTHORIZED_MESSAGE };
+    const attrs = kubeletRequestAttributes(req.method ?? 'GET', path, this.#o.backend.node);
+    try {
+      const user = await webhook.authenticate(token);
+      if (!user) return { code: 401, reason: 'Unauthorized', message: UNAUTHORIZED_MESSAGE };
+      const decision = await webhook.authorize(user, attrs);
+      if (decision.allowed) return undefined;
+      const message = forbiddenMessage(user.username, attrs);
+      this.#o.log.info({ user: user.username, path, reason: decision.reason }, message);
+      return { code: 403, reason: 'Forbidden', message };
+    } catch (e) {
+      if (!(e instanceof ReviewUnavailableError)) throw e;
+      // Fail closed (the kubelet answers 401 when authentication errs and 500 when authorization
+      // does); here one status for both that says what to fix.
+      this.#o.log.warn({ err: e.message, path }, 'kubelet API request refused: no review from the API server');
+      return {
+        code: 503,
+        reason: 'ServiceUnavailable',
+        message: `${e.code}: cannot check the bearer token with the API server (${e.message}); the node's own token and the API server's client certificate still work`,
+      };
+    }
+  }
+
   #reject(socket: Duplex, code: number, message: string): void {
-    const reason = code === 401 ? 'Unauthorized' : code === 404 ? 'NotFound' : code === 400 ? 'BadRequest' : undefined;
+    const reason =
+      code === 401
+        ? 'Unauthorized'
+        : code === 403
+          ? 'Forbidden'
+          : code === 503
+            ? 'ServiceUnavailable'
+            : code === 404
+              ? 'NotFound'
+              : code === 400
+                ? 'BadRequest'
+                : undefined;
     const body = JSON.stringify({
       kind: 'Status',
       apiVersion: 'v1',
@@ -226,10 +285,23 @@ export class KubeletServer {
     );
   }
 
-  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): undefined {
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'https://kubelet');
+    socket.on('error', () => socket.destroy());
+    this.#check(req, url.pathname).then(
+      (refused) => {
+        if (refused) this.#reject(socket, refused.code, refused.message);
+        else this.#upgradeAllowed(req, socket, head, url);
+      },
+      (e) => {
+        this.#o.log.error({ err: (e as Error).message, url: url.pathname }, 'kubelet server upgrade failed');
+        this.#reject(socket, 500, (e as Error).message);
+      },
+    );
+  }
+
+  #upgradeAllowed(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): undefined {
     const seg = segments(url);
-    if (!this.#authenticated(req)) return void this.#reject(socket, 401, UNAUTHORIZED_MESSAGE);
     if (seg[0] !== 'exec' || seg.length !== 4)
       return void this.#reject(socket, 404, `${url.pathname}: no WebSocket endpoint here (use /exec/NS/POD/CONTAINER)`);
     const [, ns, name, container] = seg as [string, string, string, string];
