@@ -32,6 +32,7 @@ import { ApiMetrics } from './metrics.js';
 import { serveOpenapiV2, serveOpenapiV3GroupVersion, serveOpenapiV3Root } from './openapi-http.js';
 import { toTable, wantsTable } from './printers.js';
 import { Registry } from './registry.js';
+import { reviewRoute } from './review-routes.js';
 import { ApiError, badRequest, methodNotAllowed, notFound } from './status.js';
 import { Store } from './store/store.js';
 import { checkSubprotocols } from './subprotocols.js';
@@ -297,6 +298,18 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       .filter((s) => s !== '')
       .map(decodeURIComponent);
     const q = Object.fromEntries(url.searchParams) as Record<string, string>;
+    const review = reviewRoute(segs);
+    if (review) {
+      // TokenReview / SubjectAccessReview: answered, never stored (review-routes.ts).
+      (req as FastifyRequest & { podnet?: unknown }).podnet = {
+        verb: 'create',
+        resource: review.info.resource,
+        started: process.hrtime.bigint(),
+      };
+      const user = userOf(req);
+      const body = () => decodeBody(req.body as Buffer | undefined, req.headers['content-type'], `${req.method} ${path}`);
+      return respond(reply, 201, review.handler({ user, method: req.method, body, auth }));
+    }
     if (
       PUBLIC_PATHS.has(path) ||
       !segs.length ||
