@@ -116,8 +116,16 @@ describe('generated protobuf → JSON decoders', () => {
         const bytes = encode(payload);
         expect(decode(bytes)).toEqual(reference(bytes));
       }),
-      { numRuns: 300 },
+      { numRuns: 1000 },
     );
+  });
+
+  it('keep a map key "__proto__" as an own entry, never as the prototype', () => {
+    const decoded = decode(encode({ labels: JSON.parse('{"__proto__":"x","app":"web"}') }));
+    const labels = decoded.labels as Record<string, string>;
+    expect(Object.getPrototypeOf(labels)).toBe(Object.prototype);
+    expect(Object.keys(labels).sort()).toEqual(['__proto__', 'app']);
+    expect(Object.getOwnPropertyDescriptor(labels, '__proto__')?.value).toBe('x');
   });
 
   it('turn IntOrString into the bare number or string, and leave an empty one out', () => {

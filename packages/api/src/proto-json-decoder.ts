@@ -44,6 +44,10 @@ function readIntOrString(r: protobuf.Reader): number | string | undefined {
   return v;
 }
 
+function defineOwn(o: Json, key: string, value: unknown): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function overrun(type: string, pos: number, end: number): never {
   throw new RangeError(`${type}: a field ran past the end of its message (at byte ${pos}, end ${end})`);
 }
@@ -127,7 +131,10 @@ export function compileDecoders(root: protobuf.Type, intOrString: protobuf.Type)
               default: r.skipType(u & 7);
             }
           }
-          m[k] = v === undefined ? ${zero} : v;
+          if (v === undefined) v = ${zero};
+          // A key "__proto__" must stay an own entry (as JSON.parse and protobufjs keep it),
+          // never reach the object's prototype through the setter.
+          if (k === "__proto__") P(m, k, v); else m[k] = v;
           break;
         }`);
       } else if (f.repeated) {
@@ -162,13 +169,14 @@ export function compileDecoders(root: protobuf.Type, intOrString: protobuf.Type)
       return o;
     };`;
     // Inputs of the generated code: the decoder table (filled before any decoder runs), the
-    // IntOrString reader, the Long conversion and the overrun error. No user data reaches the
+    // IntOrString reader, the Long conversion, the overrun error and the own-key store. No user data reaches the
     // generated source: only field names and numbers of the parsed schema, JSON-quoted.
-    decoders[index.get(type) as number] = new Function('D', 'S', 'N', 'X', body)(
+    decoders[index.get(type) as number] = new Function('D', 'S', 'N', 'X', 'P', body)(
       decoders,
       readIntOrString,
       longToNumber,
       overrun,
+      defineOwn,
     ) as MessageDecoder;
   }
   return (type) => {
