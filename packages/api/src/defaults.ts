@@ -52,8 +52,9 @@ export function defaultPodSpec(spec: Obj): void {
 function defaultWorkload(o: Obj, isDeployment: boolean): void {
   const spec = child(o, 'spec');
   spec.replicas ??= 1;
-  spec.revisionHistoryLimit ??= 10;
   if (isDeployment) {
+    // DeploymentSpec only: ReplicaSetSpec has no revisionHistoryLimit (k8s.io/api apps/v1 types.go).
+    spec.revisionHistoryLimit ??= 10;
     spec.progressDeadlineSeconds ??= 600;
     const strategy = child(spec, 'strategy');
     strategy.type ??= 'RollingUpdate';

@@ -1,4 +1,4 @@
-import { RESOURCES } from '@podnet/api';
+import { applyDefaults, RESOURCES } from '@podnet/api';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -289,6 +289,16 @@ describe('unknownFields walks the type table', () => {
   it('accepts a full sample of every served kind (maps, Quantity, IntOrString and FieldsV1 are free-form)', () => {
     expect(Object.keys(SAMPLES).sort()).toEqual(RESOURCES.map((r) => r.kind).sort());
     for (const [kind, sample] of Object.entries(SAMPLES)) expect([kind, unknownFields(kind, sample)]).toEqual([kind, []]);
+  });
+
+  it('finds nothing unknown in what API server defaulting adds to each sample and to a bare object', () => {
+    for (const [kind, sample] of Object.entries(SAMPLES)) {
+      for (const o of [structuredClone(sample), { apiVersion: sample.apiVersion, kind, metadata: { name: 'x' }, spec: {} }]) {
+        if (kind === 'Event' || kind === 'Endpoints' || kind === 'EndpointSlice') delete (o as Obj).spec;
+        applyDefaults(kind, o);
+        expect([kind, unknownFields(kind, o)]).toEqual([kind, []]);
+      }
+    }
   });
 
   it('finds nested typos at the path the real server reports', () => {
