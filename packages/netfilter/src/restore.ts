@@ -170,16 +170,25 @@ function restoreInput(
     lineNo++;
     const eol = input.indexOf('\n', pos);
     const lineEnd = eol < 0 ? length : eol;
-    // `-A CHAIN ...` with nothing to trim is read where it stands in the input (no line string).
+    // `-A CHAIN ...` and `:CHAIN - [0:0]` with nothing to trim are read where they stand in the
+    // input (no line string).
     if (table !== undefined && lineEnd - pos > 3 && input.charCodeAt(lineEnd - 1) > 32) {
-      let appended = false;
+      let done = false;
       try {
-        appended = appendedFast(table, input, pos, lineEnd, lineNo, lookup, intern);
+        if (input.charCodeAt(pos) === 58 /* : */) {
+          const chain = userChainDeclared(input, pos, lineEnd);
+          if (chain !== undefined) {
+            declareChain(table, chain, '-', { packets: 0, bytes: 0 }, options);
+            done = true;
+          }
+        } else if (appendedFast(table, input, pos, lineEnd, lineNo, lookup, intern)) {
+          rules++;
+          done = true;
+        }
       } catch (error) {
         throw toIptablesError(error, lineNo);
       }
-      if (appended) {
-        rules++;
+      if (done) {
         pos = lineEnd + 1;
         continue;
       }
@@ -215,7 +224,7 @@ function restoreInput(
         continue;
       }
       if (text.startsWith(':')) {
-        let chain = userChainDeclared(text);
+        let chain = userChainDeclared(text, 0, text.length);
         let policy = '-';
         let counters: { packets: number; bytes: number } | undefined = { packets: 0, bytes: 0 };
         if (chain === undefined) {
@@ -228,20 +237,7 @@ function restoreInput(
           policy = policyWord;
           counters = countersText === undefined ? undefined : parseCounters(countersText, lineNo);
         }
-        // One lookup in the table's chains (a 10,000-Service nat table declares 110,000 of them).
-        const c = table.chains.get(chain);
-        if (c !== undefined) {
-          // Without --noflush a user chain the input already declared cannot be declared again.
-          if (!c.builtin && !options.noflush) throw new RuleError(`error creating chain '${chain}':File exists`, chain);
-          if (!c.builtin && policy !== '-')
-            throw new RuleError(`Can't set policy \`${policy}' on \`${chain}': Bad built-in chain name`, policy);
-          // iptables-restore flushes a chain the input declares (with --noflush it is the only way chains change).
-          table.flush(chain);
-          if (c.builtin) table.setPolicy(chain, policy, options.counters ? counters : undefined);
-        } else {
-          if (policy !== '-') throw new RuleError(`Can't set policy \`${policy}' on \`${chain}': Bad built-in chain name`, policy);
-          table.newChain(chain);
-        }
+        declareChain(table, chain, policy, counters, options);
         continue;
       }
       if (appendedFast(table, text, 0, text.length, lineNo, lookup, intern)) {
@@ -313,6 +309,29 @@ function appendedFast(
   return true;
 }
 
+/** `:CHAIN POLICY [p:b]`: a new user chain, or a declared one flushed (and a built-in one's policy set). */
+function declareChain(
+  table: Table,
+  chain: string,
+  policy: string,
+  counters: { packets: number; bytes: number } | undefined,
+  options: RestoreOptions,
+): void {
+  // One lookup in the table's chains (a 10,000-Service nat table declares 110,000 of them).
+  const c = table.chains.get(chain);
+  if (c !== undefined) {
+    // Without --noflush a user chain the input already declared cannot be declared again.
+    if (!c.builtin && !options.noflush) throw new RuleError(`error creating chain '${chain}':File exists`, chain);
+    if (!c.builtin && policy !== '-') throw new RuleError(`Can't set policy \`${policy}' on \`${chain}': Bad built-in chain name`, policy);
+    // iptables-restore flushes a chain the input declares (with --noflush it is the only way chains change).
+    table.flush(chain);
+    if (c.builtin) table.setPolicy(chain, policy, options.counters ? counters : undefined);
+  } else {
+    if (policy !== '-') throw new RuleError(`Can't set policy \`${policy}' on \`${chain}': Bad built-in chain name`, policy);
+    table.newChain(chain);
+  }
+}
+
 const USER_CHAIN_TAIL = ' - [0:0]';
 
 /**
@@ -320,15 +339,16 @@ const USER_CHAIN_TAIL = ' - [0:0]';
  * without the tokenizer (a 10,000-Service restore declares 110,000 chains). Undefined for any
  * other line, which takes the general path (and gets its errors there).
  */
-function userChainDeclared(text: string): string | undefined {
-  const end = text.length - USER_CHAIN_TAIL.length;
-  if (end <= 1 || !text.endsWith(USER_CHAIN_TAIL)) return undefined;
-  for (let i = 1; i < end; i++) {
+function userChainDeclared(text: string, from: number, to: number): string | undefined {
+  // The line is text[from, to): the whole of a cut-out line, or one line of the input.
+  const end = to - USER_CHAIN_TAIL.length;
+  if (end <= from + 1 || !text.startsWith(USER_CHAIN_TAIL, end)) return undefined;
+  for (let i = from + 1; i < end; i++) {
     const c = text.charCodeAt(i);
     // A blank or a quote would make the tokenizer read other words.
     if (c === 32 || c === 9 || c === 13 || c === 10 || c === 34) return undefined;
   }
-  return text.slice(1, end);
+  return text.slice(from + 1, end);
 }
 
 /** Without --noflush: the table's rules are flushed and its user chains deleted; policies stay. */
