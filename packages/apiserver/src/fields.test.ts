@@ -375,6 +375,16 @@ describe('duplicateFields', () => {
     fc.assert(fc.property(fc.jsonValue(), (v) => duplicateFields(JSON.stringify(v, null, 1)).length === 0));
   });
 
+  it('finds a repeated key whatever the key and the values around it (property)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.constant('y'), fc.string()), fc.jsonValue(), (key, v) => {
+        const k = JSON.stringify(key);
+        const text = `{"x":[1,{${k}:${JSON.stringify(v)},"y":"\\\\",${k}:null}]}`;
+        expect(duplicateFields(text)).toEqual(key === 'y' ? ['x[1].y', 'x[1].y'] : [`x[1].${key}`]);
+      }),
+    );
+  });
+
   it('reads JSON bodies only (YAML refuses duplicate keys when it is parsed)', () => {
     const body = Buffer.from('{"a":1,"a":2}');
     expect(duplicateFieldsOfBody(body, 'application/json; charset=utf-8')).toEqual(['a']);

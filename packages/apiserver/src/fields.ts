@@ -71,20 +71,32 @@ function walkNamed(type: string, v: unknown, path: string, out: string[], prune:
   }
 }
 
+/** What a type expression holds, read once per expression (walks run on every write). */
+type Shape = { of: 'free' } | { of: 'named'; type: string } | { of: 'list' | 'map'; element: string };
+const shapes = new Map<string, Shape>();
+
+function shapeOf(expr: string): Shape {
+  let shape = shapes.get(expr);
+  if (shape === undefined) {
+    const named = namedTypeOf(expr);
+    const element = elementExprOf(expr);
+    if (named !== undefined) shape = { of: 'named', type: named };
+    // A list or map of primitives, int-or-string or `any` is free-form: no field names to check.
+    else if (element === undefined || shapeOf(element).of === 'free') shape = { of: 'free' };
+    else shape = { of: expr.startsWith('[') ? 'list' : 'map', element };
+    shapes.set(expr, shape);
+  }
+  return shape;
+}
+
 function walkExpr(expr: string, v: unknown, path: string, out: string[], prune: boolean): void {
   if (typeof v !== 'object' || v === null) return;
-  const named = namedTypeOf(expr);
-  if (named !== undefined) {
-    walkNamed(named, v, path, out, prune);
-    return;
-  }
-  const element = elementExprOf(expr);
-  // Primitives, int-or-string and `any` are free-form: no field names to check.
-  if (element === undefined || (namedTypeOf(element) === undefined && elementExprOf(element) === undefined)) return;
-  if (expr.startsWith('[')) {
-    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) walkExpr(element, v[i], `${path}[${i}]`, out, prune);
-  } else if (!Array.isArray(v)) {
-    for (const [key, x] of Object.entries(v)) walkExpr(element, x, `${path}.${key}`, out, prune);
+  const shape = shapeOf(expr);
+  if (shape.of === 'named') walkNamed(shape.type, v, path, out, prune);
+  else if (shape.of === 'list') {
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) walkExpr(shape.element, v[i], `${path}[${i}]`, out, prune);
+  } else if (shape.of === 'map' && !Array.isArray(v)) {
+    for (const [key, x] of Object.entries(v)) walkExpr(shape.element, x, `${path}.${key}`, out, prune);
   }
 }
 
@@ -129,19 +141,14 @@ export function duplicateFields(text: string): string[] {
       }
       i++;
     } else if (c === 0x22 /* " */) {
+      // The closing quote: the next one not escaped by an odd run of backslashes.
       const start = i + 1;
-      let escaped = false;
-      i = start;
-      for (;;) {
-        const d = text.charCodeAt(i);
-        if (d === 0x5c /* \ */) {
-          escaped = true;
-          i += 2;
-        } else if (d === 0x22 || Number.isNaN(d)) break;
-        else i++;
-      }
-      const raw = text.slice(start, i);
-      i++;
+      let end = text.indexOf('"', start);
+      while (end !== -1 && oddBackslashesBefore(text, end)) end = text.indexOf('"', end + 1);
+      if (end === -1) end = n;
+      const raw = text.slice(start, end);
+      const escaped = raw.includes('\\');
+      i = end + 1;
       let j = i;
       while (j < n && isSpace(text.charCodeAt(j))) j++;
       const top = frames[frames.length - 1];
@@ -156,6 +163,12 @@ export function duplicateFields(text: string): string[] {
     } else i++;
   }
   return out;
+}
+
+function oddBackslashesBefore(text: string, at: number): boolean {
+  let k = at - 1;
+  while (k >= 0 && text.charCodeAt(k) === 0x5c) k--;
+  return (at - 1 - k) % 2 === 1;
 }
 
 function isSpace(c: number): boolean {
