@@ -11,7 +11,7 @@
 //   help           this text.
 // Components run in this process (argv set, main module imported), so PID 1 is the component and
 // `docker compose kill node-2` kills the whole node at once, as a power cut would.
-import { chownSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -144,18 +144,20 @@ if (command === 'control-plane') {
 
 /**
  * Prometheus's credentials (deploy/prometheus/prometheus.yml; the names are PROMETHEUS_SECRET_FILES
- * in packages/cli/src/compose/prometheus.ts): the read-only `viewer` token for the API server's
- * /metrics, the nodes' token for the kubelet API's /metrics (the only bearer token a node-agent
- * accepts there), and the cluster CA. The prometheus service mounts only this directory,
- * read-only; its image runs as nobody (uid 65534), so the tokens are 0400 and owned by it.
+ * in packages/cli/src/compose/prometheus.ts): the read-only `viewer` token, for the API server's
+ * /metrics and the kubelet API's /metrics (a node-agent checks a token it does not know with a
+ * TokenReview and authorizes `get nodes/metrics` with a SubjectAccessReview, as the kubelet's
+ * webhook modes), and the cluster CA. The nodes' own token, which may write everything, is not
+ * among them: a node-token left by an older image is removed. The prometheus service mounts only
+ * this directory, read-only; its image runs as nobody (uid 65534), so the token is 0400 and owned by it.
  */
 function writePrometheusSecrets(creds) {
   const dir = `${STATE}/prometheus`;
   mkdirSync(dir, { recursive: true, mode: 0o755 });
+  rmSync(`${dir}/node-token`, { force: true });
   const nobody = 65534;
   const secrets = [
     ['apiserver-token', creds.tokens.viewer, 0o400],
-    ['node-token', creds.tokens['node-agent'], 0o400],
     ['ca.crt', creds.caPem, 0o444],
   ];
   for (const [file, content, mode] of secrets) {

@@ -10,7 +10,7 @@
 // (an image of that binary, deploy/prometheus-image.sh) scraping them as mounted (`up` = 1 for all).
 // The test's real sockets go to 127.0.0.1 only (published ports); containers are reached by docker.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -286,11 +286,11 @@ describeInterop('docker compose cluster (deploy/)', { root: true, commands: ['ku
     const tokens = JSON.parse(readFileSync(join(stateDir, 'control-plane/pki/tokens.json'), 'utf8')) as Record<string, string>;
     const dir = join(stateDir, 'prometheus');
     expect(readFileSync(join(dir, 'apiserver-token'), 'utf8')).toBe(tokens.viewer);
-    expect(readFileSync(join(dir, 'node-token'), 'utf8')).toBe(tokens['node-agent']);
+    // The nodes' token (full write access) is not given to Prometheus: viewer scrapes the node-agents too.
+    expect(existsSync(join(dir, 'node-token'))).toBe(false);
     expect(readFileSync(join(dir, 'ca.crt'), 'utf8')).toMatch(/^-----BEGIN CERTIFICATE-----/);
     for (const [file, mode] of [
       ['apiserver-token', 0o400],
-      ['node-token', 0o400],
       ['ca.crt', 0o444],
     ] as const) {
       const st = statSync(join(dir, file));

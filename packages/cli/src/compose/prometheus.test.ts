@@ -17,7 +17,7 @@ describe('compose Prometheus configuration', () => {
     expect(composePrometheusConfig(composeNodes(3))).toEqual(deployed);
   });
 
-  it('scrapes every component: the API server and the node-agents with a token and the cluster CA', () => {
+  it('scrapes every component: the API server and the node-agents with the viewer token and the cluster CA', () => {
     const config = composePrometheusConfig(composeNodes(2));
     const jobs = Object.fromEntries(config.scrape_configs.map((j) => [j.job_name, j]));
     expect(Object.keys(jobs)).toEqual(['apiserver', 'control-plane', 'node-agent', 'kube-proxy', 'cni-agent']);
@@ -29,7 +29,7 @@ describe('compose Prometheus configuration', () => {
     });
     expect(jobs['node-agent']).toMatchObject({
       scheme: 'https',
-      authorization: { credentials_file: '/state/prometheus/node-token' },
+      authorization: { credentials_file: '/state/prometheus/apiserver-token' },
       tls_config: { ca_file: '/state/prometheus/ca.crt' },
     });
     // Verified TLS: the serving certificates name these IPs, so nothing is skipped.
@@ -61,7 +61,7 @@ describeInterop('promtool check config (compose)', { commands: ['promtool'] }, (
     const dir = mkdtempSync(join(tmpdir(), 'podnet-compose-prom-'));
     try {
       // promtool checks that the token and CA files exist; test/compose checks the real ones.
-      for (const f of ['apiserver-token', 'node-token', 'ca.crt']) writeFileSync(join(dir, f), 'x', { mode: 0o600 });
+      for (const f of ['apiserver-token', 'ca.crt']) writeFileSync(join(dir, f), 'x', { mode: 0o600 });
       const resolve = (text: string) => text.replaceAll('/state/prometheus/', `${dir}/`);
       const files = {
         deploy: resolve(readFileSync(DEPLOY_CONFIG, 'utf8')),

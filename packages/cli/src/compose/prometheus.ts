@@ -7,10 +7,11 @@
 // Credentials, as process mode's `podnet prometheus-config` (observability/prometheus-config.ts),
 // written by the control-plane container at its start (deploy/entrypoint.mjs) into
 // <state>/prometheus/, which the prometheus service mounts read-only at /state/prometheus:
-//   apiserver-token  the `viewer` token: the API server's /metrics needs an authenticated user
-//                    (any; packages/apiserver/src/server.ts), and viewer may only read.
-//   node-token       the node-agents' token: the only bearer token the kubelet API accepts
-//                    (packages/node-agent/src/node-agent.ts apiTokens), as process mode uses.
+//   apiserver-token  the `viewer` token, for both HTTPS jobs: the API server's /metrics needs an
+//                    authenticated user (any; packages/apiserver/src/server.ts) and viewer may only
+//                    read; the kubelet API checks it with a TokenReview and lets viewer `get
+//                    nodes/metrics` by a SubjectAccessReview (packages/node-agent/src/server/
+//                    kubelet-auth.ts), never nodes/proxy. The nodes' token is not given to Prometheus.
 //   ca.crt           the cluster CA. Both serving certificates name the target addresses (the API
 //                    server's: IP:172.30.0.2, DNS:control-plane; a kubelet's: IP:<node address>,
 //                    DNS:<node>, signed by the API server from the node-agent's CSR), so TLS is
@@ -20,7 +21,7 @@ import { CONTROL_PLANE_ADDRESS, type ComposeNode } from './plan.js';
 /** Where the prometheus container sees the credentials (deploy/docker-compose.yml mounts them). */
 export const PROMETHEUS_SECRETS_DIR = '/state/prometheus';
 /** File names in <state>/prometheus/ (deploy/entrypoint.mjs writes them). */
-export const PROMETHEUS_SECRET_FILES = { apiToken: 'apiserver-token', nodeToken: 'node-token', ca: 'ca.crt' } as const;
+export const PROMETHEUS_SECRET_FILES = { apiToken: 'apiserver-token', ca: 'ca.crt' } as const;
 /** The container ports of each node's scrape targets (DESIGN §4). */
 export const NODE_METRICS_PORTS = { 'node-agent': 10250, 'kube-proxy': 10249, 'cni-agent': 9099 } as const;
 
@@ -62,7 +63,7 @@ export function composePrometheusConfig(nodes: ComposeNode[], secretsDir = PROME
       {
         job_name: 'node-agent',
         scheme: 'https',
-        authorization: { type: 'Bearer', credentials_file: secret('nodeToken') },
+        authorization: { type: 'Bearer', credentials_file: secret('apiToken') },
         tls_config: { ca_file: secret('ca') },
         static_configs: perNode(NODE_METRICS_PORTS['node-agent']),
       },
