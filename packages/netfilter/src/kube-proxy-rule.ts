@@ -577,6 +577,11 @@ function commentInstance(p: Pending, slot: number, intern: InternTable): MatchIn
   }
   const text = line.slice(p.start, p.end);
   p.value = text;
+  // `SVC -> IP:PORT`, kube-proxy's comment on each endpoint's rule in KUBE-SVC/KUBE-SVL, is written
+  // once per endpoint: it is made here rather than looked up in (and added to) a map of 100,000
+  // comments. The data is what basic.ts commentMatch.parse makes (XT_MAX_COMMENT_LEN: 255 bytes);
+  // a longer comment goes to it, and it refuses it.
+  if (text.indexOf(' -> ') >= 0 && Buffer.byteLength(text) <= 255) return { module: COMMENT.module, data: { comment: text } };
   const made = sharedOrNew(p, COMMENT_ENTRY.id, slot, text, slot, intern);
   recentComments[1] = recentComments[0];
   recentComments[0] = { text, slot, instance: made };
