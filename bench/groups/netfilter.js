@@ -275,7 +275,7 @@ export async function run({ smoke }) {
       'match it, in order; the cost of a NEW packet therefore does not grow with the number of Services. ESTABLISHED packets never enter the nat',
       'table (the conntrack entry holds the binding) and filter decides in KUBE-FORWARD, so their cost is flat too. The kernel restore figure',
       'includes starting the iptables-legacy-restore process. Restore times are wall time on a shared 2-core machine: at 10,000 Services',
-      "about a fifth of podnet's restore is the garbage collector (the rule set it builds holds about 117 MB), and the figure moves with load.",
+      "a fifth to a quarter of podnet's restore is the garbage collector (the rule set it builds holds about 117 MB), and the figure moves with load.",
     ],
     figures,
   };
