@@ -2,9 +2,10 @@
 // `-A KUBE-SEP-X -m comment --comment "..." -m tcp -p tcp -j DNAT --to-destination IP:PORT`, the
 // KUBE-SVC statistic chains, KUBE-SERVICES' `-d IP/32 --dport N -j KUBE-SVC-X`): 300,000 of them in
 // a 10,000-Service restore. It reads the line in place, with no token array, no per-option objects
-// and no strings but the values it keeps, and shares what rule-parser.ts shares (match instances
-// by the same keys, addresses by word, one jump target per chain), so it builds exactly the Rule
-// the general parser builds.
+// and no strings but the values it keeps, and builds a Rule equal to the one the general parser
+// builds: match instances shared by rule-parser.ts's keys in the same intern table, one jump target
+// per chain, the same field order. Only what is written about once is not shared: plain `A.B.C.D`
+// addresses and kube-proxy's per-endpoint comments (`SVC -> IP:PORT`).
 //
 // It only recognizes: anything it does not know, or any value that does not parse, returns
 // undefined and the caller parses the line again with the general parser, which then gives the
