@@ -3,7 +3,7 @@
 // rendered default-deny DROP of x/b's ingress chain (PODNET-PI-*) is deleted by hand with
 // `podnet node exec NODE -- iptables -D CHAIN N` (N read from iptables-save): the probe then shows
 // x/b open while x/a and x/c stay closed; the policy agent's periodic sync (the cni-agent's default
-// syncPeriodMs, 30 s: the CLI does not pass netpolSyncMs, so the bound here is 50 s) re-renders its
+// --netpol-sync-period, 30 s, which this cluster keeps; hence the bound of 50 s here) re-renders its
 // chains and the probe shows x/b closed again — as kube-router's and Calico's periodic resyncs restore
 // rules removed behind their back.
 
