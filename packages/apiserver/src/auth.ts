@@ -8,6 +8,9 @@
 //                          nothing the kubelet maps to nodes/proxy (/exec, /containerLogs, /pods)
 //   anyone else            nothing (a SubjectAccessReview may name any user)
 // Every authenticated user may ask about itself (SelfSubjectAccessReview, RBAC's system:basic-user).
+// Only admin and members of system:masters may `impersonate` (kubectl --as/--as-group: impersonate()
+// below); the node and controller identities, powerful as they are, may not (RBAC gives impersonate
+// only through cluster-admin).
 // The same decision answers the API server's own requests and the review APIs the kubelets call
 // (authentication.k8s.io TokenReview, authorization.k8s.io SubjectAccessReview: review-routes.ts).
 // 401/403 are Status objects (apiserver pkg/endpoints/handlers/responsewriters/errors.go).
@@ -75,6 +78,13 @@ export interface Decision {
 
 /** podnet's authorizer: the table at the top of this file. */
 export function decide(user: string, groups: readonly string[], a: AccessAttributes): Decision {
+  if (a.verb === 'impersonate') {
+    const allowed = user === 'admin' || groups.includes('system:masters');
+    const what = 'resource' in a ? a.resource : a.path;
+    return allowed
+      ? { allowed, reason: `podnet: ${user} may impersonate ${what}` }
+      : { allowed, reason: `podnet: ${user} may not impersonate ${what}: only admin and system:masters may impersonate` };
+  }
   if (EVERYTHING.has(user) || groups.includes('system:masters')) return { allowed: true, reason: `podnet: ${user} may do everything` };
   const isResource = 'resource' in a;
   const what = isResource ? `${a.resource}${a.subresource ? `/${a.subresource}` : ''}` : a.path;
@@ -98,8 +108,20 @@ export function decide(user: string, groups: readonly string[], a: AccessAttribu
   return { allowed, reason: `podnet: ${user} may not ${a.verb} ${what}: ${why}` };
 }
 
+/** Who a request runs as: the authenticated user, or the user it impersonates. */
+export interface Identity {
+  user: string;
+  groups: string[];
+}
+
+/** The identity of an authenticated podnet user (its token's user and groups). */
+export function identityOf(user: string): Identity {
+  return { user, groups: groupsOf(user) };
+}
+
+/** 403 Forbidden unless `who` (a user name: its podnet groups; or an Identity) may do it. */
 export function authorize(
-  user: string,
+  who: string | Identity,
   verb: string,
   resource: string,
   group: string,
@@ -107,7 +129,8 @@ export function authorize(
   name: string | undefined,
   subresource?: string,
 ): void {
-  if (decide(user, groupsOf(user), { verb, resource, group, subresource, namespace, name }).allowed) return;
+  const { user, groups } = typeof who === 'string' ? identityOf(who) : who;
+  if (decide(user, groups, { verb, resource, group, subresource, namespace, name }).allowed) return;
   const what = group ? `${resource}.${group}` : resource;
   const target = name ? `${what} "${name}"` : what;
   const scope = namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope';
@@ -118,6 +141,75 @@ export function authorize(
     `${target} is forbidden: User "${user}" cannot ${verb} resource "${res}" in API group "${group}"${scope}`,
     { name, group, kind: resource },
   );
+}
+
+const SERVICE_ACCOUNT_PREFIX = 'system:serviceaccount:';
+
+/** One header's values, a repeated header's separately (Node's `headers` would join them with ", "). */
+function headerValues(distinct: Record<string, string[] | undefined>, name: string): string[] {
+  return distinct[name] ?? [];
+}
+
+/**
+ * The identity a request runs as after impersonation (k8s.io/apiserver
+ * pkg/endpoints/filters/impersonation.go WithImpersonation): Impersonate-User, Impersonate-Group
+ * (repeatable), Impersonate-Uid and Impersonate-Extra-<key> each need `impersonate` on users /
+ * groups / uids / userextras (serviceaccounts for a system:serviceaccount:<ns>:<name> user),
+ * asked of the authorizer as the authenticated user; the first refusal is a 403 naming it, and
+ * nothing is applied. The impersonated user gets exactly the groups asked for plus
+ * system:authenticated (and a service account its system:serviceaccounts groups when none are
+ * asked), never the groups of its own token. `distinct` is Node's headersDistinct.
+ */
+export function impersonate(actor: Identity, distinct: Record<string, string[] | undefined>): Identity {
+  const users = headerValues(distinct, 'impersonate-user');
+  const groups = headerValues(distinct, 'impersonate-group');
+  const uids = headerValues(distinct, 'impersonate-uid');
+  const extras = Object.keys(distinct).filter((k) => k.startsWith('impersonate-extra-'));
+  if (users.length === 0) {
+    if (groups.length > 0 || uids.length > 0 || extras.length > 0)
+      throw new ApiError(
+        400,
+        'BadRequest',
+        'Impersonate-Group, Impersonate-Uid and Impersonate-Extra-* need an Impersonate-User: name the user to impersonate (kubectl --as USER)',
+      );
+    return actor;
+  }
+  const user = users[0] as string;
+  if (users.length > 1 || user === '')
+    throw new ApiError(400, 'BadRequest', `Impersonate-User must name exactly one user, got ${JSON.stringify(users)}`);
+  if (uids.length > 1) throw new ApiError(400, 'BadRequest', `Impersonate-Uid must be given at most once, got ${JSON.stringify(uids)}`);
+  if (user.startsWith(SERVICE_ACCOUNT_PREFIX)) {
+    const [ns, name, ...rest] = user.slice(SERVICE_ACCOUNT_PREFIX.length).split(':');
+    if (!ns || !name || rest.length > 0)
+      throw new ApiError(
+        400,
+        'BadRequest',
+        `Impersonate-User "${user}" is not a service account name: use system:serviceaccount:NAMESPACE:NAME`,
+      );
+    authorize(actor, 'impersonate', 'serviceaccounts', '', ns, name);
+  } else authorize(actor, 'impersonate', 'users', '', undefined, user);
+  for (const g of groups) authorize(actor, 'impersonate', 'groups', '', undefined, g);
+  for (const uid of uids) authorize(actor, 'impersonate', 'uids', 'authentication.k8s.io', undefined, uid);
+  for (const header of extras) {
+    // The key is percent-encoded in the header name (impersonation.go unescapes it).
+    let key: string;
+    try {
+      key = decodeURIComponent(header.slice('impersonate-extra-'.length));
+    } catch {
+      throw new ApiError(400, 'BadRequest', `${header}: the extra key is not valid percent-encoding`);
+    }
+    for (const v of headerValues(distinct, header))
+      authorize(actor, 'impersonate', 'userextras', 'authentication.k8s.io', undefined, v, key);
+  }
+  const out = [...groups];
+  if (user.startsWith(SERVICE_ACCOUNT_PREFIX) && groups.length === 0) {
+    const ns = user.slice(SERVICE_ACCOUNT_PREFIX.length).split(':')[0] as string;
+    out.push('system:serviceaccounts', `system:serviceaccounts:${ns}`);
+  }
+  if (user === 'system:anonymous') {
+    if (!out.includes('system:unauthenticated')) out.push('system:unauthenticated');
+  } else if (!out.includes(AUTHENTICATED_GROUP) && !out.includes('system:unauthenticated')) out.push(AUTHENTICATED_GROUP);
+  return { user, groups: out };
 }
 
 /** Token bucket per user (a simplified API Priority and Fairness: one level, one queue). */

@@ -1,5 +1,6 @@
 // Request bodies in Kubernetes' protobuf encoding (application/vnd.kubernetes.protobuf), which
-// kubectl's typed clients send for `create namespace|deployment|service` and which the real
+// kubectl's typed clients send for `create namespace|deployment|service` and `auth can-i`
+// (a SelfSubjectAccessReview), and which the real
 // apiserver accepts for built-in types (apimachinery pkg/runtime/serializer/protobuf). Decoded
 // with the subset schema in proto/k8s-request-subset.proto into the JSON object the rest of
 // the server works with. Answers stay JSON, which those clients accept.
@@ -22,6 +23,9 @@ const KINDS: Record<string, protobuf.Type> = {
   'v1/Service': T('Service'),
   'v1/Pod': T('Pod'),
   'apps/v1/Deployment': T('Deployment'),
+  'authorization.k8s.io/v1/SelfSubjectAccessReview': T('SelfSubjectAccessReview'),
+  'authorization.k8s.io/v1/SubjectAccessReview': T('SubjectAccessReview'),
+  'authentication.k8s.io/v1/TokenReview': T('TokenReview'),
 };
 
 type Json = Record<string, unknown>;
@@ -69,6 +73,8 @@ function convert(type: protobuf.Type, v: Json): unknown {
       return Number(v.type ?? 0) === 1 ? (v.strVal ?? '') : (v.intVal ?? 0);
     case 'Quantity':
       return v.string;
+    case 'ExtraValue':
+      return Array.isArray(v.items) ? v.items : [];
     default:
       return toJson(type, v);
   }

@@ -38,8 +38,10 @@ export const REVIEW_RESOURCES: ResourceInfo[] = [
 ];
 
 export interface ReviewContext {
-  /** The authenticated caller. */
+  /** The caller (after impersonation). */
   user: string;
+  /** Its groups; by default those of the podnet identity `user`. */
+  groups?: string[];
   method: string;
   body: () => unknown;
   auth: Authenticator;
@@ -88,7 +90,7 @@ const HANDLERS: Record<string, ReviewHandler> = {
     const spec: Obj = o.spec ?? {};
     const errs = attributeErrors(spec);
     if (errs.length > 0) throw invalid(info.kind, info.group, '', errs);
-    return answer(o, info, status(decide(ctx.user, groupsOf(ctx.user), attributesOf(spec))));
+    return answer(o, info, status(decide(ctx.user, ctx.groups ?? groupsOf(ctx.user), attributesOf(spec))));
   },
 };
 
@@ -98,7 +100,8 @@ function reviewBody(ctx: ReviewContext, info: ResourceInfo, needsPermission = tr
   if (ctx.method !== 'POST')
     throw methodNotAllowed(`${info.resource}.${info.group} accepts only POST (create): it is a review, not stored`);
   // RBAC's system:basic-user lets everyone create a SelfSubjectAccessReview.
-  if (needsPermission) authorize(ctx.user, 'create', info.resource, info.group, undefined, undefined);
+  if (needsPermission)
+    authorize({ user: ctx.user, groups: ctx.groups ?? groupsOf(ctx.user) }, 'create', info.resource, info.group, undefined, undefined);
   const o = ctx.body();
   if (!o || typeof o !== 'object' || Array.isArray(o))
     throw badRequest(`the body of POST /apis/${apiVersion}/${info.resource} must be a ${info.kind} object`);

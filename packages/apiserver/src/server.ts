@@ -13,7 +13,7 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { ClusterIpAllocator, NodePortAllocator, ServiceAllocators } from './allocators.js';
-import { Authenticator, authorize, PUBLIC_PATHS, RateLimiter } from './auth.js';
+import { Authenticator, authorize, type Identity, identityOf, impersonate, PUBLIC_PATHS, RateLimiter } from './auth.js';
 import { kubeconfigYaml, loadOrCreateCredentials } from './certs.js';
 import {
   AGGREGATED_CONTENT_TYPE,
@@ -209,11 +209,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       );
   });
 
-  const userOf = (req: FastifyRequest): string => {
+  /** Who the request runs as: its token's user, or whom that user may impersonate (kubectl --as). */
+  const callerOf = (req: FastifyRequest): Identity => {
     const user = auth.authenticate(req.headers.authorization);
     limiter.take(user);
-    return user;
+    return impersonate(identityOf(user), req.raw.headersDistinct);
   };
+  const userOf = (req: FastifyRequest): string => callerOf(req).user;
 
   const respond = (reply: FastifyReply, code: number, body: unknown, warnings: string[] = []) => {
     // One Warning header per warning, as the real server's warning recorder adds them (RFC 7234 §5.5).
@@ -306,9 +308,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         resource: review.info.resource,
         started: process.hrtime.bigint(),
       };
-      const user = userOf(req);
+      const who = callerOf(req);
       const body = () => decodeBody(req.body as Buffer | undefined, req.headers['content-type'], `${req.method} ${path}`);
-      return respond(reply, 201, review.handler({ user, method: req.method, body, auth }));
+      return respond(reply, 201, review.handler({ user: who.user, groups: who.groups, method: req.method, body, auth }));
     }
     if (
       PUBLIC_PATHS.has(path) ||
@@ -332,8 +334,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const watch = req.method === 'GET' && queryBool(q.watch) && q.watch !== undefined;
     const verb = verbOf(req.method, p, watch);
     (req as FastifyRequest & { podnet?: unknown }).podnet = { verb, resource: info.resource, started: process.hrtime.bigint() };
-    const user = userOf(req);
-    authorize(user, verb, info.resource, info.group, p.namespace, p.name);
+    authorize(callerOf(req), verb, info.resource, info.group, p.namespace, p.name);
     if (p.subresource && !info.subresources[p.subresource])
       throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${info.resource}/${p.subresource})`);
     if (info.namespaced && p.name && p.namespace === undefined)
@@ -681,18 +682,19 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       const q = Object.fromEntries(url.searchParams) as Record<string, string>;
       const m = matchResourcePath(segs);
       if (m.kind !== 'resource') throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
-      const user = auth.authenticate(req.headers.authorization, req.headers['sec-websocket-protocol']);
-      limiter.take(user);
+      const actor = auth.authenticate(req.headers.authorization, req.headers['sec-websocket-protocol']);
+      limiter.take(actor);
+      const who = impersonate(identityOf(actor), req.headersDistinct);
       const p = m.path;
       const isExec = p.subresource === 'exec' || p.subresource === 'attach';
       checkSubprotocols(req.headers['sec-websocket-protocol'], isExec);
       if (isExec) {
-        authorize(user, 'create', p.info.resource, p.info.group, p.namespace, p.name);
+        authorize(who, 'create', p.info.resource, p.info.group, p.namespace, p.name);
         return proxyUpgrade(req, socket, head, p, url);
       }
       if (!(queryBool(q.watch) && q.watch !== undefined))
         throw badRequest('a WebSocket request must be a watch (?watch=true) or pods/exec');
-      authorize(user, 'watch', p.info.resource, p.info.group, p.namespace, p.name);
+      authorize(who, 'watch', p.info.resource, p.info.group, p.namespace, p.name);
       const params = watchParams(p, q);
       wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         const binary = ws.protocol === WATCH_PROTOBUF_SUBPROTOCOL;
@@ -746,7 +748,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       // Connected and verified: the exec stream itself has no idle timeout.
       up.setTimeout(0);
       const headers = Object.entries(req.headers)
-        .filter(([k]) => k !== 'host' && k !== 'authorization')
+        .filter(([k]) => k !== 'host' && k !== 'authorization' && !k.startsWith('impersonate-'))
         .flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => `${k}: ${x}`) : [`${k}: ${v}`]));
       up.write(`${req.method ?? 'GET'} ${target} HTTP/1.1\r\nHost: ${host}:${kubeletPort}\r\n${headers.join('\r\n')}\r\n\r\n`);
       if (head.length) up.write(head);
