@@ -91,11 +91,11 @@ const BUDGET_S = {
   'kube-proxy': 40,
   conntrack: 40,
   apiserver: 150,
-  netfilter: 320,
+  netfilter: 240,
   kernel: 90,
   scale: 160,
   programming: 240,
-  netpol: 60,
+  netpol: 180,
 };
 const suiteStarted = performance.now();
 const failures = [];

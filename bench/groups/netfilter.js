@@ -222,7 +222,7 @@ export async function run({ smoke }) {
   const kernel = haveKernel();
   const figures = [];
   const sizes = smoke ? [20] : [1000, 10000];
-  for (const n of sizes) figures.push(...restoreFigure(n, rulesFor(n), smoke ? 1 : n >= 10000 ? 5 : 9, kernel));
+  for (const n of sizes) figures.push(...restoreFigure(n, rulesFor(n), smoke ? 1 : n >= 10000 ? 3 : 9, kernel));
 
   const counts = smoke ? [10, 20] : [100, 1000, 10000];
   const iterations = smoke ? 20 : 20_000;
