@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { describeInterop } from '../support/interop.ts';
 import { api, credentials, type ServerProcess, startServer } from './support.ts';
 
@@ -13,6 +14,8 @@ describeInterop('kubectl auth can-i and --as against the podnet apiserver', { co
   let dir: string;
   let home: string;
   let server: ServerProcess;
+  let ca: string;
+  let tokens: Record<string, string>;
   const kubectl = (args: string[], kubeconfig = 'kubeconfig') =>
     execa('kubectl', args, {
       env: { HOME: home, KUBECONFIG: join(dir, kubeconfig) },
@@ -25,8 +28,8 @@ describeInterop('kubectl auth can-i and --as against the podnet apiserver', { co
     dir = mkdtempSync(join(tmpdir(), `podnet-kubectl-auth-${process.pid}-`));
     home = mkdtempSync(join(tmpdir(), `podnet-home-auth-${process.pid}-`));
     server = await startServer(dir);
-    const { ca, token } = credentials(dir);
-    const r = await api(server.url, ca, token, 'POST', '/api/v1/namespaces/default/pods', {
+    ({ ca, tokens } = credentials(dir));
+    const r = await api(server.url, ca, tokens.admin, 'POST', '/api/v1/namespaces/default/pods', {
       metadata: { name: 'x' },
       spec: { containers: [{ name: 'web', image: 'podnet/echo:1.0' }] },
     });
@@ -100,5 +103,40 @@ describeInterop('kubectl auth can-i and --as against the podnet apiserver', { co
     const canI = await kubectl(['auth', 'can-i', 'get', 'pods', '--as', 'admin'], 'kubeconfig-viewer');
     expect(canI.stderr).toMatch(/users "admin" is forbidden: User "viewer" cannot impersonate/);
     expect(canI.exitCode).not.toBe(0);
+  });
+
+  // A WebSocket watch is authenticated and impersonated at the upgrade (client-node watches this way).
+  const upgrade = (token: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const ws = new WebSocket(`${server.url.replace('https', 'wss')}/api/v1/namespaces/default/pods?watch=true`, {
+        ca,
+        headers: { authorization: `Bearer ${token}`, ...headers },
+      });
+      ws.on('open', () => {
+        ws.close();
+        resolve({ status: 101, body: '' });
+      });
+      ws.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => {
+          body += d.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      ws.on('error', reject);
+    });
+
+  it('a WebSocket watch --as viewer is upgraded; as a user the authorizer denies, or by the viewer, it is 403', async () => {
+    expect((await upgrade(tokens.admin as string, { 'Impersonate-User': 'viewer' })).status).toBe(101);
+    const stranger = await upgrade(tokens.admin as string, { 'Impersonate-User': 'stranger' });
+    expect(stranger.status).toBe(403);
+    expect(JSON.parse(stranger.body).message).toBe(
+      'pods is forbidden: User "stranger" cannot watch resource "pods" in API group "" in the namespace "default"',
+    );
+    const byViewer = await upgrade(tokens.viewer as string, { 'Impersonate-User': 'admin' });
+    expect(byViewer.status).toBe(403);
+    expect(JSON.parse(byViewer.body).message).toBe(
+      'users "admin" is forbidden: User "viewer" cannot impersonate resource "users" in API group "" at the cluster scope',
+    );
   });
 });
