@@ -1,7 +1,7 @@
 // The Internet checksum (RFC 1071) used by IPv4, ICMP, UDP and TCP, and its incremental
 // update (RFC 1624), which NAT uses to rewrite an address or port without re-summing.
 
-import { MAX_LENGTH as SIMD_MAX_LENGTH, simdSum } from './checksum-simd.js';
+import { FRAME_ADDRESS, type MaybePoolFrame, MAX_LENGTH as SIMD_MAX_LENGTH, simdSum } from './checksum-simd.js';
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Below this many bytes the plain byte loop is faster than setting up a word view. */
@@ -39,9 +39,15 @@ function wordView(buffer: ArrayBufferLike): Int32Array {
  * when `start` is odd, or that value times 256 (a byte swap) when it is even.
  */
 export function onesComplementSum(buf: Uint8Array, start: number, end: number, initial = 0): number {
-  if (end - start < WORD_LOOP_MIN || !LITTLE_ENDIAN_HOST) return fold(byteSum(buf, start, end) + initial);
-  if (simdSum !== undefined && end - start >= SIMD_MIN_LENGTH && end - start <= SIMD_MAX_LENGTH)
-    return simdOnesComplementSum(buf, start, end, initial);
+  const length = end - start;
+  if (length < WORD_LOOP_MIN || !LITTLE_ENDIAN_HOST) return fold(byteSum(buf, start, end) + initial);
+  if (simdSum !== undefined && length <= SIMD_MAX_LENGTH) {
+    // A packet-pool frame lies in the kernel's memory and knows where: summed in place, with no
+    // copy and no buffer/byteOffset lookups, from WORD_LOOP_MIN bytes on.
+    const address = (buf as MaybePoolFrame)[FRAME_ADDRESS];
+    if (address !== undefined && address >= 0) return swapAndAdd(simdSum.sum(address + start, length), initial);
+    if (length >= SIMD_MIN_LENGTH) return simdOnesComplementSum(buf, start, end, initial);
+  }
   const base = buf.byteOffset;
   const absStart = base + start;
   const absEnd = base + end;
@@ -82,40 +88,67 @@ export function onesComplementSum(buf: Uint8Array, start: number, end: number, i
 const SIMD_MIN_LENGTH = 256;
 
 /**
- * The same sum through the WebAssembly SIMD kernel (checksum-simd.ts): the range is copied to
- * the start of the module's memory, so byte r of the range sits at the even-based address r and
- * the kernel's little-endian word sum is E + 256·O with E, O taken relative to `start`; the
- * big-endian sum is that value byte-swapped (RFC 1071 §2(B)). The < 32 trailing bytes are
- * added here with the same weights.
+ * The same sum through the WebAssembly SIMD kernel (checksum-simd.ts), which pairs bytes from
+ * the range's first byte on: its little-endian word sum is E + 256·O for the bytes at even (E)
+ * and odd (O) offsets relative to `start`, so the big-endian sum is that value byte-swapped
+ * (RFC 1071 §2(B)), whatever the range's absolute alignment. A frame from the packet pool
+ * already lies in the kernel's memory and is summed in place; other bytes are copied to the
+ * scratch page at address 0 first.
  */
 function simdOnesComplementSum(buf: Uint8Array, start: number, end: number, initial: number): number {
   const kernel = simdSum as NonNullable<typeof simdSum>;
-  const length = end - start;
-  if (buf.buffer === kernel.memory.buffer) {
-    // A frame from the packet pool already lies in the kernel's memory: sum it in place. The
-    // kernel pairs bytes from `at` on, so its little-endian word sum is E + 256·O for bytes at
-    // even (E) and odd (O) offsets relative to `start`: the big-endian sum byte-swapped.
-    const at = buf.byteOffset + start;
-    let sum = kernel.sum(at, length);
-    for (let r = length & ~31; r < length; r++) sum += (kernel.memory[at + r] as number) * (r & 1 ? 256 : 1);
-    const inPlace = fold(sum);
-    return fold((((inPlace & 0xff) << 8) | (inPlace >>> 8)) + initial);
-  }
-  if (Buffer.isBuffer(buf)) buf.copy(kernel.memory, 0, start, end);
+  let at = 0;
+  if (buf.buffer === kernel.memory.buffer) at = buf.byteOffset + start;
+  else if (Buffer.isBuffer(buf)) buf.copy(kernel.memory, 0, start, end);
   else kernel.memory.set(buf.subarray(start, end), 0);
-  let sum = kernel.sum(0, length);
-  for (let r = length & ~31; r < length; r++) sum += (buf[start + r] as number) * (r & 1 ? 256 : 1);
-  const folded = fold(sum);
-  return fold((((folded & 0xff) << 8) | (folded >>> 8)) + initial);
+  return swapAndAdd(kernel.sum(at, end - start), initial);
 }
+
+/** The kernel's folded little-endian sum as the big-endian sum (a byte swap), plus `initial`. */
+function swapAndAdd(sum: number, initial: number): number {
+  return fold((((sum & 0xff) << 8) | (sum >>> 8)) + initial);
+}
+
+/** The kernel's memory as native 16-bit words, for headers of packet-pool frames (little-endian hosts). */
+const kernelWords = simdSum !== undefined && LITTLE_ENDIAN_HOST ? new Uint16Array(simdSum.memory.buffer) : undefined;
 
 /**
  * The sum of a 20-byte IPv4 header without options, unrolled: routers and NAT touch this
- * header on every packet, so it gets a straight-line version of the loop below.
+ * header on every packet, so it gets a straight-line version of the loop below. A header of a
+ * packet-pool frame at an even address is read as ten native 16-bit words from the kernel's
+ * memory and byte-swapped once (RFC 1071 §2(B)); otherwise the bytes at even offsets are the
+ * high bytes of the words: ten and ten byte loads, one multiply. Both sums stay below 2^20,
+ * so two end-around carries fold them (≤ 0xffff + 0xf, then ≤ 0xffff).
  */
 export function ipv4HeaderSum(buf: Uint8Array, at: number): number {
-  const w = (i: number) => ((buf[at + i] as number) << 8) | (buf[at + i + 1] as number);
-  return fold(w(0) + w(2) + w(4) + w(6) + w(8) + w(10) + w(12) + w(14) + w(16) + w(18));
+  const address = (buf as MaybePoolFrame)[FRAME_ADDRESS];
+  if (kernelWords !== undefined && address !== undefined && address >= 0 && ((address + at) & 1) === 0) {
+    const w = kernelWords;
+    const i = (address + at) >>> 1;
+    const native = fold2(
+      (w[i] as number) +
+        (w[i + 1] as number) +
+        (w[i + 2] as number) +
+        (w[i + 3] as number) +
+        (w[i + 4] as number) +
+        (w[i + 5] as number) +
+        (w[i + 6] as number) +
+        (w[i + 7] as number) +
+        (w[i + 8] as number) +
+        (w[i + 9] as number),
+    );
+    return ((native & 0xff) << 8) | (native >>> 8);
+  }
+  const b = (k: number) => buf[at + k] as number;
+  const high = b(0) + b(2) + b(4) + b(6) + b(8) + b(10) + b(12) + b(14) + b(16) + b(18);
+  const low = b(1) + b(3) + b(5) + b(7) + b(9) + b(11) + b(13) + b(15) + b(17) + b(19);
+  return fold2(high * 256 + low);
+}
+
+/** Two end-around carries: enough for any sum below 2^20. */
+function fold2(sum: number): number {
+  const s = (sum & 0xffff) + (sum >>> 16);
+  return (s & 0xffff) + (s >>> 16);
 }
 
 /** The plain RFC 1071 loop over big-endian 16-bit words, unfolded. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fold, onesComplementSum } from './checksum.js';
-import { simdSum } from './checksum-simd.js';
+import { fold, ipv4HeaderSum, onesComplementSum } from './checksum.js';
+import { FRAME_ADDRESS, MAX_LENGTH, type MaybePoolFrame, simdSum } from './checksum-simd.js';
 import * as ipv4 from './ipv4.js';
 import { PacketPool, packetPool, SLOT_BYTES } from './packet-pool.js';
 import * as tcp from './tcp.js';
@@ -55,6 +55,59 @@ describe('packet pool', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('frames carry their kernel address; a subarray of one takes the general path and sums the same', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: SLOT_BYTES }), fc.nat(), fc.nat(), (bytes, a, b) => {
+        const frame: MaybePoolFrame & Buffer = packetPool.alloc(bytes.length);
+        try {
+          frame.set(bytes);
+          expect(frame[FRAME_ADDRESS]).toBe(frame.byteOffset);
+          const from = a % bytes.length;
+          const part: MaybePoolFrame = frame.subarray(from);
+          expect(part[FRAME_ADDRESS]).toBeUndefined();
+          const end = b % (part.length + 1);
+          expect(onesComplementSum(part, 0, end, 0x1234)).toBe(fold(reference(frame, from, from + end) + 0x1234));
+        } finally {
+          packetPool.release(frame);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('sums a 20-byte IPv4 header in a pool frame at even and odd addresses as in ordinary memory', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 20, maxLength: 120 }), fc.nat(), (bytes, a) => {
+        const at = a % (bytes.length - 19);
+        const frame = packetPool.alloc(bytes.length);
+        try {
+          frame.set(bytes);
+          const ordinary = Buffer.from(bytes);
+          expect(ipv4HeaderSum(frame, at)).toBe(reference(frame, at, at + 20));
+          expect(ipv4HeaderSum(ordinary, at)).toBe(reference(ordinary, at, at + 20));
+        } finally {
+          packetPool.release(frame);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    const ones = packetPool.alloc(20).fill(0xff);
+    expect(ipv4HeaderSum(ones, 0)).toBe(0xffff);
+    packetPool.release(ones);
+  });
+
+  it('the kernel cannot overflow at its maximum length (all ones, and random bytes at every tail length)', () => {
+    // All 0xff: every lane and the final i32 add reach their largest values.
+    const ones = Buffer.alloc(MAX_LENGTH, 0xff);
+    expect(onesComplementSum(ones, 0, MAX_LENGTH)).toBe(0xffff);
+    const random = Buffer.alloc(MAX_LENGTH);
+    for (let i = 0; i < random.length; i++) random[i] = (i * 2654435761) >>> 24;
+    for (const cut of [0, 1, 2, 15, 16, 17, 31, 32, 33, 63]) {
+      expect(onesComplementSum(random, cut, MAX_LENGTH)).toBe(reference(random, cut, MAX_LENGTH));
+      expect(onesComplementSum(ones, 0, MAX_LENGTH - cut)).toBe(reference(ones, 0, MAX_LENGTH - cut));
+    }
   });
 
   it('a real TCP segment copied into the pool verifies and re-encodes the same', () => {

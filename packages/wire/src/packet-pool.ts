@@ -7,7 +7,7 @@
 // A slot must be released once the frame is no longer used; a Buffer that outlives its
 // release sees the bytes of whatever frame takes the slot next, so the pool is for the hot
 // path that owns its frames, not for frames handed to user code (copy those out).
-import { POOL_PAGES, SCRATCH_BYTES, simdSum } from './checksum-simd.js';
+import { FRAME_ADDRESS, type MaybePoolFrame, POOL_PAGES, SCRATCH_BYTES, simdSum } from './checksum-simd.js';
 
 export const SLOT_BYTES = 2048;
 
@@ -15,10 +15,13 @@ export class PacketPool {
   private readonly memory: Buffer;
   private readonly free: number[] = [];
   private readonly inUse: Uint8Array;
+  /** The kernel-memory address of slot 0, or undefined when the pool is not in kernel memory. */
+  private readonly kernelAddress: number | undefined;
   readonly slots: number;
 
   constructor(memory: Buffer, offset: number, bytes: number) {
     this.memory = memory.subarray(offset, offset + bytes);
+    this.kernelAddress = simdSum !== undefined && memory.buffer === simdSum.memory.buffer ? this.memory.byteOffset : undefined;
     this.slots = Math.floor(bytes / SLOT_BYTES);
     this.inUse = new Uint8Array(this.slots);
     for (let i = this.slots - 1; i >= 0; i--) this.free.push(i);
@@ -38,7 +41,10 @@ export class PacketPool {
     if (slot === undefined) return Buffer.alloc(length);
     this.inUse[slot] = 1;
     const start = slot * SLOT_BYTES;
-    return this.memory.subarray(start, start + length).fill(0);
+    const frame: MaybePoolFrame & Buffer = this.memory.subarray(start, start + length).fill(0);
+    // Every pool frame carries its address, pool or not, so all frames share one hidden class.
+    frame[FRAME_ADDRESS] = this.kernelAddress === undefined ? -1 : this.kernelAddress + start;
+    return frame;
   }
 
   /** True when `buf` lies in this pool's memory. */
