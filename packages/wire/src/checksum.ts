@@ -121,28 +121,77 @@ const kernelWords = simdSum !== undefined && LITTLE_ENDIAN_HOST ? new Uint16Arra
  * so two end-around carries fold them (≤ 0xffff + 0xf, then ≤ 0xffff).
  */
 export function ipv4HeaderSum(buf: Uint8Array, at: number): number {
+  return header20Sum(buf, at, false);
+}
+
+/**
+ * The header checksum field value for the 20-byte IPv4 header at buf[at], as computed with the
+ * field zero (RFC 791 §3.1), without writing the zero first: the plain sum minus the field's
+ * word is exactly the sum with the field zero. Zeroing it with byte stores and then reading it
+ * back as a 16-bit word would also stall store-to-load forwarding.
+ */
+export function ipv4HeaderChecksum(buf: Uint8Array, at: number): number {
+  return ~header20Sum(buf, at, true) & 0xffff;
+}
+
+/** IPv4 header checksum field: bytes 10-11 of the header (RFC 791 §3.1). */
+const IPV4_CHECKSUM_WORD = 5;
+
+function header20Sum(buf: Uint8Array, at: number, withoutChecksum: boolean): number {
   const address = (buf as MaybePoolFrame)[FRAME_ADDRESS];
   if (kernelWords !== undefined && address !== undefined && address >= 0 && ((address + at) & 1) === 0) {
     const w = kernelWords;
     const i = (address + at) >>> 1;
-    const native = fold2(
+    let plain =
       (w[i] as number) +
-        (w[i + 1] as number) +
-        (w[i + 2] as number) +
-        (w[i + 3] as number) +
-        (w[i + 4] as number) +
-        (w[i + 5] as number) +
-        (w[i + 6] as number) +
-        (w[i + 7] as number) +
-        (w[i + 8] as number) +
-        (w[i + 9] as number),
-    );
+      (w[i + 1] as number) +
+      (w[i + 2] as number) +
+      (w[i + 3] as number) +
+      (w[i + 4] as number) +
+      (w[i + 5] as number) +
+      (w[i + 6] as number) +
+      (w[i + 7] as number) +
+      (w[i + 8] as number) +
+      (w[i + 9] as number);
+    if (withoutChecksum) plain -= w[i + IPV4_CHECKSUM_WORD] as number;
+    const native = fold2(plain);
     return ((native & 0xff) << 8) | (native >>> 8);
   }
-  const b = (k: number) => buf[at + k] as number;
-  const high = b(0) + b(2) + b(4) + b(6) + b(8) + b(10) + b(12) + b(14) + b(16) + b(18);
-  const low = b(1) + b(3) + b(5) + b(7) + b(9) + b(11) + b(13) + b(15) + b(17) + b(19);
-  return fold2(high * 256 + low);
+  let plain = headerBytesSum(buf, at);
+  const c = at + 2 * IPV4_CHECKSUM_WORD;
+  if (withoutChecksum) plain -= ((buf[c] as number) << 8) | (buf[c + 1] as number);
+  return fold2(plain);
+}
+
+/**
+ * The big-endian word sum of buf[at, at + 20) from byte loads: the bytes at even offsets are the
+ * high bytes. Written out rather than through a helper closure, which would capture buf and at
+ * and so allocate a context on every call, even on the pool path.
+ */
+function headerBytesSum(buf: Uint8Array, at: number): number {
+  const high =
+    (buf[at] as number) +
+    (buf[at + 2] as number) +
+    (buf[at + 4] as number) +
+    (buf[at + 6] as number) +
+    (buf[at + 8] as number) +
+    (buf[at + 10] as number) +
+    (buf[at + 12] as number) +
+    (buf[at + 14] as number) +
+    (buf[at + 16] as number) +
+    (buf[at + 18] as number);
+  const low =
+    (buf[at + 1] as number) +
+    (buf[at + 3] as number) +
+    (buf[at + 5] as number) +
+    (buf[at + 7] as number) +
+    (buf[at + 9] as number) +
+    (buf[at + 11] as number) +
+    (buf[at + 13] as number) +
+    (buf[at + 15] as number) +
+    (buf[at + 17] as number) +
+    (buf[at + 19] as number);
+  return high * 256 + low;
 }
 
 /** Two end-around carries: enough for any sum below 2^20. */

@@ -14,7 +14,7 @@
 import type { Ipv4Address } from './address.js';
 import { readIpv4, writeIpv4 } from './address.js';
 import { checkField, put16, u16 } from './bytes.js';
-import { ipv4HeaderSum, onesComplementSum } from './checksum.js';
+import { ipv4HeaderChecksum, ipv4HeaderSum, onesComplementSum } from './checksum.js';
 import { type Codec, outputBuffer, writePayload } from './codec.js';
 import { checkBounds, DecodeError, EncodeError, needBytes } from './errors.js';
 
@@ -73,9 +73,11 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * Checks the header at buf[offset] against RFC 791's rules (version 4, IHL >= 5, Total Length
- * covering the header and within the bytes we have); shared by decode and Ipv4View.
+ * covering the header and within the bytes we have); shared by decode and Ipv4View. Returns the
+ * header length; the Total Length is then read at TOTAL_LENGTH_OFFSET (a number, not an object:
+ * the view's hot path then allocates nothing here).
  */
-function validate(buf: Buffer, offset: number, end: number | undefined): { headerLen: number; totalLength: number } {
+function validate(buf: Buffer, offset: number, end: number | undefined): number {
   const e = checkBounds('ipv4', buf, offset, end);
   needBytes('ipv4', offset, e, MIN_HEADER_LENGTH);
   const vihl = buf[offset + VERSION_IHL_OFFSET] as number;
@@ -95,11 +97,12 @@ function validate(buf: Buffer, offset: number, end: number | undefined): { heade
       `truncated datagram: total length ${totalLength}, have ${e - offset} bytes`,
     );
   }
-  return { headerLen, totalLength };
+  return headerLen;
 }
 
 export function decode(buf: Buffer, offset = 0, end?: number): Ipv4Repr {
-  const { headerLen, totalLength } = validate(buf, offset, end);
+  const headerLen = validate(buf, offset, end);
+  const totalLength = u16(buf, offset + TOTAL_LENGTH_OFFSET);
   const tos = buf[offset + TOS_OFFSET] as number;
   const ff = u16(buf, offset + FLAGS_FRAGMENT_OFFSET);
   return {
@@ -242,8 +245,8 @@ export class Ipv4View {
   ) {}
 
   static at(buf: Buffer, offset = 0, end?: number): Ipv4View {
-    const { headerLen, totalLength } = validate(buf, offset, end);
-    return new Ipv4View(buf, offset, headerLen, totalLength);
+    const headerLen = validate(buf, offset, end);
+    return new Ipv4View(buf, offset, headerLen, u16(buf, offset + TOTAL_LENGTH_OFFSET));
   }
 
   get protocol(): number {
@@ -293,6 +296,10 @@ export class Ipv4View {
   }
   /** Recomputes the header checksum in place (after a field was rewritten). */
   updateChecksum(): void {
+    if (this.headerLength === MIN_HEADER_LENGTH) {
+      put16(this.buf, this.offset + CHECKSUM_OFFSET, ipv4HeaderChecksum(this.buf, this.offset));
+      return;
+    }
     put16(this.buf, this.offset + CHECKSUM_OFFSET, 0);
     put16(this.buf, this.offset + CHECKSUM_OFFSET, ~this.headerSum() & 0xffff);
   }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fold, ipv4HeaderSum, onesComplementSum } from './checksum.js';
+import { fold, internetChecksum, ipv4HeaderChecksum, ipv4HeaderSum, onesComplementSum } from './checksum.js';
 import { FRAME_ADDRESS, MAX_LENGTH, type MaybePoolFrame, simdSum } from './checksum-simd.js';
 import * as ipv4 from './ipv4.js';
 import { PacketPool, packetPool, SLOT_BYTES } from './packet-pool.js';
@@ -77,7 +77,7 @@ describe('packet pool', () => {
     );
   });
 
-  it('sums a 20-byte IPv4 header in a pool frame at even and odd addresses as in ordinary memory', () => {
+  it('sums and checksums a 20-byte IPv4 header in a pool frame at even and odd addresses as in ordinary memory', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 20, maxLength: 120 }), fc.nat(), (bytes, a) => {
         const at = a % (bytes.length - 19);
@@ -87,6 +87,11 @@ describe('packet pool', () => {
           const ordinary = Buffer.from(bytes);
           expect(ipv4HeaderSum(frame, at)).toBe(reference(frame, at, at + 20));
           expect(ipv4HeaderSum(ordinary, at)).toBe(reference(ordinary, at, at + 20));
+          // The checksum as computed with the field zero (RFC 791 §3.1), without zeroing it.
+          const zeroed = Buffer.from(bytes.subarray(at, at + 20));
+          zeroed.writeUInt16BE(0, 10);
+          expect(ipv4HeaderChecksum(frame, at)).toBe(internetChecksum(zeroed));
+          expect(ipv4HeaderChecksum(ordinary, at)).toBe(internetChecksum(zeroed));
         } finally {
           packetPool.release(frame);
         }

@@ -152,20 +152,24 @@ function optionsLength(options: readonly TcpOption[]): number {
   return n;
 }
 
-/** RFC 9293 §3.1: a data offset of at least 5 words, all within the bytes we have. */
-function validate(buf: Buffer, offset: number, end: number | undefined): { e: number; headerLen: number } {
-  const e = checkBounds('tcp', buf, offset, end);
+/**
+ * RFC 9293 §3.1: a data offset of at least 5 words, all within the bytes we have. Returns the
+ * header length (a number, not an object, so the view's hot path allocates nothing here); the
+ * caller takes the effective end from checkBounds.
+ */
+function validate(buf: Buffer, offset: number, e: number): number {
   needBytes('tcp', offset, e, MIN_HEADER_LENGTH);
   const headerLen = ((buf[offset + DATA_OFFSET_OFFSET] as number) >>> 4) * 4;
   if (headerLen < MIN_HEADER_LENGTH) {
     throw new DecodeError('tcp', offset + DATA_OFFSET_OFFSET, `data offset ${headerLen / 4} is below the minimum 5 words`);
   }
   needBytes('tcp', offset, e, headerLen, 'header with options');
-  return { e, headerLen };
+  return headerLen;
 }
 
 export function decode(buf: Buffer, offset = 0, end?: number): TcpRepr {
-  const { e, headerLen } = validate(buf, offset, end);
+  const e = checkBounds('tcp', buf, offset, end);
+  const headerLen = validate(buf, offset, e);
   const doByte = buf[offset + DATA_OFFSET_OFFSET] as number;
   return {
     srcPort: u16(buf, offset + SRC_PORT_OFFSET),
@@ -343,8 +347,8 @@ export class TcpView {
   ) {}
 
   static at(buf: Buffer, offset = 0, end?: number): TcpView {
-    const { e, headerLen } = validate(buf, offset, end);
-    return new TcpView(buf, offset, e, headerLen);
+    const e = checkBounds('tcp', buf, offset, end);
+    return new TcpView(buf, offset, e, validate(buf, offset, e));
   }
 
   get srcPort(): number {
