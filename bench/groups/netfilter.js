@@ -12,6 +12,11 @@
 //     10,000 Services, and an ESTABLISHED segment of a DNATed connection through PREROUTING,
 //     FORWARD and POSTROUTING (conntrack hit, no nat traversal, filter's KUBE-FORWARD accepts).
 //     Goal: both independent of the number of Services (≤ 1.5× the 100-Service figure).
+// (c) a --noflush restore of one 5-rule PODNET chain (what the NetworkPolicy agent's partial sync
+//     writes) into a node holding the 1,000-Service rule set and 500 pods' policy chains, next to
+//     the same restore into a node with only the policy chains (no Services). The commit copies,
+//     checks and recompiles only what the restore touched (packages/netfilter README), so the
+//     figure should not grow with the rule set around the chain.
 import { spawnSync } from 'node:child_process';
 import { SeededRng } from '@podnet/wire';
 import { Conntrack, Nat, Netfilter, tokenize } from '../../packages/netfilter/dist/index.js';
@@ -204,6 +209,87 @@ function packetPaths(n) {
   return { newPacket, established, trackOnly, rules: ruleCount(text) };
 }
 
+const podChain = (k) => `PODNET-PI-BENCH${String(k).padStart(11, '0')}`;
+
+/** 500 pods' policy chains (5 rules each) behind PODNET-POLICY, jumped to from FORWARD. */
+function policyChains(pods) {
+  let text = '*filter\n:PODNET-POLICY - [0:0]\n';
+  for (let k = 0; k < pods; k++) text += `:${podChain(k)} - [0:0]\n`;
+  text += '-I FORWARD 1 -j PODNET-POLICY\n';
+  for (let k = 0; k < pods; k++) {
+    text += `-A PODNET-POLICY -d 10.244.${k >> 8}.${k & 255}/32 -j ${podChain(k)}\n`;
+    for (let r = 0; r < 5; r++) text += `-A ${podChain(k)} -s 10.244.${r}.0/24 -p tcp -m tcp --dport ${80 + r} -j ACCEPT\n`;
+  }
+  return `${text}COMMIT\n`;
+}
+
+/** The partial sync: one pod's chain declared (flushed) and its five rules written again. */
+const oneChain = (i) => `*filter
+:${podChain(0)} - [0:0]
+-A ${podChain(0)} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A ${podChain(0)} -s 10.244.${i % 200}.0/24 -p tcp -m tcp --dport 80 -j ACCEPT
+-A ${podChain(0)} -s 10.244.2.0/24 -p tcp -m tcp --dport 443 -j ACCEPT
+-A ${podChain(0)} -m comment --comment "default deny" -j LOG --log-prefix "deny "
+-A ${podChain(0)} -j DROP
+COMMIT
+`;
+
+function noflushFigure(smoke) {
+  const pods = smoke ? 20 : 500;
+  const services = smoke ? 20 : 1000;
+  const big = new Netfilter({ log: () => {} });
+  big.restore(rulesFor(services));
+  big.restore(policyChains(pods), { noflush: true });
+  const small = new Netfilter({ log: () => {} });
+  small.restore(policyChains(pods), { noflush: true });
+  let i = 0;
+  const restores = (nf) => (iterations) => {
+    for (let k = 0; k < iterations; k++) nf.restore(oneChain(i++), { noflush: true });
+  };
+  const m = timePaired(restores(big), restores(small), { iterations: smoke ? 20 : 2000, repetitions: smoke ? 1 : 9 });
+  const cpu = (nf, n) => {
+    const start = process.cpuUsage();
+    restores(nf)(n);
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / n;
+  };
+  const n = smoke ? 20 : 2000;
+  const referenceName = `the same restore into a node with the ${pods} policy chains and no Services`;
+  const title = `--noflush restore of one chain on top of ${services.toLocaleString('en-US')} Services (and ${pods} pods' policy chains)`;
+  const cpuBig = [];
+  const cpuSmall = [];
+  for (let r = 0; r < (smoke ? 1 : 5); r++) {
+    cpuBig.push(cpu(big, n));
+    cpuSmall.push(cpu(small, n));
+  }
+  const a = summarize(cpuBig);
+  const b = summarize(cpuSmall);
+  return [
+    {
+      name: `${title}: wall microseconds`,
+      unit: 'µs',
+      decimals: 1,
+      value: m.subject.median / 1000,
+      min: m.subject.min / 1000,
+      max: m.subject.max / 1000,
+      reference: { name: referenceName, value: m.reference.median / 1000, min: m.reference.min / 1000, max: m.reference.max / 1000 },
+      ratio: m.ratio.median,
+      ratioMin: m.ratio.min,
+      ratioMax: m.ratio.max,
+    },
+    {
+      name: `${title}: CPU microseconds (process.cpuUsage)`,
+      unit: 'µs',
+      decimals: 1,
+      value: a.median,
+      min: a.min,
+      max: a.max,
+      reference: { name: referenceName, value: b.median, min: b.min, max: b.max },
+      ratio: a.median / b.median,
+    },
+  ];
+}
+
 const perPacket = (name, m, reference, goal) => ({
   name,
   unit: 'ns',
@@ -266,6 +352,7 @@ export async function run({ smoke }) {
       ),
     );
   }
+  figures.push(...noflushFigure(smoke));
   return {
     title: 'Netfilter: iptables-restore of kube-proxy rule sets, and packets through the hooks',
     description:

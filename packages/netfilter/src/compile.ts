@@ -3,11 +3,19 @@
 // and, for long chains, an index of the rules that match one exact destination address (what
 // KUBE-SERVICES is made of: `-d CLUSTER-IP/32 -p tcp --dport N -j KUBE-SVC-...`), so that a packet
 // only tries the rules that can match it, in their order.
+//
+// A compiled table lives across --noflush restores: rules jump through a ChainRef (one per chain
+// name), and installing a new version of the table (installTable) only empties the refs of the
+// chains that version changed, made or deleted. Every other chain keeps its compiled rules and
+// destination index (its Chain object, and so its rules, are shared by both versions), and the
+// jumps into a rewritten chain find its new compiled form on the next packet. Installing happens
+// between packets (the data plane runs to completion on one thread), so a packet traverses one
+// version whole.
 
 import type { HookName } from './hook.js';
 import { interfaceMatches } from './interface.js';
 import type { EngineServices, Predicate, Rule, TableName, TargetAction } from './rule.js';
-import type { Chain, Table } from './ruleset.js';
+import { BUILTIN_CHAINS, type Chain, type Table } from './ruleset.js';
 
 export enum Kind {
   None = 0,
@@ -25,7 +33,7 @@ export interface CompiledRule {
   number: number;
   test: Predicate;
   kind: Kind;
-  jump: CompiledChain | undefined;
+  jump: ChainRef | undefined;
   action: TargetAction | undefined;
   targetName: string;
 }
@@ -45,14 +53,23 @@ export interface CompiledChain {
   runs: Array<DestinationRun | undefined> | undefined;
   /** False until compileChain ran (rules is empty until then). */
   compiled: boolean;
-  owner: { chains: Map<string, CompiledChain>; services: EngineServices; table: Table };
+  owner: CompiledTable;
+}
+
+/** Where the jumps to one chain name find its compiled form (empty until a packet needs it). */
+export interface ChainRef {
+  readonly name: string;
+  readonly owner: CompiledTable;
+  cc: CompiledChain | undefined;
 }
 
 export interface CompiledTable {
-  name: TableName;
+  readonly name: TableName;
+  /** The table version installed; changed in place by installTable. */
   table: Table;
-  chains: Map<string, CompiledChain>;
-  hooks: Map<HookName, CompiledChain>;
+  readonly services: EngineServices;
+  readonly refs: Map<string, ChainRef>;
+  readonly hooks: Map<HookName, ChainRef>;
 }
 
 /** Chains shorter than this are scanned; the index only pays for itself on long chains. */
@@ -145,13 +162,13 @@ function indexRuns(rules: CompiledRule[]): Array<DestinationRun | undefined> | u
 /** Compiles the chain's rules the first time a packet enters it (a restore stays cheap, and chains no packet reaches cost nothing). */
 export function compileChain(cc: CompiledChain): void {
   if (cc.compiled) return;
-  const { services } = cc.owner;
+  const services = cc.owner.services;
   cc.rules = cc.chain.rules.map((rule, index) => {
     const tests = genericPredicate(rule);
     for (const m of rule.matches) tests.push(m.module.compile(m.data, services));
     const t = rule.target;
     let kind = Kind.None;
-    let jump: CompiledChain | undefined;
+    let jump: ChainRef | undefined;
     let action: TargetAction | undefined;
     let targetName = '';
     if (t.kind === 'verdict') {
@@ -159,7 +176,7 @@ export function compileChain(cc: CompiledChain): void {
       targetName = t.verdict;
     } else if (t.kind === 'jump' || t.kind === 'goto') {
       kind = t.kind === 'jump' ? Kind.Jump : Kind.Goto;
-      jump = compiledChain(cc.owner, t.chain);
+      jump = refOf(cc.owner, t.chain);
       targetName = t.chain;
     } else if (t.kind === 'extension') {
       kind = Kind.Extension;
@@ -172,26 +189,55 @@ export function compileChain(cc: CompiledChain): void {
   cc.compiled = true;
 }
 
-/** The compiled form of a chain, made the first time something refers to it. */
-function compiledChain(owner: CompiledChain['owner'], name: string): CompiledChain | undefined {
-  let cc = owner.chains.get(name);
-  if (cc) return cc;
-  const chain = owner.table.chains.get(name);
-  if (!chain) return undefined;
-  cc = { name, chain, builtin: chain.builtin, rules: [], runs: undefined, compiled: false, owner };
-  owner.chains.set(name, cc);
+function refOf(owner: CompiledTable, name: string): ChainRef {
+  let ref = owner.refs.get(name);
+  if (ref === undefined) {
+    ref = { name, owner, cc: undefined };
+    owner.refs.set(name, ref);
+  }
+  return ref;
+}
+
+/** The compiled form (not yet compiled: compileChain does that) of the chain the ref names, in the installed version. */
+export function resolveChain(ref: ChainRef): CompiledChain {
+  const owner = ref.owner;
+  const chain = owner.table.chains.get(ref.name);
+  // validate() makes every jump name a chain of the version installed.
+  if (chain === undefined) throw new Error(`netfilter: no chain ${ref.name} in table ${owner.name} (a jump the commit checks missed)`);
+  const cc: CompiledChain = { name: ref.name, chain, builtin: chain.builtin, rules: [], runs: undefined, compiled: false, owner };
+  ref.cc = cc;
   return cc;
 }
 
 /**
- * Prepares a committed table for the data plane: only the built-in chains now; user chains when a
- * rule that jumps to them is compiled. The checks a compile could fail (an nfacct object that does
- * not exist) were made at commit (Table.validate with the engine's check), so restore still refuses
- * what the kernel refuses.
+ * Prepares a committed table for the data plane: nothing is compiled yet, built-in chains compile
+ * on the first packet at their hook and user chains on the first packet a rule sends there. The
+ * checks a compile could fail (an nfacct object that does not exist) were made at commit
+ * (Table.validate with the engine's check), so restore still refuses what the kernel refuses.
  */
 export function compileTable(table: Table, services: EngineServices): CompiledTable {
-  const owner: CompiledChain['owner'] = { chains: new Map(), services, table };
-  const hooks = new Map<HookName, CompiledChain>();
-  for (const c of table.chains.values()) if (c.builtin) hooks.set(c.name as HookName, compiledChain(owner, c.name) as CompiledChain);
-  return { name: table.name, table, chains: owner.chains, hooks };
+  const compiled: CompiledTable = { name: table.name, table, services, refs: new Map(), hooks: new Map() };
+  for (const hook of BUILTIN_CHAINS[table.name]) compiled.hooks.set(hook, refOf(compiled, hook));
+  return compiled;
+}
+
+/**
+ * Installs a new version of the table. When it was cloned from the version installed
+ * (copy-on-write, Table.clone), only the refs of the chains it changed, made or deleted are
+ * emptied: every other chain keeps its compiled form. Otherwise the table is compiled afresh.
+ */
+export function installTable(current: CompiledTable | undefined, table: Table, services: EngineServices): CompiledTable {
+  if (current !== undefined && current.table === table) return current;
+  if (current === undefined || table.base !== current.table || current.services !== services) return compileTable(table, services);
+  const refs = current.refs;
+  for (const c of table.changedChains()) {
+    const ref = refs.get(c.name);
+    if (ref !== undefined) ref.cc = undefined;
+  }
+  for (const name of table.deletedChains()) {
+    const ref = refs.get(name);
+    if (ref !== undefined) ref.cc = undefined;
+  }
+  current.table = table;
+  return current;
 }

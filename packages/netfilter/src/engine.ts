@@ -14,9 +14,18 @@
 // ipt_do_table: a jump pushes the calling position, -g replaces the current chain, RETURN and the
 // end of a user chain pop, the end of a built-in chain applies its policy.
 import { type Clock, type Rng, SeededRng, systemClock } from '@podnet/wire';
-import { type CompiledChain, type CompiledRule, type CompiledTable, compileChain, compileTable, Kind } from './compile.js';
+import {
+  type ChainRef,
+  type CompiledChain,
+  type CompiledRule,
+  type CompiledTable,
+  compileChain,
+  installTable,
+  Kind,
+  resolveChain,
+} from './compile.js';
 import type { ConnectionTracker, CtInfo, NatEngine } from './conntrack/contract.js';
-import { IptablesError, NetfilterErrorCodes, RuleError } from './errors.js';
+import { IptablesError, NetfilterErrorCodes } from './errors.js';
 import { ACCEPT, type HookContext, type HookName, type HookPacket, type NetfilterHooks, type PacketState, type Verdict } from './hook.js';
 import { emptyFields, type PacketFields, readFields } from './packet.js';
 import { applyCommand, type RestoreOptions, type RestoreResult, restore, toIptablesError } from './restore.js';
@@ -58,7 +67,7 @@ export class Netfilter implements NetfilterHooks {
   readonly needsDefrag = true;
   readonly services: EngineServices;
   #ruleSet = new RuleSet();
-  #program: Program;
+  #program: Program | undefined;
   #trace: TraceSink | undefined;
   #fields: PacketFields = emptyFields();
   /** Overridable decision for `statistic --mode random` (the trace explorer enumerates branches with it). */
@@ -78,7 +87,7 @@ export class Netfilter implements NetfilterHooks {
     };
     this.#trace = options.trace;
     this.chance = (p) => rng.next() < p;
-    this.#program = this.#compile(this.#ruleSet);
+    this.#install(this.#ruleSet);
   }
 
   get ruleSet(): RuleSet {
@@ -104,18 +113,23 @@ export class Netfilter implements NetfilterHooks {
    */
   restore(input: string, options: RestoreOptions & { test?: boolean } = {}): RestoreResult {
     const result = restore(this.#ruleSet, input, options, this.#checkMatch);
-    const program = this.#compile(result.ruleSet);
-    if (!options.test) {
-      this.#ruleSet = result.ruleSet;
-      this.#program = program;
-    }
+    // Every check was made at COMMIT: installing cannot fail, so a refused input changed nothing.
+    if (!options.test) this.#install(result.ruleSet);
     return result;
   }
 
   /** Installs an already checked rule set (one from restore(), or a copy another engine uses). */
   adopt(ruleSet: RuleSet): void {
-    this.#program = this.#compile(ruleSet);
-    this.#ruleSet = ruleSet;
+    this.#install(ruleSet);
+  }
+
+  /**
+   * The compiled form of a chain in force, if a packet has made it (undefined before its first
+   * packet and after a restore changed the chain). For tests and diagnostics: a --noflush restore
+   * leaves the compiled form of every chain it did not touch the same object.
+   */
+  compiledChain(table: TableName, chain: string): CompiledChain | undefined {
+    return this.#program?.get(table)?.refs.get(chain)?.cc;
   }
 
   /** iptables-save [-c] [-t TABLE]. */
@@ -170,31 +184,27 @@ export class Netfilter implements NetfilterHooks {
     }
     const tables = new Map(this.#ruleSet.tables);
     tables.set(tableName, next);
-    const ruleSet = new RuleSet(tables);
-    this.#program = this.#compile(ruleSet);
-    this.#ruleSet = ruleSet;
+    this.#install(new RuleSet(tables));
     return '';
   }
 
   /** Checks that need this namespace's state (an nfacct object must exist), made at commit. */
   readonly #checkMatch = (m: MatchInstance): string | undefined => m.module.check?.(m.data, this.services);
 
-  #compile(ruleSet: RuleSet): Program {
+  /**
+   * Makes the rule set the one in force. A table that did not change keeps its compiled form
+   * (kube-proxy restores nat and filter only); a new version cloned from the one in force keeps
+   * the compiled form of every chain it did not touch (compile.ts installTable).
+   */
+  #install(ruleSet: RuleSet): void {
     const program: Program = new Map();
     for (const [name, table] of ruleSet.tables) {
-      // Reuse the compiled form of tables that did not change (kube-proxy restores nat and filter only).
-      const old = this.#program?.get(name);
-      if (old && old.table === table) program.set(name, old);
-      else {
-        try {
-          program.set(name, compileTable(table, this.services));
-        } catch (e) {
-          if (e instanceof RuleError) throw toIptablesError(e, e.line);
-          throw e;
-        }
-      }
+      program.set(name, installTable(this.#program?.get(name), table, this.services));
+      // The old version is no longer needed to tell what changed.
+      table.detach();
     }
-    return program;
+    this.#program = program;
+    this.#ruleSet = ruleSet;
   }
 
   run(hook: HookName, packet: HookPacket, context: HookContext, state: PacketState): Verdict {
@@ -285,11 +295,10 @@ export class Netfilter implements NetfilterHooks {
   }
 
   #table(name: TableName, env: EvalEnv, fields: PacketFields): Verdict {
-    const table = this.#program.get(name) as CompiledTable;
-    const start = table.hooks.get(env.hook);
-    if (!start) return ACCEPT;
+    const ref = (this.#program as Program).get(name)?.hooks.get(env.hook);
+    if (!ref) return ACCEPT;
     env.table = name;
-    return this.traverse(start, env, fields);
+    return this.traverse(ref.cc ?? resolveChain(ref), env, fields);
   }
 
   /** ipt_do_table over one built-in chain. */
@@ -328,7 +337,8 @@ export class Netfilter implements NetfilterHooks {
         }
         case Kind.Jump:
         case Kind.Goto: {
-          const next = r.jump as CompiledChain;
+          const ref = r.jump as ChainRef;
+          const next = ref.cc ?? resolveChain(ref);
           if (!next.compiled) compileChain(next);
           if (r.kind === Kind.Jump) stack.push(frame);
           frame = { chain: next, pos: 0, candidates: undefined, ci: 0, runEnd: 0 };

@@ -83,12 +83,9 @@ function buildPacket(p: TracePacket): Buffer {
 function withOwnCounters(ruleSet: RuleSet): RuleSet {
   const tables = new Map(
     [...ruleSet.tables].map(([name, table]) => {
+      // A copy-on-write clone: zero() copies each chain and its rules, the caller's stay as they are.
       const copy = table.clone();
-      for (const c of copy.chains.values()) {
-        c.packets = 0;
-        c.bytes = 0;
-        c.rules = c.rules.map((r) => ({ ...r, packets: 0, bytes: 0 }));
-      }
+      copy.zero();
       return [name, copy] as const;
     }),
   );

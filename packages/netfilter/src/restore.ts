@@ -111,11 +111,7 @@ export function applyCommand(
       return 0;
     case '-Z':
     case '--zero':
-      for (const c of chainArg === undefined ? table.chains.values() : [table.chain(chainArg)]) {
-        c.packets = 0;
-        c.bytes = 0;
-        c.rules = c.rules.map((r) => ({ ...r, packets: 0, bytes: 0 }));
-      }
+      table.zero(chainArg);
       return 0;
     case '-P':
     case '--policy': {

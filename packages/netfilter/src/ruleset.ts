@@ -3,6 +3,13 @@
 // them sorted, which is the order iptables-save prints), and rules with counters. Every change is
 // made on a copy; `validate` makes the checks the kernel makes when the table is replaced
 // (net/ipv4/netfilter/ip_tables.c translate_table / mark_source_chains / check_target).
+//
+// Copy-on-write: clone() shares every Chain object with the table it was made from, and a chain is
+// copied (and owned by the new version) only when a change reaches it. So a --noflush restore of
+// one chain costs that chain, not the table: validate() checks the rules of the owned chains (and
+// of chains that became reachable from another hook), the engine keeps the compiled form of every
+// chain it did not touch, and the old version stays whole until the new one is installed, so a
+// failed restore leaves it in force. Rule objects (and their counters) are shared as before.
 import { RuleError } from './errors.js';
 import type { HookName } from './hook.js';
 import type { MatchInstance, Rule, RuleTarget, TableName } from './rule.js';
@@ -33,18 +40,51 @@ export interface Chain {
    */
   jumpTarget: RuleTarget | undefined;
   gotoTarget: RuleTarget | undefined;
+  /**
+   * What validate() learnt about this chain's rules, kept on the chain so that every table version
+   * sharing it reuses it (a chain's rules never change once another version shares it: a change
+   * copies the chain first). `edges`: the distinct chains its rules jump or go to, each with the
+   * first rule doing so (for the error's line). `checkedHooks`: the built-in chains (bit h is
+   * BUILTIN_CHAINS[table][h]) from which its rules' targets and matches passed the hook checks.
+   */
+  edges?: ChainEdges | undefined;
+  checkedHooks?: number | undefined;
+  /** Scratch for validate(): the chain's position in the table being checked (rewritten by every check). */
+  index?: number | undefined;
+}
+
+export interface ChainEdges {
+  readonly targets: readonly string[];
+  readonly rules: readonly Rule[];
 }
 
 const RESERVED = new Set(['ACCEPT', 'DROP', 'RETURN', 'QUEUE']);
 
 export class Table {
   readonly name: TableName;
-  readonly chains = new Map<string, Chain>();
+  readonly chains: Map<string, Chain>;
+  /**
+   * The version this one was cloned from (undefined for a table built from nothing). Only one
+   * level is kept: cloning a version forgets its own base, so versions never chain up in memory.
+   */
+  #base: Table | undefined;
+  /** Chains this version made or copied: the only ones it may change, and the ones validate() checks. */
+  readonly #owned = new Set<Chain>();
+  /** Names of chains of the base version that this one deleted. */
+  readonly #deleted = new Set<string>();
 
-  constructor(name: TableName) {
+  constructor(name: TableName, base?: Table) {
     this.name = name;
+    this.#base = base;
+    if (base !== undefined) {
+      base.#base = undefined;
+      // Shared with the base until changed (copy-on-write).
+      this.chains = new Map(base.chains);
+      return;
+    }
+    this.chains = new Map();
     for (const hook of BUILTIN_CHAINS[name]) {
-      this.chains.set(hook, {
+      const c: Chain = {
         name: hook,
         builtin: true,
         policy: 'ACCEPT',
@@ -53,17 +93,57 @@ export class Table {
         rules: [],
         jumpTarget: undefined,
         gotoTarget: undefined,
-      });
+      };
+      this.chains.set(hook, c);
+      this.#owned.add(c);
     }
   }
 
-  /** A copy whose chains can be changed without touching this table (rules are shared: counters carry over). */
+  /**
+   * A new version whose chains can be changed without touching this table: it shares every chain
+   * until a change copies it (rules are shared: counters carry over).
+   */
   clone(): Table {
-    const t = new Table(this.name);
-    t.chains.clear();
-    for (const [name, c] of this.chains) t.chains.set(name, { ...c, rules: [...c.rules] });
-    return t;
+    return new Table(this.name, this);
   }
+
+  get base(): Table | undefined {
+    return this.#base;
+  }
+
+  /** Forgets the base version (the engine does once it installed this one), so the old chains can go. */
+  detach(): void {
+    this.#base = undefined;
+  }
+
+  /** The chains this version made or changed (every chain of a table built from nothing). */
+  changedChains(): ReadonlySet<Chain> {
+    return this.#owned;
+  }
+
+  /** Names of the base version's chains this version deleted (a name made again is also in changedChains). */
+  deletedChains(): ReadonlySet<string> {
+    return this.#deleted;
+  }
+
+  /** The chain, ready to change: copied first (and owned) if another version still shares it. */
+  writable(name: string): Chain {
+    const last = this.#lastWritable;
+    if (last !== undefined && last.name === name) return last;
+    const c = this.chains.get(name);
+    if (!c) throw new RuleError(`chain \`${name}' does not exist`, name);
+    let own = c;
+    if (!this.#owned.has(c)) {
+      own = { ...c, rules: c.rules.slice(), edges: undefined, checkedHooks: 0 };
+      this.chains.set(name, own);
+      this.#owned.add(own);
+      if (this.#last === c) this.#last = own;
+    }
+    this.#lastWritable = own;
+    return own;
+  }
+  /** The chain writable() gave last (owned, so still writable); cleared whenever a chain is deleted. */
+  #lastWritable: Chain | undefined;
 
   /** Chains in iptables-save order: built-ins in hook order, then user chains sorted by name. */
   orderedChains(): Chain[] {
@@ -93,7 +173,7 @@ export class Table {
     checkChainName(name);
     if (RESERVED.has(name) || TARGETS.has(name)) throw new RuleError(`chain name \`${name}' is reserved for a target`, name);
     if (this.chains.has(name)) throw new RuleError(`Chain \`${name}' already exists`, name);
-    this.chains.set(name, {
+    const c: Chain = {
       name,
       builtin: false,
       policy: undefined,
@@ -102,7 +182,9 @@ export class Table {
       rules: [],
       jumpTarget: undefined,
       gotoTarget: undefined,
-    });
+    };
+    this.chains.set(name, c);
+    this.#owned.add(c);
   }
 
   /** How many rules jump or go to the chain (libiptc's reference count). */
@@ -120,8 +202,15 @@ export class Table {
     if (c.rules.length > 0) throw new RuleError(`Directory not empty: chain \`${name}' still has rules (flush it first)`, name);
     const refs = this.references(name);
     if (refs > 0) throw new RuleError(`Too many links: chain \`${name}' is still referenced by ${refs} rule(s)`, name);
-    this.chains.delete(name);
+    this.#remove(c);
+  }
+
+  #remove(c: Chain): void {
+    this.chains.delete(c.name);
+    this.#owned.delete(c);
+    if (this.#base?.chains.has(c.name)) this.#deleted.add(c.name);
     this.#last = undefined;
+    this.#lastWritable = undefined;
   }
 
   /** -X without a chain: every empty, unreferenced user chain (iptables deletes all user chains). */
@@ -136,8 +225,7 @@ export class Table {
       );
       if (refs) throw new RuleError(`Too many links: chain \`${c.name}' is still referenced`, c.name);
     }
-    for (const c of user) this.chains.delete(c.name);
-    this.#last = undefined;
+    for (const c of user) this.#remove(c);
   }
 
   /**
@@ -145,21 +233,40 @@ export class Table {
    * 10,000-Service nat table has 100,000 chains of two rules (about 15 MB otherwise held empty).
    */
   compact(): void {
-    for (const c of this.chains.values()) {
+    // Only this version's own chains: the shared ones were compacted by the version that made them.
+    for (const c of this.#owned) {
       const n = c.rules.length;
       if (n > 0 && n < 16) c.rules = c.rules.slice();
     }
   }
 
   flush(name?: string): void {
-    if (name === undefined) for (const c of this.chains.values()) c.rules = [];
-    else this.chain(name).rules = [];
+    if (name === undefined) {
+      for (const n of [...this.chains.keys()]) this.flush(n);
+      return;
+    }
+    const c = this.chain(name);
+    // Flushing an empty chain changes nothing (-F of a whole table need not copy every chain).
+    if (c.rules.length > 0) this.writable(name).rules = [];
+  }
+
+  /** -Z [CHAIN]: packet and byte counters to zero (the chain's policy counters and each rule's). */
+  zero(name?: string): void {
+    for (const n of name === undefined ? [...this.chains.keys()] : [this.chain(name).name]) {
+      const c = this.writable(n);
+      c.packets = 0;
+      c.bytes = 0;
+      // Rules are shared with other versions: zeroed copies, never the shared rules.
+      c.rules = c.rules.map((r) => ({ ...r, packets: 0, bytes: 0 }));
+    }
   }
 
   setPolicy(name: string, policy: string, counters?: { packets: number; bytes: number }): void {
-    const c = this.chain(name);
-    if (!c.builtin) throw new RuleError(`Can't set policy \`${policy}' on \`${name}': Bad built-in chain name`, policy);
+    if (!this.chain(name).builtin) throw new RuleError(`Can't set policy \`${policy}' on \`${name}': Bad built-in chain name`, policy);
     if (policy !== 'ACCEPT' && policy !== 'DROP') throw new RuleError(`Bad policy name \`${policy}'`, policy);
+    // `:FORWARD ACCEPT [0:0]` that changes nothing leaves the chain shared.
+    if (!counters && this.chain(name).policy === policy) return;
+    const c = this.writable(name);
     c.policy = policy;
     if (counters) {
       c.packets = counters.packets;
@@ -168,7 +275,7 @@ export class Table {
   }
 
   append(name: string, rule: Rule): void {
-    const c = this.chain(name);
+    const c = this.writable(name);
     this.checkDirection(c, rule);
     // The first two rules make arrays of their exact size: push() on an empty array reserves room
     // for 17, and a 10,000-Service restore fills 100,000 chains of two rules, all kept alive (and
@@ -181,14 +288,14 @@ export class Table {
 
   /** -I CHAIN [N]: N is 1-based; N may be one past the end. */
   insert(name: string, position: number, rule: Rule): void {
-    const c = this.chain(name);
+    const c = this.writable(name);
     if (position < 1 || position > c.rules.length + 1) throw new RuleError(`Index of insertion too big: ${position}`, String(position));
     this.checkDirection(c, rule);
     c.rules.splice(position - 1, 0, rule);
   }
 
   replace(name: string, position: number, rule: Rule): void {
-    const c = this.chain(name);
+    const c = this.writable(name);
     if (position < 1 || position > c.rules.length) throw new RuleError(`Index of replacement too big: ${position}`, String(position));
     this.checkDirection(c, rule);
     c.rules[position - 1] = rule;
@@ -198,13 +305,13 @@ export class Table {
     const c = this.chain(name);
     if (typeof match === 'number') {
       if (match < 1 || match > c.rules.length) throw new RuleError(`Index of deletion too big: ${match}`, String(match));
-      c.rules.splice(match - 1, 1);
+      this.writable(name).rules.splice(match - 1, 1);
       return;
     }
     const wanted = ruleText(match);
     const i = c.rules.findIndex((r) => ruleText(r) === wanted);
     if (i < 0) throw new RuleError(`Bad rule (does a matching rule exist in that chain?): ${wanted}`, name);
-    c.rules.splice(i, 1);
+    this.writable(name).rules.splice(i, 1);
   }
 
   // iptables' generic checks: -i makes no sense where packets only leave, -o where they only arrive.
@@ -218,13 +325,25 @@ export class Table {
    * The kernel's checks when the table is committed: no loops among chains reachable from the
    * built-in chains, and every target and match used only in the tables and from the hooks it
    * allows (a chain's hooks are those of every built-in chain that reaches it).
+   *
+   * Incremental (the chains a restore did not touch were checked when their version committed):
+   * jump targets are checked for the rules of this version's own chains only (a shared chain's
+   * targets still exist: -X refuses a chain some rule still jumps to, and a rule can only name a
+   * chain that exists); the loop and hook search walks the whole jump graph, but from each
+   * shared chain's remembered edges, not its rules; and a shared chain's rules are checked again
+   * only when a built-in chain that did not reach it before reaches it now.
    */
   validate(checkMatch?: (match: MatchInstance) => string | undefined): void {
+    const owned = this.#owned;
+    // Nothing made or changed (a restore that only deleted chains, or only zeroed counters of
+    // nothing): every check of the base version still holds.
+    if (owned.size === 0) return;
     // Chains by index, the jump graph once (each distinct target per chain, with the first rule
     // jumping there), hooks as bit masks: a 10,000-Service nat table has over 100,000 chains.
     const chains = [...this.chains.values()];
-    const indexOf = new Map<string, number>();
-    for (let i = 0; i < chains.length; i++) indexOf.set((chains[i] as Chain).name, i);
+    // Each chain's position, written on the chain itself (no map of names to build per commit).
+    for (let i = 0; i < chains.length; i++) (chains[i] as Chain).index = i;
+    const indexOf = (name: string): number | undefined => this.chains.get(name)?.index;
     const edgeStart = new Int32Array(chains.length + 1);
     const edgeTo: number[] = [];
     const edgeRule: Rule[] = [];
@@ -235,10 +354,21 @@ export class Table {
     let lastIndex: number | undefined;
     for (let i = 0; i < chains.length; i++) {
       edgeStart[i] = edgeTo.length;
-      for (const r of (chains[i] as Chain).rules) {
+      const chain = chains[i] as Chain;
+      const known = owned.has(chain) ? undefined : chain.edges;
+      if (known !== undefined) {
+        for (let e = 0; e < known.targets.length; e++) {
+          edgeTo.push(indexOf(known.targets[e] as string) as number);
+          edgeRule.push(known.rules[e] as Rule);
+        }
+        continue;
+      }
+      const targets: string[] = [];
+      const rules: Rule[] = [];
+      for (const r of chain.rules) {
         const t = r.target;
         if (t.kind !== 'jump' && t.kind !== 'goto') continue;
-        const j = t === lastTarget ? lastIndex : indexOf.get(t.chain);
+        const j = t === lastTarget ? lastIndex : indexOf(t.chain);
         lastTarget = t;
         lastIndex = j;
         if (j === undefined) throw withLine(new RuleError(`Couldn't load target \`${t.chain}'`, t.chain), r);
@@ -247,7 +377,10 @@ export class Table {
         lastSeenFrom[j] = i;
         edgeTo.push(j);
         edgeRule.push(r);
+        targets.push(t.chain);
+        rules.push(r);
       }
+      chain.edges = { targets, rules };
     }
     edgeStart[chains.length] = edgeTo.length;
     const hookMask = new Int32Array(chains.length);
@@ -272,7 +405,7 @@ export class Table {
         }
         state[i] = 2;
       };
-      visit(indexOf.get(builtins[h] as string) as number);
+      visit(indexOf(builtins[h] as string) as number);
     }
     // Each module's allowed hooks as a mask of this table's built-in chains, found once per module.
     const maskOf = (allowed: readonly HookName[]): number => {
@@ -285,6 +418,9 @@ export class Table {
     for (let ci = 0; ci < chains.length; ci++) {
       const chain = chains[ci] as Chain;
       const mask = hookMask[ci] as number;
+      const checked = chain.checkedHooks;
+      // A shared chain already passed these checks from every hook that reaches it now.
+      if (checked !== undefined && !owned.has(chain) && (mask & ~checked) === 0) continue;
       for (const r of chain.rules) {
         const t = r.target;
         if (t.kind === 'extension') {
@@ -328,6 +464,8 @@ export class Table {
             );
         }
       }
+      // A fact about these rules (they never change while shared), true whichever version commits.
+      chain.checkedHooks = (checked ?? 0) | mask;
     }
   }
 }
