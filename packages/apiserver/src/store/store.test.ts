@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -67,6 +67,48 @@ describe('Store', () => {
     expect(s2.get('core/configmaps', 'default', 'c0')?.data).toEqual({ v: 1 });
     expect(s2.cache.canServeFrom(10)).toBe(true);
     expect(s2.cache.since(118).map((e) => e.rv)).toEqual([119, 120, 121]);
+    await s2.close();
+  });
+
+  it('keeps resourceVersions monotonic across restarts after many WAL segment switches', async () => {
+    const d = tmp();
+    let last = 0;
+    for (let round = 0; round < 4; round++) {
+      const s = await Store.open({ dataDir: d, walSegmentBytes: 4096, snapshotEvery: 1_000_000 });
+      expect(s.resourceVersion).toBe(last);
+      for (let i = 0; i < 100; i++) {
+        const { object, durable } = s.commit('core/configmaps', 'ADDED', obj(`r${round}-${i}`));
+        expect(Number(object.metadata.resourceVersion)).toBe(last + 1);
+        last++;
+        await durable;
+      }
+      await s.close();
+    }
+    const segments = readdirSync(d).filter((n) => /^wal-\d{16}\.log$/.test(n));
+    expect(segments.length).toBeGreaterThan(10);
+    const s = await Store.open({ dataDir: d, walSegmentBytes: 4096 });
+    expect(s.resourceVersion).toBe(400);
+    expect(s.list('core/configmaps')).toHaveLength(400);
+    await s.close();
+  });
+
+  it('snapshots delete the preallocated segments they cover: the data directory stays bounded', async () => {
+    const d = tmp();
+    const s = await Store.open({ dataDir: d, walSegmentBytes: 4096, snapshotEvery: 50 });
+    for (let i = 0; i < 600; i++) await s.commit('core/configmaps', 'MODIFIED', obj(`c${i % 7}`, i)).durable;
+    await s.snapshot();
+    const files = readdirSync(d);
+    // The segment holding the snapshot's rv (and at most the one before it when the switch came
+    // just after), one spare, one snapshot.
+    expect(files.filter((n) => /^wal-\d{16}\.log$/.test(n)).length).toBeLessThanOrEqual(2);
+    expect(files.filter((n) => n.endsWith('.tmp'))).toEqual(['wal-spare.tmp']);
+    expect(files.filter((n) => n.startsWith('snapshot-'))).toHaveLength(1);
+    await s.commit('core/configmaps', 'MODIFIED', obj('c0', -1)).durable;
+    await s.close();
+    const s2 = await Store.open({ dataDir: d, walSegmentBytes: 4096 });
+    expect(s2.resourceVersion).toBe(601);
+    expect(s2.get('core/configmaps', 'default', 'c0')?.data).toEqual({ v: -1 });
+    expect(s2.get('core/configmaps', 'default', 'c6')?.data).toEqual({ v: 594 });
     await s2.close();
   });
 

@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { ApiServerError, ApiServerErrorCodes } from '../errors.js';
-import { deleteSegmentsBefore, fsyncDir, recoverLog, WalWriter } from './wal.js';
+import { fsyncDir, recoverLog, WalWriter } from './wal.js';
 import { type EventType, type StoreEvent, WatchCache } from './watch-cache.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are open-ended JSON
@@ -48,6 +48,8 @@ export interface StoreOptions {
   /** Records after which a snapshot is written and older WAL segments deleted (default 20,000). */
   snapshotEvery?: number;
   fsync?: boolean;
+  /** Preallocated WAL segment size (default 16 MiB, wal.ts DEFAULT_SEGMENT_BYTES). */
+  walSegmentBytes?: number;
   onSync?: (seconds: number, records: number) => void;
   onSnapshot?: (seconds: number, bytes: number) => void;
 }
@@ -151,7 +153,11 @@ export class Store {
       this.applyToMemory(rec);
       this.recordsSinceSnapshot++;
     }
-    this.wal = await WalWriter.open(dir, this.rv + 1, { fsync: this.opts.fsync, onSync: this.opts.onSync });
+    this.wal = await WalWriter.open(dir, this.rv + 1, {
+      fsync: this.opts.fsync,
+      segmentBytes: this.opts.walSegmentBytes,
+      onSync: this.opts.onSync,
+    });
   }
 
   private applyToMemory(rec: WalRecord): StoreEvent {
@@ -274,7 +280,7 @@ export class Store {
     const rec: WalRecord = { rv, e: type, r: resource, o };
     const ev = this.applyToMemory(rec);
     this.cache.markPending(rv);
-    const appended = this.wal.append(rec);
+    const appended = this.wal.append(rec, rv);
     const durable = appended.then(() => {
       this.cache.markDurable(rv);
       for (const l of this.listeners) {
@@ -301,7 +307,7 @@ export class Store {
     return () => this.listeners.delete(listener);
   }
 
-  /** Writes a snapshot at the current version and deletes the WAL segments it covers. */
+  /** Writes a snapshot at the current version and deletes the WAL segments it covers entirely. */
   async snapshot(): Promise<void> {
     if (this.snapshotting) return;
     this.snapshotting = true;
@@ -311,9 +317,10 @@ export class Store {
       const rv = this.rv;
       const objects: [string, KubeObject][] = [];
       for (const [res, b] of this.objects) for (const [k, o] of b) objects.push([`${res}/${k}`, o]);
-      // Rotate: records after rv go to the new segment; once this resolves, every record up
-      // to rv is on disk, so the cached events up to rv are all durable.
-      await this.wal.rotate(rv + 1);
+      // Once the barrier resolves every record up to rv is on disk, so the cached events up
+      // to rv are all durable. The segment is not switched: a preallocated segment is filled
+      // first, and recovery skips the records at or before the snapshot's rv.
+      await this.wal.barrier();
       const events = this.cache.durableEvents().filter((e) => e.rv <= rv);
       const snap: Snapshot = { rv, objects, events, compactedThrough: this.cache.compactedThrough };
       const body = JSON.stringify(snap);
@@ -330,7 +337,7 @@ export class Store {
         const m = SNAP_RE.exec(n);
         if (m && Number(m[1]) < rv) unlinkSync(join(dir, n));
       }
-      deleteSegmentsBefore(dir, rv + 1);
+      this.wal.deleteSegmentsThrough(rv);
       this.recordsSinceSnapshot = 0;
       this.opts.onSnapshot?.(Number(process.hrtime.bigint() - started) / 1e9, body.length);
     } finally {
