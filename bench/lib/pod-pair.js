@@ -8,9 +8,10 @@ import { fileURLToPath } from 'node:url';
 const peerScript = fileURLToPath(new URL('./pod-peer.mjs', import.meta.url));
 
 class Peer {
-  constructor(index) {
+  constructor(index, execArgv) {
     this.index = index;
-    this.child = fork(peerScript, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // execArgv lets a profiling run pass e.g. ['--cpu-prof', '--cpu-prof-dir=DIR'] to the node processes.
+    this.child = fork(peerScript, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
     this.waiters = [];
     this.exited = false;
     this.child.on('message', (m) => {
@@ -54,10 +55,13 @@ class Peer {
   }
 }
 
-/** Starts node-1 and node-2 with `backend` ('vxlan' | 'host-gw') on `${transport}.1` and `.2`. */
-export async function startPodPair({ backend, transport = '127.0.61' }) {
-  const n1 = new Peer(1);
-  const n2 = new Peer(2);
+/**
+ * Starts node-1 and node-2 with `backend` ('vxlan' | 'host-gw') on `${transport}.1` and `.2`;
+ * `execArgv` (default: this process's) is passed to both node processes.
+ */
+export async function startPodPair({ backend, transport = '127.0.61', execArgv = process.execArgv }) {
+  const n1 = new Peer(1, execArgv);
+  const n2 = new Peer(2, execArgv);
   let nextPort = 6000;
   try {
     const [r1, r2] = await Promise.all([
@@ -76,6 +80,8 @@ export async function startPodPair({ backend, transport = '127.0.61' }) {
   const port = () => nextPort++;
   return {
     backend,
+    /** The node processes' pids (node-1, node-2), e.g. to read their CPU time from /proc. */
+    pids: [n1.child.pid, n2.child.pid],
     /** Mbit/s of goodput at the receiver (first byte to FIN). */
     async bulk(bytes, timeoutMs = 120_000) {
       const p = port();

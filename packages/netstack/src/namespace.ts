@@ -6,7 +6,6 @@ import {
   arp,
   type Cidr,
   type Clock,
-  cidrBroadcast,
   cidrContains,
   formatIpv4,
   type Ipv4Address,
@@ -248,8 +247,12 @@ export class Namespace implements NeighbourHost, BridgeNetfilter {
 
   /** Whether ip is the directed broadcast of a subnet on dev. */
   isBroadcastOn(dev: string, ip: Ipv4Address): boolean {
-    for (const a of this.#addresses.get(dev) ?? []) {
-      if (a.prefix < 31 && cidrBroadcast({ network: (a.address & prefixMask(a.prefix)) >>> 0, prefix: a.prefix }) === ip) return true;
+    const list = this.#addresses.get(dev);
+    if (list === undefined) return false;
+    // Asked for every routed frame (input and output): the broadcast is computed in place
+    // (address | host bits, as cidrBroadcast does) rather than through a Cidr object per address.
+    for (const a of list) {
+      if (a.prefix < 31 && (a.address | ~prefixMask(a.prefix)) >>> 0 === ip) return true;
     }
     return false;
   }

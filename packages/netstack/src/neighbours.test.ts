@@ -28,6 +28,32 @@ const IP = parseIpv4('10.244.1.3');
 const MAC = 0x0a580af40103;
 
 describe('neighbour cache', () => {
+  it('a permanent entry answered from the last-lookup shortcut follows replace, delete and a change of state', () => {
+    const h = new Host();
+    const t = new NeighbourTable(h);
+    t.add('flannel.1', IP, MAC);
+    expect(t.resolve('flannel.1', IP, Buffer.from('a'))).toBe(MAC);
+    expect(t.resolve('flannel.1', IP, Buffer.from('b'))).toBe(MAC);
+    // Another device with the same IP is another entry (none here): resolution starts.
+    expect(t.resolve('eth0', IP, Buffer.from('c'))).toBeUndefined();
+    expect(h.requests).toEqual([{ target: IP }]);
+    // `ip neigh replace` with a new MAC is seen at once.
+    t.add('flannel.1', IP, MAC + 1);
+    expect(t.resolve('flannel.1', IP, Buffer.from('d'))).toBe(MAC + 1);
+    // Deleted: the next frame starts resolution instead of using the remembered entry.
+    expect(t.delete('flannel.1', IP)).toBe(true);
+    expect(t.resolve('flannel.1', IP, Buffer.from('e'))).toBeUndefined();
+    expect(h.requests).toHaveLength(2);
+    // Re-added as reachable (not permanent): it ages like any other entry.
+    t.add('flannel.1', IP, MAC, { permanent: false });
+    expect(t.resolve('flannel.1', IP, Buffer.from('f'))).toBe(MAC);
+    h.clock.advance(60_000);
+    expect(t.resolve('flannel.1', IP, Buffer.from('g'))).toBe(MAC);
+    expect(t.get('flannel.1', IP)?.state).toBe('stale');
+    t.close();
+    expect(t.resolve('flannel.1', IP, Buffer.from('h'))).toBeUndefined();
+  });
+
   it('queues while resolving and sends the queue when the reply comes', () => {
     const h = new Host();
     const t = new NeighbourTable(h);

@@ -65,6 +65,13 @@ function newEntry(dev: string, ip: Ipv4Address, mac: MacAddress | undefined, sta
 
 export class NeighbourTable {
   readonly #entries = new Map<string, Entry>();
+  /**
+   * The entry resolve() found last, or undefined: every frame of a bulk transfer asks for the same
+   * next hop, and this spares building and hashing the string key per frame (a neighbour cache hit
+   * in Linux is one hash of (dev, ip) too, __ipv4_neigh_lookup_noref). Invariant: it is always an
+   * entry still in #entries (every removal goes through #forget, which clears it).
+   */
+  #last: Entry | undefined;
   readonly #host: NeighbourHost;
   readonly baseReachableMs: number;
   readonly retransMs: number;
@@ -95,8 +102,14 @@ export class NeighbourTable {
    * Takes ownership of `frame` only when it returns undefined.
    */
   resolve(dev: string, ip: Ipv4Address, frame: Buffer): MacAddress | undefined {
+    const last = this.#last;
+    if (last !== undefined && last.ip === ip && last.dev === dev && last.state === 'permanent' && last.mac !== undefined) {
+      // A permanent entry (flannel's VTEP neighbours) never ages, probes or waits: the answer is its MAC.
+      return last.mac;
+    }
     const k = key(dev, ip);
     let e = this.#entries.get(k);
+    this.#last = e;
     if (e !== undefined) this.#age(e);
     if (e !== undefined && e.mac !== undefined && e.state !== 'incomplete') {
       if (e.state === 'stale') this.#probeStale(e);
@@ -125,7 +138,7 @@ export class NeighbourTable {
     }
     if (now < e.delayUntil || now - e.lastProbe < this.retransMs) return;
     if (e.probes >= this.maxProbes) {
-      this.#entries.delete(key(e.dev, e.ip));
+      this.#forget(key(e.dev, e.ip));
       return;
     }
     e.probes++;
@@ -148,7 +161,7 @@ export class NeighbourTable {
       return;
     }
     // NUD_FAILED: forget the entry (the next packet starts over) and report the waiting packets.
-    this.#entries.delete(key(e.dev, e.ip));
+    this.#forget(key(e.dev, e.ip));
     const frames = e.queue;
     e.queue = [];
     this.#host.resolutionFailed(e.dev, e.ip, frames);
@@ -212,7 +225,7 @@ export class NeighbourTable {
     if (e === undefined) return false;
     this.#host.clock.clearTimeout(e.timer);
     for (const f of e.queue) packetPool.release(f);
-    return this.#entries.delete(k);
+    return this.#forget(k);
   }
 
   /** Drops every entry of an interface (it went away). */
@@ -248,5 +261,11 @@ export class NeighbourTable {
       e.queue = [];
     }
     this.#entries.clear();
+    this.#last = undefined;
+  }
+
+  #forget(k: string): boolean {
+    this.#last = undefined;
+    return this.#entries.delete(k);
   }
 }

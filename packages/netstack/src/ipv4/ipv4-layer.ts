@@ -31,6 +31,7 @@ import {
   readIpv4,
   writeMac,
 } from '@podnet/wire';
+import { allocFrameWithHeadroom } from '../links/headroom.js';
 import type { Link } from '../links/link.js';
 import { ETHERNET_HEADER } from '../links/link.js';
 import type { Namespace } from '../namespace.js';
@@ -232,7 +233,8 @@ export class Ipv4Layer implements IpLayer {
     const src = packet.src !== 0 && packet.src !== undefined ? packet.src : this.sourceFor(packet.dst);
     if (src === undefined) return fail('EADDRNOTAVAIL');
     if (!foreignSource && !this.ns.isLocalAddress(src)) return fail('EADDRNOTAVAIL');
-    const frame = packetPool.alloc(L3 + length);
+    // With room for a tunnel header in front (LL_RESERVED_SPACE): flannel.1 then sends it in place.
+    const frame = allocFrameWithHeadroom(L3 + length);
     writeHeader(frame, L3, {
       src,
       dst: packet.dst,

@@ -31,6 +31,9 @@ export function checkTransport(what: string, t: TransportAddress): void {
  */
 export const UDP_WIRE_BUFFER_BYTES = 2 << 20;
 
+/** The last hostname literalLookup found to be an IPv4 literal. */
+let lastLiteral = '';
+
 /**
  * Name resolution for the link socket. The transport addresses are IPv4 literals (checkTransport),
  * yet an unconnected dgram socket resolves the destination of every send with dns.lookup, which
@@ -42,8 +45,12 @@ function literalLookup(
   options: dns.LookupOneOptions,
   callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void,
 ): void {
-  if (isIpv4(hostname)) callback(null, hostname, 4);
-  else dns.lookup(hostname, options, callback);
+  // The last literal seen is remembered: a tunnel sends to a handful of peers, and the IPv4
+  // pattern match per datagram showed in profiles (0.5% of a bulk sender's CPU).
+  if (hostname === lastLiteral || isIpv4(hostname)) {
+    lastLiteral = hostname;
+    callback(null, hostname, 4);
+  } else dns.lookup(hostname, options, callback);
 }
 
 /** Binds a udp4 socket; rejects with a PODNET_ERR_LINK_IO error naming the address. */

@@ -7,6 +7,7 @@
 import type dgram from 'node:dgram';
 import { formatIpv4, type Ipv4Address, MAC_ZERO, type MacAddress, packetPool, readMac, vxlan } from '@podnet/wire';
 import { configError } from '../errors.js';
+import { expandIntoHeadroom } from './headroom.js';
 import { ETHERNET_HEADER, type FrameSink, LinkBase } from './link.js';
 import type { TunnelObserver } from './tunnel-observer.js';
 import { bindUdp, PeerMap, type TransportAddress, UnderlayTaps } from './udp-wire.js';
@@ -108,10 +109,14 @@ export class VxlanLink extends LinkBase {
       this.dropReceived(frame, 'no-peer-transport');
       return;
     }
-    this.#underlay.write(this.nodeIp, nodeIp, this.#port, peer.port, [this.#header, frame]);
+    // The parts list is built only for a capture: no array per frame when nobody taps the underlay.
+    if (this.#underlay.active) this.#underlay.write(this.nodeIp, nodeIp, this.#port, peer.port, [this.#header, frame]);
     const innerBytes = frame.length;
     const encapMs = observer ? observer.now() - start : 0;
-    socket.send([this.#header, frame], peer.port, peer.address, (error) => {
+    // A locally built frame has room for the header in front of it (headroom.ts): one buffer, in place.
+    const datagram = expandIntoHeadroom(frame, vxlan.HEADER_LENGTH);
+    if (datagram !== undefined) this.#header.copy(datagram, 0);
+    socket.send(datagram ?? [this.#header, frame], peer.port, peer.address, (error) => {
       if (error) this.counters.drop('socket-send-error');
       // Counted once the kernel took the datagram, so the tunnel counters match a capture.
       if (observer) error ? observer.dropped('send_error', nodeIp, 'tx') : observer.sent(nodeIp, innerBytes, encapMs);
@@ -138,7 +143,10 @@ export class VxlanLink extends LinkBase {
         this.#dropDatagram('vxlan-no-i-flag', msg.length);
         return;
       }
-      if (msg.readUIntBE(vxlan.VNI_OFFSET, 3) !== this.vni) {
+      // The 24-bit VNI read byte by byte (readUIntBE(offset, 3) dispatches on the width per call).
+      const vni =
+        ((msg[vxlan.VNI_OFFSET] as number) << 16) | ((msg[vxlan.VNI_OFFSET + 1] as number) << 8) | (msg[vxlan.VNI_OFFSET + 2] as number);
+      if (vni !== this.vni) {
         observer?.dropped('bad_vni', this.peers.nodeOf(rinfo.address), 'rx');
         this.#dropDatagram('vxlan-wrong-vni', msg.length);
         return;

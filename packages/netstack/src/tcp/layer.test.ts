@@ -42,6 +42,42 @@ describe('TcpLayer over a fake IP pair', () => {
     expect(formatIpv4(pair.a.address)).toBe('10.244.1.2');
   });
 
+  it('demultiplexes interleaved segments of several connections to the right one (the last-connection shortcut)', async () => {
+    const { pair, a, b } = tcpPair();
+    const got = new Map<number, ReturnType<typeof collect>>();
+    b.createServer((s) => {
+      got.set(s.remotePort ?? 0, collect(s));
+      s.on('end', () => s.end());
+    }).listen(9000);
+    const clients = [0, 1, 2].map(() => a.connect({ host: '10.244.2.3', port: 9000 }));
+    await pair.run(1000, { until: () => got.size === 3 });
+    const payloads = clients.map((_, i) => pattern(64 * 1024, 10 + i));
+    // Small writes in turn, so consecutive segments on the wire belong to different connections.
+    for (let off = 0; off < 64 * 1024; off += 4096) {
+      for (const [i, c] of clients.entries()) c.write(payloads[i]?.subarray(off, off + 4096));
+    }
+    for (const c of clients) c.end();
+    await pair.run(60_000, { until: () => [...got.values()].every((g) => g.ended()) });
+    for (const [i, c] of clients.entries())
+      expect(
+        got
+          .get(c.localPort ?? -1)
+          ?.buffer()
+          .equals(payloads[i] as Buffer),
+      ).toBe(true);
+    // A new connection after the others are gone is found too (the shortcut never outlives its connection).
+    await pair.run(1000, { until: () => b.connections().length === 0 });
+    const again = a.connect({ host: '10.244.2.3', port: 9000 });
+    again.end(Buffer.from('again'));
+    await pair.run(5000, { until: () => got.get(again.localPort ?? -1)?.ended() ?? false });
+    expect(
+      got
+        .get(again.localPort ?? -1)
+        ?.buffer()
+        .toString(),
+    ).toBe('again');
+  });
+
   it('transfers 1 MB byte-exact in both directions at once', async () => {
     const { pair, a, b } = tcpPair();
     const up = pattern(1 << 20, 3);

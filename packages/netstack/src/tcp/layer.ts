@@ -49,6 +49,13 @@ export class TcpLayer implements TransportProtocol, ConnectionHost {
   readonly scratch = Buffer.allocUnsafe(65536);
   readonly receiveSlab = new ReceiveSlab();
   readonly #connections = new Map<string, TcpConnection>();
+  /**
+   * The connection the last segment went to, or undefined: a bulk transfer's segments all belong
+   * to one, and this spares building and hashing its 4-tuple string per segment (Linux keeps the
+   * socket on the skb's early demux path for the same reason, tcp_v4_early_demux). Always a
+   * connection still in #connections: release() clears it.
+   */
+  #lastConnection: TcpConnection | undefined;
   readonly #listeners = new Map<string, Listener>();
   /** Local ports held by active opens (Linux inet_hash of bound sockets), with a use count. */
   readonly #boundPorts = new Map<number, number>();
@@ -114,7 +121,16 @@ export class TcpLayer implements TransportProtocol, ConnectionHost {
       return;
     }
     const seg = parsed.segment;
-    const conn = this.#connections.get(connectionKey(header.dst, seg.dstPort, header.src, seg.srcPort));
+    const last = this.#lastConnection;
+    const conn =
+      last !== undefined &&
+      last.localPort === seg.dstPort &&
+      last.remotePort === seg.srcPort &&
+      last.localAddress === header.dst &&
+      last.remoteAddress === header.src
+        ? last
+        : this.#connections.get(connectionKey(header.dst, seg.dstPort, header.src, seg.srcPort));
+    this.#lastConnection = conn;
     if (conn && (seg.flags & (SYN | ACK | RST)) === SYN && conn.acceptsNewSyn(seg.seq)) {
       // A new incarnation of a connection in TIME-WAIT: forget the old one, let the listener have the SYN.
       conn.abort();
@@ -212,6 +228,7 @@ export class TcpLayer implements TransportProtocol, ConnectionHost {
   // ---- ConnectionHost ----------------------------------------------------------------------------
 
   release(conn: TcpConnection): void {
+    if (this.#lastConnection === conn) this.#lastConnection = undefined;
     if (this.#connections.get(conn.key) === conn) this.#connections.delete(conn.key);
     if (conn.listenerKey === undefined && conn.boundPort) {
       const n = (this.#boundPorts.get(conn.localPort) ?? 1) - 1;
