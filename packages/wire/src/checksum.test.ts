@@ -46,6 +46,28 @@ describe('Internet checksum (RFC 1071)', () => {
     );
   });
 
+  it('sums (nearly) whole ordinary Buffers, copied whole into the kernel, the same as any range', () => {
+    const reference = (b: Uint8Array, start: number, end: number) => {
+      let sum = 0;
+      for (let i = start; i < end; i += 2) sum += ((b[i] as number) << 8) | (i + 1 < end ? (b[i + 1] as number) : 0);
+      return fold(sum);
+    };
+    const backing = Buffer.alloc(1600);
+    for (let i = 0; i < backing.length; i++) backing[i] = (i * 97 + 13) & 0xff;
+    const datagram = backing.subarray(50, 1550);
+    for (const [start, end] of [
+      [0, 1500],
+      [84, 1500],
+      [3, 1499],
+      [127, 1500],
+      [0, 1372],
+      [129, 1500],
+      [300, 700],
+    ] as const) {
+      expect(onesComplementSum(datagram, start, end, 0x0102)).toBe(fold(reference(datagram, start, end) + 0x0102));
+    }
+  });
+
   it('verifies to 0xffff once the checksum is in place', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 2, maxLength: 100 }), (bytes) => {
