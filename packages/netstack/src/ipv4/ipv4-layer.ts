@@ -54,6 +54,8 @@ const fail = (error: 'ENETUNREACH' | 'EHOSTUNREACH' | 'EMSGSIZE' | 'EPERM' | 'EA
   error,
 });
 
+const LOCAL_HOP: NextHop = { local: true };
+
 /** Where a packet goes next. */
 export type NextHop =
   | { readonly local: true }
@@ -72,6 +74,7 @@ export class Ipv4Layer implements IpLayer {
   // One context and one packet descriptor, refilled for each hook call (hooks run synchronously).
   readonly #ctx: HookContext;
   readonly #hookPacket: HookPacket = { buf: Buffer.alloc(0), l3Offset: L3, end: L3 };
+  #lastHop: Extract<NextHop, { local: false }> | undefined;
 
   constructor(ns: Namespace) {
     this.ns = ns;
@@ -109,12 +112,20 @@ export class Ipv4Layer implements IpLayer {
   // ---- routing ----------------------------------------------------------------------------
 
   nextHop(dst: Ipv4Address): NextHop | undefined {
-    if (this.ns.isLocalAddress(dst)) return { local: true };
+    if (this.ns.isLocalAddress(dst)) return LOCAL_HOP;
     const route = this.ns.routes.lookup(dst);
     if (route === undefined) return undefined;
     const dev = this.ns.link(route.dev);
     if (dev === undefined || !dev.up) return undefined;
-    return { local: false, route, dev, gateway: route.via ?? dst, mtu: route.mtu ?? dev.mtu };
+    const gateway = route.via ?? dst;
+    const mtu = route.mtu ?? dev.mtu;
+    // NextHop is read-only: the last answer is handed out again while it is still the answer
+    // (same route, device, gateway and MTU), so a flow's packets cost no object each.
+    const last = this.#lastHop;
+    if (last !== undefined && last.route === route && last.dev === dev && last.gateway === gateway && last.mtu === mtu) return last;
+    const hop = { local: false, route, dev, gateway, mtu } as const;
+    this.#lastHop = hop;
+    return hop;
   }
 
   sourceFor(dst: Ipv4Address): Ipv4Address | undefined {
