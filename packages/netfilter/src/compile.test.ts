@@ -166,6 +166,18 @@ describe('a --noflush restore recompiles only what it changed', () => {
     nf.restore('*nat\n-A POSTROUTING -p udp -j X\nCOMMIT\n', { noflush: true });
     expect(nf.save({ table: 'nat' })).toContain('-A POSTROUTING -p udp -j X\n');
   });
+
+  it('a chain no longer reached from a hook may hold what that hook refuses (the hooks reaching it before are only a bound)', () => {
+    const nf = new Netfilter();
+    nf.restore('*nat\n:X - [0:0]\n:Z - [0:0]\n-A PREROUTING -j Z\n-A Z -j X\n-A POSTROUTING -j X\nCOMMIT\n');
+    // Z stops jumping to X and X gets a MASQUERADE in the same restore: X is reached from POSTROUTING only.
+    nf.restore('*nat\n:Z - [0:0]\n:X - [0:0]\n-A X -j MASQUERADE\nCOMMIT\n', { noflush: true });
+    expect(nf.save({ table: 'nat' })).toContain('-A X -j MASQUERADE\n');
+    // Jumping to X from PREROUTING again is refused.
+    expect(() => nf.restore('*nat\n:Z - [0:0]\n-A Z -j X\nCOMMIT\n', { noflush: true })).toThrow(
+      /MASQUERADE: not valid when reached from PREROUTING/,
+    );
+  });
 });
 
 // Random small rule sets: user chains C0..C4 jumping only forward (no loops), rules on source,
@@ -235,6 +247,67 @@ describe('verdicts after a partial restore (property)', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+});
+
+// nat chains whose targets are valid only from some hooks (MASQUERADE: POSTROUTING, DNAT:
+// PREROUTING/OUTPUT) and jumps in any direction (loops), reached from PREROUTING and POSTROUTING.
+const natTarget = fc.constantFrom('ACCEPT', 'RETURN', 'MASQUERADE', 'DNAT --to-destination 10.0.0.1', 'C0', 'C1', 'C2', 'C3');
+const natChain = fc.array(fc.tuple(fc.option(fc.constantFrom('10.244.1.0/24', '10.0.0.0/8'), { nil: undefined }), natTarget), {
+  maxLength: 3,
+});
+const natSet = fc.tuple(
+  fc.array(fc.constantFrom('C0', 'C1', 'C2', 'C3'), { maxLength: 2 }),
+  fc.array(fc.constantFrom('C0', 'C1', 'C2', 'C3'), { maxLength: 2 }),
+  fc.array(natChain, { minLength: 4, maxLength: 4 }),
+);
+const natText = (
+  pre: string[] | undefined,
+  post: string[] | undefined,
+  chains: Array<Array<[string | undefined, string]> | undefined>,
+): string => {
+  let text = '*nat\n';
+  for (let c = 0; c < chains.length; c++) if (chains[c] !== undefined) text += `:C${c} - [0:0]\n`;
+  if (pre !== undefined) text += ':PREROUTING ACCEPT [0:0]\n';
+  if (post !== undefined) text += ':POSTROUTING ACCEPT [0:0]\n';
+  for (const j of pre ?? []) text += `-A PREROUTING -j ${j}\n`;
+  for (const j of post ?? []) text += `-A POSTROUTING -j ${j}\n`;
+  for (let c = 0; c < chains.length; c++) for (const [src, t] of chains[c] ?? []) text += `-A C${c}${src ? ` -s ${src}` : ''} -j ${t}\n`;
+  return `${text}COMMIT\n`;
+};
+const accepts = (nf: Netfilter, text: string, noflush: boolean): boolean => {
+  try {
+    nf.restore(text, { noflush });
+    return true;
+  } catch (e) {
+    if (!(e instanceof IptablesError)) throw e;
+    return false;
+  }
+};
+
+describe('commit checks of a partial restore (property)', () => {
+  it('refuse exactly what a whole restore of the resulting rules refuses, and build the same rules', () => {
+    fc.assert(
+      fc.property(natSet, natSet, fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), (first, second, rewrite) => {
+        const nf = new Netfilter();
+        if (!accepts(nf, natText(first[0], first[1], first[2]), false)) return;
+        const saved = nf.save();
+        const pick = <T>(i: number, a: T, b: T) => (rewrite[i] ? b : a);
+        const pre = pick(0, undefined, second[0]);
+        const post = pick(1, undefined, second[1]);
+        const partial = second[2].map((rules, c) => (rewrite[c + 2] ? rules : undefined));
+        const merged = natText(
+          pre ?? first[0],
+          post ?? first[1],
+          first[2].map((rules, c) => partial[c] ?? rules),
+        );
+        const whole = new Netfilter();
+        const wholeAccepts = accepts(whole, merged, false);
+        expect(accepts(nf, natText(pre, post, partial), true)).toBe(wholeAccepts);
+        expect(nf.save()).toBe(wholeAccepts ? whole.save() : saved);
+      }),
+      { numRuns: 400 },
     );
   });
 });

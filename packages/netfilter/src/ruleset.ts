@@ -49,6 +49,8 @@ export interface Chain {
    */
   edges?: ChainEdges | undefined;
   checkedHooks?: number | undefined;
+  /** An upper bound of the built-in chains that reach this chain's name, from every check that walked the whole graph (only grows). */
+  hookBound?: number | undefined;
   /** Scratch for validate(): the chain's position in the table being checked (rewritten by every check). */
   index?: number | undefined;
 }
@@ -338,6 +340,7 @@ export class Table {
     // Nothing made or changed (a restore that only deleted chains, or only zeroed counters of
     // nothing): every check of the base version still holds.
     if (owned.size === 0) return;
+    if (this.#validateChanged(checkMatch)) return;
     // Chains by index, the jump graph once (each distinct target per chain, with the first rule
     // jumping there), hooks as bit masks: a 10,000-Service nat table has over 100,000 chains.
     const chains = [...this.chains.values()];
@@ -407,65 +410,124 @@ export class Table {
       };
       visit(indexOf(builtins[h] as string) as number);
     }
-    // Each module's allowed hooks as a mask of this table's built-in chains, found once per module.
+    for (let ci = 0; ci < chains.length; ci++) {
+      const chain = chains[ci] as Chain;
+      const mask = hookMask[ci] as number;
+      // Only grows: an upper bound of the hooks reaching this chain's name in any version checked.
+      chain.hookBound = (chain.hookBound ?? 0) | mask;
+      const checked = chain.checkedHooks;
+      // A shared chain already passed these checks from every hook that reaches it now.
+      if (checked !== undefined && !owned.has(chain) && (mask & ~checked) === 0) continue;
+      this.#checkRules(chain, mask, checkMatch);
+      // A fact about these rules (they never change while shared), true whichever version commits.
+      chain.checkedHooks = (checked ?? 0) | mask;
+    }
+  }
+
+  /**
+   * The commit checks without the walk of the whole jump graph, when this version cannot have
+   * made a loop or let a hook reach a chain it did not reach before: every changed chain jumps
+   * only to chains its old version jumped to, and every new chain is one nothing jumps to (so the
+   * graph is a part of the old one, whose checks held). The changed chains' rules are then checked
+   * from the hooks that reached their names before (hookBound: the hooks reaching them now can
+   * only be fewer). True when every check passed; false sends the commit to the full walk,
+   * which finds the exact hooks and gives the error, if any (so this never decides a refusal).
+   */
+  #validateChanged(checkMatch: ((match: MatchInstance) => string | undefined) | undefined): boolean {
+    const base = this.#base;
+    if (base === undefined) return false;
+    const found: Array<{ chain: Chain; bound: number; edges: ChainEdges }> = [];
+    for (const chain of this.#owned) {
+      const old = base.chains.get(chain.name);
+      let bound = 0;
+      let oldTargets: ReadonlySet<string> | readonly string[] | undefined;
+      if (old !== undefined) {
+        if (old.edges === undefined || old.hookBound === undefined) return false;
+        bound = old.hookBound;
+        oldTargets = old.edges.targets.length > 8 ? new Set(old.edges.targets) : old.edges.targets;
+      }
+      const targets: string[] = [];
+      const rules: Rule[] = [];
+      let lastTarget: RuleTarget | undefined;
+      for (const r of chain.rules) {
+        const t = r.target;
+        if (t.kind !== 'jump' && t.kind !== 'goto') continue;
+        if (t === lastTarget) continue;
+        lastTarget = t;
+        const name = t.chain;
+        // A jump its old version did not make (or any jump of a chain new by name), or a target
+        // the full walk must refuse: the full walk decides.
+        if (
+          oldTargets === undefined ||
+          !(oldTargets instanceof Set ? oldTargets.has(name) : (oldTargets as readonly string[]).includes(name))
+        )
+          return false;
+        const target = this.chains.get(name);
+        if (target === undefined || target.builtin) return false;
+        if (targets.includes(name)) continue;
+        targets.push(name);
+        rules.push(r);
+      }
+      found.push({ chain, bound, edges: { targets, rules } });
+    }
+    try {
+      for (const f of found) this.#checkRules(f.chain, f.bound, checkMatch);
+    } catch (error) {
+      if (error instanceof RuleError) return false;
+      throw error;
+    }
+    for (const f of found) {
+      f.chain.edges = f.edges;
+      f.chain.hookBound = f.bound;
+      f.chain.checkedHooks = f.bound;
+    }
+    return true;
+  }
+
+  /** The target and match checks of one chain's rules, reached from the hooks in mask (a bit per built-in chain). */
+  #checkRules(chain: Chain, mask: number, checkMatch: ((match: MatchInstance) => string | undefined) | undefined): void {
+    const builtins = BUILTIN_CHAINS[this.name];
+    // Each module's allowed hooks as a mask of this table's built-in chains.
     const maskOf = (allowed: readonly HookName[]): number => {
       let m = 0;
       for (let h = 0; h < builtins.length; h++) if (allowed.includes(builtins[h] as HookName)) m |= 1 << h;
       return m;
     };
-    const namesOf = (mask: number): HookName[] => builtins.filter((_, h) => mask & (1 << h));
-    const targetMasks = new Map<unknown, number>();
-    for (let ci = 0; ci < chains.length; ci++) {
-      const chain = chains[ci] as Chain;
-      const mask = hookMask[ci] as number;
-      const checked = chain.checkedHooks;
-      // A shared chain already passed these checks from every hook that reaches it now.
-      if (checked !== undefined && !owned.has(chain) && (mask & ~checked) === 0) continue;
-      for (const r of chain.rules) {
-        const t = r.target;
-        if (t.kind === 'extension') {
-          const m = t.module;
-          if (m.tables && !m.tables.includes(this.name)) {
-            throw withLine(new RuleError(`${m.name}: only valid in the ${m.tables.join('/')} table, not ${this.name}`, m.name), r);
-          }
-          if (m.hooks && mask !== 0) {
-            let allowed = targetMasks.get(m);
-            if (allowed === undefined) {
-              allowed = maskOf(m.hooks);
-              targetMasks.set(m, allowed);
-            }
-            const bad = mask & ~allowed;
-            if (bad !== 0)
-              throw withLine(
-                new RuleError(`${m.name}: not valid when reached from ${namesOf(bad).join(', ')} (only ${m.hooks.join(', ')})`, m.name),
-                r,
-              );
-          }
+    const namesOf = (bad: number): HookName[] => builtins.filter((_, h) => bad & (1 << h));
+    for (const r of chain.rules) {
+      const t = r.target;
+      if (t.kind === 'extension') {
+        const m = t.module;
+        if (m.tables && !m.tables.includes(this.name)) {
+          throw withLine(new RuleError(`${m.name}: only valid in the ${m.tables.join('/')} table, not ${this.name}`, m.name), r);
         }
-        const matches = r.matches;
-        for (let k = 0; k < matches.length; k++) {
-          const match = matches[k] as MatchInstance;
-          if (checkMatch !== undefined) {
-            const problem = checkMatch(match);
-            if (problem !== undefined) throw withLine(new RuleError(problem, `-m ${match.module.name}`), r);
-          }
-          const hooksOfMatch = match.module.hooks;
-          if (hooksOfMatch === undefined || mask === 0) continue;
-          const allowed = hooksOfMatch(match.data);
-          if (!allowed) continue;
-          const bad = mask & ~maskOf(allowed);
+        if (m.hooks && mask !== 0) {
+          const bad = mask & ~maskOf(m.hooks);
           if (bad !== 0)
             throw withLine(
-              new RuleError(
-                `${match.module.name} match: not valid when reached from ${namesOf(bad).join(', ')}`,
-                `-m ${match.module.name}`,
-              ),
+              new RuleError(`${m.name}: not valid when reached from ${namesOf(bad).join(', ')} (only ${m.hooks.join(', ')})`, m.name),
               r,
             );
         }
       }
-      // A fact about these rules (they never change while shared), true whichever version commits.
-      chain.checkedHooks = (checked ?? 0) | mask;
+      const matches = r.matches;
+      for (let k = 0; k < matches.length; k++) {
+        const match = matches[k] as MatchInstance;
+        if (checkMatch !== undefined) {
+          const problem = checkMatch(match);
+          if (problem !== undefined) throw withLine(new RuleError(problem, `-m ${match.module.name}`), r);
+        }
+        const hooksOfMatch = match.module.hooks;
+        if (hooksOfMatch === undefined || mask === 0) continue;
+        const allowed = hooksOfMatch(match.data);
+        if (!allowed) continue;
+        const bad = mask & ~maskOf(allowed);
+        if (bad !== 0)
+          throw withLine(
+            new RuleError(`${match.module.name} match: not valid when reached from ${namesOf(bad).join(', ')}`, `-m ${match.module.name}`),
+            r,
+          );
+      }
     }
   }
 }
