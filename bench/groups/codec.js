@@ -219,7 +219,7 @@ export async function run({ smoke }) {
     notes: [
       'The pool figure works on a frame from the packet pool (packages/wire/src/packet-pool.ts), which lies in the memory of the WebAssembly',
       'SIMD checksum kernel and carries its own address there, so each of the two TCP checksum passes over 1,416 bytes is summed in place',
-      '(about 35 ns of kernel time) and the four IPv4 header sums read native 16-bit words. Every header is validated and every checksum is',
+      '(about 30 ns of kernel time) and the four IPv4 header sums read native 16-bit words. Every header is validated and every checksum is',
       'summed over the bytes each time (nothing is cached between iterations). What netstack does today lies between the two view figures:',
       'frames it builds (pod egress, ARP, fragments, reassembly) are pool frames, though often subarrays of a slot (headroom), which the',
       'checksum sums in place after two property lookups (buffer, byteOffset: about 20 ns on Node 20); a VXLAN datagram it receives stays',
