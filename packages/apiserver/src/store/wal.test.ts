@@ -200,6 +200,18 @@ describe('WAL', () => {
     expect(rvs(recoverLog(d).records)).toEqual([1, 2, 3]);
   });
 
+  it('refuses every append after a failed write, with a clear error, until reopened', async () => {
+    const d = tmp();
+    const w = await WalWriter.open(d, 1, { segmentBytes: SEG });
+    await w.append({ rv: 1 }, 1);
+    // Pull the file out from under the writer: the next write fails (EBADF).
+    await (w as unknown as { fh: { close(): Promise<void> } }).fh.close();
+    await expect(w.append({ rv: 2 }, 2)).rejects.toThrow(/PODNET_ERR_WAL_WRITE: writing the write-ahead log .* failed/);
+    await expect(w.append({ rv: 3 }, 3)).rejects.toThrow(/no write is accepted until the API server restarts/);
+    await w.close();
+    expect(rvs(recoverLog(d).records)).toEqual([1]);
+  });
+
   it('deletes only segments a snapshot covers entirely, never the current one', async () => {
     const d = tmp();
     const w = await WalWriter.open(d, 1, { segmentBytes: SEG });

@@ -36,6 +36,8 @@ export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** The next segment, zero-filled ahead of time; not a segment until renamed (etcd's `<n>.tmp`). */
 export const SPARE_NAME = 'wal-spare.tmp';
+/** A WAL write or fdatasync failed; the writer refuses further appends (see WalWriter.failed). */
+export const WAL_WRITE_FAILED = 'PODNET_ERR_WAL_WRITE';
 const SEGMENT_RE = /^wal-(\d{16})\.log$/;
 const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
 
@@ -212,6 +214,14 @@ export class WalWriter {
   private queue: QueueItem[] = [];
   private flushing = false;
   private closed = false;
+  /**
+   * Set by a failed write or sync. After a failed fdatasync the kernel may have dropped the
+   * dirty pages and the file's state is unknown (the 2018 PostgreSQL "fsyncgate" finding; etcd
+   * exits on a WAL sync error), and a partly written batch would sit in the middle of the log
+   * once later records follow it. So every later append fails with this error until a restart
+   * recovers the log from disk.
+   */
+  private failed: Error | undefined;
   private readonly segmentBytes: number;
 
   private constructor(
@@ -269,6 +279,7 @@ export class WalWriter {
 
   /** Resolves once the record is on disk (after fdatasync). `rv` names a segment it starts. */
   append(payload: unknown, rv: number): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
     const buf = encodeRecord(payload);
     return new Promise((resolve, reject) => {
       this.queue.push({ kind: 'record', buf, rv, done: (e) => (e ? reject(e) : resolve()) });
@@ -374,7 +385,12 @@ export class WalWriter {
         this.opts.onSync?.(Number(process.hrtime.bigint() - started) / 1e9, batch.length);
         for (const b of batch) b.done();
       } catch (e) {
-        for (const b of batch) b.done(e as Error);
+        this.failed = new ApiServerError(
+          WAL_WRITE_FAILED,
+          `writing the write-ahead log ${join(this.dir, this.current)} failed (${(e as Error).message}); no write is accepted until the API server restarts and recovers the log`,
+        );
+        for (const b of batch) b.done(this.failed);
+        for (const item of this.queue.splice(0)) item.done(this.failed);
       }
     }
     this.flushing = false;
