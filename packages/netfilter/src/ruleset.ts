@@ -43,8 +43,7 @@ export interface Chain {
   /**
    * What validate() learnt about this chain's rules, kept on the chain so that every table version
    * sharing it reuses it (a chain's rules never change once another version shares it: a change
-   * copies the chain first). `edges`: the distinct chains its rules jump or go to, each with the
-   * first rule doing so (for the error's line). `checkedHooks`: the built-in chains (bit h is
+   * copies the chain first). `edges`: the distinct chains its rules jump or go to. `checkedHooks`: the built-in chains (bit h is
    * BUILTIN_CHAINS[table][h]) from which its rules' targets and matches passed the hook checks.
    */
   edges?: ChainEdges | undefined;
@@ -55,9 +54,14 @@ export interface Chain {
   index?: number | undefined;
 }
 
-export interface ChainEdges {
-  readonly targets: readonly string[];
-  readonly rules: readonly Rule[];
+/** The distinct chains a chain's rules jump or go to, in the order of their first rule doing so. */
+export type ChainEdges = readonly string[];
+
+const NO_EDGES: ChainEdges = Object.freeze([]);
+
+/** The first rule of the chain that jumps or goes to target (the one a loop error names). */
+function firstJumpTo(chain: Chain, target: string): Rule | undefined {
+  return chain.rules.find((r) => (r.target.kind === 'jump' || r.target.kind === 'goto') && r.target.chain === target);
 }
 
 const RESERVED = new Set(['ACCEPT', 'DROP', 'RETURN', 'QUEUE']);
@@ -72,14 +76,23 @@ export class Table {
   #base: Table | undefined;
   /** Chains this version made or copied: the only ones it may change, and the ones validate() checks. */
   readonly #owned = new Set<Chain>();
+  /**
+   * Built from nothing and not cloned yet: every chain is its own (no set of 110,000 chains to
+   * keep for a full restore). Cloning the table ends it, so a change made to it afterwards copies.
+   */
+  #fresh: boolean;
   /** Names of chains of the base version that this one deleted. */
   readonly #deleted = new Set<string>();
 
   constructor(name: TableName, base?: Table) {
     this.name = name;
     this.#base = base;
+    this.#fresh = base === undefined;
     if (base !== undefined) {
       base.#base = undefined;
+      // Its chains are shared from now on: a change to the base itself must copy them too.
+      base.#fresh = false;
+      base.#owned.clear();
       // Shared with the base until changed (copy-on-write).
       this.chains = new Map(base.chains);
       return;
@@ -95,9 +108,12 @@ export class Table {
         rules: [],
         jumpTarget: undefined,
         gotoTarget: undefined,
+        edges: undefined,
+        checkedHooks: undefined,
+        hookBound: undefined,
+        index: 0,
       };
       this.chains.set(hook, c);
-      this.#owned.add(c);
     }
   }
 
@@ -120,7 +136,11 @@ export class Table {
 
   /** The chains this version made or changed (every chain of a table built from nothing). */
   changedChains(): ReadonlySet<Chain> {
-    return this.#owned;
+    return this.#fresh ? new Set(this.chains.values()) : this.#owned;
+  }
+
+  #owns(c: Chain): boolean {
+    return this.#fresh || this.#owned.has(c);
   }
 
   /** Names of the base version's chains this version deleted (a name made again is also in changedChains). */
@@ -135,8 +155,8 @@ export class Table {
     const c = this.chains.get(name);
     if (!c) throw new RuleError(`chain \`${name}' does not exist`, name);
     let own = c;
-    if (!this.#owned.has(c)) {
-      own = { ...c, rules: c.rules.slice(), edges: undefined, checkedHooks: 0 };
+    if (!this.#owns(c)) {
+      own = { ...c, rules: c.rules.slice(), edges: undefined, checkedHooks: 0, index: 0 };
       this.chains.set(name, own);
       this.#owned.add(own);
       if (this.#last === c) this.#last = own;
@@ -184,9 +204,13 @@ export class Table {
       rules: [],
       jumpTarget: undefined,
       gotoTarget: undefined,
+      edges: undefined,
+      checkedHooks: undefined,
+      hookBound: undefined,
+      index: 0,
     };
     this.chains.set(name, c);
-    this.#owned.add(c);
+    if (!this.#fresh) this.#owned.add(c);
   }
 
   /** How many rules jump or go to the chain (libiptc's reference count). */
@@ -236,7 +260,7 @@ export class Table {
    */
   compact(): void {
     // Only this version's own chains: the shared ones were compacted by the version that made them.
-    for (const c of this.#owned) {
+    for (const c of this.#fresh ? this.chains.values() : this.#owned) {
       const n = c.rules.length;
       if (n > 0 && n < 16) c.rules = c.rules.slice();
     }
@@ -336,10 +360,9 @@ export class Table {
    * only when a built-in chain that did not reach it before reaches it now.
    */
   validate(checkMatch?: (match: MatchInstance) => string | undefined): void {
-    const owned = this.#owned;
     // Nothing made or changed (a restore that only deleted chains, or only zeroed counters of
     // nothing): every check of the base version still holds.
-    if (owned.size === 0) return;
+    if (!this.#fresh && this.#owned.size === 0) return;
     if (this.#validateChanged(checkMatch)) return;
     // Chains by index, the jump graph once (each distinct target per chain, with the first rule
     // jumping there), hooks as bit masks: a 10,000-Service nat table has over 100,000 chains.
@@ -349,8 +372,9 @@ export class Table {
     const indexOf = (name: string): number | undefined => this.chains.get(name)?.index;
     const edgeStart = new Int32Array(chains.length + 1);
     const edgeTo: number[] = [];
-    const edgeRule: Rule[] = [];
     const lastSeenFrom = new Int32Array(chains.length).fill(-1);
+    // A chain that jumps to one chain only (every KUBE-SEP chain: KUBE-MARK-MASQ) shares its edge list.
+    const single = new Map<string, ChainEdges>();
     // Rules jumping to one chain share its target object (rule-parser jumpTarget), and kube-proxy's
     // endpoint rules all jump to KUBE-MARK-MASQ: the last target's chain is remembered.
     let lastTarget: RuleTarget | undefined;
@@ -358,16 +382,12 @@ export class Table {
     for (let i = 0; i < chains.length; i++) {
       edgeStart[i] = edgeTo.length;
       const chain = chains[i] as Chain;
-      const known = owned.has(chain) ? undefined : chain.edges;
+      const known = this.#owns(chain) ? undefined : chain.edges;
       if (known !== undefined) {
-        for (let e = 0; e < known.targets.length; e++) {
-          edgeTo.push(indexOf(known.targets[e] as string) as number);
-          edgeRule.push(known.rules[e] as Rule);
-        }
+        for (let e = 0; e < known.length; e++) edgeTo.push(indexOf(known[e] as string) as number);
         continue;
       }
-      const targets: string[] = [];
-      const rules: Rule[] = [];
+      let targets: string[] | undefined;
       for (const r of chain.rules) {
         const t = r.target;
         if (t.kind !== 'jump' && t.kind !== 'goto') continue;
@@ -379,11 +399,19 @@ export class Table {
         if (lastSeenFrom[j] === i) continue;
         lastSeenFrom[j] = i;
         edgeTo.push(j);
-        edgeRule.push(r);
-        targets.push(t.chain);
-        rules.push(r);
+        if (targets === undefined) targets = [t.chain];
+        else targets.push(t.chain);
       }
-      chain.edges = { targets, rules };
+      if (targets === undefined) chain.edges = NO_EDGES;
+      else if (targets.length === 1) {
+        const name = targets[0] as string;
+        let shared = single.get(name);
+        if (shared === undefined) {
+          shared = targets;
+          single.set(name, shared);
+        }
+        chain.edges = shared;
+      } else chain.edges = targets;
     }
     edgeStart[chains.length] = edgeTo.length;
     const hookMask = new Int32Array(chains.length);
@@ -401,7 +429,7 @@ export class Table {
             const name = (chains[j] as Chain).name;
             throw withLine(
               new RuleError(`Too many levels of symbolic links: the jump to \`${name}' makes a loop`, name),
-              edgeRule[e] as Rule,
+              firstJumpTo(chains[i] as Chain, name) as Rule,
             );
           }
           if (state[j] === 0) visit(j);
@@ -417,7 +445,7 @@ export class Table {
       chain.hookBound = (chain.hookBound ?? 0) | mask;
       const checked = chain.checkedHooks;
       // A shared chain already passed these checks from every hook that reaches it now.
-      if (checked !== undefined && !owned.has(chain) && (mask & ~checked) === 0) continue;
+      if (checked !== undefined && !this.#owns(chain) && (mask & ~checked) === 0) continue;
       this.#checkRules(chain, mask, checkMatch);
       // A fact about these rules (they never change while shared), true whichever version commits.
       chain.checkedHooks = (checked ?? 0) | mask;
@@ -435,7 +463,7 @@ export class Table {
    */
   #validateChanged(checkMatch: ((match: MatchInstance) => string | undefined) | undefined): boolean {
     const base = this.#base;
-    if (base === undefined) return false;
+    if (base === undefined || this.#fresh) return false;
     const found: Array<{ chain: Chain; bound: number; edges: ChainEdges }> = [];
     for (const chain of this.#owned) {
       const old = base.chains.get(chain.name);
@@ -444,10 +472,11 @@ export class Table {
       if (old !== undefined) {
         if (old.edges === undefined || old.hookBound === undefined) return false;
         bound = old.hookBound;
-        oldTargets = old.edges.targets.length > 8 ? new Set(old.edges.targets) : old.edges.targets;
+        oldTargets = old.edges.length > 8 ? new Set(old.edges) : old.edges;
       }
       const targets: string[] = [];
-      const rules: Rule[] = [];
+      // KUBE-SERVICES jumps to a thousand chains: a set, not a scan of the list, for long chains.
+      const seen = chain.rules.length > 16 ? new Set<string>() : undefined;
       let lastTarget: RuleTarget | undefined;
       for (const r of chain.rules) {
         const t = r.target;
@@ -464,11 +493,11 @@ export class Table {
           return false;
         const target = this.chains.get(name);
         if (target === undefined || target.builtin) return false;
-        if (targets.includes(name)) continue;
+        if (seen !== undefined ? seen.has(name) : targets.includes(name)) continue;
+        seen?.add(name);
         targets.push(name);
-        rules.push(r);
       }
-      found.push({ chain, bound, edges: { targets, rules } });
+      found.push({ chain, bound, edges: targets.length === 0 ? NO_EDGES : targets });
     }
     try {
       for (const f of found) this.#checkRules(f.chain, f.bound, checkMatch);
