@@ -1,7 +1,11 @@
 import dgram from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { packetPool, parseIpv4, SLOT_BYTES, vxlan } from '@podnet/wire';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allocFrameWithHeadroom, ENCAP_HEADROOM, expandIntoHeadroom, headroomOf } from './headroom.js';
+import { UnixSocketVeth } from './unix-socket.js';
 import { VxlanLink } from './vxlan.js';
 
 describe('encapsulation headroom', () => {
@@ -86,5 +90,49 @@ describe('flannel.1 sends a frame with headroom as one datagram', () => {
     // Both frames went back to the pool once the kernel had them.
     await new Promise((resolve) => setImmediate(resolve));
     expect(packetPool.available).toBe(free);
+  });
+});
+
+describe('a unix-socket veth writes a frame with headroom as one length-prefixed write', () => {
+  it('the peer receives the same frames, in order, whichever way they were written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), `pn-headroom-${process.pid}-`));
+    const path = join(dir, 'v.sock');
+    const listener = await UnixSocketVeth.listen({ name: 'veth0', mac: 0x0e0000000001, path });
+    const connector = await UnixSocketVeth.connect({ name: 'eth0', mac: 0x0e0000000002, path });
+    try {
+      const got: Buffer[] = [];
+      const all = new Promise<void>((resolve) =>
+        listener.setReceiver((frame) => {
+          got.push(Buffer.from(frame));
+          if (got.length === 4) resolve();
+        }),
+      );
+      const frame = (fill: number, make: (n: number) => Buffer) => {
+        const f = make(100);
+        f.writeUIntBE(0x0e0000000001, 0, 6);
+        f.writeUIntBE(0x0e0000000002, 6, 6);
+        f.writeUInt16BE(0x0800, 12);
+        f.fill(fill, 14);
+        return f;
+      };
+      const free = packetPool.available;
+      connector.transmit(frame(1, allocFrameWithHeadroom));
+      connector.transmit(frame(2, (n) => packetPool.alloc(n)));
+      connector.transmit(frame(3, allocFrameWithHeadroom));
+      connector.transmit(frame(4, (n) => Buffer.alloc(n)));
+      await all;
+      expect(got.map((f) => [f.length, f[14], f[99]])).toEqual([
+        [100, 1, 1],
+        [100, 2, 2],
+        [100, 3, 3],
+        [100, 4, 4],
+      ]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(packetPool.available).toBe(free);
+    } finally {
+      await connector.close();
+      await listener.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
