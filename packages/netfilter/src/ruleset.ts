@@ -217,6 +217,10 @@ export class Table {
   references(name: string): number {
     let n = 0;
     for (const c of this.chains.values()) {
+      // A shared chain's remembered edges say whether any of its rules jumps there (kube-proxy's
+      // partial syncs delete stale chains with -X in a nat table of 30,000 rules and more).
+      const edges = this.#owns(c) ? undefined : c.edges;
+      if (edges !== undefined && !edges.includes(name)) continue;
       for (const r of c.rules) if ((r.target.kind === 'jump' || r.target.kind === 'goto') && r.target.chain === name) n++;
     }
     return n;
