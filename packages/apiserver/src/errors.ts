@@ -2,6 +2,8 @@
 export const ApiServerErrorCodes = {
   /** A write-ahead log segment is corrupt before its last record (not a torn tail). */
   WAL_CORRUPT: 'PODNET_ERR_WAL_CORRUPT',
+  /** A write-ahead log write or fdatasync failed: the writer refuses further appends until a restart. */
+  WAL_WRITE: 'PODNET_ERR_WAL_WRITE',
   /** A snapshot file cannot be read. */
   SNAPSHOT: 'PODNET_ERR_SNAPSHOT',
   /** A bad command-line flag or option. */

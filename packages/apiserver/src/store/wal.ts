@@ -36,8 +36,6 @@ export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** The next segment, zero-filled ahead of time; not a segment until renamed (etcd's `<n>.tmp`). */
 export const SPARE_NAME = 'wal-spare.tmp';
-/** A WAL write or fdatasync failed; the writer refuses further appends (see WalWriter.failed). */
-export const WAL_WRITE_FAILED = 'PODNET_ERR_WAL_WRITE';
 const SEGMENT_RE = /^wal-(\d{16})\.log$/;
 const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
 
@@ -386,7 +384,7 @@ export class WalWriter {
         for (const b of batch) b.done();
       } catch (e) {
         this.failed = new ApiServerError(
-          WAL_WRITE_FAILED,
+          ApiServerErrorCodes.WAL_WRITE,
           `writing the write-ahead log ${join(this.dir, this.current)} failed (${(e as Error).message}); no write is accepted until the API server restarts and recovers the log`,
         );
         for (const b of batch) b.done(this.failed);
