@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Netfilter } from './engine.js';
 import { IptablesError } from './errors.js';
 import type { HookName } from './hook.js';
+import type { Rule } from './rule.js';
 import { makeContext, makePacket, newState, type PacketSpec } from './testing/packets.js';
 
 const fixture = readFileSync(new URL('../fixtures/kube-proxy/clusterip.rules', import.meta.url), 'utf8');
@@ -309,5 +310,19 @@ describe('commit checks of a partial restore (property)', () => {
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('copy-on-write tables', () => {
+  it('a change made to a table after it was cloned copies the chain, and the clone keeps its rules', () => {
+    const nf = new Netfilter();
+    nf.restore('*filter\n:X - [0:0]\n-A X -j ACCEPT\nCOMMIT\n');
+    const base = nf.ruleSet.table('filter');
+    const shared = base.chain('X');
+    const copy = base.clone();
+    base.append('X', { ...(shared.rules[0] as Rule), packets: 0, bytes: 0 });
+    expect(base.chain('X').rules).toHaveLength(2);
+    expect(copy.chain('X')).toBe(shared);
+    expect(shared.rules).toHaveLength(1);
   });
 });

@@ -93,6 +93,7 @@ export class Table {
       // Its chains are shared from now on: a change to the base itself must copy them too.
       base.#fresh = false;
       base.#owned.clear();
+      base.#lastWritable = undefined;
       // Shared with the base until changed (copy-on-write).
       this.chains = new Map(base.chains);
       return;
