@@ -74,11 +74,11 @@ describe('npm run bench -- --smoke', () => {
 
   it('measures the kernel (root here) and podnet, both backends, next to raw dgram', () => {
     const names = results.groups.kernel?.figures.map((f) => f.name) ?? [];
-    expect(names).toContain('podnet vxlan pod to pod, TCP bulk');
-    expect(names).toContain('podnet host-gw pod to pod, TCP bulk');
-    expect(names).toContain('encapsulation: vxlan / host-gw TCP bulk');
+    expect(names).toContain('podnet vxlan node to node over flannel.1, TCP bulk');
+    expect(names).toContain('podnet host-gw node to node over eth0, TCP bulk');
+    expect(names).toContain('encapsulation: vxlan / host-gw TCP bulk, node to node');
     expect(names).toContain('wire bytes per payload byte, vxlan, 64-byte payloads');
-    const kernel = results.groups.kernel?.figures.find((f) => f.name === 'podnet vxlan vs the kernel, TCP bulk');
+    const kernel = results.groups.kernel?.figures.find((f) => f.name === 'podnet vxlan vs the kernel, node to node, TCP bulk');
     if (isRoot) expect(kernel?.reference?.value).toBeGreaterThan(0);
     else expect(kernel?.unavailable).toContain('root');
     // VXLAN adds 50 bytes per frame: more wire bytes per payload byte than host-gw, at both sizes.

@@ -2,6 +2,8 @@
 // UDP sockets on loopback transport addresses, and the operations the `kernel` group times on
 // them: bulk TCP, TCP request/response, and the raw Node dgram ceilings between the same two
 // processes, plus wire-byte counting on node-1's underlay (which sees both directions).
+// Node to node over flannel.1 (netstack TCP over the vxlan link; no pod veth, bridge or
+// netfilter): the endpoints are the node namespaces' own addresses (see pod-peer.mjs).
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 

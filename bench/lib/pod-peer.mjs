@@ -1,8 +1,10 @@
 // One emulated node in its own OS process for the `kernel` benchmark group, with either flannel
 // backend: vxlan (flannel.1 on a real UDP socket, flannel's vxlan_network.go programming) or
 // host-gw (eth0 uplink, one Ethernet frame per real datagram, `podCIDR via nodeIP dev eth0` as
-// flannel's hostgw backend routes). The pod-side endpoint is 10.244.N.1 (host-gw) or the
-// flannel.1 address 10.244.N.0 (vxlan). Driven by the parent (pod-pair.js) over IPC:
+// flannel's hostgw backend routes). The TCP endpoint is the node namespace's own address:
+// 10.244.N.1 on eth0 (host-gw) or the flannel.1 address 10.244.N.0 (vxlan). So what is measured is
+// node to node over flannel.1 (netstack TCP over the vxlan link; no pod veth, bridge or
+// netfilter), not pod to pod. Driven by the parent (pod-pair.js) over IPC:
 //
 //   {cmd:'init', index, backend, transport}  → {event:'ready', port, rawPort}
 //   {cmd:'peer', port, rawPort}               → {event:'peered'}
