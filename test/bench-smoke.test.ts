@@ -76,6 +76,8 @@ describe('npm run bench -- --smoke', () => {
     const names = results.groups.kernel?.figures.map((f) => f.name) ?? [];
     expect(names).toContain('podnet vxlan node to node over flannel.1, TCP bulk');
     expect(names).toContain('podnet host-gw node to node over eth0, TCP bulk');
+    expect(names).toContain('podnet vxlan pod to pod (veth, cni0, netfilter), TCP bulk');
+    expect(names).toContain('encapsulation: vxlan / host-gw TCP bulk, pod to pod');
     expect(names).toContain('encapsulation: vxlan / host-gw TCP bulk, node to node');
     expect(names).toContain('wire bytes per payload byte, vxlan, 64-byte payloads');
     const kernel = results.groups.kernel?.figures.find((f) => f.name === 'podnet vxlan vs the kernel, node to node, TCP bulk');

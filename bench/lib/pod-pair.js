@@ -3,7 +3,8 @@
 // them: bulk TCP, TCP request/response, and the raw Node dgram ceilings between the same two
 // processes, plus wire-byte counting on node-1's underlay (which sees both directions).
 // Node to node over flannel.1 (netstack TCP over the vxlan link; no pod veth, bridge or
-// netfilter): the endpoints are the node namespaces' own addresses (see pod-peer.mjs).
+// netfilter): the endpoints are the node namespaces' own addresses (see pod-peer.mjs) — path
+// 'node'. Path 'pod' puts them on the pods 10.244.N.2 behind veth + cni0 + netfilter (pod-node.mjs).
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -59,21 +60,27 @@ class Peer {
 
 /**
  * Starts node-1 and node-2 with `backend` ('vxlan' | 'host-gw') on `${transport}.1` and `.2`;
- * `execArgv` (default: this process's) is passed to both node processes.
+ * `path` 'node' (node to node) or 'pod' (pod to pod across the real pod path); `execArgv`
+ * (default: this process's) is passed to both node processes.
  */
-export async function startPodPair({ backend, transport = '127.0.61', execArgv = process.execArgv }) {
+export async function startPodPair({ backend, transport = '127.0.61', path = 'node', execArgv = process.execArgv }) {
   const n1 = new Peer(1, execArgv);
   const n2 = new Peer(2, execArgv);
   let nextPort = 6000;
   try {
     const [r1, r2] = await Promise.all([
-      n1.request({ cmd: 'init', index: 1, backend, transport }, 'ready'),
-      n2.request({ cmd: 'init', index: 2, backend, transport }, 'ready'),
+      n1.request({ cmd: 'init', index: 1, backend, transport, path }, 'ready'),
+      n2.request({ cmd: 'init', index: 2, backend, transport, path }, 'ready'),
     ]);
-    await Promise.all([
-      n1.request({ cmd: 'peer', port: r2.port, rawPort: r2.rawPort }, 'peered'),
-      n2.request({ cmd: 'peer', port: r1.port, rawPort: r1.rawPort }, 'peered'),
-    ]);
+    const peerOf = (r) => ({
+      cmd: 'peer',
+      port: r.port,
+      rawPort: r.rawPort,
+      vxlanPort: r.vxlanPort,
+      uplinkPort: r.uplinkPort,
+      vtepMac: r.vtepMac,
+    });
+    await Promise.all([n1.request(peerOf(r2), 'peered'), n2.request(peerOf(r1), 'peered')]);
   } catch (error) {
     await Promise.all([n1.close(), n2.close()]);
     throw error;
@@ -82,6 +89,7 @@ export async function startPodPair({ backend, transport = '127.0.61', execArgv =
   const port = () => nextPort++;
   return {
     backend,
+    path,
     /** The node processes' pids (node-1, node-2), e.g. to read their CPU time from /proc. */
     pids: [n1.child.pid, n2.child.pid],
     /** Mbit/s of goodput at the receiver (first byte to FIN). */

@@ -4,10 +4,13 @@
 // flannel's hostgw backend routes). The TCP endpoint is the node namespace's own address:
 // 10.244.N.1 on eth0 (host-gw) or the flannel.1 address 10.244.N.0 (vxlan). So what is measured is
 // node to node over flannel.1 (netstack TCP over the vxlan link; no pod veth, bridge or
-// netfilter), not pod to pod. Driven by the parent (pod-pair.js) over IPC:
+// netfilter), not pod to pod. That is path 'node'. Path 'pod' (pod-node.mjs) is the real pod path:
+// the endpoint is the pod 10.244.N.2 in a pod namespace behind a veth on cni0, the node's netfilter
+// holding kube-proxy rules and conntrack, built from the cni-agent's own code. Driven by the
+// parent (pod-pair.js) over IPC:
 //
-//   {cmd:'init', index, backend, transport}  → {event:'ready', port, rawPort}
-//   {cmd:'peer', port, rawPort}               → {event:'peered'}
+//   {cmd:'init', index, backend, transport, path}  → {event:'ready', port, rawPort, vxlanPort, uplinkPort, vtepMac}
+//   {cmd:'peer', port, rawPort, vxlanPort, uplinkPort, vtepMac}  → {event:'peered'}
 //   {cmd:'listen', port, mode:'sink'|'echo'}  → {event:'listening'}; sink: {event:'received', bytes, ms}
 //   {cmd:'send', port, bytes}                 → {event:'sent', bytes, ms}
 //   {cmd:'rr', port, size, rounds, maxMs}     → {event:'rr-done', rounds, ms}
@@ -20,6 +23,7 @@
 import dgram from 'node:dgram';
 import { addVxlanRemoteNode, Namespace, UplinkLink, VxlanLink } from '@podnet/netstack';
 import { macFromIpv4, parseIpv4 } from '@podnet/wire';
+import { createPodPathNode, podAddress } from './pod-node.mjs';
 
 const send = (m) => process.send?.(m);
 let ns;
@@ -27,6 +31,9 @@ let link;
 let backend;
 let index;
 let transport;
+let path = 'node';
+/** Path 'pod': the node built by pod-node.mjs. */
+let podNode;
 let raw;
 let untap;
 let counted = { wireBytes: 0, frames: 0 };
@@ -39,15 +46,22 @@ let counted = { wireBytes: 0, frames: 0 };
 const EMULATION_TRANSPORT = 42;
 
 const other = () => (index === 1 ? 2 : 1);
-const endpoint = (n) => (backend === 'vxlan' ? `10.244.${n}.0` : `10.244.${n}.1`);
+const endpoint = (n) => (path === 'pod' ? podAddress(n) : backend === 'vxlan' ? `10.244.${n}.0` : `10.244.${n}.1`);
 const PAYLOAD = Buffer.alloc(1 << 16, 0x5a);
 
 async function init(msg) {
   index = msg.index;
   backend = msg.backend;
   transport = msg.transport;
-  ns = new Namespace({ name: `node-${index}` });
-  if (backend === 'vxlan') {
+  path = msg.path ?? 'node';
+  if (path === 'pod') {
+    podNode = await createPodPathNode({ index, backend, transport });
+    ns = podNode.pod;
+    link = podNode.underlay;
+  } else if (path !== 'node') {
+    throw new Error(`pod-peer: path "${path}" is not node or pod`);
+  } else if (backend === 'vxlan') {
+    ns = new Namespace({ name: `node-${index}` });
     link = ns.addLink(
       new VxlanLink({
         mac: macFromIpv4(parseIpv4(`10.244.${index}.0`)) + 0x10000000000,
@@ -59,6 +73,7 @@ async function init(msg) {
     await link.open();
     ns.addAddress('flannel.1', `10.244.${index}.0/32`);
   } else if (backend === 'host-gw') {
+    ns = new Namespace({ name: `node-${index}` });
     link = ns.addLink(
       new UplinkLink({
         mac: macFromIpv4(parseIpv4(`172.18.0.${index + 1}`)),
@@ -75,13 +90,20 @@ async function init(msg) {
   }
   raw = dgram.createSocket('udp4');
   await new Promise((resolve) => raw.bind(0, `${transport}.${index}`, resolve));
-  send({ event: 'ready', port: link.localPort, rawPort: raw.address().port });
+  send({
+    event: 'ready',
+    port: link.localPort,
+    rawPort: raw.address().port,
+    ...(podNode ? { ...podNode.ports, vtepMac: podNode.vtepMac } : {}),
+  });
 }
 
 function peer(msg) {
   const o = other();
   const remote = { address: `${transport}.${o}`, port: msg.port };
-  if (backend === 'vxlan') {
+  if (podNode) {
+    podNode.peer({ index: o, vxlanPort: msg.vxlanPort, uplinkPort: msg.uplinkPort, vtepMac: msg.vtepMac });
+  } else if (backend === 'vxlan') {
     addVxlanRemoteNode(ns, link, {
       podCidr: `10.244.${o}.0/24`,
       vtepMac: macFromIpv4(parseIpv4(`10.244.${o}.0`)) + 0x10000000000,
@@ -309,7 +331,8 @@ const commands = {
   'count-start': countStart,
   'count-stop': countStop,
   exit: async () => {
-    await ns?.close();
+    if (podNode) await podNode.close();
+    else await ns?.close();
     raw?.close();
     process.exit(0);
   },
