@@ -56,9 +56,7 @@ async function measurePodnet({ smoke }) {
   const bytes = smoke ? 256 * 1024 : 24 * MB;
   const rounds = smoke ? 50 : 3000;
   const maxMs = smoke ? 2000 : 4000;
-  // 3, not 4: the pod path doubles the pairs and runs at about half the node-to-node rate, and the
-  // group has a 90 s budget (bench/run.js).
-  const repetitions = smoke ? 1 : 3;
+  const repetitions = smoke ? 1 : 4;
   const pairs = {};
   try {
     // Both pairs stay up and each repetition runs both back to back, so the vxlan/host-gw ratio of
@@ -73,7 +71,7 @@ async function measurePodnet({ smoke }) {
       // segments (node --trace-opt on the pair: the last of them after ~48 MiB). With a 4 MiB
       // warm-up the first repetitions timed baseline code: 40 µs of CPU per segment in the first
       // 16 MiB against 12 µs from the fourth on.
-      for (let i = 0; i < (smoke ? 1 : 3); i++) await p.bulk(smoke ? 64 * 1024 : 16 * MB);
+      for (let i = 0; i < (smoke ? 1 : 4); i++) await p.bulk(smoke ? 64 * 1024 : 16 * MB);
       await p.requestResponse(SMALL, smoke ? 20 : 300, maxMs);
     }
     const m = {
