@@ -347,8 +347,9 @@ export async function run({ smoke }) {
       'This group and the tcp group measure the same vxlan path in different minutes of a shared machine; compare ratios, not Mbit/s.',
       'Not in the pod path here: the per-pod process boundary. In a cluster each pod runs in a process of its own and its eth0 reaches the',
       "node over the unix-socket veth; here the pod namespace lives in its node's process, so the veth's two ends are one unix socket within",
-      'one process (the socket I/O is crossed, the extra process and its scheduling are not). Traffic goes pod IP to pod IP, so the',
-      'kube-proxy rules are traversed (KUBE-SERVICES in PREROUTING/OUTPUT, KUBE-FORWARD) but no Service DNAT is taken.',
+      'one process (the socket I/O is crossed, the extra process and its scheduling are not). Traffic goes pod IP to pod IP: every',
+      "forwarded packet passes conntrack and filter FORWARD (KUBE-FORWARD; the ctstate NEW jumps only on a connection's first packet),",
+      "the nat chains (KUBE-SERVICES' 100 Services in PREROUTING, FLANNEL-POSTRTG) run on a connection's first packet, and no Service DNAT is taken.",
       'The kernel reference has no pod path; the "vs the kernel" figures compare node to node with node to node. Wire bytes: node-to-node pairs.',
     ],
   };
