@@ -1,4 +1,4 @@
-// The unix-socket veth's wire: batched writes (one write() per event-loop turn's frames), the
+// The unix-socket veth's wire: batched writes (one write() per event-loop iteration's frames), the
 // bound on queued bytes, the 16-bit frame limit, and a reader that reassembles frames split
 // across reads. Real unix stream sockets in a temporary directory.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -54,14 +54,13 @@ function collect(link: UnixSocketVeth): Buffer[] {
 }
 
 describe('UnixSocketVeth batching', () => {
-  it('sends the frames of one turn in as few writes as the batch allows, intact and in order', async () => {
+  it('sends the frames of one iteration in as few writes as the batch allows, intact and in order', async () => {
     const { listener, connector } = await vethPair();
     const got = collect(listener);
     const write = vi.spyOn(net.Socket.prototype, 'write');
     const count = 300;
     const length = 1000;
     for (let i = 0; i < count; i++) connector.transmit(frame(i, length));
-    await Promise.resolve();
     await waitFor(`${count} frames`, () => got.length === count);
     // 300 framed 1002-byte frames are 300,600 bytes: three 128 KiB batches, not 300 writes.
     const perBatch = Math.floor(BATCH_BYTES / (UNIX_FRAME_PREFIX + length));
@@ -77,7 +76,7 @@ describe('UnixSocketVeth batching', () => {
     expect(connector.counters.dropped()).toBe(0);
   });
 
-  it('writes a lone frame before the turn ends (no wait for more) and gives its pool slot back at once', async () => {
+  it('writes a lone frame in the same event-loop iteration (no timer) and gives its pool slot back at once', async () => {
     const { listener, connector } = await vethPair();
     const got = collect(listener);
     const write = vi.spyOn(net.Socket.prototype, 'write');
@@ -87,7 +86,7 @@ describe('UnixSocketVeth batching', () => {
     connector.transmit(pooled);
     expect(packetPool.available).toBe(free);
     expect(write).not.toHaveBeenCalled();
-    await Promise.resolve();
+    await new Promise((resolve) => setImmediate(resolve));
     expect(write).toHaveBeenCalledTimes(1);
     await waitFor('the frame', () => got.length === 1);
     expect(got[0]?.readUInt32BE(14)).toBe(7);
@@ -140,6 +139,18 @@ describe('UnixSocketVeth batching', () => {
     expect(veth.queuedBytes).toBe(0);
   });
 
+  it('batches frames sent from separate callbacks of the same iteration (as a bridge forwards datagram by datagram)', async () => {
+    const { listener, connector } = await vethPair();
+    const got = collect(listener);
+    const write = vi.spyOn(net.Socket.prototype, 'write');
+    // Five macrotask callbacks in one phase, microtasks drained after each (as after each dgram
+    // 'message'): a flush per microtask would make five writes.
+    for (let i = 0; i < 5; i++) setImmediate(() => connector.transmit(frame(i, 200)));
+    await waitFor('5 frames', () => got.length === 5);
+    expect(write).toHaveBeenCalledTimes(1);
+    expect(got.map((f) => f.readUInt32BE(14))).toEqual([0, 1, 2, 3, 4]);
+  });
+
   it('refuses a frame too long for the 16-bit length prefix as oversized, and the largest that fits goes through', async () => {
     const { listener, connector } = await vethPair(65535);
     const got = collect(listener);
@@ -165,7 +176,7 @@ describe('UnixSocketVeth batching', () => {
     expect(listener.counters.dropped('link-down')).toBe(1);
   });
 
-  it('close() still writes the frames transmitted before it in the same turn', async () => {
+  it('close() still writes the frames transmitted just before it', async () => {
     const { listener, connector } = await vethPair();
     const got = collect(listener);
     connector.transmit(frame(1, 60));
