@@ -558,7 +558,16 @@ describeInterop('podnet up: a 3-node cluster end to end', { commands: ['kubectl'
     // The load generator's counters across this step alone (they are cumulative since the first
     // test). The kubelet stops the container while kube-proxy is still removing the endpoint, as on
     // a real cluster without a preStop delay, so requests in that window can fail.
-    const after = await loadgenTotals();
+    // It logs once a second and this step can be shorter: wait for a record written after it.
+    const after = await eventually(
+      'a loadgen record after the delete step',
+      async () => {
+        const t = await loadgenTotals();
+        return t.ok + t.failed > before.ok + before.failed ? t : undefined;
+      },
+      10_000,
+      250,
+    );
     expect(after.ok).toBeGreaterThan(before.ok);
     note(`loadgen during the delete step: ${after.ok - before.ok} ok, ${after.failed - before.failed} failed`);
   }, 120_000);
