@@ -120,7 +120,7 @@ export async function run({ smoke }) {
     max: raw.max,
   };
   return {
-    title: 'TCP: bulk throughput pod to pod',
+    title: 'TCP: bulk throughput of the emulated stack, pod to pod on one bridge and node to node over VXLAN',
     description: `One TCP connection sending ${bytes / MB} MiB (median of ${repetitions} runs after a warm-up): (a) between two pod namespaces on one node's cni0 bridge, in one process; (b) between two emulated nodes in two OS processes over VXLAN on real UDP sockets (127.0.1.1 → 127.0.1.2, MSS 1410). Goodput measured at the receiver from the first byte to the FIN. The reference is Node \`dgram\` between the same two processes, in the same run, each repetition paired with one TCP run: datagrams of the TCP payload size (1410 bytes) as fast as the receiver takes them (at most 64 unacknowledged, a 4-byte count back every 32, so none is lost), counted at the receiver.`,
     figures: [
       {
