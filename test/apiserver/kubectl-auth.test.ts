@@ -1,14 +1,14 @@
 // `kubectl auth can-i` (a protobuf SelfSubjectAccessReview) and `kubectl --as` (Impersonate-User /
 // Impersonate-Group headers) with the real kubectl 1.32 against a real API server process, fresh
 // HOME, the admin kubeconfig and the viewer's.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { describeInterop } from '../support/interop.ts';
-import { api, credentials, type ServerProcess, startServer } from './support.ts';
+import { api, credentials, type ServerProcess, startServer, stopServer } from './support.ts';
 
 describeInterop('kubectl auth can-i and --as against the podnet apiserver', { commands: ['kubectl'] }, () => {
   let dir: string;
@@ -35,13 +35,7 @@ describeInterop('kubectl auth can-i and --as against the podnet apiserver', { co
     });
     expect(r.status).toBe(201);
   });
-  afterAll(async () => {
-    if (server?.stderr()) process.stderr.write(`apiserver stderr:\n${server.stderr()}\n`);
-    server?.proc.kill('SIGTERM');
-    await server?.exited;
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(home, { recursive: true, force: true });
-  });
+  afterAll(() => stopServer(server, dir, home));
 
   it('can-i get nodes/metrics --as viewer: yes', async () => {
     const r = await kubectl(['auth', 'can-i', 'get', 'nodes/metrics', '--as', 'viewer']);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeInterop } from '../support/interop.ts';
-import { api, credentials, type ServerProcess, startServer } from './support.ts';
+import { api, credentials, type ServerProcess, startServer, stopServer } from './support.ts';
 
 const list = (name: string, image: string) => `apiVersion: v1
 kind: List
@@ -77,13 +77,7 @@ describeInterop('kubectl and the OpenAPI documents of the podnet apiserver', { c
     server = await startServer(dir);
     ({ ca, token } = credentials(dir));
   });
-  afterAll(async () => {
-    if (server?.stderr()) process.stderr.write(`apiserver stderr:\n${server.stderr()}\n`);
-    server?.proc.kill('SIGTERM');
-    await server?.exited;
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(home, { recursive: true, force: true });
-  });
+  afterAll(() => stopServer(server, dir, home));
 
   const containersOf = async (name: string) => {
     const d = (await call('GET', `/apis/apps/v1/namespaces/default/deployments/${name}`)).body;

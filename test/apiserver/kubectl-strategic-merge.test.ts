@@ -3,13 +3,13 @@
 // from the one table in @podnet/api patch-tags.ts: PodSpec.topologySpreadConstraints merges by
 // topologyKey, and DeploymentSpec.strategy is retainKeys, so switching to Recreate drops the
 // rollingUpdate the server defaulted (apimachinery applyRetainKeysDirective).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeInterop } from '../support/interop.ts';
-import { api, credentials, type ServerProcess, startServer } from './support.ts';
+import { api, credentials, type ServerProcess, startServer, stopServer } from './support.ts';
 
 const deployment = (strategy: string, zoneSkew: number) => `apiVersion: apps/v1
 kind: Deployment
@@ -61,13 +61,7 @@ describeInterop('kubectl patches by the strategic-merge metadata the server publ
     server = await startServer(dir);
     ({ ca, token } = credentials(dir));
   });
-  afterAll(async () => {
-    if (server?.stderr()) process.stderr.write(`apiserver stderr:\n${server.stderr()}\n`);
-    server?.proc.kill('SIGTERM');
-    await server?.exited;
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(home, { recursive: true, force: true });
-  });
+  afterAll(() => stopServer(server, dir, home));
 
   it('apply creates the Deployment; the server defaults strategy.rollingUpdate', async () => {
     const r = await kubectl(['apply', '-f', manifest(deployment('RollingUpdate', 1))]);

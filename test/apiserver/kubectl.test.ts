@@ -1,6 +1,6 @@
 // The real kubectl (1.32) against a real API server process, with a fresh HOME (no discovery
 // cache) and a kubeconfig from the server's credentials (CA data + admin token).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { describeInterop } from '../support/interop.ts';
-import { api, credentials, kubeletServingTls, type ServerProcess, startServer, waitFor } from './support.ts';
+import { api, credentials, kubeletServingTls, type ServerProcess, startServer, stopServer, waitFor } from './support.ts';
 
 describeInterop('kubectl against the podnet apiserver', { commands: ['kubectl'] }, () => {
   let dir: string;
@@ -46,13 +46,7 @@ describeInterop('kubectl against the podnet apiserver', { commands: ['kubectl'] 
       },
     });
   });
-  afterAll(async () => {
-    if (server?.stderr()) process.stderr.write(`apiserver stderr:\n${server.stderr()}\n`);
-    server?.proc.kill('SIGTERM');
-    await server?.exited;
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(home, { recursive: true, force: true });
-  });
+  afterAll(() => stopServer(server, dir, home));
 
   const boundPod = async (name: string) => {
     const r = await call('POST', '/api/v1/namespaces/default/pods', {

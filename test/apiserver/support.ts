@@ -1,7 +1,7 @@
 // Running the real API server process (packages/apiserver/dist/main.js, built by `npm test`'s
 // tsc -b) and talking to it over HTTPS with the cluster CA and a token.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 
@@ -15,6 +15,14 @@ export interface ServerProcess {
   stderr: () => string;
   /** Resolves when the process has exited. */
   exited: Promise<number | null>;
+}
+
+/** Stops a server started by startServer (its stderr shown if it wrote any) and removes the directories. */
+export async function stopServer(server: ServerProcess | undefined, ...dirs: string[]): Promise<void> {
+  if (server?.stderr()) process.stderr.write(`apiserver stderr:\n${server.stderr()}\n`);
+  server?.proc.kill('SIGTERM');
+  await server?.exited;
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }
 
 /** Starts the server; resolves once it printed its URL. Retries a few times if the port is still held. */
