@@ -1,4 +1,4 @@
-// Starting and stopping a real `podnet up` cluster for the `scale` benchmark group, through the
+// Starting and stopping a real `podnet up` cluster for the benchmark groups (scale, programming, netpol), through the
 // CLI's documented interface only (packages/cli: `podnet up --nodes N --name --state-dir
 // --api-port --transport-prefix --timeout`, which returns once every node is Ready; `podnet down
 // --purge`; cluster.json in the state directory records each component's process group).
@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 export const PODNET_CLI = join(repo, 'packages/cli/bin/podnet.js');
 
-function run(file, args, { timeoutMs, env, input } = {}) {
+/** Runs a command to completion (bounded by timeoutMs); resolves with its code, signal and output. */
+export function run(file, args, { timeoutMs, env, input } = {}) {
   return new Promise((resolve) => {
     const child = execFile(
       file,
@@ -66,9 +67,9 @@ export function processGroupRssMiB(pgid) {
  * never meets a cluster or test using the defaults); resolves with the seconds until up returned
  * (every node Ready) and a handle to deploy pods, read memory and stop it.
  */
-export async function startCluster({ nodes, prefix, timeoutS }) {
-  const name = `bench-${process.pid}-${nodes}`;
-  const stateDir = mkdtempSync(join(tmpdir(), 'podnet-bench-scale-'));
+export async function startCluster({ nodes, prefix, timeoutS, label = 'bench', upArgs = [] }) {
+  const name = `${label}-${process.pid}-${nodes}`;
+  const stateDir = mkdtempSync(join(tmpdir(), `podnet-${label}-`));
   const apiPort = await freePort();
   const env = { PODNET_HOME: stateDir };
   const common = ['--name', name, '--state-dir', stateDir];
@@ -91,6 +92,7 @@ export async function startCluster({ nodes, prefix, timeoutS }) {
       prefix,
       '--timeout',
       String(timeoutS),
+      ...upArgs,
     ],
     { timeoutMs: (timeoutS + 30) * 1000, env },
   );

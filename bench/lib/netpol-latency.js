@@ -16,15 +16,11 @@
 // so its /32 appears in or leaves bench-peers' peer chain on every node). The latency is the
 // arrival of the first poll that saw the change on the slowest node, minus the acknowledgement:
 // an upper bound, at most one poll period plus one control round trip late.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { KubeClient } from '@podnet/client';
 import { CniAgentClient } from '@podnet/cni-agent';
 import { peerChain } from '@podnet/netpol';
-import { PODNET_CLI } from './cluster.js';
+import { run, startCluster } from './cluster.js';
 
 export const NAMESPACE = 'npbench';
 export const POLL_MS = 5;
@@ -32,64 +28,20 @@ const SYNC_HISTOGRAM = 'podnet_netpol_sync_duration_seconds';
 const AGNHOST = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function run(file, args, { timeoutMs, env } = {}) {
-  return new Promise((resolve) => {
-    execFile(file, args, { timeout: timeoutMs, env: { ...process.env, ...env }, maxBuffer: 1 << 26 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (error.code ?? 1) : 0, signal: error?.signal, stdout, stderr }),
-    );
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /**
  * `podnet up --nodes N` on its own name, state directory, API port and transport prefix, with
  * `--netpol-min-sync-period` when minSyncPeriod is given. Resolves with {error} or a handle.
  */
 export async function startPolicyCluster({ nodes, prefix, minSyncPeriod, timeoutS }) {
-  const name = `npbench-${process.pid}-${nodes}`;
-  const stateDir = mkdtempSync(join(tmpdir(), 'podnet-bench-netpol-'));
-  const env = { PODNET_HOME: stateDir };
-  const common = ['--name', name, '--state-dir', stateDir];
-  const down = async () => {
-    await run(process.execPath, [PODNET_CLI, 'down', ...common, '--purge'], { timeoutMs: 60_000, env });
-    rmSync(stateDir, { recursive: true, force: true });
-  };
-  const started = performance.now();
-  const up = await run(
-    process.execPath,
-    [
-      PODNET_CLI,
-      'up',
-      '--nodes',
-      String(nodes),
-      ...common,
-      '--api-port',
-      String(await freePort()),
-      '--transport-prefix',
-      prefix,
-      '--timeout',
-      String(timeoutS),
-      ...(minSyncPeriod === undefined ? [] : ['--netpol-min-sync-period', minSyncPeriod]),
-    ],
-    { timeoutMs: (timeoutS + 30) * 1000, env },
-  );
-  if (up.code !== 0) {
-    await down();
-    const why = `${up.stderr}\n${up.stdout}`.trim().split('\n').filter(Boolean).slice(-2).join(' / ');
-    return { error: `podnet up --nodes ${nodes} failed (${up.signal ?? `exit ${up.code}`}): ${why.slice(0, 300)}` };
-  }
-  const record = JSON.parse(readFileSync(join(stateDir, 'cluster.json'), 'utf8'));
-  return { record, upSeconds: (performance.now() - started) / 1000, stop: down };
+  const cluster = await startCluster({
+    nodes,
+    prefix,
+    timeoutS,
+    label: 'npbench',
+    upArgs: minSyncPeriod === undefined ? [] : ['--netpol-min-sync-period', minSyncPeriod],
+  });
+  if (cluster.error) return cluster;
+  return { record: cluster.record, upSeconds: cluster.upSeconds, stop: cluster.stop };
 }
 
 /**
