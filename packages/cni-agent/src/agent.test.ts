@@ -134,6 +134,9 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
       expect(a['flannel.alpha.coreos.com/backend-type']).toBe(backend);
       expect(a['flannel.alpha.coreos.com/public-ip']).toBe('172.18.0.2');
       expect(a['podnet.dev/transport-address']).toBe('127.0.1.1');
+      // Every backend publishes its eth0 wire port: the node network joins the nodes under vxlan too
+      // (a pod's packet to another node's IP leaves by eth0, host/node-network-peers.ts).
+      expect(a['podnet.dev/uplink-port']).toMatch(/^[1-9]\d*$/);
       const status = await agents[0]?.client.status();
       expect(status?.podCidr).toBe(cidrs[0]);
       if (backend === 'vxlan') {

@@ -16,6 +16,7 @@ import { CniAgentError, CniAgentErrorCodes } from './errors.js';
 import { NodeExec } from './exec/node-exec.js';
 import { HostNetwork } from './host/host-network.js';
 import { ensureMasquerade } from './host/masquerade.js';
+import { ensureNodeNetworkPeer, nodeNetworkAnnotations, removeNodeNetworkPeer } from './host/node-network-peers.js';
 import { type AgentMetrics, createMetrics, serveMetrics } from './metrics.js';
 import { PolicyHost } from './netpol/policy-host.js';
 import { type NodePortKey, NodePortRelay } from './nodeports/relay.js';
@@ -270,6 +271,7 @@ export class CniAgent {
       (previous.podCidr.network !== remote.podCidr.network || previous.nodeIp !== remote.nodeIp || previous.vtepMac !== remote.vtepMac)
     ) {
       this.backend.removeRemote(previous);
+      removeNodeNetworkPeer(this.host, previous);
     }
     this.#remotes.set(name, remote);
     if (this.#podCidr) this.#ensureRemote(remote, !previous);
@@ -277,7 +279,7 @@ export class CniAgent {
 
   #ensureRemote(remote: RemoteNode, added: boolean): void {
     try {
-      const n = this.backend.ensureRemote(remote);
+      const n = ensureNodeNetworkPeer(this.host, remote) + this.backend.ensureRemote(remote);
       if (n > 0) {
         if (added)
           this.#log.info(
@@ -301,6 +303,7 @@ export class CniAgent {
     if (!remote) return;
     this.#remotes.delete(name);
     this.backend.removeRemote(remote);
+    removeNodeNetworkPeer(this.host, remote);
     this.#log.info({ remote: name, podCIDR: formatCidr(remote.podCidr) }, 'remote node removed');
   }
 
@@ -345,7 +348,11 @@ export class CniAgent {
 
   async #publishAnnotations(node: NodeObject): Promise<void> {
     if (!this.#podCidr) return;
-    const want: Record<string, string> = { ...this.backend.annotations(), [ANNOTATIONS.transportAddress]: this.options.transportAddress };
+    const want: Record<string, string> = {
+      ...nodeNetworkAnnotations(this.host),
+      ...this.backend.annotations(),
+      [ANNOTATIONS.transportAddress]: this.options.transportAddress,
+    };
     const have = node.metadata?.annotations ?? {};
     if (Object.entries(want).every(([k, v]) => have[k] === v)) return;
     try {
