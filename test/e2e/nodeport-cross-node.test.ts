@@ -144,7 +144,9 @@ describeInterop('a pod calling another node’s IP:NodePort (2 nodes)', { comman
     const trace = await podnet('trace', '--from', 'client-1', '--to', `${NODE_2_IP}:${NODE_PORT_CLUSTER}`);
     expect(trace.exitCode, trace.stdout + trace.stderr).toBe(0);
     expect(trace.stdout).toContain('MASQUERADE in nat/FLANNEL-POSTRTG');
-    expect(trace.stdout).toMatch(new RegExp(`routed to ${NODE_2_IP.replace(/\./g, '\\.')}:${NODE_PORT_CLUSTER} via eth0`));
+    expect(trace.stdout).toMatch(
+      new RegExp(`routed to ${NODE_2_IP.replace(/\./g, '\\.')}:${NODE_PORT_CLUSTER} via eth0 \\(the underlay: node-2's node IP\\)`),
+    );
     const node1Hop = trace.stdout.split(/^hop 2:/m)[0] as string;
     expect(node1Hop).toContain('hop 1: node-1');
     expect(node1Hop).not.toMatch(/nat:KUBE-NODEPORTS/);

@@ -102,7 +102,14 @@ function describeEvent(e: TraceEventBody): string {
   return `TRACE: ${e.table}:${e.chain}:${e.kind}:${e.ruleNumber} ${e.target}${ifaces}${ports}${e.mark ? ` MARK=0x${e.mark.toString(16)}` : ''}`;
 }
 
-function summarize(events: TraceEventBody[]): string[] {
+/** Where eth0 takes a routed packet: a node's own address, or under host-gw the node owning a pod CIDR. */
+function eth0NextHop(dst: string, record: Pick<ClusterRecord, 'backend' | 'nodes'>): string {
+  const node = record.nodes.find((n) => n.nodeIp === dst);
+  if (node) return `the underlay: ${node.name}'s node IP`;
+  return record.backend === 'host-gw' ? 'host-gw: the next hop is the node owning the pod CIDR' : 'the underlay';
+}
+
+function summarize(events: TraceEventBody[], record: Pick<ClusterRecord, 'backend' | 'nodes'>): string[] {
   const out: string[] = [];
   const first = events[0];
   if (!first) return out;
@@ -123,9 +130,7 @@ function summarize(events: TraceEventBody[]): string[] {
     out.push(`    routed to ${dst} via flannel.1: VXLAN-encapsulated (UDP 4789, VNI 1) to the node that owns it`);
   else if (via === 'cni0') out.push(`    delivered to ${dst} on cni0 (a pod of this node)`);
   else if (via === 'eth0')
-    out.push(
-      `    routed to ${dst} via eth0${last.hook === 'POSTROUTING' ? ' (host-gw: the next hop is the node owning the pod CIDR)' : ''}`,
-    );
+    out.push(`    routed to ${dst} via eth0${last.hook === 'POSTROUTING' ? ` (${eth0NextHop(last.dst, record)})` : ''}`);
   else if (last.hook === 'INPUT') out.push(`    delivered locally to ${dst} (INPUT)`);
   else out.push(`    last seen at ${last.hook} ${via ? `leaving on ${via}` : ''}`.trimEnd());
   return out;
@@ -224,7 +229,7 @@ export async function trace(record: ClusterRecord, options: TraceOptions, io: Ou
       const events = h.events;
       io.out(`hop ${i + 1}: ${h.node.name} (node IP ${h.node.nodeIp})`);
       for (const e of events) io.out(`  ${describeEvent(e)}`);
-      for (const line of summarize(events)) io.out(line);
+      for (const line of summarize(events, record)) io.out(line);
     });
     if (hops.length > 0) for (const line of formatTracePolicy(policy)) io.out(line);
     return 0;
