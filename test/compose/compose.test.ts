@@ -554,6 +554,18 @@ describeInterop('docker compose cluster (deploy/)', { root: true, commands: ['ku
     expect(viaNodePort).toBe('web-3');
   }, 90_000);
 
+  it("a pod on node-1 reaches node-3's IP:NodePort (routed out eth0, flannel-masqueraded, DNATed on node-3)", async () => {
+    const answer = await until(
+      '172.30.0.13:30080 from client-1',
+      async () => {
+        const r = kubectl('exec', 'client-1', '--', 'curl', '-s', '-m', '2', 'http://172.30.0.13:30080/hostname');
+        return r.status === 0 && r.stdout !== '' ? r.stdout : undefined;
+      },
+      30_000,
+    );
+    expect(answer).toBe('web-3');
+  }, 60_000);
+
   it('podnet kill pod kills a pod on its node; the kubelet restarts it and the Service answers again', async () => {
     // The CLI reaches node-3's node-agent at its container address (a container this test made).
     const killed = await podnet(['kill', 'pod', 'web-3', '--name', project, '--state-dir', stateDir], {
