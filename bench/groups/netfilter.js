@@ -20,6 +20,7 @@
 import { spawnSync } from 'node:child_process';
 import { SeededRng } from '@podnet/wire';
 import { Conntrack, Nat, Netfilter, tokenize } from '../../packages/netfilter/dist/index.js';
+import { haveKernelIptables, withNamespace } from '../lib/iptables-netns.js';
 import { renderKubeProxyRules, syntheticServices } from '../lib/kube-proxy-rules.js';
 import { summarize, timePaired } from '../lib/measure.js';
 
@@ -40,24 +41,6 @@ const POST = context('POSTROUTING', undefined, 'flannel.1');
 const rulesFor = (n) => renderKubeProxyRules({ services: syntheticServices(n, 10), clusterCIDR: '10.244.0.0/16' });
 const ruleCount = (text) => text.split('\n').filter((l) => l.startsWith('-A ')).length;
 
-function haveKernel() {
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  const tool = spawnSync('sh', ['-c', 'command -v iptables-legacy-restore && command -v ip'], { stdio: 'ignore' }).status === 0;
-  return root && tool;
-}
-
-function withNamespace(fn) {
-  const ns = `podnet-bench-nf-${process.pid}`;
-  spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-  const made = spawnSync('ip', ['netns', 'add', ns]);
-  if (made.status !== 0) throw new Error(`ip netns add ${ns}: ${made.stderr}`);
-  try {
-    return fn(ns);
-  } finally {
-    spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-  }
-}
-
 /** Seconds per restore, podnet and reference back to back in each repetition. */
 function restoreFigure(n, text, repetitions, kernel) {
   const ours = [];
@@ -77,7 +60,7 @@ function restoreFigure(n, text, repetitions, kernel) {
       ref.push(Number(process.hrtime.bigint() - t) / 1e9);
     }
   };
-  if (kernel) withNamespace(run);
+  if (kernel) withNamespace('nf', run);
   else run(undefined);
   const a = summarize(ours);
   const b = summarize(ref);
@@ -305,7 +288,7 @@ const perPacket = (name, m, reference, goal) => ({
 });
 
 export async function run({ smoke }) {
-  const kernel = haveKernel();
+  const kernel = haveKernelIptables();
   const figures = [];
   const sizes = smoke ? [20] : [1000, 10000];
   for (const n of sizes) figures.push(...restoreFigure(n, rulesFor(n), smoke ? 1 : n >= 10000 ? 3 : 9, kernel));

@@ -22,6 +22,7 @@ import os from 'node:os';
 import { SeededRng } from '@podnet/wire';
 import { Conntrack, Nat, Netfilter, tokenize } from '../../packages/netfilter/dist/index.js';
 import { renderPolicies } from '../../packages/netpol/dist/index.js';
+import { haveKernelIptables, withNamespace } from '../lib/iptables-netns.js';
 import { renderKubeProxyRules, syntheticServices } from '../lib/kube-proxy-rules.js';
 import { summarize, timePaired } from '../lib/measure.js';
 import {
@@ -93,23 +94,6 @@ function engine() {
   return { nf, conntrack };
 }
 
-function haveKernel() {
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  return root && spawnSync('sh', ['-c', 'command -v iptables-legacy-restore && command -v ip'], { stdio: 'ignore' }).status === 0;
-}
-
-function withNamespace(fn) {
-  const ns = `podnet-bench-np-${process.pid}`;
-  spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-  const made = spawnSync('ip', ['netns', 'add', ns]);
-  if (made.status !== 0) throw new Error(`ip netns add ${ns}: ${made.stderr}`);
-  try {
-    return fn(ns);
-  } finally {
-    spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-  }
-}
-
 const seconds = (t) => Number(process.hrtime.bigint() - t) / 1e9;
 
 /** Render + apply of n policies, and the reference restore of the same payload, back to back in each repetition. */
@@ -142,7 +126,7 @@ function renderApplyFigures(n, podCount, repetitions, kernel) {
       ref.push(seconds(t));
     }
   };
-  if (kernel) withNamespace(run);
+  if (kernel) withNamespace('np', run);
   else run(undefined);
   const a = summarize(ours);
   const b = summarize(ref);
@@ -390,7 +374,7 @@ export function latencyNote(r) {
 }
 
 export async function run({ smoke, budgetMs }) {
-  const kernel = haveKernel();
+  const kernel = haveKernelIptables();
   const figures = [];
   const podCount = smoke ? 50 : 1000;
   for (const n of smoke ? [5] : [100, 1000]) figures.push(...renderApplyFigures(n, podCount, smoke ? 1 : n >= 1000 ? 5 : 9, kernel));
