@@ -1,43 +1,36 @@
-// One emulated node with the real pod path, for the `kernel` benchmark group (pod-peer.mjs, path
-// 'pod'): built from the cni-agent's own pieces, in the order its agent configures a node
+// One emulated node's cni-agent side, for the `kernel` benchmark group's pod-to-pod path: built
+// from the cni-agent's own pieces, in the order its agent configures a node
 // (packages/cni-agent/src/agent.ts #configure), so a bench segment crosses the code a cluster's does:
 //   HostNetwork (eth0 uplink, netfilter with conntrack and NAT as the namespace's hooks, ip_forward=1)
 //   → configurePodCidr (cni0 bridge, 10.244.N.1/24) → backend.setup (vxlan: flannel.1 10.244.N.0/32)
 //   → ensureMasquerade (flannel's FLANNEL-POSTRTG) → a kube-proxy rule set of SERVICES Services
 //   restored with --noflush as kube-proxy does (bench/lib/kube-proxy-rules.js)
-//   → CNI ADD on the CniEndpoint (host-local IPAM: the first pod is 10.244.N.2; its host veth
-//   vethXXXXXXXX a port of cni0) → the pod namespace's eth0 connected to that veth's unix socket and
-//   addressed/routed from the ADD result, as node-agent's Sandbox#attach does.
-// Not in it: the pod in a process of its own. Here the pod namespace lives in the node's process,
-// so its eth0 and the host veth are the two ends of a real unix socket inside one process.
+//   → the control socket (ControlServer with the agent's `cni` and `attach` methods), on which the
+//   node-agent side (pod-peer.mjs, through node-agent's own Sandbox and CniAgentPlugin) calls CNI ADD:
+//   host-local IPAM gives the first pod 10.244.N.2 and its host veth becomes a port of cni0.
+// It runs in a process of its own (cni-node.mjs), as a cluster's cni-agent does; the pod namespace
+// lives in the node-agent's process and reaches cni0 over the unix-socket veth (DESIGN §2).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CniEndpoint, ensureMasquerade, HostGwBackend, HostNetwork, VxlanBackend } from '@podnet/cni-agent';
-import { Namespace, UnixSocketVeth } from '@podnet/netstack';
-import { sandboxNetworkOf } from '@podnet/node-agent';
-import { parseCidr, parseIpv4, parseMac } from '@podnet/wire';
+import { CniEndpoint, ControlServer, ensureMasquerade, HostGwBackend, HostNetwork, VxlanBackend } from '@podnet/cni-agent';
+import { parseCidr, parseIpv4 } from '@podnet/wire';
 import { renderKubeProxyRules, syntheticServices } from './kube-proxy-rules.js';
 
 export const CLUSTER_CIDR = '10.244.0.0/16';
 /** kube-proxy rule set size in each node's netfilter (each Service: 10 endpoints, every 10th a NodePort). */
 export const SERVICES = 100;
 
-const CNI_CONFIG = JSON.stringify({
-  cniVersion: '1.0.0',
-  name: 'podnet',
-  plugins: [{ type: 'podnet', bridge: 'cni0', isGateway: true, ipMasq: true, ipam: { type: 'host-local' } }],
-});
-
 /** The pod address CNI ADD gives the first pod of node `n` (host-local: .0 network, .1 gateway). */
 export const podAddress = (n) => `10.244.${n}.2`;
 
 /**
  * @param {{index: number, backend: 'vxlan'|'host-gw', transport: string}} o
- * @returns {Promise<{pod: Namespace, host: HostNetwork, underlay: object, ports: {vxlanPort: number, uplinkPort: number},
- *   peer(remote: {index: number, vxlanPort: number, uplinkPort: number}): void, close(): Promise<void>}>}
+ * @returns {Promise<{host: HostNetwork, underlay: object, controlSocket: string, vtepMac: number|undefined,
+ *   ports: {vxlanPort: number, uplinkPort: number},
+ *   peer(remote: {index: number, vxlanPort: number, uplinkPort: number, vtepMac?: number}): void, close(): Promise<void>}>}
  */
-export async function createPodPathNode({ index, backend: backendName, transport }) {
+export async function createNodeHost({ index, backend: backendName, transport }) {
   if (backendName !== 'vxlan' && backendName !== 'host-gw') throw new Error(`pod-node: backend "${backendName}" is not vxlan or host-gw`);
   const node = `bench-node-${index}`;
   const transportAddress = `${transport}.${index}`;
@@ -53,22 +46,17 @@ export async function createPodPathNode({ index, backend: backendName, transport
     noflush: true,
   });
   const endpoint = new CniEndpoint({ dataDir, host, mtu: backend.mtu, podCidr: () => podCidr });
-  const containerId = `bench-pod-${index}`;
-  const netns = `cni-bench-${process.pid}-${index}`;
-  const answer = await endpoint.handle({ command: 'ADD', containerId, netns, ifname: 'eth0', config: CNI_CONFIG });
-  if (answer.cniError) throw new Error(`CNI ADD on node-${index}: ${answer.cniError.msg} ${answer.cniError.details ?? ''}`);
-  const attach = endpoint.attach(containerId, 'eth0');
-  const net = sandboxNetworkOf(JSON.parse(answer.result), { socketPath: attach.socketPath, mac: attach.containerMac, mtu: attach.mtu });
-  const pod = new Namespace({ name: netns });
-  pod.addLink(await UnixSocketVeth.connect({ name: 'eth0', mac: parseMac(net.mac), mtu: net.mtu, path: net.socketPath }));
-  pod.addAddress('eth0', net.address);
-  for (const r of net.routes) pod.addRoute({ dst: r.dst === '0.0.0.0/0' ? 'default' : r.dst, ...(r.gw ? { via: r.gw } : {}), dev: 'eth0' });
-  if (net.address !== `${podAddress(index)}/24`) throw new Error(`node-${index}: the pod got ${net.address}, not ${podAddress(index)}/24`);
-  const underlay = backendName === 'vxlan' ? backend.device : host.eth0;
+  // The two control methods a node-agent's CNI plugin calls, as CniAgent#handlers serves them.
+  const controlSocket = join(dataDir, 'control.sock');
+  const control = await ControlServer.listen(controlSocket, {
+    cni: (body) => endpoint.handle(body),
+    attach: (body) => endpoint.attach(body.containerId, body.ifname ?? 'eth0'),
+  });
   return {
-    pod,
     host,
-    underlay,
+    underlay: backendName === 'vxlan' ? backend.device : host.eth0,
+    controlSocket,
+    vtepMac: backendName === 'vxlan' ? backend.device.mac : undefined,
     ports: { vxlanPort: backendName === 'vxlan' ? backend.device.localPort : 0, uplinkPort: host.eth0.localPort },
     /** The other node, as the agent's Node watch would hand it to the backend (remoteNodeOf). */
     peer(remote) {
@@ -83,9 +71,8 @@ export async function createPodPathNode({ index, backend: backendName, transport
         ...(backendName === 'vxlan' ? { vtepMac: remote.vtepMac } : {}),
       });
     },
-    vtepMac: backendName === 'vxlan' ? backend.device.mac : undefined,
     async close() {
-      await pod.close();
+      await control.close();
       await endpoint.close();
       await host.close();
       rmSync(dataDir, { recursive: true, force: true });

@@ -4,59 +4,12 @@
 // processes, plus wire-byte counting on node-1's underlay (which sees both directions).
 // Node to node over flannel.1 (netstack TCP over the vxlan link; no pod veth, bridge or
 // netfilter): the endpoints are the node namespaces' own addresses (see pod-peer.mjs) — path
-// 'node'. Path 'pod' puts them on the pods 10.244.N.2 behind veth + cni0 + netfilter (pod-node.mjs).
-import { fork } from 'node:child_process';
+// 'node'. Path 'pod' puts them on the pods 10.244.N.2 behind veth + cni0 + netfilter, each node a
+// node-agent process holding the pod and a cni-agent process holding the host network (pod-peer.mjs).
 import { fileURLToPath } from 'node:url';
+import { IpcChild } from './ipc-child.js';
 
 const peerScript = fileURLToPath(new URL('./pod-peer.mjs', import.meta.url));
-
-class Peer {
-  constructor(index, execArgv) {
-    this.index = index;
-    // execArgv lets a profiling run pass e.g. ['--cpu-prof', '--cpu-prof-dir=DIR'] to the node processes.
-    this.child = fork(peerScript, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
-    this.waiters = [];
-    this.exited = false;
-    this.child.on('message', (m) => {
-      for (const w of [...this.waiters]) {
-        if (m.event !== w.event && m.event !== 'error') continue;
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        clearTimeout(w.timer);
-        if (m.event === 'error') w.reject(new Error(`bench node-${this.index}: ${m.message}`));
-        else w.resolve(m);
-      }
-    });
-    this.child.on('exit', (code, signal) => {
-      this.exited = true;
-      for (const w of this.waiters.splice(0)) {
-        clearTimeout(w.timer);
-        w.reject(new Error(`bench node-${this.index} exited (${code ?? signal}) while waiting for ${w.event}`));
-      }
-    });
-  }
-
-  /** Sends msg (if any) and resolves with the next `event` from the child, bounded by timeoutMs. */
-  request(msg, event, timeoutMs = 60_000) {
-    return new Promise((resolve, reject) => {
-      const w = { event, resolve, reject };
-      w.timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        reject(new Error(`bench node-${this.index}: no ${event} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiters.push(w);
-      if (msg) this.child.send(msg);
-    });
-  }
-
-  async close() {
-    if (this.exited) return;
-    const gone = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.send({ cmd: 'exit' });
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await gone;
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Starts node-1 and node-2 with `backend` ('vxlan' | 'host-gw') on `${transport}.1` and `.2`;
@@ -64,8 +17,8 @@ class Peer {
  * (default: this process's) is passed to both node processes.
  */
 export async function startPodPair({ backend, transport = '127.0.61', path = 'node', execArgv = process.execArgv }) {
-  const n1 = new Peer(1, execArgv);
-  const n2 = new Peer(2, execArgv);
+  const n1 = new IpcChild(peerScript, 'bench node-1', execArgv);
+  const n2 = new IpcChild(peerScript, 'bench node-2', execArgv);
   let nextPort = 6000;
   try {
     const [r1, r2] = await Promise.all([
@@ -91,7 +44,7 @@ export async function startPodPair({ backend, transport = '127.0.61', path = 'no
     backend,
     path,
     /** The node processes' pids (node-1, node-2), e.g. to read their CPU time from /proc. */
-    pids: [n1.child.pid, n2.child.pid],
+    pids: [n1.pid, n2.pid],
     /** Mbit/s of goodput at the receiver (first byte to FIN). */
     async bulk(bytes, timeoutMs = 120_000) {
       const p = port();

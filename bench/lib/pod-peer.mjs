@@ -1,13 +1,17 @@
 // One emulated node in its own OS process for the `kernel` benchmark group, with either flannel
 // backend: vxlan (flannel.1 on a real UDP socket, flannel's vxlan_network.go programming) or
 // host-gw (eth0 uplink, one Ethernet frame per real datagram, `podCIDR via nodeIP dev eth0` as
-// flannel's hostgw backend routes). The TCP endpoint is the node namespace's own address:
-// 10.244.N.1 on eth0 (host-gw) or the flannel.1 address 10.244.N.0 (vxlan). So what is measured is
-// node to node over flannel.1 (netstack TCP over the vxlan link; no pod veth, bridge or
-// netfilter), not pod to pod. That is path 'node'. Path 'pod' (pod-node.mjs) is the real pod path:
-// the endpoint is the pod 10.244.N.2 in a pod namespace behind a veth on cni0, the node's netfilter
-// holding kube-proxy rules and conntrack, built from the cni-agent's own code. Driven by the
-// parent (pod-pair.js) over IPC:
+// flannel's hostgw backend routes). Two paths:
+// - 'node': the TCP endpoint is the node namespace's own address: 10.244.N.1 on eth0 (host-gw) or
+//   the flannel.1 address 10.244.N.0 (vxlan), so what is measured is node to node over flannel.1
+//   (netstack TCP over the vxlan link; no pod veth, bridge or netfilter).
+// - 'pod': the real pod path, laid out in processes as a podnet node is (DESIGN §2). This process
+//   is the node-agent: it holds the pod namespace, set up by node-agent's own Sandbox through its
+//   CniAgentPlugin (CNI ADD + attach over the control socket). The node's cni-agent is a child
+//   process (cni-node.mjs, built by pod-node.mjs): host network, cni0, netfilter with conntrack,
+//   flannel masquerade and kube-proxy's Services, the backend's UDP socket. The pod's eth0 reaches
+//   cni0 over the unix-socket veth between the two processes; the endpoint is the pod 10.244.N.2.
+// Driven by the parent (pod-pair.js) over IPC:
 //
 //   {cmd:'init', index, backend, transport, path}  → {event:'ready', port, rawPort, vxlanPort, uplinkPort, vtepMac}
 //   {cmd:'peer', port, rawPort, vxlanPort, uplinkPort, vtepMac}  → {event:'peered'}
@@ -21,29 +25,27 @@
 //   {cmd:'count-start'} / {cmd:'count-stop'}  → {event:'counting'} / {event:'counted', wireBytes, frames}
 //   {cmd:'exit'}
 import dgram from 'node:dgram';
+import { fileURLToPath } from 'node:url';
+import { CniAgentClient } from '@podnet/cni-agent';
 import { addVxlanRemoteNode, Namespace, UplinkLink, VxlanLink } from '@podnet/netstack';
+import { CniAgentPlugin, Sandbox } from '@podnet/node-agent';
 import { macFromIpv4, parseIpv4 } from '@podnet/wire';
-import { createPodPathNode, podAddress } from './pod-node.mjs';
+import { IpcChild, serveIpc } from './ipc-child.js';
+import { podAddress } from './pod-node.mjs';
+import { countUnderlay } from './underlay-count.js';
 
-const send = (m) => process.send?.(m);
+const cniNodeScript = fileURLToPath(new URL('./cni-node.mjs', import.meta.url));
 let ns;
 let link;
 let backend;
 let index;
 let transport;
 let path = 'node';
-/** Path 'pod': the node built by pod-node.mjs. */
-let podNode;
+/** Path 'pod': this node's cni-agent process, and the pod's sandbox. */
+let cniNode;
+let sandbox;
 let raw;
-let untap;
-let counted = { wireBytes: 0, frames: 0 };
-
-// The underlay tap synthesizes outer Ethernet(14) + IPv4(20) + UDP(8) around each real datagram.
-// For VXLAN that is the real wire (RFC 7348 §5: outer Ethernet/IPv4/UDP + VXLAN header + inner
-// frame); for host-gw the datagram IS the Ethernet frame a real wire would carry, so the 42 bytes
-// of emulation transport are taken off again. (Preamble, FCS and inter-frame gap are not counted,
-// as a capture does not show them.)
-const EMULATION_TRANSPORT = 42;
+let counting;
 
 const other = () => (index === 1 ? 2 : 1);
 const endpoint = (n) => (path === 'pod' ? podAddress(n) : backend === 'vxlan' ? `10.244.${n}.0` : `10.244.${n}.1`);
@@ -54,10 +56,17 @@ async function init(msg) {
   backend = msg.backend;
   transport = msg.transport;
   path = msg.path ?? 'node';
+  let hostPorts = {};
   if (path === 'pod') {
-    podNode = await createPodPathNode({ index, backend, transport });
-    ns = podNode.pod;
-    link = podNode.underlay;
+    cniNode = new IpcChild(cniNodeScript, `bench cni-agent node-${index}`, process.execArgv);
+    const r = await cniNode.request({ cmd: 'init', index, backend, transport }, 'ready');
+    hostPorts = { vxlanPort: r.vxlanPort, uplinkPort: r.uplinkPort, vtepMac: r.vtepMac };
+    const cni = new CniAgentPlugin(new CniAgentClient({ socketPath: r.controlSocket }));
+    sandbox = new Sandbox(cni, { namespace: 'default', name: `bench-pod-${index}`, uid: `bench-${process.pid}-${index}` });
+    const net = await sandbox.setUp();
+    if (net.address !== `${podAddress(index)}/24`)
+      throw new Error(`node-${index}: the pod got ${net.address}, not ${podAddress(index)}/24`);
+    ns = sandbox.ns;
   } else if (path !== 'node') {
     throw new Error(`pod-peer: path "${path}" is not node or pod`);
   } else if (backend === 'vxlan') {
@@ -90,19 +99,14 @@ async function init(msg) {
   }
   raw = dgram.createSocket('udp4');
   await new Promise((resolve) => raw.bind(0, `${transport}.${index}`, resolve));
-  send({
-    event: 'ready',
-    port: link.localPort,
-    rawPort: raw.address().port,
-    ...(podNode ? { ...podNode.ports, vtepMac: podNode.vtepMac } : {}),
-  });
+  send({ event: 'ready', port: link?.localPort ?? 0, rawPort: raw.address().port, ...hostPorts });
 }
 
-function peer(msg) {
+async function peer(msg) {
   const o = other();
   const remote = { address: `${transport}.${o}`, port: msg.port };
-  if (podNode) {
-    podNode.peer({ index: o, vxlanPort: msg.vxlanPort, uplinkPort: msg.uplinkPort, vtepMac: msg.vtepMac });
+  if (cniNode) {
+    await cniNode.request({ cmd: 'peer', index: o, vxlanPort: msg.vxlanPort, uplinkPort: msg.uplinkPort, vtepMac: msg.vtepMac }, 'peered');
   } else if (backend === 'vxlan') {
     addVxlanRemoteNode(ns, link, {
       podCidr: `10.244.${o}.0/24`,
@@ -118,22 +122,20 @@ function peer(msg) {
   send({ event: 'peered' });
 }
 
-function countStart() {
-  counted = { wireBytes: 0, frames: 0 };
-  const strip = backend === 'vxlan' ? 0 : EMULATION_TRANSPORT;
-  untap = link.tapUnderlay({
-    write: (frame) => {
-      counted.frames++;
-      counted.wireBytes += frame.length - strip;
-    },
-  });
+async function countStart() {
+  if (cniNode) await cniNode.request({ cmd: 'count-start' }, 'counting');
+  else counting = countUnderlay(link, backend);
   send({ event: 'counting' });
 }
 
-function countStop() {
-  untap?.();
-  untap = undefined;
-  send({ event: 'counted', ...counted });
+async function countStop() {
+  if (cniNode) {
+    const { wireBytes, frames } = await cniNode.request({ cmd: 'count-stop' }, 'counted');
+    send({ event: 'counted', wireBytes, frames });
+    return;
+  }
+  send({ event: 'counted', ...counting.stop() });
+  counting = undefined;
 }
 
 function listen(msg) {
@@ -318,32 +320,26 @@ function rawSend(msg) {
   pump();
 }
 
-const commands = {
-  init,
-  peer,
-  listen,
-  send: sendBulk,
-  rr: requestResponse,
-  'raw-echo': rawEcho,
-  'raw-rr': rawRequestResponse,
-  'raw-sink': rawSink,
-  'raw-send': rawSend,
-  'count-start': countStart,
-  'count-stop': countStop,
-  exit: async () => {
-    if (podNode) await podNode.close();
-    else await ns?.close();
-    raw?.close();
-    process.exit(0);
+const send = serveIpc(
+  {
+    init,
+    peer,
+    listen,
+    send: sendBulk,
+    rr: requestResponse,
+    'raw-echo': rawEcho,
+    'raw-rr': rawRequestResponse,
+    'raw-sink': rawSink,
+    'raw-send': rawSend,
+    'count-start': countStart,
+    'count-stop': countStop,
+    exit: async () => {
+      if (sandbox) await sandbox.ns.close();
+      else await ns?.close();
+      await cniNode?.close();
+      raw?.close();
+      process.exit(0);
+    },
   },
-};
-
-process.on('message', (msg) => {
-  const command = commands[msg.cmd];
-  if (!command) return send({ event: 'error', message: `pod-peer: unknown command ${msg.cmd}` });
-  Promise.resolve()
-    .then(() => command(msg))
-    .catch((e) => send({ event: 'error', message: e.stack ?? String(e) }));
-});
-// The parent's death must not leave this process behind.
-process.on('disconnect', () => process.exit(0));
+  'pod-peer',
+);

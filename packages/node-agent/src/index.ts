@@ -12,6 +12,7 @@ export { type BackoffConfig, KUBELET_BACKOFF, RestartBackoff } from './runtime/b
 export { CriLogWriter, containerLogPath, parseCriLine, readCriLog, rfc3339Nano } from './runtime/cri-log.js';
 export { PodRuntime } from './runtime/pod-runtime.js';
 export type { ProcessContext, ProcessIo, ProcessMain } from './runtime/process.js';
+export { Sandbox } from './runtime/sandbox.js';
 export { SocketScope } from './runtime/socket-scope.js';
 export { EXEC_PROTOCOLS, exitStatus } from './server/exec-stream.js';
 export { Supervised, type SupervisedOptions } from './supervisor.js';
