@@ -83,6 +83,27 @@ describe('npm run bench -- --smoke', () => {
     const kernel = results.groups.kernel?.figures.find((f) => f.name === 'podnet vxlan vs the kernel, node to node, TCP bulk');
     if (isRoot) expect(kernel?.reference?.value).toBeGreaterThan(0);
     else expect(kernel?.unavailable).toContain('root');
+    // The kernel's own pod path (pod netns, veth, cni0, node iptables, vxlan or host-gw) is the
+    // reference of podnet's pod-to-pod figures, and its runs are proven to cross node-a's KUBE-FORWARD.
+    const find = (name: string) => results.groups.kernel?.figures.find((f) => f.name === name);
+    for (const name of [
+      'podnet vxlan vs the kernel, pod to pod, TCP bulk',
+      'podnet host-gw vs the kernel, pod to pod, TCP bulk',
+      'podnet vxlan vs the kernel, pod to pod, TCP request/response 64 B',
+      'podnet host-gw vs the kernel, pod to pod, TCP request/response 64 B',
+      'kernel pod path cost: vxlan pod to pod / node to node, TCP bulk',
+      'kernel pod path cost: vxlan pod to pod / node to node, TCP request/response 64 B',
+    ]) {
+      const f = find(name);
+      expect(f, name).toBeDefined();
+      if (isRoot) expect(f?.reference?.value, name).toBeGreaterThan(0);
+      else expect(f?.unavailable, name).toContain('root');
+    }
+    for (const backend of ['vxlan', 'host-gw']) {
+      const proof = find(`kernel pod path (${backend}): packets through node-a's KUBE-FORWARD jump, all pod runs`);
+      if (isRoot) expect(proof?.value, backend).toBeGreaterThan(0);
+      else expect(proof?.unavailable, backend).toContain('root');
+    }
     // VXLAN adds 50 bytes per frame: more wire bytes per payload byte than host-gw, at both sizes.
     for (const f of results.groups.kernel?.figures.filter((x) => x.name.startsWith('wire bytes per payload byte')) ?? []) {
       expect(f.value, f.name).toBeGreaterThan(f.reference?.value ?? Number.POSITIVE_INFINITY);

@@ -1,7 +1,7 @@
 // Across two nodes (issue 9): podnet's vxlan and host-gw backends between two OS processes
 // (bench/lib/pod-pair.js), next to raw Node dgram between the same two processes (the ceiling of a
-// userspace data plane) and next to the Linux kernel doing the same job: two network namespaces
-// joined by kernel vxlan devices over a veth pair (bench/lib/kernel-net.js), measured with iperf3
+// userspace data plane) and next to the Linux kernel doing the same job (bench/lib/kernel-net.js):
+// network namespaces joined by kernel vxlan devices over a veth pair, measured with iperf3
 // and a TCP_RR-like Node client run via `ip netns exec`.
 // Two paths are measured side by side. POD TO POD (the issue's figure, the one the goals use):
 // pod 10.244.1.2 to pod 10.244.2.2, each in a pod namespace whose eth0 is a unix-socket veth on the
@@ -9,19 +9,24 @@
 // by the cni-agent's own code (bench/lib/pod-node.mjs). NODE TO NODE: the TCP endpoints are the node
 // namespaces' own addresses (vxlan: flannel.1's 10.244.N.0; host-gw: 10.244.N.1 on eth0), so a
 // segment crosses netstack TCP + IPv4 + the vxlan (or uplink) link only. The kernel reference is
-// node to node too (vxlan-device address to vxlan-device address, no pod veth, bridge or iptables),
-// so the podnet-vs-kernel figures use podnet's node-to-node figures.
+// measured on both paths: node to node (createKernelPair: vxlan-device address to vxlan-device
+// address, host-gw: underlay address to address) and pod to pod (createKernelPodPair: pod netns,
+// veth on cni0, node iptables with flannel's masquerade, 100 kube-proxy Services and conntrack,
+// flannel.1 or host-gw routes as flannel programs them), each podnet path against the same kernel path.
 // Also the encapsulation cost: vxlan / host-gw throughput, and bytes on the wire per byte of
 // payload at MTU-sized segments (bulk) and at 64-byte payloads (request/response), computed from
 // the counted frames (podnet: the underlay tap; kernel: the veth's counters).
 // Goals (both on the pod-to-pod figures): vxlan ≥ 0.40× raw dgram; vxlan ≥ 0.85× host-gw.
 import {
   createKernelPair,
+  createKernelPodPair,
   disableOffloads,
   iperf3,
   kernelRequestResponse,
   kernelUnavailable,
   OVERLAY,
+  POD_NET,
+  podPathCounters,
   UNDERLAY,
 } from '../lib/kernel-net.js';
 import { summarize } from '../lib/measure.js';
@@ -35,6 +40,10 @@ const SMALL = 64;
 const N2N_VXLAN = 'node to node over flannel.1';
 const N2N_HOSTGW = 'node to node over eth0';
 const POD = 'pod to pod (veth, cni0, netfilter)';
+// What the kernel's pod path crosses (kernel-net.js createKernelPodPair), said in its reference names.
+const K_POD_IPTABLES = 'iptables (100 Services, flannel masquerade, conntrack)';
+const K_POD_VXLAN = `Linux pod netns → veth → cni0 → ${K_POD_IPTABLES} → vxlan (flannel.1) → node-b's iptables → cni0 → veth → pod netns`;
+const K_POD_HOSTGW = `Linux pod netns → veth → cni0 → ${K_POD_IPTABLES} → host-gw route over the underlay → node-b's iptables → cni0 → veth → pod netns`;
 
 const figure = (name, unit, decimals, s, reference, extra = {}) => ({
   name,
@@ -153,19 +162,69 @@ async function measureKernel({ smoke }) {
   if (unavailable) return { unavailable };
   const seconds = smoke ? 1 : 2;
   const repetitions = smoke ? 1 : 3;
-  const pair = createKernelPair();
+  const pairs = [];
   try {
-    const k = { vxlan: [], direct: [], rr: [], directRr: [], wireBulk: [], wireSmall: [], wireBulkDirect: [], wireSmallDirect: [] };
+    const pair = createKernelPair();
+    pairs.push(pair);
+    // The pod path (kernel-net.js createKernelPodPair): pod netns → veth → cni0 → node netfilter
+    // (flannel masquerade, 100 kube-proxy Services, conntrack) → vxlan or host-gw → and back down.
+    const pods = { vxlan: createKernelPodPair({ backend: 'vxlan' }) };
+    pairs.push(pods.vxlan);
+    pods.hostGw = createKernelPodPair({ backend: 'host-gw' });
+    pairs.push(pods.hostGw);
+    const k = {
+      vxlan: [],
+      direct: [],
+      rr: [],
+      directRr: [],
+      vxlanPod: [],
+      hostGwPod: [],
+      vxlanPodRr: [],
+      hostGwPodRr: [],
+      podVsNode: [],
+      podRrVsNode: [],
+      wireBulk: [],
+      wireSmall: [],
+      wireBulkDirect: [],
+      wireSmallDirect: [],
+    };
+    const podPayload = { vxlan: 0, hostGw: 0 };
     const rounds = smoke ? 50 : 3000;
+    const pod = POD_NET.b.pod;
     for (let r = 0; r < repetitions; r++) {
       const vx = await iperf3(pair, OVERLAY.b, seconds);
+      const vxPod = await iperf3(pods.vxlan, pod, seconds);
       const direct = await iperf3(pair, UNDERLAY.b, seconds);
+      const hgPod = await iperf3(pods.hostGw, pod, seconds);
       const rr = await kernelRequestResponse(pair, OVERLAY.b, SMALL, rounds, 4000);
+      const vxPodRr = await kernelRequestResponse(pods.vxlan, pod, SMALL, rounds, 4000);
       const directRr = await kernelRequestResponse(pair, UNDERLAY.b, SMALL, rounds, 4000);
+      const hgPodRr = await kernelRequestResponse(pods.hostGw, pod, SMALL, rounds, 4000);
       k.vxlan.push(vx.mbits);
       k.direct.push(direct.mbits);
       k.rr.push(rr.rate);
       k.directRr.push(directRr.rate);
+      k.vxlanPod.push(vxPod.mbits);
+      k.hostGwPod.push(hgPod.mbits);
+      k.vxlanPodRr.push(vxPodRr.rate);
+      k.hostGwPodRr.push(hgPodRr.rate);
+      k.podVsNode.push(vxPod.mbits / vx.mbits);
+      k.podRrVsNode.push(vxPodRr.rate / rr.rate);
+      podPayload.vxlan += vxPod.bytes;
+      podPayload.hostGw += hgPod.bytes;
+    }
+    // The proof the pod runs crossed the pod path: node-a's counters since the pair was made.
+    // Every payload byte iperf3 received must have crossed cni0 (and flannel.1 under vxlan), and
+    // every packet node-a forwarded crosses the KUBE-FORWARD jump.
+    const proof = { vxlan: podPathCounters(pods.vxlan), hostGw: podPathCounters(pods.hostGw) };
+    for (const [name, c] of Object.entries(proof)) {
+      const devices = [['cni0', c.cni0], ...(c.flannel ? [['flannel.1', c.flannel]] : []), ['ul0', c.underlay]];
+      for (const [dev, counted] of devices)
+        if (counted.bytes < podPayload[name])
+          throw new Error(
+            `kernel pod path (${name}): node-a's ${dev} carried ${counted.bytes} bytes, less than the ${podPayload[name]} iperf3 received: the runs did not cross the pod path`,
+          );
+      if (!(c.forwardPackets > 0)) throw new Error(`kernel pod path (${name}): node-a's KUBE-FORWARD jump counted no packet`);
     }
     // Wire bytes from counted frames: one more run of each with offloads off (see disableOffloads).
     disableOffloads(pair);
@@ -177,9 +236,9 @@ async function measureKernel({ smoke }) {
     k.wireBulkDirect.push(direct.wireBytes / direct.bytes);
     k.wireSmall.push(rr.wireBytes / (2 * SMALL * rr.rounds));
     k.wireSmallDirect.push(directRr.wireBytes / (2 * SMALL * directRr.rounds));
-    return { k, seconds, repetitions };
+    return { k, proof, seconds, repetitions };
   } finally {
-    pair.close();
+    for (const p of pairs) p.close();
   }
 }
 
@@ -213,6 +272,37 @@ export async function run({ smoke }) {
     reference: { name: refName, value: theirs, min: theirs, max: theirs },
     ratio: ours / theirs,
   });
+  const notMeasured = (name, unit, decimals, refName) => ({
+    name,
+    unit,
+    decimals,
+    value: null,
+    unavailable: kernel.unavailable,
+    reference: { name: refName, value: null, unavailable: kernel.unavailable },
+  });
+  // The kernel against itself: its pod path over its node-to-node path, per-repetition pairs.
+  const kernelOnly = (name, unit, decimals, key, refKey, refName, ratioKey) => {
+    if (kernel.unavailable) return notMeasured(name, unit, decimals, refName);
+    return figure(name, unit, decimals, summarize(kernel.k[key]), ref(refName, summarize(kernel.k[refKey])), paired(kernel.k[ratioKey]));
+  };
+  // The proof the kernel's pod runs crossed node-a's netfilter: packets through the KUBE-FORWARD
+  // jump (every forwarded packet) next to the packets cni0 carried (rx + tx), all pod runs.
+  const proofFigure = (backend, key) => {
+    const name = `kernel pod path (${backend}): packets through node-a's KUBE-FORWARD jump, all pod runs`;
+    const refName = "node-a's cni0 rx+tx packets, same runs";
+    if (kernel.unavailable) return notMeasured(name, 'packets', 0, refName);
+    const c = kernel.proof[key];
+    return {
+      name,
+      unit: 'packets',
+      decimals: 0,
+      value: c.forwardPackets,
+      min: c.forwardPackets,
+      max: c.forwardPackets,
+      reference: { name: refName, value: c.cni0.packets, min: c.cni0.packets, max: c.cni0.packets },
+      ratio: c.forwardPackets / c.cni0.packets,
+    };
+  };
   const kernelWire = (key) => (kernel.unavailable ? undefined : summarize(kernel.k[key]).median);
 
   const figures = [
@@ -254,6 +344,44 @@ export async function run({ smoke }) {
       ref(`podnet vxlan ${N2N_VXLAN}, same run`, s.vxlanRr),
       paired(m.podRrVsNode),
     ),
+    kernelFigure('podnet vxlan vs the kernel, pod to pod, TCP bulk', 'Mbit/s', 0, s.vxlanPod, 'vxlanPod', `${K_POD_VXLAN}, iperf3`),
+    kernelFigure('podnet host-gw vs the kernel, pod to pod, TCP bulk', 'Mbit/s', 0, s.hostGwPod, 'hostGwPod', `${K_POD_HOSTGW}, iperf3`),
+    kernelFigure(
+      `podnet vxlan vs the kernel, pod to pod, TCP request/response ${SMALL} B`,
+      'transactions/s',
+      0,
+      s.vxlanPodRr,
+      'vxlanPodRr',
+      `${K_POD_VXLAN}, Node TCP_RR client`,
+    ),
+    kernelFigure(
+      `podnet host-gw vs the kernel, pod to pod, TCP request/response ${SMALL} B`,
+      'transactions/s',
+      0,
+      s.hostGwPodRr,
+      'hostGwPodRr',
+      `${K_POD_HOSTGW}, Node TCP_RR client`,
+    ),
+    kernelOnly(
+      'kernel pod path cost: vxlan pod to pod / node to node, TCP bulk',
+      'Mbit/s',
+      0,
+      'vxlanPod',
+      'vxlan',
+      'Linux vxlan node to node (vxlan address to vxlan address), iperf3, same run',
+      'podVsNode',
+    ),
+    kernelOnly(
+      `kernel pod path cost: vxlan pod to pod / node to node, TCP request/response ${SMALL} B`,
+      'transactions/s',
+      0,
+      'vxlanPodRr',
+      'rr',
+      'Linux vxlan node to node, Node TCP_RR client, same run',
+      'podRrVsNode',
+    ),
+    proofFigure('vxlan', 'vxlan'),
+    proofFigure('host-gw', 'hostGw'),
     figure(`podnet vxlan ${N2N_VXLAN}, TCP bulk`, 'Mbit/s', 0, s.vxlan, rawRef, paired(m.vsRaw)),
     figure(`podnet host-gw ${N2N_HOSTGW}, TCP bulk`, 'Mbit/s', 0, s.hostGw, rawRef, { ratio: s.hostGw.median / s.raw.median }),
     figure(
@@ -332,7 +460,7 @@ export async function run({ smoke }) {
   }
   return {
     title: 'Pod to pod and node to node across two nodes: podnet vxlan and host-gw, raw Node dgram, the Linux kernel',
-    description: `Two emulated nodes in two OS processes over real UDP sockets on loopback (vxlan: flannel.1, MSS 1410; host-gw: eth0 uplink, MSS 1460). Pod to pod: pod 10.244.1.2 to pod 10.244.2.2, each pod namespace's eth0 a unix-socket veth on its node's cni0 bridge, each node's netfilter holding flannel's masquerade rules, ${SERVICES} kube-proxy Services (iptables-restore --noflush, as kube-proxy writes them) and conntrack; built by the cni-agent's HostNetwork, backend, ensureMasquerade and CNI ADD, the pod end wired as node-agent's sandbox does. Node to node over flannel.1 (netstack TCP over the vxlan link; no pod veth, bridge or netfilter): the TCP endpoints are the node namespaces' own addresses (vxlan 10.244.N.0 on flannel.1, host-gw 10.244.N.1 on eth0). Bulk: one TCP connection sending ${podnet.bytes / MB} MiB, goodput at the receiver; request/response: ${SMALL} bytes each way, one at a time, up to ${podnet.rounds} per run. ${podnet.repetitions} repetitions after a warm-up, each running both paths of vxlan and host-gw and raw dgram back to back (ratios marked with a range are medians of those per-repetition pairs). The kernel reference crosses the same: two network namespaces joined by a veth pair, with kernel vxlan devices (VNI 1, UDP 4789, nolearning, as flannel makes flannel.1) over it, measured vxlan address to vxlan address (host-gw reference: underlay address to address), no pod veth, bridge or iptables; iperf3 for ${kernel.unavailable ? '-' : kernel.seconds} s per run and a Node TCP_RR-like client/server (TCP_NODELAY) via \`ip netns exec\`${kernel.unavailable ? ` — not measured here: ${kernel.unavailable}` : `, ${kernel.repetitions} repetitions`}.`,
+    description: `Two emulated nodes in two OS processes over real UDP sockets on loopback (vxlan: flannel.1, MSS 1410; host-gw: eth0 uplink, MSS 1460). Pod to pod: pod 10.244.1.2 to pod 10.244.2.2, each pod namespace's eth0 a unix-socket veth on its node's cni0 bridge, each node's netfilter holding flannel's masquerade rules, ${SERVICES} kube-proxy Services (iptables-restore --noflush, as kube-proxy writes them) and conntrack; built by the cni-agent's HostNetwork, backend, ensureMasquerade and CNI ADD, the pod end wired as node-agent's sandbox does. Node to node over flannel.1 (netstack TCP over the vxlan link; no pod veth, bridge or netfilter): the TCP endpoints are the node namespaces' own addresses (vxlan 10.244.N.0 on flannel.1, host-gw 10.244.N.1 on eth0). Bulk: one TCP connection sending ${podnet.bytes / MB} MiB, goodput at the receiver; request/response: ${SMALL} bytes each way, one at a time, up to ${podnet.rounds} per run. ${podnet.repetitions} repetitions after a warm-up, each running both paths of vxlan and host-gw and raw dgram back to back (ratios marked with a range are medians of those per-repetition pairs). The kernel reference crosses the same two paths. Node to node: two network namespaces joined by a veth pair (the underlay), with kernel vxlan devices (VNI 1, UDP 4789, nolearning, as flannel makes flannel.1) over it, vxlan address to vxlan address (host-gw: underlay address to address). Pod to pod: four namespaces, pod 198.19.1.2 to pod 198.19.2.2 (the RFC 2544 range: real sockets never address podnet's emulated 10.244.x), each pod's eth0 a veth on its node's cni0 bridge (the pod CIDR's .1, as flannel's CNI bridge plugin; MTU 1450 under vxlan, 1500 under host-gw), each node forwarding through iptables-legacy with flannel's FLANNEL-POSTRTG/FLANNEL-FWD and the same ${SERVICES} kube-proxy Services (restored --noflush, jumps prepended as kube-proxy does), conntrack by the rules' own matches, and flannel's programming of the other node (vxlan: flannel.1 at the pod CIDR's .0/32, a route via the remote VTEP onlink, a permanent neighbour and an FDB entry; host-gw: a route via the other node's underlay address); iperf3 for ${kernel.unavailable ? '-' : kernel.seconds} s per run and a Node TCP_RR-like client/server (TCP_NODELAY) via \`ip netns exec\`${kernel.unavailable ? ` — not measured here: ${kernel.unavailable}` : `, ${kernel.repetitions} repetitions`}.`,
     figures,
     notes: [
       "Wire bytes are counted frames: podnet from node-1's underlay tap, which sees both directions (vxlan: outer Ethernet/IPv4/UDP + VXLAN",
@@ -350,7 +478,11 @@ export async function run({ smoke }) {
       'one process (the socket I/O is crossed, the extra process and its scheduling are not). Traffic goes pod IP to pod IP: every',
       "forwarded packet passes conntrack and filter FORWARD (KUBE-FORWARD; the ctstate NEW jumps only on a connection's first packet),",
       "the nat chains (KUBE-SERVICES' 100 Services in PREROUTING, FLANNEL-POSTRTG) run on a connection's first packet, and no Service DNAT is taken.",
-      'The kernel reference has no pod path; the "vs the kernel" figures compare node to node with node to node. Wire bytes: node-to-node pairs.',
+      'The "vs the kernel" figures compare like with like: podnet pod to pod with the kernel pod to pod, node to node with node to node.',
+      'Wire bytes: node-to-node pairs. "kernel pod path cost" is the kernel\'s own pod to pod / node to node, to set beside podnet\'s "pod path cost".',
+      "The kernel pod path's FORWARD chain reads as on a flannel + kube-proxy node: kube-proxy's jumps first (it prepends them), flannel's",
+      'FLANNEL-FWD last (flannel appends), so every forwarded packet crosses KUBE-FORWARD: its jump counted every packet cni0 carried (the',
+      '"packets through KUBE-FORWARD" figures), and each run is checked to have crossed cni0, flannel.1 (vxlan) and the underlay.',
     ],
   };
 }
