@@ -13,9 +13,9 @@
 //
 // Linux's IP-ID check (NAPI_GRO_CB(p)->flush_id: ids must count up by one, or stay fixed with DF)
 // is not done here: the merged frame keeps the first segment's id.
-import { fold, onesComplementSum, packetPool, pseudoHeaderSum } from '@podnet/wire';
+import { fold, onesComplementSum, packetPool, pseudoHeaderSum, SLOT_BYTES } from '@podnet/wire';
 import { configError } from '../errors.js';
-import { GSO_MAX_IP_BYTES, setGsoSize } from './gso.js';
+import { GSO_MAX_IP_BYTES, gsoSizeOf, setGsoSize } from './gso.js';
 
 const ETH_HEADER = 14;
 const IP_START = 14;
@@ -82,7 +82,7 @@ export class TcpGro {
     for (let i = 0; i < maxFlows; i++) this.flows.push(new HeldFlow());
   }
 
-  /** Frames held right now (tests, counters). */
+  /** Frames held right now (tests, counters): one packet per flow, however many segments it merged. */
   get held(): number {
     return this.heldCount;
   }
@@ -120,6 +120,14 @@ export class TcpGro {
     // A bad checksum (the stack counts and drops it) or no data (a pure ACK): delivered at once,
     // after the flow's held data (tcp_gro_receive: len == 0 flushes; bad csum: NAPI_GRO_CB flush).
     if (payload === 0 || onesComplementSum(frame, TCP_START, ipEnd, pseudo) !== 0xffff) {
+      if (flow !== undefined) this.flushFlow(flow);
+      this.deliver(frame);
+      return;
+    }
+    // A super-frame that is already one (TSO from an in-process veth) stays as it is: its own
+    // gso_size must reach a forward's segmentTcp, not become the first payload of a merge.
+    // Only frames above a pool slot can be one, so MTU-sized frames skip the lookup.
+    if (length > SLOT_BYTES && gsoSizeOf(frame) !== 0) {
       if (flow !== undefined) this.flushFlow(flow);
       this.deliver(frame);
       return;
