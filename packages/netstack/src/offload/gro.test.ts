@@ -237,6 +237,16 @@ describe('TcpGro', () => {
     expect(gro.held).toBe(0);
   });
 
+  it('delivers a segment with a bad IPv4 header checksum unchanged at once, after flushing its flow', () => {
+    const [s0, s1] = run(0, 2);
+    (s1 as Buffer)[24] = ((s1 as Buffer)[24] as number) ^ 0x01;
+    gro.receive(s0 as Buffer);
+    gro.receive(s1 as Buffer);
+    expect(delivered).toEqual([s0, s1]);
+    expect(ipv4.checksumValid(s1 as Buffer, 14)).toBe(false);
+    expect(gro.held).toBe(0);
+  });
+
   it('passes non-IPv4, non-TCP, IP-options and pure-ACK frames at once, after their flow', () => {
     const arp = packetPool.alloc(60);
     arp.writeUInt16BE(0x0806, 12);

@@ -13,7 +13,7 @@
 //
 // Linux's IP-ID check (NAPI_GRO_CB(p)->flush_id: ids must count up by one, or stay fixed with DF)
 // is not done here: the merged frame keeps the first segment's id.
-import { fold, onesComplementSum, packetPool, pseudoHeaderSum, SLOT_BYTES } from '@podnet/wire';
+import { fold, ipv4HeaderSum, onesComplementSum, packetPool, pseudoHeaderSum, SLOT_BYTES } from '@podnet/wire';
 import { configError } from '../errors.js';
 import { GSO_MAX_IP_BYTES, gsoSizeOf, setGsoSize } from './gso.js';
 
@@ -104,8 +104,9 @@ export class TcpGro {
     const ipEnd = IP_START + ipTotal;
     const tcpHeader = ((frame[TCP_START + 12] as number) >>> 4) * 4;
     const headersEnd = TCP_START + tcpHeader;
-    if (ipEnd > length || tcpHeader < 20 || headersEnd > ipEnd) {
-      // Malformed: the stack counts and drops it; flush its flow so order is kept anyway.
+    if (ipEnd > length || tcpHeader < 20 || headersEnd > ipEnd || ipv4HeaderSum(frame, IP_START) !== 0xffff) {
+      // Malformed or a bad header checksum (inet_gro_receive: ip_fast_csum): the stack counts and
+      // drops it, so it must reach the stack as it is; its flow is flushed first to keep order.
       this.flushFlowOf(frame);
       this.deliver(frame);
       return;
