@@ -176,6 +176,24 @@ describeInterop(`iptables-restore: podnet vs the kernel (${RESTORE})`, { command
     }
   });
 
+  it('--noflush: a built-in chain line sets the policy and keeps its rules, like the kernel', async () => {
+    const first = '*filter\n:FLANNEL-FWD - [0:0]\n-A FORWARD -j FLANNEL-FWD\n-A FLANNEL-FWD -s 10.244.0.0/16 -j ACCEPT\nCOMMIT\n';
+    const second = '*filter\n:FORWARD DROP [0:0]\n:KUBE-FORWARD - [0:0]\n-I FORWARD 1 -j KUBE-FORWARD\nCOMMIT\n';
+    const nf = new Netfilter();
+    nf.restore(first);
+    nf.restore(second, { noflush: true });
+    const ns = await freshNamespace();
+    try {
+      await execa('ip', ['netns', 'exec', ns, RESTORE], { input: first });
+      await execa('ip', ['netns', 'exec', ns, RESTORE, '--noflush'], { input: second });
+      const saved = await execa('ip', ['netns', 'exec', ns, SAVE, '-t', 'filter']);
+      expect(nf.save({ table: 'filter' })).toBe(stripHeader(saved.stdout));
+      expect(nf.save({ table: 'filter' })).toContain('-A FORWARD -j FLANNEL-FWD');
+    } finally {
+      await dropNamespace(ns);
+    }
+  });
+
   it('generated rule sets: accepted by the kernel, printed identically (fast-check)', async () => {
     const samples = fc.sample(arbitraryRuleSet(), { numRuns: 40, seed: 20261201 });
     for (const [i, text] of samples.entries()) await expectSameAsKernel(`generated ${i}`, text);

@@ -270,8 +270,9 @@ const natText = (
 ): string => {
   let text = '*nat\n';
   for (let c = 0; c < chains.length; c++) if (chains[c] !== undefined) text += `:C${c} - [0:0]\n`;
-  if (pre !== undefined) text += ':PREROUTING ACCEPT [0:0]\n';
-  if (post !== undefined) text += ':POSTROUTING ACCEPT [0:0]\n';
+  // A built-in chain's line keeps its rules under --noflush (as the kernel's): -F rewrites it.
+  if (pre !== undefined) text += ':PREROUTING ACCEPT [0:0]\n-F PREROUTING\n';
+  if (post !== undefined) text += ':POSTROUTING ACCEPT [0:0]\n-F POSTROUTING\n';
   for (const j of pre ?? []) text += `-A PREROUTING -j ${j}\n`;
   for (const j of post ?? []) text += `-A POSTROUTING -j ${j}\n`;
   for (let c = 0; c < chains.length; c++) for (const [src, t] of chains[c] ?? []) text += `-A C${c}${src ? ` -s ${src}` : ''} -j ${t}\n`;

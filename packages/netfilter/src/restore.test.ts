@@ -60,6 +60,16 @@ describe('iptables-restore', () => {
     );
   });
 
+  it("with --noflush a built-in chain line sets the policy and keeps the chain's rules (only user chains are flushed)", () => {
+    const nf = new Netfilter();
+    nf.restore('*filter\n:FLANNEL-FWD - [0:0]\n-A FORWARD -j FLANNEL-FWD\n-A FLANNEL-FWD -s 10.244.0.0/16 -j ACCEPT\nCOMMIT\n');
+    nf.restore('*filter\n:FORWARD DROP [0:0]\n:KUBE-FORWARD - [0:0]\n-I FORWARD 1 -j KUBE-FORWARD\nCOMMIT\n', { noflush: true });
+    expect(nf.save({ table: 'filter' })).toBe(
+      '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:FLANNEL-FWD - [0:0]\n:KUBE-FORWARD - [0:0]\n' +
+        '-A FORWARD -j KUBE-FORWARD\n-A FORWARD -j FLANNEL-FWD\n-A FLANNEL-FWD -s 10.244.0.0/16 -j ACCEPT\nCOMMIT\n',
+    );
+  });
+
   it('takes [packets:bytes] only with --counters', () => {
     const nf = new Netfilter();
     const text = '*filter\n:INPUT DROP [7:700]\n[3:180] -A INPUT -s 10.0.0.0/8 -j ACCEPT\nCOMMIT\n';

@@ -319,9 +319,12 @@ function declareChain(
     // Without --noflush a user chain the input already declared cannot be declared again.
     if (!c.builtin && !options.noflush) throw new RuleError(`error creating chain '${chain}':File exists`, chain);
     if (!c.builtin && policy !== '-') throw new RuleError(`Can't set policy \`${policy}' on \`${chain}': Bad built-in chain name`, policy);
-    // iptables-restore flushes a chain the input declares (with --noflush it is the only way chains change).
-    table.flush(chain);
+    // iptables-restore flushes a user chain the input declares (with --noflush it is the only way
+    // chains change); a built-in chain's line only sets its policy and counters, so under --noflush
+    // the rules others put there (flannel's FORWARD and POSTROUTING jumps) stay
+    // (iptables-restore.c: flush_entries only when !builtin).
     if (c.builtin) table.setPolicy(chain, policy, options.counters ? counters : undefined);
+    else table.flush(chain);
   } else {
     if (policy !== '-') throw new RuleError(`Can't set policy \`${policy}' on \`${chain}': Bad built-in chain name`, policy);
     table.newChain(chain);
