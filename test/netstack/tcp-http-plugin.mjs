@@ -78,4 +78,17 @@ export default function plugin({ namespaces, register }) {
       req.end();
     });
   });
+
+  // The largest frame each (namespace, link) carried while tapped, both directions: shows whether
+  // TCP super-frames (TSO/GRO) crossed a link, or only MTU-sized segments.
+  const largest = new Map();
+  register('tap-largest', ({ ns: name, dev }) => {
+    const link = ns(name).link(dev);
+    if (!link) throw new Error(`no link ${dev} in ${name}`);
+    const key = `${name}/${dev}`;
+    largest.set(key, 0);
+    link.tap({ write: (frame) => largest.set(key, Math.max(largest.get(key) ?? 0, frame.length)) });
+    return {};
+  });
+  register('largest-frames', () => ({ largest: Object.fromEntries(largest) }));
 }

@@ -89,4 +89,53 @@ describeInterop('emulated TCP against the Linux kernel over VXLAN', { root: true
       server.kill();
     }
   });
+
+  // A pod behind the emulated node's cni0: its TCP hands the veth 64 KiB super-frames (TSO), the
+  // emulated flannel.1 cuts them into MTU-sized segments for the kernel (GSO), and what the kernel
+  // sends is merged again on the way in (GRO) and crosses the veth whole. Linux's TCP checks every
+  // segment's checksum, sequence and length, so a wrong cut fails the transfer.
+  it('a pod behind cni0 serves 2 MiB to real curl: super-frames on its veth, MTU-sized segments to the kernel', async () => {
+    await peer.node.call('tap-largest', { ns: 'pod', dev: 'eth0' });
+    await peer.node.call('tcp-http-serve', { ns: 'pod', port: 8090, bigBytes: BIG });
+    const digest = sh(['sh', '-c', `ip netns exec ${peer.kernelNs} curl -sS --max-time 30 http://${peer.podIp}:8090/big | sha256sum`]);
+    expect(digest.split(' ')[0]).toBe(createHash('sha256').update(bigBody(BIG)).digest('hex'));
+    const { largest } = await peer.node.call<{ largest: Record<string, number> }>('largest-frames', {});
+    expect(largest['pod/eth0']).toBeGreaterThan(1450 + 14);
+    // The kernel's flannel.1 took every segment the emulated one cut (none over its MTU, no bad checksum).
+    const out = sh(['ip', 'netns', 'exec', peer.kernelNs, 'ip', '-s', '-j', 'link', 'show', 'flannel.1']);
+    expect(JSON.parse(out)[0].stats64.rx.errors).toBe(0);
+  });
+
+  it('a pod behind cni0 GETs 2 MiB from a real Node server in the kernel namespace: merged by GRO, whole over the veth', async () => {
+    const script = [
+      "const http = require('node:http');",
+      `const big = Buffer.allocUnsafe(${BIG}); for (let i = 0; i < big.length; i++) big[i] = (i * 131 + (i >>> 10)) & 0xff;`,
+      "http.createServer((req, res) => res.end(big)).listen(8082, '10.244.1.0', () => console.log('listening'));",
+      'setTimeout(() => process.exit(0), 60000).unref();',
+      "process.stdin.on('end', () => process.exit(0)); process.stdin.resume();",
+    ].join('\n');
+    const server = spawn('ip', ['netns', 'exec', peer.kernelNs, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.stdout.on('data', (d: Buffer) => {
+          if (d.toString().includes('listening')) resolve();
+        });
+        server.on('exit', (code) => reject(new Error(`the kernel-side server exited (${code})`)));
+      });
+      await peer.node.call('tap-largest', { ns: 'node-2', dev: 'vethpod' });
+      const big = await peer.node.call<{ status: number; bytes: number; sha256: string }>(
+        'tcp-http-get',
+        { ns: 'pod', host: '10.244.1.0', port: 8082, path: '/big', timeoutMs: 30_000 },
+        40_000,
+      );
+      expect(big.bytes).toBe(BIG);
+      expect(big.sha256).toBe(createHash('sha256').update(bigBody(BIG)).digest('hex'));
+      const { largest } = await peer.node.call<{ largest: Record<string, number> }>('largest-frames', {});
+      // The kernel's MTU-sized segments, merged on the emulated flannel.1, left cni0 for the pod as super-frames.
+      expect(largest['node-2/vethpod']).toBeGreaterThan(1450 + 14);
+    } finally {
+      server.stdin.end();
+      server.kill();
+    }
+  });
 });

@@ -26,6 +26,11 @@ export interface OutgoingPacket {
   /** Carry the netfilter trace flag from the first hook on (podnet trace). */
   trace?: boolean;
   traceId?: string;
+  /**
+   * A TCP super-segment (TSO): its payload is cut into segments of this many bytes where a link
+   * cannot carry it whole (skb_shinfo gso_size). 0 or absent: an ordinary packet.
+   */
+  gsoSize?: number;
 }
 
 /** What a transport needs from the IPv4 layer of its namespace. */
@@ -38,6 +43,11 @@ export interface IpLayer {
   pathMtu(dst: Ipv4Address): number | undefined;
   /** Whether the address is assigned to an interface of this namespace (or is 127/8 on lo). */
   isLocalAddress(address: Ipv4Address): boolean;
+  /**
+   * The largest IPv4 packet a transport may hand over as one super-segment to dst (sk_gso_max_size),
+   * or 0 when the route's device cuts nothing for it (no TSO: send MTU-sized segments). Optional.
+   */
+  gsoMaxBytes?(dst: Ipv4Address): number;
   /** Wraps the payload in an IPv4 header and sends it through OUTPUT, the route, POSTROUTING and the link. */
   send(packet: OutgoingPacket): SendResult;
   /**

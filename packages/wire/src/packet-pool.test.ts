@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fold, internetChecksum, ipv4HeaderChecksum, ipv4HeaderSum, onesComplementSum } from './checksum.js';
 import { FRAME_ADDRESS, MAX_LENGTH, type MaybePoolFrame, simdSum } from './checksum-simd.js';
 import * as ipv4 from './ipv4.js';
-import { PacketPool, packetPool, SLOT_BYTES } from './packet-pool.js';
+import { JUMBO_BYTES, PacketPool, packetPool, SLOT_BYTES } from './packet-pool.js';
 import * as tcp from './tcp.js';
 import { fixtureFrame } from './testing/fixtures.js';
 
@@ -128,5 +128,34 @@ describe('packet pool', () => {
     } finally {
       packetPool.release(frame);
     }
+  });
+});
+
+describe('jumbo buffers (TCP super-frames)', () => {
+  it('are reused after release, zero-filled each time, and a second release throws', () => {
+    const pool = new PacketPool(Buffer.alloc(4 * SLOT_BYTES), 0, 4 * SLOT_BYTES);
+    const a = pool.alloc(40_000);
+    expect(a.length).toBe(40_000);
+    a.fill(7);
+    const buffer = a.buffer;
+    pool.release(a);
+    expect(() => pool.release(a)).toThrow(/released twice/);
+    const b = pool.alloc(JUMBO_BYTES);
+    expect(b.buffer).toBe(buffer);
+    expect(b.every((x) => x === 0)).toBe(true);
+    // A second one while the first is held is a different buffer; a view of it is released by its buffer.
+    const c = pool.allocJumbo(1000, 64);
+    expect(c.buffer).not.toBe(buffer);
+    expect(c.byteOffset).toBe(64);
+    pool.release(b.subarray(0, 30_000));
+    expect(pool.alloc(SLOT_BYTES + 1).buffer).toBe(buffer);
+  });
+
+  it('beyond JUMBO_BYTES a frame is ordinary memory, left to the garbage collector', () => {
+    const pool = new PacketPool(Buffer.alloc(SLOT_BYTES), 0, SLOT_BYTES);
+    const big = pool.alloc(JUMBO_BYTES + 1);
+    expect(big.length).toBe(JUMBO_BYTES + 1);
+    expect(() => pool.release(big)).not.toThrow();
+    expect(pool.alloc(JUMBO_BYTES + 1).buffer).not.toBe(big.buffer);
   });
 });

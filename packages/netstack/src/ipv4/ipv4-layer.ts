@@ -35,6 +35,7 @@ import { allocFrameWithHeadroom } from '../links/headroom.js';
 import type { Link } from '../links/link.js';
 import { ETHERNET_HEADER } from '../links/link.js';
 import type { Namespace } from '../namespace.js';
+import { GSO_MAX_IP_BYTES, gsoSizeOf, segmentTcp, setGsoSize } from '../offload/index.js';
 import type { Route } from '../routes.js';
 import type { IncomingHeader, IpLayer, OutgoingPacket, SendResult } from '../transport.js';
 import { fragmentDatagram } from './fragment.js';
@@ -135,6 +136,12 @@ export class Ipv4Layer implements IpLayer {
     if (route.src !== undefined) return route.src;
     // inet_select_addr: an address of the route's device, preferring one on the next hop's subnet.
     return this.ns.selectAddress(route.dev, route.via ?? dst);
+  }
+
+  /** TSO toward dst: only when the route's device carries super-frames whole (a veth; sk_setup_caps). */
+  gsoMaxBytes(dst: Ipv4Address): number {
+    const nh = this.nextHop(dst);
+    return nh !== undefined && !nh.local && nh.dev.carriesGso ? GSO_MAX_IP_BYTES : 0;
   }
 
   pathMtu(dst: Ipv4Address): number | undefined {
@@ -257,12 +264,14 @@ export class Ipv4Layer implements IpLayer {
       dontFragment: packet.dontFragment ?? false,
     });
     write(frame, L3 + ipv4.MIN_HEADER_LENGTH, src);
+    const gsoSize = packet.gsoSize ?? 0;
+    if (gsoSize > 0) setGsoSize(frame, gsoSize);
     const state: PacketState = { mark: packet.mark ?? 0, trace: packet.trace ?? false };
     if (packet.traceId !== undefined) state.traceId = packet.traceId;
     // Local output MTU check (ip_fragment for local DF packets: EMSGSIZE to the caller).
     if (packet.dontFragment && !nh.local) {
       const mtu = Math.min(nh.mtu, this.pmtu.get(packet.dst) ?? nh.mtu);
-      if (length > mtu) {
+      if (segmentLength(frame, length) > mtu) {
         packetPool.release(frame);
         return fail('EMSGSIZE');
       }
@@ -291,8 +300,17 @@ export class Ipv4Layer implements IpLayer {
     const total = totalLength(frame, L3);
     let mtu = nh.local ? out.mtu : nh.mtu;
     if (local && !nh.local) mtu = Math.min(mtu, this.pmtu.get(readIpv4(frame, L3 + ipv4.DST_OFFSET)) ?? mtu);
-    if (total <= mtu) {
+    // A super-frame fits when each of its segments does (skb_gso_validate_network_len).
+    if (segmentLength(frame, total) <= mtu) {
       this.#neighbourOutput(frame, nh);
+      return OK;
+    }
+    if (gsoSizeOf(frame) > 0) {
+      // Its segments are too big for this route (ip_finish_output_gso): cut it here, and each
+      // segment is fragmented or refused as any packet would be.
+      segmentTcp(frame, gsoSizeOf(frame), (segment) => {
+        this.#postrouting(segment, state, nh, inInterface, local);
+      });
       return OK;
     }
     if (frame.readUInt16BE(L3 + ipv4.FLAGS_FRAGMENT_OFFSET) & FLAG_DF) {
@@ -426,7 +444,7 @@ export class Ipv4Layer implements IpLayer {
       return;
     }
     const total = totalLength(frame, L3);
-    if (total > nh.mtu && frame.readUInt16BE(L3 + ipv4.FLAGS_FRAGMENT_OFFSET) & FLAG_DF) {
+    if (segmentLength(frame, total) > nh.mtu && frame.readUInt16BE(L3 + ipv4.FLAGS_FRAGMENT_OFFSET) & FLAG_DF) {
       // RFC 1191 §4: fragmentation needed, with the next-hop MTU.
       this.icmp.sendErrorAbout(frame, L3, 3, 4, { mtu: nh.mtu, inInterface: link.name });
       this.ns.dropIp('frag-needed', link.name);
@@ -501,4 +519,16 @@ function setOptional<K extends 'inInterface' | 'outInterface' | 'physInInterface
 ): void {
   if (value === undefined) delete ctx[key];
   else ctx[key] = value;
+}
+
+/**
+ * The IPv4 length that must fit the MTU: the packet's own, or for a TCP super-frame the length of
+ * each segment it will be cut into (skb_gso_network_seglen: network + transport headers + gso_size).
+ */
+function segmentLength(frame: Buffer, total: number): number {
+  const gsoSize = gsoSizeOf(frame);
+  if (gsoSize === 0) return total;
+  const ihl = ((frame[L3] as number) & 0x0f) * 4;
+  const l4 = L3 + ihl;
+  return Math.min(total, ihl + ((frame[l4 + 12] as number) >>> 4) * 4 + gsoSize);
 }

@@ -8,6 +8,7 @@
 // namespace supplies those calls through BridgeNetfilter.
 import { type Clock, ethernet, isMulticastMac, MAC_BROADCAST, type MacAddress, packetPool, readMac, systemClock } from '@podnet/wire';
 import { configError } from '../errors.js';
+import { gsoSizeOf, setGsoSize } from '../offload/index.js';
 import { Fdb } from './fdb.js';
 import { ETHERNET_HEADER, type Link, LinkBase } from './link.js';
 
@@ -44,6 +45,11 @@ export class BridgeLink extends LinkBase {
     super({ name: options.name ?? 'cni0', mac: options.mac, mtu: options.mtu ?? 1500 });
     this.clock = options.clock ?? systemClock;
     this.fdb = new Fdb<Link>(options.ageingMs);
+  }
+
+  /** The bridge hands a frame to its ports as it is; each port segments a super-frame if its wire must. */
+  override get carriesGso(): boolean {
+    return true;
   }
 
   get ports(): readonly Link[] {
@@ -139,5 +145,8 @@ export class BridgeLink extends LinkBase {
 function copyFrame(frame: Buffer): Buffer {
   const c = packetPool.alloc(frame.length);
   frame.copy(c);
+  // skb_clone keeps skb_shinfo: a flooded super-frame stays one.
+  const gsoSize = gsoSizeOf(frame);
+  if (gsoSize > 0) setGsoSize(c, gsoSize);
   return c;
 }

@@ -14,7 +14,7 @@ import { RecordingHooks } from '../testing/recording-hooks.js';
 import { twoPodsOnBridge } from '../testing/topology.js';
 import { settle, waitFor } from '../testing/wait.js';
 import type { RemoteInfo } from '../udp.js';
-import { UnixSocketVeth } from './unix-socket.js';
+import { UNIX_FRAME_PREFIX, UnixSocketVeth } from './unix-socket.js';
 import { UplinkLink } from './uplink.js';
 import { VxlanLink } from './vxlan.js';
 
@@ -153,9 +153,11 @@ describe('bad input on every link kind', () => {
     for (let i = 0; i < FRAMES; i++) {
       const f = badFrame(rng, template());
       written += f.length;
-      const prefix = Buffer.alloc(2);
+      const prefix = Buffer.alloc(UNIX_FRAME_PREFIX);
       // Mostly honest prefixes; now and then a lie, which swallows the frames it claims as one.
       prefix.writeUInt16BE(rng.next() < 0.98 ? f.length : rng.nextUint32() & 0xffff, 0);
+      // And now and then a virtio-net header of random bytes (a gso_type or gso_size it must refuse or honour).
+      if (rng.next() < 0.03) for (let b = 2; b < UNIX_FRAME_PREFIX; b++) prefix[b] = rng.nextUint32() & 0xff;
       conn.write(Buffer.concat([prefix, f]));
     }
     await new Promise<void>((resolve) => conn.end(resolve));

@@ -11,6 +11,7 @@ import { type MacAddress, packetPool, pcap } from '@podnet/wire';
 import { InterfaceCounters } from '../counters.js';
 import { configError } from '../errors.js';
 import { FaultInjector, type FaultOptions } from '../faults.js';
+import { gsoSizeOf, segmentTcp, TcpGro } from '../offload/index.js';
 
 export type LinkKind = 'loopback' | 'veth' | 'unix-veth' | 'bridge' | 'vxlan' | 'uplink';
 
@@ -31,6 +32,12 @@ export interface Link {
   up: boolean;
   /** False for loopback: next hops are not resolved with ARP on it. */
   readonly usesArp: boolean;
+  /**
+   * True when the link carries a TCP super-frame whole (ethtool's tcp-segmentation-offload on a
+   * veth): a sender's TCP then builds them (TSO), and the frame is cut into MTU-sized segments
+   * only at a link that cannot carry it, before its wire (software GSO, validate_xmit_skb).
+   */
+  readonly carriesGso: boolean;
   readonly counters: InterfaceCounters;
   /** Who gets the frames this link receives (the namespace, or the bridge it is a port of). */
   setReceiver(receiver: FrameReceiver | undefined): void;
@@ -67,9 +74,26 @@ export abstract class LinkBase implements Link {
   #receiver: FrameReceiver | undefined;
   #faults: FaultInjector | undefined;
   #taps: FrameSink[] = [];
+  /**
+   * Generic receive offload (ethtool's generic-receive-offload, on by default as in Linux): the TCP
+   * segments one receive batch brings are merged per flow before the stack sees them. Only links
+   * whose wire delivers datagram by datagram use it (receiveBatched: vxlan, uplink).
+   */
+  gro = true;
+  #gro: TcpGro | undefined;
+  #groFlushScheduled = false;
+  readonly #groFlush = (): void => {
+    this.#groFlushScheduled = false;
+    this.#gro?.flush();
+  };
 
   get usesArp(): boolean {
     return true;
+  }
+
+  /** Kinds whose wire is a real datagram (vxlan, uplink) cannot carry a super-frame: false by default. */
+  get carriesGso(): boolean {
+    return false;
   }
 
   constructor(options: LinkOptions) {
@@ -123,6 +147,14 @@ export abstract class LinkBase implements Link {
       packetPool.release(frame);
       return;
     }
+    const gsoSize = gsoSizeOf(frame);
+    // Software GSO (net/core/dev.c validate_xmit_skb → skb_gso_segment) where the wire cannot take
+    // the super-frame, and before fault injection, which (as netem's loss) acts on real segments.
+    // Taps then see the segments, as tcpdump does on a device without TSO.
+    if (gsoSize > 0 && (!this.carriesGso || this.#faults !== undefined)) {
+      segmentTcp(frame, gsoSize, (segment) => this.transmit(segment));
+      return;
+    }
     this.counters.tx(frame.length);
     this.writeTaps(frame);
     const faults = this.#faults;
@@ -163,7 +195,8 @@ export abstract class LinkBase implements Link {
       this.dropReceived(frame, 'truncated');
       return;
     }
-    if (frame.length > this.mtu + RX_SLACK) {
+    // A super-frame (GRO, or TSO over a veth) is longer than the MTU by design: its segments are not.
+    if (frame.length > this.mtu + RX_SLACK && gsoSizeOf(frame) === 0) {
       this.dropReceived(frame, 'oversized');
       return;
     }
@@ -180,12 +213,31 @@ export abstract class LinkBase implements Link {
     }
   }
 
+  /**
+   * receive() through GRO: a frame of a datagram batch (libuv reads up to 32 per poll) may be held
+   * and merged; what is held goes up in the check phase right after the poll phase, as NAPI
+   * flushes GRO when its poll ends (napi_complete_done → napi_gro_flush).
+   */
+  protected receiveBatched(frame: Buffer): void {
+    if (!this.gro || !this.up) {
+      this.receive(frame);
+      return;
+    }
+    this.#gro ??= new TcpGro((merged) => this.receive(merged));
+    this.#gro.receive(frame);
+    if (!this.#groFlushScheduled && this.#gro.held > 0) {
+      this.#groFlushScheduled = true;
+      setImmediate(this.#groFlush);
+    }
+  }
+
   protected dropReceived(frame: Buffer, reason: string): void {
     this.counters.drop(reason);
     packetPool.release(frame);
   }
 
   async close(): Promise<void> {
+    this.#gro?.flush();
     this.#faults?.close();
     this.#faults = undefined;
     this.up = false;

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packetPool } from '@podnet/wire';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { gsoSizeOf, setGsoSize } from '../offload/index.js';
 import { waitFor } from '../testing/wait.js';
 import { BATCH_BYTES, MAX_FRAME_BYTES, MAX_QUEUED_BYTES, UNIX_FRAME_PREFIX, UnixSocketVeth } from './unix-socket.js';
 
@@ -234,11 +235,90 @@ describe('UnixSocketVeth reader', () => {
     const peer = net.createConnection(path);
     open.push(peer);
     await listener.whenConnected();
-    const short = Buffer.from([0, 3, 1, 2, 3]);
-    const good = Buffer.concat([Buffer.from([0, 60]), frame(9, 60)]);
+    const short = Buffer.concat([prefixFor(3), Buffer.from([1, 2, 3])]);
+    const good = Buffer.concat([prefixFor(60), frame(9, 60)]);
     peer.write(Buffer.concat([short, good]));
     await waitFor('the good frame', () => got.length === 1);
     expect(got[0]?.readUInt32BE(14)).toBe(9);
     expect(listener.counters.dropped('truncated')).toBe(1);
+  });
+
+  it('refuses a virtio-net header it cannot honour (UDP, TCPv6, a zero gso_size) and stays in step', async () => {
+    const path = nextPath();
+    const listener = await UnixSocketVeth.listen({ name: 'veth0', mac: LISTENER_MAC, path });
+    open.push(listener);
+    const got = collect(listener);
+    const peer = net.createConnection(path);
+    open.push(peer);
+    await listener.whenConnected();
+    const bad = [3, 4, 1].map((gsoType, i) => {
+      const prefix = prefixFor(100);
+      prefix[3] = gsoType; // virtio_net_hdr.gso_type: 3 UDP, 4 TCPv6, 1 TCPv4 (with gso_size 0)
+      prefix.writeUInt16LE(gsoType === 1 ? 0 : 1400, 6);
+      return Buffer.concat([prefix, frame(i, 100)]);
+    });
+    peer.write(Buffer.concat([...bad, prefixFor(60), frame(7, 60)]));
+    await waitFor('the good frame', () => got.length === 1);
+    expect(got[0]?.readUInt32BE(14)).toBe(7);
+    expect(listener.counters.dropped('bad-vnet-header')).toBe(3);
+  });
+});
+
+/** A frame's prefix on the stream: its 16-bit length and an all-zero virtio-net header (no GSO). */
+function prefixFor(length: number): Buffer {
+  const prefix = Buffer.alloc(UNIX_FRAME_PREFIX);
+  prefix.writeUInt16BE(length, 0);
+  return prefix;
+}
+
+describe('UnixSocketVeth and TCP super-frames (TSO/GSO)', () => {
+  /** An Ethernet + IPv4 + TCP super-frame: `payload` bytes after a 20-byte TCP header. */
+  function superFrame(payload: number): Buffer {
+    const f = frame(1, 14 + 20 + 20 + payload);
+    f[14] = 0x45;
+    f.writeUInt16BE(20 + 20 + payload, 16);
+    f[23] = 6;
+    f[14 + 20 + 12] = 0x50; // data offset 5 words
+    return f;
+  }
+
+  it('carries a super-frame whole with its segment size in the virtio-net header (VIRTIO_NET_HDR_GSO_TCPV4)', async () => {
+    const { listener, connector } = await vethPair(1500);
+    const got: Array<{ length: number; gso: number }> = [];
+    listener.setReceiver((f) => got.push({ length: f.length, gso: gsoSizeOf(f) }));
+    // A spy that keeps the real write: the bytes of the first write are the wire format.
+    const spy = vi.spyOn(net.Socket.prototype, 'write');
+    expect(connector.carriesGso).toBe(true);
+    const big = superFrame(20 * 1400);
+    setGsoSize(big, 1400);
+    connector.transmit(big);
+    const plain = frame(2, 60);
+    connector.transmit(plain);
+    await waitFor('both frames', () => got.length === 2);
+    expect(got).toEqual([
+      { length: 14 + 40 + 28_000, gso: 1400 },
+      { length: 60, gso: 0 },
+    ]);
+    const bytes = Buffer.from(spy.mock.calls[0]?.[0] as Buffer);
+    // length, then virtio_net_hdr: flags DATA_VALID, gso_type TCPV4, hdr_len 54, gso_size 1400, csum_start 34, csum_offset 16 (little-endian)
+    expect(bytes.readUInt16BE(0)).toBe(14 + 40 + 28_000);
+    expect([...bytes.subarray(2, 12)]).toEqual([2, 1, 54, 0, 0x78, 0x05, 34, 0, 16, 0]);
+    const second = 12 + 14 + 40 + 28_000;
+    expect([...bytes.subarray(second + 2, second + 12)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(listener.counters.dropped()).toBe(0);
+  });
+
+  it('a super-frame longer than the MTU is not "oversized"; an unmarked one is', async () => {
+    const { listener, connector } = await vethPair(1500);
+    const got: number[] = [];
+    listener.setReceiver((f) => got.push(f.length));
+    const marked = superFrame(4000);
+    setGsoSize(marked, 1400);
+    connector.transmit(marked);
+    connector.transmit(superFrame(4000));
+    connector.transmit(frame(3, 60));
+    await waitFor('two frames', () => got.length === 2);
+    expect(got).toEqual([14 + 40 + 4000, 60]);
+    expect(listener.counters.dropped('oversized')).toBe(1);
   });
 });

@@ -1,7 +1,10 @@
 // One end of a veth pair whose wire is a unix stream socket between two OS processes (DESIGN §2:
 // a pod in the node-agent reaches the cni-agent's bridge this way). Framing: each Ethernet frame
 // is preceded by its length as an unsigned 16-bit big-endian number, so a reader can always skip a
-// frame it refuses (too short, too long) and stay in step with the stream.
+// frame it refuses (too short, too long) and stay in step with the stream, then by a virtio-net
+// header (virtio 1.x §5.1.6 struct virtio_net_hdr, the 10 bytes a tap device with IFF_VNET_HDR puts
+// in front of each frame), which says whether the frame is a TCP super-frame and its segment size:
+// a veth carries those whole (TSO/GSO), and the node cuts them only where a wire must (link.ts).
 //
 // One side listens on a path (the cni-agent, which owns the host end), the other connects (the
 // node-agent). A new connection replaces the old one, so a restarted peer simply reconnects.
@@ -9,9 +12,18 @@ import { existsSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { type MacAddress, packetPool } from '@podnet/wire';
 import { NetstackError, NetstackErrorCodes } from '../errors.js';
+import { gsoSizeOf, setGsoSize } from '../offload/index.js';
 import { LinkBase } from './link.js';
 
-export const UNIX_FRAME_PREFIX = 2;
+/** The frame's length (2 bytes) and its virtio-net header (10). */
+export const UNIX_FRAME_PREFIX = 12;
+const LENGTH_BYTES = 2;
+const VNET_AT = LENGTH_BYTES;
+/** virtio_net_hdr.flags: the checksum is complete and valid (VIRTIO_NET_HDR_F_DATA_VALID). */
+const VNET_F_DATA_VALID = 2;
+/** virtio_net_hdr.gso_type: VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4. */
+const VNET_GSO_NONE = 0;
+const VNET_GSO_TCPV4 = 1;
 /** Frames queued in the socket beyond this are dropped (a full qdisc), instead of buffering without bound. */
 export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 /** The largest frame the 16-bit length prefix can carry. */
@@ -95,6 +107,11 @@ export class UnixSocketVeth extends LinkBase {
     return link;
   }
 
+  /** The virtio-net header carries a super-frame's segment size: it crosses whole. */
+  override get carriesGso(): boolean {
+    return true;
+  }
+
   get connected(): boolean {
     return this.#conn !== undefined;
   }
@@ -137,9 +154,9 @@ export class UnixSocketVeth extends LinkBase {
       const length = chunk.readUInt16BE(at);
       if (chunk.length - at - UNIX_FRAME_PREFIX < length) break;
       const start = at + UNIX_FRAME_PREFIX;
+      const header = at;
       at = start + length;
-      // LinkBase.receive counts, refuses truncated/oversized frames and never throws.
-      this.receive(chunk.subarray(start, at));
+      this.#receiveFramed(chunk, header, chunk.subarray(start, at));
     }
     if (at < chunk.length) this.#keepPartial(chunk, at);
   }
@@ -152,19 +169,14 @@ export class UnixSocketVeth extends LinkBase {
   #completePending(chunk: Buffer): number {
     let pending = this.#pending as Buffer;
     let fill = this.#pendingFill;
-    let at = 0;
-    if (fill < UNIX_FRAME_PREFIX) {
-      // Only the first byte of the prefix came: the frame's size is known once the second does.
-      const prefix = Buffer.from([pending[0] ?? 0, chunk[0] ?? 0]);
-      const grown = Buffer.allocUnsafe(UNIX_FRAME_PREFIX + prefix.readUInt16BE(0));
-      prefix.copy(grown, 0);
+    if (fill < LENGTH_BYTES) {
+      // Only the first byte of the length came: the frame's size is known once the second does.
+      const grown = Buffer.allocUnsafe(UNIX_FRAME_PREFIX + (((pending[0] ?? 0) << 8) | (chunk[0] ?? 0)));
+      grown[0] = pending[0] ?? 0;
       pending = grown;
-      fill = UNIX_FRAME_PREFIX;
-      at = 1;
     }
-    const copied = chunk.copy(pending, fill, at, Math.min(chunk.length, at + pending.length - fill));
+    const copied = chunk.copy(pending, fill, 0, Math.min(chunk.length, pending.length - fill));
     fill += copied;
-    at += copied;
     if (fill < pending.length) {
       this.#pending = pending;
       this.#pendingFill = fill;
@@ -172,14 +184,39 @@ export class UnixSocketVeth extends LinkBase {
     }
     this.#pending = undefined;
     this.#pendingFill = 0;
-    this.receive(pending.subarray(UNIX_FRAME_PREFIX));
-    return at;
+    this.#receiveFramed(pending, 0, pending.subarray(UNIX_FRAME_PREFIX));
+    return copied;
+  }
+
+  /** One frame off the stream, its virtio-net header at buf[at + VNET_AT]. */
+  #receiveFramed(buf: Buffer, at: number, frame: Buffer): void {
+    const gsoType = buf[at + VNET_AT + 1];
+    if (gsoType === VNET_GSO_TCPV4) {
+      const gsoSize = buf.readUInt16LE(at + VNET_AT + 4);
+      if (gsoSize === 0) {
+        this.#refuse(frame);
+        return;
+      }
+      setGsoSize(frame, gsoSize);
+    } else if (gsoType !== VNET_GSO_NONE) {
+      // UDP, TCPv6 or ECN super-frames are never sent by this stack: refuse what we cannot cut.
+      this.#refuse(frame);
+      return;
+    }
+    // LinkBase.receive counts, refuses truncated/oversized frames and never throws.
+    this.receive(frame);
+  }
+
+  /** A frame whose header we cannot honour: received (counted) and dropped, as a driver's rx error. */
+  #refuse(frame: Buffer): void {
+    this.counters.rx(frame.length);
+    this.dropReceived(frame, 'bad-vnet-header');
   }
 
   #keepPartial(chunk: Buffer, at: number): void {
     const left = chunk.length - at;
     // The buffer is the frame's own (the chunk is not kept alive for it): prefix + frame bytes.
-    const size = left >= UNIX_FRAME_PREFIX ? UNIX_FRAME_PREFIX + chunk.readUInt16BE(at) : left;
+    const size = left >= LENGTH_BYTES ? UNIX_FRAME_PREFIX + chunk.readUInt16BE(at) : left;
     const pending = Buffer.allocUnsafe(size);
     chunk.copy(pending, 0, at);
     this.#pending = pending;
@@ -210,7 +247,7 @@ export class UnixSocketVeth extends LinkBase {
     }
     // Copy into the batch and give the pool slot back now: one copy of ~1.5 KB is cheaper than a
     // write request, a completion callback and a slot held until the kernel has the bytes.
-    batch.writeUInt16BE(frame.length, this.#batchLength);
+    writeFramePrefix(batch, this.#batchLength, frame);
     frame.copy(batch, this.#batchLength + UNIX_FRAME_PREFIX);
     this.#batchLength += framedLength;
     this.#batchFrames++;
@@ -258,4 +295,22 @@ export class UnixSocketVeth extends LinkBase {
     this.#server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** The length and virtio-net header of `frame` at buf[at]: a super-frame's segment size and where its TCP checksum lies. */
+function writeFramePrefix(buf: Buffer, at: number, frame: Buffer): void {
+  buf.writeUInt16BE(frame.length, at);
+  const gsoSize = gsoSizeOf(frame);
+  const v = at + VNET_AT;
+  if (gsoSize === 0) {
+    buf.fill(0, v, v + 10);
+    return;
+  }
+  const l4 = 14 + ((frame[14] ?? 0) & 0x0f) * 4;
+  buf[v] = VNET_F_DATA_VALID;
+  buf[v + 1] = VNET_GSO_TCPV4;
+  buf.writeUInt16LE(l4 + ((frame[l4 + 12] ?? 0) >>> 4) * 4, v + 2); // hdr_len: Ethernet + IPv4 + TCP headers
+  buf.writeUInt16LE(gsoSize, v + 4);
+  buf.writeUInt16LE(l4, v + 6); // csum_start
+  buf.writeUInt16LE(16, v + 8); // csum_offset: the TCP checksum field
 }

@@ -108,7 +108,7 @@ export class UplinkLink extends LinkBase {
         else if (msg.length > this.mtu + ETHERNET_HEADER + 4) observer.dropped('mtu', peer, 'rx');
         else observer.received(peer, msg.length, 0);
       }
-      this.receive(msg);
+      this.receiveBatched(msg);
     } catch {
       this.counters.drop('rx-error');
     }

@@ -9,6 +9,11 @@ export class VethLink extends LinkBase {
   readonly kind = 'veth' as const;
   #peer: VethLink | undefined;
 
+  /** A veth passes the frame object itself: a super-frame crosses whole (veth's NETIF_F_GSO_SOFTWARE). */
+  override get carriesGso(): boolean {
+    return true;
+  }
+
   get peer(): VethLink | undefined {
     return this.#peer;
   }

@@ -157,7 +157,7 @@ export class VxlanLink extends LinkBase {
         if (inner.length > this.mtu + ETHERNET_HEADER + 4) observer.dropped('mtu', peer, 'rx');
         else observer.received(peer, inner.length, observer.now() - start);
       }
-      this.receive(inner);
+      this.receiveBatched(inner);
     } catch {
       this.counters.drop('rx-error');
     }

@@ -237,7 +237,8 @@ export class TcpGro {
       const first = flow.buf;
       const firstPseudo = pseudoHeaderSum(flow.src, flow.dst, PROTOCOL_TCP, flow.end - TCP_START);
       flow.payloadSum = payloadSumOf(first, flow.headersEnd, firstPseudo);
-      const buf = Buffer.allocUnsafe(ETH_HEADER + GSO_MAX_IP_BYTES);
+      // A jumbo buffer from the pool (reused once the stack releases the merged frame).
+      const buf = packetPool.allocJumbo(ETH_HEADER + GSO_MAX_IP_BYTES);
       first.copy(buf, 0, 0, flow.end);
       packetPool.release(first);
       flow.buf = buf;

@@ -132,6 +132,8 @@ const FIN_WAIT_2_TIMEOUT_MS = 60_000;
  * it by the GRO aggregate, 64 KiB; 16 segments measured best over flannel.1 here).
  */
 const STRETCH_ACK_LIMIT = 16;
+/** The IPv4 header in front of every segment (no options). */
+const IPV4_HEADER_BYTES = 20;
 /** Persist-timer bounds (Linux: TCP_RTO_MIN .. TCP_RTO_MAX as well). */
 const MAX_PERSIST_BACKOFF = 16;
 
@@ -184,6 +186,8 @@ export class TcpConnection {
    */
   #outgoing: Omit<OutgoingPacket, 'payload'> | undefined;
   #emitLength = 0;
+  /** The segment size of the super-segment #emit sends next (TSO), 0 for an ordinary one. */
+  #emitGsoSize = 0;
   readonly #writeSegment = (frame: Buffer, at: number): void => {
     this.host.scratch.copy(frame, at, 0, this.#emitLength);
   };
@@ -1084,6 +1088,8 @@ export class TcpConnection {
   #output(): void {
     if (!this.#synchronized() || this.state === 'TIME-WAIT') return;
     const now = this.host.clock.now();
+    const mss = this.#mss;
+    const maxLen = this.#tsoBytes(mss);
     for (;;) {
       if (this.#scoreboard.length > 0 && seqLt(this.#sndNxt, this.#sndMax)) this.#skipSacked();
       const offset = seqDiff(this.#sndNxt, this.#bufSeq);
@@ -1092,7 +1098,10 @@ export class TcpConnection {
       const peerRoom = seqDiff(seqAdd(this.#sndUna, this.#sndWnd), this.#sndNxt);
       const cwndRoom = this.#cwnd - inFlight;
       if (available > 0) {
-        const len = Math.min(available, this.#mss, peerRoom, cwndRoom);
+        let len = Math.min(available, maxLen, peerRoom, cwndRoom);
+        // A super-segment is whole segments unless it ends the data (tcp_mss_split_point), so the
+        // sender's silly-window rule below still sees each short segment.
+        if (len > mss && len < available) len -= len % mss;
         if (len <= 0) {
           // A zero window with nothing in flight: only a probe can learn that it opened.
           if (peerRoom <= 0 && inFlight === 0 && this.#persistAt === undefined) {
@@ -1101,7 +1110,7 @@ export class TcpConnection {
           }
           return;
         }
-        if (len < this.#mss && inFlight > 0) {
+        if (len < mss && inFlight > 0) {
           // Window-limited small segment (sender SWS avoidance) or Nagle's rule: wait for ACKs.
           if (len < available) return;
           if (!this.#noDelay && !this.#finQueued) return;
@@ -1198,9 +1207,20 @@ export class TcpConnection {
     this.#timing = false;
   }
 
-  /** Builds and sends one data/FIN segment from the send buffer. */
+  /**
+   * How much data one segment may carry: a TSO super-segment of whole MSS-sized segments when the
+   * route's device carries them (tcp_tso_autosize, bounded by sk_gso_max_size), else one MSS.
+   */
+  #tsoBytes(mss: number): number {
+    const gsoMax = this.host.ip.gsoMaxBytes?.(this.remoteAddress) ?? 0;
+    const segments = Math.floor((gsoMax - IPV4_HEADER_BYTES - HEADER_LENGTH) / mss);
+    return segments >= 2 ? segments * mss : mss;
+  }
+
+  /** Builds and sends one data/FIN segment from the send buffer (more than an MSS: a TSO super-segment). */
   #transmit(seq: number, offset: number, len: number, withFin: boolean): void {
     const buf = this.host.scratch;
+    if (len > this.#mss) this.#emitGsoSize = this.#mss;
     const push = len > 0 && offset + len === this.#sendBuf.length;
     const flags = ACK | (push ? PSH : 0) | (withFin ? FIN : 0);
     writeHeader(buf, this.localPort, this.remotePort, seq, this.#rcvNxt, flags, this.#windowField(), 0);
@@ -1314,9 +1334,12 @@ export class TcpConnection {
     finishChecksum(buf, length, this.localAddress, this.remoteAddress);
     this.host.counters.segmentsSent++;
     const ip = this.host.ip;
+    const gsoSize = this.#emitGsoSize;
+    this.#emitGsoSize = 0;
     let r: ReturnType<IpLayer['send']>;
     if (ip.sendWith !== undefined) {
-      this.#outgoing ??= { src: this.localAddress, dst: this.remoteAddress, protocol: PROTOCOL_TCP, dontFragment: true };
+      this.#outgoing ??= { src: this.localAddress, dst: this.remoteAddress, protocol: PROTOCOL_TCP, dontFragment: true, gsoSize: 0 };
+      this.#outgoing.gsoSize = gsoSize;
       // write() runs synchronously, before the frame goes anywhere, so the length cannot be overwritten by a nested send.
       this.#emitLength = length;
       r = ip.sendWith(this.#outgoing, length, this.#writeSegment);
@@ -1327,6 +1350,7 @@ export class TcpConnection {
         protocol: PROTOCOL_TCP,
         payload: buf.subarray(0, length),
         dontFragment: true,
+        gsoSize,
       });
     }
     return r.ok ? undefined : r.error;

@@ -1,0 +1,123 @@
+// Segmentation offloads on the whole pod path, as Linux does them: a pod's TCP hands its veth
+// 64 KiB super-frames (TSO; veth carries them), cni0 and the node's forwarding pass them whole,
+// flannel.1 cuts them into MTU-sized segments before its real UDP socket (software GSO), and the
+// receiving node merges what one receive batch brings (GRO) before its forwarding and the pod's
+// veth. Two in-process nodes over real UDP on 127.0.1.N (testing/two-nodes.ts).
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FrameSink } from '../links/link.js';
+import type { TcpSocket } from '../tcp/socket.js';
+import { twoNodesOverVxlan } from '../testing/two-nodes.js';
+import { gsoSizeOf } from './gso.js';
+
+const BYTES = 3 << 20;
+const body = (() => {
+  const b = Buffer.allocUnsafe(BYTES);
+  for (let i = 0; i < BYTES; i++) b[i] = (i * 131 + (i >>> 9)) & 0xff;
+  return b;
+})();
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Frames a link carries while tapped: count, largest, and how many exceed `mtu` + Ethernet. */
+function frameSizes(mtu: number): FrameSink & { count: number; largest: number; overMtu: number; marked: number } {
+  const sizes = {
+    count: 0,
+    largest: 0,
+    overMtu: 0,
+    marked: 0,
+    write(frame: Buffer) {
+      sizes.count++;
+      sizes.largest = Math.max(sizes.largest, frame.length);
+      if (frame.length > mtu + 14) sizes.overMtu++;
+      if (gsoSizeOf(frame) > 0) sizes.marked++;
+    },
+  };
+  return sizes;
+}
+
+describe('TSO, GSO and GRO across two nodes', () => {
+  let t: Awaited<ReturnType<typeof twoNodesOverVxlan>>;
+  beforeAll(async () => {
+    t = await twoNodesOverVxlan();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  /** Sends BYTES from pod a to pod b; resolves with what b received and a's socket. */
+  async function transfer(port: number): Promise<{ received: Buffer; client: TcpSocket }> {
+    const chunks: Buffer[] = [];
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    const server = t.b.ns.tcp.createServer((s) => {
+      s.on('data', (d: Buffer) => chunks.push(d));
+      s.on('end', () => {
+        s.end();
+        done();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(port, resolve));
+    const client = t.a.ns.tcp.connect({ host: t.b.ip, port });
+    client.end(body);
+    await finished;
+    server.close();
+    return { received: Buffer.concat(chunks), client };
+  }
+
+  it('pod a sends super-frames on its veth, the underlay carries only MTU-sized datagrams, node-2 merges them again', async () => {
+    const podOut = frameSizes(1450);
+    const underlay = frameSizes(1450 + 50);
+    const podIn = frameSizes(1450);
+    const untaps = [t.a.eth0.tap(podOut), t.n1.vxlan.tapUnderlay(underlay), t.b.hostVeth.tap(podIn)];
+    try {
+      const { received, client } = await transfer(7001);
+      expect(received.length).toBe(BYTES);
+      expect(sha(received)).toBe(sha(body));
+      expect(client.tcpInfo()?.retransmissions ?? 0).toBe(0);
+      // TSO: most data left the pod as super-frames, each one frame of up to 64 KiB.
+      expect(podOut.overMtu).toBeGreaterThan(0);
+      expect(podOut.largest).toBeGreaterThan(32 * 1024);
+      expect(podOut.largest).toBeLessThanOrEqual(65535);
+      // GSO: on the real UDP wire (outer Ethernet/IPv4/UDP + VXLAN + inner frame), never over the MTU.
+      expect(underlay.overMtu).toBe(0);
+      expect(underlay.count).toBeGreaterThan(BYTES / 1410);
+      // GRO: node-2's cni0 handed pod b merged frames, marked with their segment size.
+      expect(podIn.overMtu).toBeGreaterThan(0);
+      expect(podIn.marked).toBe(podIn.overMtu);
+    } finally {
+      for (const u of untaps) u();
+    }
+  });
+
+  it('with GRO off on node-2 flannel.1 (ethtool -K flannel.1 gro off) pod b gets MTU-sized frames only', async () => {
+    const podIn = frameSizes(1450);
+    const untap = t.b.hostVeth.tap(podIn);
+    t.n2.vxlan.gro = false;
+    try {
+      const { received } = await transfer(7002);
+      expect(sha(received)).toBe(sha(body));
+      expect(podIn.count).toBeGreaterThan(BYTES / 1410);
+      expect(podIn.overMtu).toBe(0);
+    } finally {
+      t.n2.vxlan.gro = true;
+      untap();
+    }
+  });
+
+  it('a lossy veth segments a super-frame before its faults, so loss hits real segments and TCP repairs it', async () => {
+    const podOut = frameSizes(1450);
+    const untap = t.a.eth0.tap(podOut);
+    t.a.eth0.setFaults({ loss: 0.02 }, { clock: t.a.ns.clock, rng: t.a.ns.rng });
+    try {
+      const { received, client } = await transfer(7003);
+      expect(sha(received)).toBe(sha(body));
+      expect(client.tcpInfo()?.retransmissions ?? 0).toBeGreaterThan(0);
+      expect(podOut.overMtu).toBe(0);
+    } finally {
+      t.a.eth0.setFaults(undefined, { clock: t.a.ns.clock, rng: t.a.ns.rng });
+      untap();
+    }
+  });
+});
