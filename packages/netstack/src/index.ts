@@ -13,6 +13,7 @@ export { MIN_PMTU, PMTU_EXPIRES_MS, PmtuCache } from './ipv4/pmtu.js';
 export { MAX_FRAGMENTS, MAX_HELD_BYTES, REASSEMBLY_TIMEOUT_MS, Reassembler } from './ipv4/reassembly.js';
 export { buildTcpReset } from './ipv4/tcp-reset.js';
 export * from './links/index.js';
+export * from './offload/index.js';
 export * from './namespace.js';
 export * from './neighbours.js';
 export * from './routes.js';
