@@ -66,8 +66,19 @@ export class IpcChild {
  */
 export function serveIpc(commands, name) {
   const send = (m) => process.send?.(m);
+  // Every bench child answers 'elu' with its event loop's utilization since the last 'elu' (the
+  // share of wall time spent running callbacks, syscalls included), to find a pipeline's bottleneck.
+  let lastElu = performance.eventLoopUtilization();
+  const all = {
+    elu() {
+      const now = performance.eventLoopUtilization();
+      send({ event: 'elu', utilization: performance.eventLoopUtilization(now, lastElu).utilization });
+      lastElu = now;
+    },
+    ...commands,
+  };
   process.on('message', (msg) => {
-    const command = commands[msg.cmd];
+    const command = all[msg.cmd];
     if (!command) return send({ event: 'error', message: `${name}: unknown command ${msg.cmd}` });
     Promise.resolve()
       .then(() => command(msg))

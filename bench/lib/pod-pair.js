@@ -82,6 +82,14 @@ export async function startPodPair({ backend, transport = '127.0.61', path = 'no
       await fn();
       return n1.request({ cmd: 'count-stop' }, 'counted');
     },
+    /**
+     * Event-loop utilization of each process since the last call: node-1, node-2 and, on the pod
+     * path, their cni-agent processes ({node1, node2, cni1, cni2}).
+     */
+    async eventLoopUtilization() {
+      const [a, b] = await Promise.all([n1.request({ cmd: 'elu' }, 'elu'), n2.request({ cmd: 'elu' }, 'elu')]);
+      return { node1: a.utilization, node2: b.utilization, cni1: a.cni, cni2: b.cni };
+    },
     close: () => Promise.all([n1.close(), n2.close()]),
   };
 }

@@ -46,6 +46,7 @@ let cniNode;
 let sandbox;
 let raw;
 let counting;
+let lastElu = performance.eventLoopUtilization();
 
 const other = () => (index === 1 ? 2 : 1);
 const endpoint = (n) => (path === 'pod' ? podAddress(n) : backend === 'vxlan' ? `10.244.${n}.0` : `10.244.${n}.1`);
@@ -333,6 +334,14 @@ const send = serveIpc(
     'raw-send': rawSend,
     'count-start': countStart,
     'count-stop': countStop,
+    /** This process's event-loop utilization since the last ask, and its cni-agent's on the pod path. */
+    async elu() {
+      const now = performance.eventLoopUtilization();
+      const own = performance.eventLoopUtilization(now, lastElu).utilization;
+      lastElu = now;
+      const cni = cniNode ? (await cniNode.request({ cmd: 'elu' }, 'elu')).utilization : undefined;
+      send({ event: 'elu', utilization: own, cni });
+    },
     exit: async () => {
       if (sandbox) await sandbox.ns.close();
       else await ns?.close();

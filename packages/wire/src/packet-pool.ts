@@ -70,17 +70,19 @@ export class PacketPool {
   }
 
   /**
-   * A zero-filled frame of `length` bytes at the start of a jumbo buffer (or `bytes` further in, for
-   * headroom). Released with release() like a slot.
+   * A frame of `length` bytes `offset` bytes into a jumbo buffer, zero-filled unless the caller
+   * overwrites all of it (`zeroed` false: 64 KiB of memset per super-frame otherwise). Released
+   * with release() like a slot.
    */
-  allocJumbo(length: number, offset = 0): Buffer {
+  allocJumbo(length: number, offset = 0, zeroed = true): Buffer {
     if (length + offset > JUMBO_BYTES) return Buffer.alloc(length);
     let ab = this.jumboFree.pop();
     if (ab === undefined) {
       ab = new ArrayBuffer(JUMBO_BYTES);
       this.jumbo.set(ab, { inUse: true });
     } else (this.jumbo.get(ab) as { inUse: boolean }).inUse = true;
-    return Buffer.from(ab, offset, length).fill(0);
+    const frame = Buffer.from(ab, offset, length);
+    return zeroed ? frame.fill(0) : frame;
   }
 
   /** Gives a frame's slot back. Frames from ordinary memory are left to the garbage collector. */

@@ -1,6 +1,8 @@
+import type dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
+import { packetPool } from '@podnet/wire';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bindUdp, UDP_WIRE_BUFFER_BYTES } from './udp-wire.js';
+import { bindUdp, UDP_WIRE_BUFFER_BYTES, UnsentFrames } from './udp-wire.js';
 
 const sysctl = (name: string) => Number(readFileSync(`/proc/sys/net/core/${name}`, 'utf8').trim());
 
@@ -37,5 +39,37 @@ describe('bindUdp', () => {
       code: 'PODNET_ERR_LINK_IO',
       message: expect.stringContaining(`vxlan flannel.1: cannot bind UDP 127.0.0.1:${first.address().port}`),
     });
+  });
+});
+
+describe('UnsentFrames (sends without a completion callback)', () => {
+  // Only the socket's send-queue count is read: a stand-in that says how many sends wait.
+  const socketWith = (queued: { n: number }) => ({ getSendQueueCount: () => queued.n }) as unknown as dgram.Socket;
+
+  it('frees a frame the kernel took at once, and holds one whose datagram waits until the queue is empty', () => {
+    const queued = { n: 0 };
+    const socket = socketWith(queued);
+    const unsent = new UnsentFrames();
+    const free = packetPool.available;
+    unsent.sent(socket, packetPool.alloc(100));
+    expect(packetPool.available).toBe(free);
+    queued.n = 1;
+    unsent.sent(socket, packetPool.alloc(100));
+    unsent.sent(socket, packetPool.alloc(100));
+    // Both datagrams wait: their pool slots stay taken.
+    expect(packetPool.available).toBe(free - 2);
+    queued.n = 0;
+    unsent.sent(socket, packetPool.alloc(100));
+    // The queue drained: this frame and the two held are free again.
+    expect(packetPool.available).toBe(free);
+  });
+
+  it('releaseAll frees what is held (the socket closed)', () => {
+    const unsent = new UnsentFrames();
+    const free = packetPool.available;
+    unsent.sent(socketWith({ n: 3 }), packetPool.alloc(64));
+    expect(packetPool.available).toBe(free - 1);
+    unsent.releaseAll();
+    expect(packetPool.available).toBe(free);
   });
 });

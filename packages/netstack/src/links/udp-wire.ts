@@ -5,7 +5,7 @@
 // headers with the emulated node IPs, then the exact bytes of the real datagram's payload.
 import dgram from 'node:dgram';
 import dns from 'node:dns';
-import { formatIpv4, type Ipv4Address, ipv4, isIpv4, macFromIpv4, pcap, udp } from '@podnet/wire';
+import { formatIpv4, type Ipv4Address, ipv4, isIpv4, macFromIpv4, packetPool, pcap, udp } from '@podnet/wire';
 import { configError, NetstackError, NetstackErrorCodes } from '../errors.js';
 import type { FrameSink } from './link.js';
 
@@ -78,6 +78,34 @@ export function bindUdp(what: string, address: string, port: number): Promise<dg
       resolve(socket);
     });
   });
+}
+
+/**
+ * Frames whose datagrams a link's socket could not send at once. A send without a completion
+ * callback (a callback per datagram cost a closure, a send request's oncomplete and a
+ * process.nextTick) is tried at once by libuv (uv_udp_try_send): when the kernel took the datagram
+ * the socket's send queue is still empty and the frame is free right away. A datagram that had to
+ * wait keeps a view of its frame, which is held here until the queue is empty again. Failures of
+ * such a send reach the socket's 'error' handler.
+ */
+export class UnsentFrames {
+  readonly #frames: Buffer[] = [];
+
+  /** After `frame` was sent (to every target) on `socket`: frees it, or holds it while the send waits. */
+  sent(socket: dgram.Socket, frame: Buffer): void {
+    if (socket.getSendQueueCount() !== 0) {
+      this.#frames.push(frame);
+      return;
+    }
+    packetPool.release(frame);
+    if (this.#frames.length > 0) this.releaseAll();
+  }
+
+  /** Frees every held frame (the queue drained, or the socket closed). */
+  releaseAll(): void {
+    for (const f of this.#frames) packetPool.release(f);
+    this.#frames.length = 0;
+  }
 }
 
 /** The node-IP ↔ transport map of one link. */

@@ -10,7 +10,7 @@
 // node-agent). A new connection replaces the old one, so a restarted peer simply reconnects.
 import { existsSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
-import { type MacAddress, packetPool } from '@podnet/wire';
+import { type MacAddress, packetPool, SLOT_BYTES } from '@podnet/wire';
 import { NetstackError, NetstackErrorCodes } from '../errors.js';
 import { gsoSizeOf, setGsoSize } from '../offload/index.js';
 import { LinkBase } from './link.js';
@@ -31,6 +31,23 @@ export const MAX_FRAME_BYTES = 0xffff;
 /** One batch holds any single frame (prefix included) and ~40 full-MTU frames. */
 export const BATCH_BYTES = 128 * 1024;
 
+/** Batch buffers kept for reuse once their writes are done. */
+const SPARE_BATCHES = 4;
+
+/** A batch buffer and how many socket writes still hold a view of it. */
+interface Batch {
+  buf: Buffer;
+  writes: number;
+}
+
+/**
+ * The buffer a frame split across reads is completed in: a jumbo buffer from the packet pool for
+ * a super-frame (released with the frame by whoever ends its life), else an ordinary one.
+ */
+function pendingBuffer(size: number): Buffer {
+  return size > SLOT_BYTES ? packetPool.allocJumbo(size, 0, false) : Buffer.allocUnsafe(size);
+}
+
 export interface UnixSocketVethOptions {
   name: string;
   mac: MacAddress;
@@ -48,7 +65,8 @@ export class UnixSocketVeth extends LinkBase {
   #pending: Buffer | undefined;
   #pendingFill = 0;
   /** This loop iteration's outgoing frames, each behind its length prefix, written by #flush. */
-  #batch: Buffer | undefined;
+  #batch: Batch | undefined;
+  readonly #spareBatches: Batch[] = [];
   #batchLength = 0;
   #batchFrames = 0;
   #flushScheduled = false;
@@ -171,7 +189,7 @@ export class UnixSocketVeth extends LinkBase {
     let fill = this.#pendingFill;
     if (fill < LENGTH_BYTES) {
       // Only the first byte of the length came: the frame's size is known once the second does.
-      const grown = Buffer.allocUnsafe(UNIX_FRAME_PREFIX + (((pending[0] ?? 0) << 8) | (chunk[0] ?? 0)));
+      const grown = pendingBuffer(UNIX_FRAME_PREFIX + (((pending[0] ?? 0) << 8) | (chunk[0] ?? 0)));
       grown[0] = pending[0] ?? 0;
       pending = grown;
     }
@@ -217,7 +235,7 @@ export class UnixSocketVeth extends LinkBase {
     const left = chunk.length - at;
     // The buffer is the frame's own (the chunk is not kept alive for it): prefix + frame bytes.
     const size = left >= LENGTH_BYTES ? UNIX_FRAME_PREFIX + chunk.readUInt16BE(at) : left;
-    const pending = Buffer.allocUnsafe(size);
+    const pending = pendingBuffer(size);
     chunk.copy(pending, 0, at);
     this.#pending = pending;
     this.#pendingFill = left;
@@ -242,13 +260,13 @@ export class UnixSocketVeth extends LinkBase {
     if (this.#batchLength + framedLength > BATCH_BYTES) this.#flush();
     let batch = this.#batch;
     if (batch === undefined) {
-      batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+      batch = this.#spareBatches.pop() ?? { buf: Buffer.allocUnsafeSlow(BATCH_BYTES), writes: 0 };
       this.#batch = batch;
     }
     // Copy into the batch and give the pool slot back now: one copy of ~1.5 KB is cheaper than a
     // write request, a completion callback and a slot held until the kernel has the bytes.
-    writeFramePrefix(batch, this.#batchLength, frame);
-    frame.copy(batch, this.#batchLength + UNIX_FRAME_PREFIX);
+    writeFramePrefix(batch.buf, this.#batchLength, frame);
+    frame.copy(batch.buf, this.#batchLength + UNIX_FRAME_PREFIX);
     this.#batchLength += framedLength;
     this.#batchFrames++;
     packetPool.release(frame);
@@ -278,10 +296,16 @@ export class UnixSocketVeth extends LinkBase {
       for (let i = 0; i < frames; i++) this.counters.drop('not-connected');
       return;
     }
-    conn.write(length === batch.length ? batch : batch.subarray(0, length));
+    batch.writes++;
+    conn.write(length === batch.buf.length ? batch.buf : batch.buf.subarray(0, length), () => {
+      // The socket is done with this write: once no write holds the buffer and it is not the one
+      // being filled, it is a spare again (a fresh 128 KiB buffer per partial write was garbage).
+      batch.writes--;
+      if (batch.writes === 0 && batch !== this.#batch && this.#spareBatches.length < SPARE_BATCHES) this.#spareBatches.push(batch);
+    });
     // Nothing left in the socket means the kernel already copied the bytes (libuv writes at
     // once when it can): the batch buffer is free to fill again. Otherwise the socket still holds
-    // a view of it, so the next batch takes a new buffer.
+    // a view of it, so the next batch takes a spare (or a new) one.
     if (conn.writableLength !== 0) this.#batch = undefined;
   }
 

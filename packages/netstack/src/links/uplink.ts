@@ -3,10 +3,10 @@
 // behaves like one switch joining every node: broadcasts (ARP requests) go to every peer, and
 // unicast frames go to the peer their destination MAC was learned from (or to every peer while unknown).
 import type dgram from 'node:dgram';
-import { type Ipv4Address, isMulticastMac, MAC_BROADCAST, type MacAddress, packetPool, readMac } from '@podnet/wire';
+import { type Ipv4Address, isMulticastMac, MAC_BROADCAST, type MacAddress, readMac } from '@podnet/wire';
 import { ETHERNET_HEADER, type FrameSink, LinkBase } from './link.js';
 import type { TunnelObserver } from './tunnel-observer.js';
-import { bindUdp, PeerMap, type TransportAddress, UnderlayTaps } from './udp-wire.js';
+import { bindUdp, PeerMap, type TransportAddress, UnderlayTaps, UnsentFrames } from './udp-wire.js';
 
 export const UPLINK_UDP_PORT = 4790;
 
@@ -31,6 +31,7 @@ export class UplinkLink extends LinkBase {
   readonly #requestedPort: number;
   readonly #underlay = new UnderlayTaps();
   #socket: dgram.Socket | undefined;
+  readonly #unsent = new UnsentFrames();
   #port = 0;
 
   constructor(options: UplinkOptions) {
@@ -46,7 +47,11 @@ export class UplinkLink extends LinkBase {
     this.#socket = socket;
     this.#port = socket.address().port;
     socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo));
-    socket.on('error', () => this.counters.drop('socket-error'));
+    // A send that failed after waiting in the socket's queue (or an ICMP-induced error): counted.
+    socket.on('error', () => {
+      this.counters.drop('socket-error');
+      this.tunnelObserver?.dropped('send_error', undefined, 'tx');
+    });
     return this;
   }
 
@@ -79,19 +84,16 @@ export class UplinkLink extends LinkBase {
     }
     const start = observer?.now() ?? 0;
     const innerBytes = frame.length;
-    let pending = targets.length;
     for (const t of targets) {
       const peerIp = this.peers.nodeOf(t.address);
       this.#underlay.write(this.nodeIp, peerIp ?? 0, this.#port, t.port, [frame]);
       const encapMs = observer ? observer.now() - start : 0;
-      socket.send(frame, t.port, t.address, (error) => {
-        if (error) this.counters.drop('socket-send-error');
-        // Counted once the kernel took the datagram, so the tunnel counters match a capture.
-        if (observer && peerIp !== undefined)
-          error ? observer.dropped('send_error', peerIp, 'tx') : observer.sent(peerIp, innerBytes, encapMs);
-        if (--pending === 0) packetPool.release(frame);
-      });
+      // Without a completion callback (UnsentFrames says why); counted once the kernel took (or
+      // queued) the datagram, so the tunnel counters match a capture.
+      socket.send(frame, t.port, t.address);
+      if (observer && peerIp !== undefined) observer.sent(peerIp, innerBytes, encapMs);
     }
+    this.#unsent.sent(socket, frame);
   }
 
   #onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -119,5 +121,6 @@ export class UplinkLink extends LinkBase {
     const socket = this.#socket;
     this.#socket = undefined;
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    this.#unsent.releaseAll();
   }
 }

@@ -5,12 +5,12 @@
 // a permanent neighbour and an onlink route (flannel.ts), and the peer map turns the node IP into
 // that node's transport address.
 import type dgram from 'node:dgram';
-import { formatIpv4, type Ipv4Address, MAC_ZERO, type MacAddress, packetPool, readMac, vxlan } from '@podnet/wire';
+import { formatIpv4, type Ipv4Address, MAC_ZERO, type MacAddress, readMac, vxlan } from '@podnet/wire';
 import { configError } from '../errors.js';
 import { expandIntoHeadroom } from './headroom.js';
 import { ETHERNET_HEADER, type FrameSink, LinkBase } from './link.js';
 import type { TunnelObserver } from './tunnel-observer.js';
-import { bindUdp, PeerMap, type TransportAddress, UnderlayTaps } from './udp-wire.js';
+import { bindUdp, PeerMap, type TransportAddress, UnderlayTaps, UnsentFrames } from './udp-wire.js';
 
 export interface VxlanOptions {
   name?: string;
@@ -41,6 +41,7 @@ export class VxlanLink extends LinkBase {
   readonly #underlay = new UnderlayTaps();
   #socket: dgram.Socket | undefined;
   #port = 0;
+  readonly #unsent = new UnsentFrames();
 
   constructor(options: VxlanOptions) {
     super({ name: options.name ?? 'flannel.1', mac: options.mac, mtu: options.mtu ?? 1450 });
@@ -60,8 +61,12 @@ export class VxlanLink extends LinkBase {
     this.#socket = socket;
     this.#port = socket.address().port;
     socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo));
-    // Errors after bind (ICMP-induced ECONNREFUSED on some kernels) are counted, never thrown.
-    socket.on('error', () => this.counters.drop('socket-error'));
+    // Errors after bind (a send that failed after waiting in the socket's queue, or an
+    // ICMP-induced ECONNREFUSED on some kernels) are counted, never thrown.
+    socket.on('error', () => {
+      this.counters.drop('socket-error');
+      this.tunnelObserver?.dropped('send_error', undefined, 'tx');
+    });
     return this;
   }
 
@@ -116,12 +121,11 @@ export class VxlanLink extends LinkBase {
     // A locally built frame has room for the header in front of it (headroom.ts): one buffer, in place.
     const datagram = expandIntoHeadroom(frame, vxlan.HEADER_LENGTH);
     if (datagram !== undefined) this.#header.copy(datagram, 0);
-    socket.send(datagram ?? [this.#header, frame], peer.port, peer.address, (error) => {
-      if (error) this.counters.drop('socket-send-error');
-      // Counted once the kernel took the datagram, so the tunnel counters match a capture.
-      if (observer) error ? observer.dropped('send_error', nodeIp, 'tx') : observer.sent(nodeIp, innerBytes, encapMs);
-      packetPool.release(frame);
-    });
+    // Without a completion callback (UnsentFrames says why); counted once the kernel took (or
+    // queued) the datagram, so the tunnel counters match a capture.
+    socket.send(datagram ?? [this.#header, frame], peer.port, peer.address);
+    observer?.sent(nodeIp, innerBytes, encapMs);
+    this.#unsent.sent(socket, frame);
   }
 
   #onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -173,6 +177,7 @@ export class VxlanLink extends LinkBase {
     const socket = this.#socket;
     this.#socket = undefined;
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    this.#unsent.releaseAll();
   }
 
   describe(): string {

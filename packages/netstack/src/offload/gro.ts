@@ -238,7 +238,7 @@ export class TcpGro {
       const firstPseudo = pseudoHeaderSum(flow.src, flow.dst, PROTOCOL_TCP, flow.end - TCP_START);
       flow.payloadSum = payloadSumOf(first, flow.headersEnd, firstPseudo);
       // A jumbo buffer from the pool (reused once the stack releases the merged frame).
-      const buf = packetPool.allocJumbo(ETH_HEADER + GSO_MAX_IP_BYTES);
+      const buf = packetPool.allocJumbo(ETH_HEADER + GSO_MAX_IP_BYTES, 0, false);
       first.copy(buf, 0, 0, flow.end);
       packetPool.release(first);
       flow.buf = buf;
