@@ -92,7 +92,7 @@ const BUDGET_S = {
   conntrack: 40,
   apiserver: 150,
   netfilter: 240,
-  kernel: 90,
+  kernel: 120,
   scale: 160,
   programming: 240,
   netpol: 180,
