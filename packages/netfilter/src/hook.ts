@@ -23,6 +23,12 @@ export interface HookPacket {
   l3Offset: number;
   /** l3Offset + the IPv4 total length. NAT never changes the length. */
   end: number;
+  /**
+   * The stack already knows the L4 checksum is good (skb->ip_summed == CHECKSUM_UNNECESSARY: a
+   * GRO frame merged from verified segments, or a TSO super-frame built with its checksum):
+   * conntrack does not sum it again (nf_ip_checksum returns early for such skbs).
+   */
+  checksumUnnecessary?: boolean;
 }
 
 /** What the stack knows about where the packet is (struct nf_hook_state). */

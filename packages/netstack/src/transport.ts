@@ -71,6 +71,8 @@ export interface IncomingHeader {
   tos: number;
   /** The interface it arrived on. */
   inInterface: string;
+  /** The transport checksum is known good (a GRO/TSO super-frame: CHECKSUM_UNNECESSARY); absent: verify it. */
+  checksumUnnecessary?: boolean;
 }
 
 /** An ICMP error that quotes a packet this namespace sent (RFC 792; RFC 1122 §4.2.3.9 for TCP's reaction). */

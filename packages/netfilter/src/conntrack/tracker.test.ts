@@ -141,6 +141,14 @@ describe('Conntrack: the table', () => {
     expect(stateOf(through(ct, truncated))).toBe('INVALID');
   });
 
+  it('a packet the stack marks CHECKSUM_UNNECESSARY (a GRO/TSO super-frame) is not summed again', () => {
+    const ct = new Conntrack({ clock: new FakeClock(), gcIntervalMs: 0 });
+    const p = tcpPacket({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, flags: TCP.SYN });
+    p.buf[p.end - 4] = (p.buf[p.end - 4] as number) ^ 0xff; // a checksum conntrack would refuse
+    expect(stateOf(through(ct, { ...p, checksumUnnecessary: true }))).toBe('NEW');
+    expect(ct.counters.invalid).toBe(0);
+  });
+
   it('table full: a non-assured entry is evicted (early drop); with only assured entries the packet is dropped', () => {
     const clock = new FakeClock();
     const ct = new Conntrack({ clock, gcIntervalMs: 0, max: 3 });

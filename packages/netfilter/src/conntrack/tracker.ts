@@ -139,7 +139,9 @@ export class Conntrack implements ConnectionTracker {
         return this.#invalid(state, t, `ICMP type ${parsed.icmpType} is neither a query nor an error`);
       }
     }
-    if (hook === 'PREROUTING' && this.checksum && !l4ChecksumValid(buf, parsed)) return this.#invalid(state, t, 'bad checksum');
+    if (hook === 'PREROUTING' && this.checksum && packet.checksumUnnecessary !== true && !l4ChecksumValid(buf, parsed)) {
+      return this.#invalid(state, t, 'bad checksum');
+    }
 
     let slot = this.#lookup(t, parsed.icmpType);
     if (slot !== undefined) {

@@ -29,6 +29,7 @@ import {
   packetPool,
   type Rng,
   readIpv4,
+  SLOT_BYTES,
   writeMac,
 } from '@podnet/wire';
 import { allocFrameWithHeadroom } from '../links/headroom.js';
@@ -74,7 +75,7 @@ export class Ipv4Layer implements IpLayer {
   #identification: number;
   // One context and one packet descriptor, refilled for each hook call (hooks run synchronously).
   readonly #ctx: HookContext;
-  readonly #hookPacket: HookPacket = { buf: Buffer.alloc(0), l3Offset: L3, end: L3 };
+  readonly #hookPacket: HookPacket = { buf: Buffer.alloc(0), l3Offset: L3, end: L3, checksumUnnecessary: false };
   #lastHop: Extract<NextHop, { local: false }> | undefined;
 
   constructor(ns: Namespace) {
@@ -177,6 +178,7 @@ export class Ipv4Layer implements IpLayer {
     packet.buf = frame;
     packet.l3Offset = L3;
     packet.end = L3 + totalLength(frame, L3);
+    packet.checksumUnnecessary = checksumUnnecessary(frame);
     let verdict = ACCEPT;
     try {
       verdict = hooks.run(hook, packet, ctx, state);
@@ -494,6 +496,7 @@ export class Ipv4Layer implements IpLayer {
       tos: frame[L3 + ipv4.TOS_OFFSET] as number,
       inInterface: link.name,
     };
+    if (checksumUnnecessary(frame)) header.checksumUnnecessary = true;
     if (!transport.receive(header, segment)) {
       // RFC 1122 §4.1.3.1: port unreachable, unless the datagram was a broadcast.
       if (header.dst !== 0xffffffff && !this.ns.isBroadcastOn(link.name, header.dst)) {
@@ -531,4 +534,13 @@ function segmentLength(frame: Buffer, total: number): number {
   const ihl = ((frame[L3] as number) & 0x0f) * 4;
   const l4 = L3 + ihl;
   return Math.min(total, ihl + ((frame[l4 + 12] as number) >>> 4) * 4 + gsoSize);
+}
+
+/**
+ * CHECKSUM_UNNECESSARY: a super-frame's checksum is known good (TSO built it whole; GRO merged it
+ * from segments it verified, and the unix-socket veth says so with VIRTIO_NET_HDR_F_DATA_VALID), so
+ * conntrack and the receiving TCP do not sum 64 KiB again. Only frames above a pool slot can be one.
+ */
+function checksumUnnecessary(frame: Buffer): boolean {
+  return frame.length > SLOT_BYTES && gsoSizeOf(frame) > 0;
 }

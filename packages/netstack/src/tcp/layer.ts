@@ -114,7 +114,7 @@ export class TcpLayer implements TransportProtocol, ConnectionHost {
 
   #receive(header: IncomingHeader, buf: Buffer): void {
     this.counters.segmentsReceived++;
-    const parsed = parseSegment(buf, header.src, header.dst);
+    const parsed = parseSegment(buf, header.src, header.dst, header.checksumUnnecessary === true);
     if (!parsed.ok) {
       if (parsed.reason === 'checksum') this.counters.checksumErrors++;
       else this.counters.malformed++;
