@@ -157,41 +157,36 @@ describeInterop(`iptables-restore: podnet vs the kernel (${RESTORE})`, { command
     }
   });
 
+  /** `first` restored whole then `second` with --noflush, by podnet and by the kernel: the same `table` after; returns podnet's save. */
+  async function expectNoflushLikeTheKernel(first: string, second: string, table: 'nat' | 'filter'): Promise<string> {
+    const nf = new Netfilter();
+    nf.restore(first);
+    nf.restore(second, { noflush: true });
+    const ns = await freshNamespace();
+    try {
+      await execa('ip', ['netns', 'exec', ns, RESTORE], { input: first });
+      await execa('ip', ['netns', 'exec', ns, RESTORE, '--noflush'], { input: second });
+      const saved = await execa('ip', ['netns', 'exec', ns, SAVE, '-t', table]);
+      expect(nf.save({ table })).toBe(stripHeader(saved.stdout));
+      return nf.save({ table });
+    } finally {
+      await dropNamespace(ns);
+    }
+  }
+
   it('--noflush: declared chains are flushed, others kept, -X of a flushed chain, like the kernel', async () => {
     const first =
       '*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-OLD - [0:0]\n-A PREROUTING -j KUBE-SERVICES\n-A KUBE-SERVICES -d 10.96.0.1/32 -j KUBE-OLD\n-A KUBE-OLD -j RETURN\nCOMMIT\n';
     const second =
       '*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-NEW - [0:0]\n:KUBE-OLD - [0:0]\n-A KUBE-SERVICES -d 10.96.0.2/32 -j KUBE-NEW\n-X KUBE-OLD\nCOMMIT\n';
-    const nf = new Netfilter();
-    nf.restore(first);
-    nf.restore(second, { noflush: true });
-    const ns = await freshNamespace();
-    try {
-      await execa('ip', ['netns', 'exec', ns, RESTORE], { input: first });
-      await execa('ip', ['netns', 'exec', ns, RESTORE, '--noflush'], { input: second });
-      const saved = await execa('ip', ['netns', 'exec', ns, SAVE, '-t', 'nat']);
-      expect(nf.save({ table: 'nat' })).toBe(stripHeader(saved.stdout));
-    } finally {
-      await dropNamespace(ns);
-    }
+    await expectNoflushLikeTheKernel(first, second, 'nat');
   });
 
   it('--noflush: a built-in chain line sets the policy and keeps its rules, like the kernel', async () => {
     const first = '*filter\n:FLANNEL-FWD - [0:0]\n-A FORWARD -j FLANNEL-FWD\n-A FLANNEL-FWD -s 10.244.0.0/16 -j ACCEPT\nCOMMIT\n';
     const second = '*filter\n:FORWARD DROP [0:0]\n:KUBE-FORWARD - [0:0]\n-I FORWARD 1 -j KUBE-FORWARD\nCOMMIT\n';
-    const nf = new Netfilter();
-    nf.restore(first);
-    nf.restore(second, { noflush: true });
-    const ns = await freshNamespace();
-    try {
-      await execa('ip', ['netns', 'exec', ns, RESTORE], { input: first });
-      await execa('ip', ['netns', 'exec', ns, RESTORE, '--noflush'], { input: second });
-      const saved = await execa('ip', ['netns', 'exec', ns, SAVE, '-t', 'filter']);
-      expect(nf.save({ table: 'filter' })).toBe(stripHeader(saved.stdout));
-      expect(nf.save({ table: 'filter' })).toContain('-A FORWARD -j FLANNEL-FWD');
-    } finally {
-      await dropNamespace(ns);
-    }
+    const saved = await expectNoflushLikeTheKernel(first, second, 'filter');
+    expect(saved).toContain('-A FORWARD -j FLANNEL-FWD');
   });
 
   it('generated rule sets: accepted by the kernel, printed identically (fast-check)', async () => {

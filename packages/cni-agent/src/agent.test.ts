@@ -219,6 +219,25 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
         await waitFor('ping a → b again', () => pingOk(a, b.ip));
         expect(agent.logs()).toContain('restored backend state for remote node');
       });
+
+      it('ethtool -k / -K shows and switches the offloads of the node links, and refuses a fixed one', async () => {
+        const agent = agents[0] as AgentProcess;
+        const show = await agent.client.exec(['ethtool', '-k', 'flannel.1']);
+        expect(show.stdout).toBe(
+          'Features for flannel.1:\ntcp-segmentation-offload: off [fixed]\ngeneric-segmentation-offload: on [fixed]\ngeneric-receive-offload: on\n',
+        );
+        expect((await agent.client.exec(['ethtool', '-k', 'cni0'])).stdout).toContain('tcp-segmentation-offload: on\n');
+        const fixed = await agent.client.exec(['ethtool', '-K', 'flannel.1', 'gro', 'off', 'tso', 'on']);
+        expect(fixed.exitCode).toBe(1);
+        expect(fixed.stderr).toBe('Cannot change tcp-segmentation-offload\nCould not change any device features\n');
+        // Nothing of the refused request was applied.
+        expect((await agent.client.exec(['ethtool', '-k', 'flannel.1'])).stdout).toContain('generic-receive-offload: on\n');
+        expect((await agent.client.exec(['ethtool', '-K', 'flannel.1', 'gro', 'off'])).exitCode).toBe(0);
+        expect((await agent.client.exec(['ethtool', '-k', 'flannel.1'])).stdout).toContain('generic-receive-offload: off\n');
+        expect((await agent.client.exec(['ethtool', '-K', 'flannel.1', 'gro', 'on'])).exitCode).toBe(0);
+        const missing = await agent.client.exec(['ethtool', '-k', 'eth9']);
+        expect([missing.exitCode, missing.stderr]).toEqual([1, 'netlink error: no device matches name (eth9)\n']);
+      });
     }
 
     it('same node over cni0, a ClusterIP Service and a NodePort to the pod on node-2 (kube-proxy rules on node-1)', async () => {

@@ -51,24 +51,8 @@ describeInterop('emulated TCP against the Linux kernel over VXLAN', { root: true
   });
 
   it('Node http on the emulated TCP GETs from a real Node http server in the kernel namespace', async () => {
-    const script = [
-      "const http = require('node:http');",
-      `const big = Buffer.allocUnsafe(${BIG}); for (let i = 0; i < big.length; i++) big[i] = (i * 131 + (i >>> 10)) & 0xff;`,
-      'http.createServer((req, res) => {',
-      "  if (req.url === '/big') return res.end(big);",
-      "  res.end('kernel ' + req.socket.localAddress + ' answers ' + req.url + ' from ' + req.socket.remoteAddress);",
-      "}).listen(8081, '10.244.1.0', () => console.log('listening'));",
-      'setTimeout(() => process.exit(0), 60000).unref();',
-      "process.stdin.on('end', () => process.exit(0)); process.stdin.resume();",
-    ].join('\n');
-    const server = spawn('ip', ['netns', 'exec', peer.kernelNs, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const server = await kernelHttpServer(peer.kernelNs, 8081);
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.stdout.on('data', (d: Buffer) => {
-          if (d.toString().includes('listening')) resolve();
-        });
-        server.on('exit', (code) => reject(new Error(`the kernel-side server exited (${code})`)));
-      });
       const small = await peer.node.call<{ status: number; body: string; mss: number }>('tcp-http-get', {
         ns: 'node-2',
         host: '10.244.1.0',
@@ -85,8 +69,7 @@ describeInterop('emulated TCP against the Linux kernel over VXLAN', { root: true
       expect(big.bytes).toBe(BIG);
       expect(big.sha256).toBe(createHash('sha256').update(bigBody(BIG)).digest('hex'));
     } finally {
-      server.stdin.end();
-      server.kill();
+      server.stop();
     }
   });
 
@@ -107,21 +90,8 @@ describeInterop('emulated TCP against the Linux kernel over VXLAN', { root: true
   });
 
   it('a pod behind cni0 GETs 2 MiB from a real Node server in the kernel namespace: merged by GRO, whole over the veth', async () => {
-    const script = [
-      "const http = require('node:http');",
-      `const big = Buffer.allocUnsafe(${BIG}); for (let i = 0; i < big.length; i++) big[i] = (i * 131 + (i >>> 10)) & 0xff;`,
-      "http.createServer((req, res) => res.end(big)).listen(8082, '10.244.1.0', () => console.log('listening'));",
-      'setTimeout(() => process.exit(0), 60000).unref();',
-      "process.stdin.on('end', () => process.exit(0)); process.stdin.resume();",
-    ].join('\n');
-    const server = spawn('ip', ['netns', 'exec', peer.kernelNs, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const server = await kernelHttpServer(peer.kernelNs, 8082);
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.stdout.on('data', (d: Buffer) => {
-          if (d.toString().includes('listening')) resolve();
-        });
-        server.on('exit', (code) => reject(new Error(`the kernel-side server exited (${code})`)));
-      });
       await peer.node.call('tap-largest', { ns: 'node-2', dev: 'vethpod' });
       const big = await peer.node.call<{ status: number; bytes: number; sha256: string }>(
         'tcp-http-get',
@@ -134,8 +104,41 @@ describeInterop('emulated TCP against the Linux kernel over VXLAN', { root: true
       // The kernel's MTU-sized segments, merged on the emulated flannel.1, left cni0 for the pod as super-frames.
       expect(largest['node-2/vethpod']).toBeGreaterThan(1450 + 14);
     } finally {
-      server.stdin.end();
-      server.kill();
+      server.stop();
     }
   });
 });
+
+/**
+ * A real Node http server in the kernel namespace on 10.244.1.0:`port`: GET /big answers BIG bytes of
+ * bigBody, anything else says who answered whom. Resolves once it listens; stop() ends it.
+ */
+async function kernelHttpServer(ns: string, port: number): Promise<{ stop(): void }> {
+  const script = [
+    "const http = require('node:http');",
+    `const big = Buffer.allocUnsafe(${BIG}); for (let i = 0; i < big.length; i++) big[i] = (i * 131 + (i >>> 10)) & 0xff;`,
+    'http.createServer((req, res) => {',
+    "  if (req.url === '/big') return res.end(big);",
+    "  res.end('kernel ' + req.socket.localAddress + ' answers ' + req.url + ' from ' + req.socket.remoteAddress);",
+    `}).listen(${port}, '10.244.1.0', () => console.log('listening'));`,
+    'setTimeout(() => process.exit(0), 60000).unref();',
+    "process.stdin.on('end', () => process.exit(0)); process.stdin.resume();",
+  ].join('\n');
+  const server = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const stop = () => {
+    server.stdin.end();
+    server.kill();
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.stdout.on('data', (d: Buffer) => {
+        if (d.toString().includes('listening')) resolve();
+      });
+      server.on('exit', (code) => reject(new Error(`the kernel-side server exited (${code})`)));
+    });
+  } catch (error) {
+    stop();
+    throw error;
+  }
+  return { stop };
+}

@@ -1,9 +1,10 @@
 // `podnet node exec NODE -- CMD ...`: the node commands a user runs on a real node's host
 // namespace, printed as the real tools print them: iptables-save [-t T] [-c], iptables
 // [-t T] -L/-S/-A/-I/-D/..., iptables-restore [--noflush] [--test] [-c] (input on stdin),
-// conntrack -L/-D/-F/-C, ip route|neigh|addr|link [show], bridge fdb [show] / bridge fdb del MAC dev DEV.
+// conntrack -L/-D/-F/-C, ip route|neigh|addr|link [show], bridge fdb [show] / bridge fdb del MAC dev DEV,
+// ethtool -k DEV / -K DEV tso|gso|gro on|off (the segmentation offloads).
 import { IptablesError, runConntrack, type TableName } from '@podnet/netfilter';
-import type { BridgeLink, VxlanLink } from '@podnet/netstack';
+import { type BridgeLink, ethtoolSet, ethtoolShow, type VxlanLink } from '@podnet/netstack';
 import { formatIpv4, formatMac, parseMac } from '@podnet/wire';
 import type { ExecResponseBody } from '../control/protocol.js';
 import type { HostNetwork } from '../host/host-network.js';
@@ -46,11 +47,13 @@ export class NodeExec {
           return this.#ip(args);
         case 'bridge':
           return this.#bridge(args);
+        case 'ethtool':
+          return this.#ethtool(args);
         case undefined:
-          return fail('node exec: no command given; try iptables-save, iptables, iptables-restore, conntrack, ip or bridge', 2);
+          return fail('node exec: no command given; try iptables-save, iptables, iptables-restore, conntrack, ip, bridge or ethtool', 2);
         default:
           return fail(
-            `node exec: ${tool}: command not found on the node (supported: iptables-save, iptables, iptables-restore, conntrack, ip, bridge)`,
+            `node exec: ${tool}: command not found on the node (supported: iptables-save, iptables, iptables-restore, conntrack, ip, bridge, ethtool)`,
             127,
           );
       }
@@ -144,6 +147,22 @@ export class NodeExec {
       return ok(lines.map((l) => `${l}\n`).join(''));
     }
     return fail(`ip: object "${object}" is not supported on podnet nodes (use route, neigh, addr or link)`, 255);
+  }
+
+  /** ethtool -k DEV (show the offloads) | -K DEV FEATURE on|off ... (tso, gso, gro): netstack offload/ethtool.ts. */
+  #ethtool(args: string[]): ExecResponseBody {
+    const [flag, dev, ...rest] = args;
+    if ((flag !== '-k' && flag !== '-K' && flag !== '--show-features' && flag !== '--features') || dev === undefined) {
+      return fail('ethtool: podnet nodes support `ethtool -k DEV` and `ethtool -K DEV tso|gso|gro on|off ...`', 1);
+    }
+    const link = this.#host.ns.link(dev);
+    if (link === undefined) return fail(`netlink error: no device matches name (${dev})`, 1);
+    if (flag === '-k' || flag === '--show-features') {
+      if (rest.length > 0) return fail(`ethtool: bad command line argument(s): ${rest.join(' ')}`, 1);
+      return ok(ethtoolShow(link));
+    }
+    const error = ethtoolSet(link, rest);
+    return error ? fail(error.error, error.exitCode) : ok('');
   }
 
   #bridge(args: string[]): ExecResponseBody {

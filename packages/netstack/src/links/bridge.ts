@@ -48,7 +48,7 @@ export class BridgeLink extends LinkBase {
   }
 
   /** The bridge hands a frame to its ports as it is; each port segments a super-frame if its wire must. */
-  override get carriesGso(): boolean {
+  protected override get wireCarriesGso(): boolean {
     return true;
   }
 

@@ -38,6 +38,10 @@ export interface Link {
    * only at a link that cannot carry it, before its wire (software GSO, validate_xmit_skb).
    */
   readonly carriesGso: boolean;
+  /** ethtool's tcp-segmentation-offload and generic-receive-offload switches (`ethtool -K`). */
+  tso: boolean;
+  gro: boolean;
+  readonly offloadFeatures: OffloadFeatures;
   readonly counters: InterfaceCounters;
   /** Who gets the frames this link receives (the namespace, or the bridge it is a port of). */
   setReceiver(receiver: FrameReceiver | undefined): void;
@@ -49,6 +53,14 @@ export interface Link {
   tap(sink: FrameSink): () => void;
   /** Stops the link and frees its real resources (sockets, timers). */
   close(): Promise<void>;
+}
+
+/** The segmentation offloads `ethtool -k` shows for a link (offload/ethtool.ts). */
+export interface OffloadFeatures {
+  tso: boolean;
+  tsoFixed: boolean;
+  gro: boolean;
+  groFixed: boolean;
 }
 
 export const ETHERNET_HEADER = 14;
@@ -91,8 +103,29 @@ export abstract class LinkBase implements Link {
     return true;
   }
 
-  /** Kinds whose wire is a real datagram (vxlan, uplink) cannot carry a super-frame: false by default. */
+  /**
+   * ethtool's tcp-segmentation-offload (`ethtool -K DEV tso off`): on by default, it matters only
+   * where the wire can carry a super-frame (wireCarriesGso); off, TCP sends MSS-sized segments
+   * out of this link and a super-frame forwarded to it is cut before it.
+   */
+  tso = true;
+
+  /** Whether this kind's wire carries a super-frame whole; kinds whose wire is one real datagram per frame (vxlan, uplink) cannot. */
+  protected get wireCarriesGso(): boolean {
+    return false;
+  }
+
   get carriesGso(): boolean {
+    return this.tso && this.wireCarriesGso;
+  }
+
+  /** ethtool -k: a feature is [fixed] where this kind cannot change it. */
+  get offloadFeatures(): OffloadFeatures {
+    return { tso: this.carriesGso, tsoFixed: !this.wireCarriesGso, gro: this.gro && this.receivesBatches, groFixed: !this.receivesBatches };
+  }
+
+  /** Links whose wire hands over datagram by datagram (vxlan, uplink) run receives through GRO (receiveBatched). */
+  protected get receivesBatches(): boolean {
     return false;
   }
 

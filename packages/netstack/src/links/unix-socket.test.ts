@@ -228,13 +228,7 @@ describe('UnixSocketVeth reader', () => {
   });
 
   it('skips a refused frame (too short) and stays in step with the stream', async () => {
-    const path = nextPath();
-    const listener = await UnixSocketVeth.listen({ name: 'veth0', mac: LISTENER_MAC, path });
-    open.push(listener);
-    const got = collect(listener);
-    const peer = net.createConnection(path);
-    open.push(peer);
-    await listener.whenConnected();
+    const { listener, got, peer } = await listenerWithRawPeer();
     const short = Buffer.concat([prefixFor(3), Buffer.from([1, 2, 3])]);
     const good = Buffer.concat([prefixFor(60), frame(9, 60)]);
     peer.write(Buffer.concat([short, good]));
@@ -244,13 +238,7 @@ describe('UnixSocketVeth reader', () => {
   });
 
   it('refuses a virtio-net header it cannot honour (UDP, TCPv6, a zero gso_size) and stays in step', async () => {
-    const path = nextPath();
-    const listener = await UnixSocketVeth.listen({ name: 'veth0', mac: LISTENER_MAC, path });
-    open.push(listener);
-    const got = collect(listener);
-    const peer = net.createConnection(path);
-    open.push(peer);
-    await listener.whenConnected();
+    const { listener, got, peer } = await listenerWithRawPeer();
     const bad = [3, 4, 1].map((gsoType, i) => {
       const prefix = prefixFor(100);
       prefix[3] = gsoType; // virtio_net_hdr.gso_type: 3 UDP, 4 TCPv6, 1 TCPv4 (with gso_size 0)
@@ -263,6 +251,18 @@ describe('UnixSocketVeth reader', () => {
     expect(listener.counters.dropped('bad-vnet-header')).toBe(3);
   });
 });
+
+/** A listening veth whose peer is a plain unix socket the test writes raw bytes to. */
+async function listenerWithRawPeer(): Promise<{ listener: UnixSocketVeth; got: Buffer[]; peer: net.Socket }> {
+  const path = nextPath();
+  const listener = await UnixSocketVeth.listen({ name: 'veth0', mac: LISTENER_MAC, path });
+  open.push(listener);
+  const got = collect(listener);
+  const peer = net.createConnection(path);
+  open.push(peer);
+  await listener.whenConnected();
+  return { listener, got, peer };
+}
 
 /** A frame's prefix on the stream: its 16-bit length and an all-zero virtio-net header (no GSO). */
 function prefixFor(length: number): Buffer {

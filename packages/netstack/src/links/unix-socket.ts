@@ -126,7 +126,7 @@ export class UnixSocketVeth extends LinkBase {
   }
 
   /** The virtio-net header carries a super-frame's segment size: it crosses whole. */
-  override get carriesGso(): boolean {
+  protected override get wireCarriesGso(): boolean {
     return true;
   }
 

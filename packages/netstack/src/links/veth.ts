@@ -10,7 +10,7 @@ export class VethLink extends LinkBase {
   #peer: VethLink | undefined;
 
   /** A veth passes the frame object itself: a super-frame crosses whole (veth's NETIF_F_GSO_SOFTWARE). */
-  override get carriesGso(): boolean {
+  protected override get wireCarriesGso(): boolean {
     return true;
   }
 

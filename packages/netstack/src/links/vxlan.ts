@@ -93,6 +93,11 @@ export class VxlanLink extends LinkBase {
     return this.#underlay.add(sink);
   }
 
+  /** Its socket delivers datagram by datagram: receives go through GRO (receiveBatched). */
+  protected override get receivesBatches(): boolean {
+    return true;
+  }
+
   protected wireSend(frame: Buffer): void {
     const socket = this.#socket;
     if (socket === undefined) {

@@ -1,63 +1,16 @@
-import { internetChecksum, ipv4, packetPool, parseIpv4, pseudoHeaderSum, tcp } from '@podnet/wire';
+import { ipv4, packetPool, tcp } from '@podnet/wire';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TcpGro } from './gro.js';
 import { GSO_MAX_IP_BYTES, gsoSizeOf, segmentTcp, setGsoSize } from './gso.js';
+import { type TcpFrameSpec, tcpFrame } from './test-frames.js';
 
 const F = tcp.TcpFlags;
-const A = parseIpv4('10.244.1.2');
-const B = parseIpv4('10.244.2.5');
+type SegSpec = Omit<TcpFrameSpec, 'pool'>;
 
-interface SegSpec {
-  payload: Buffer;
-  seq: number;
-  flags?: number;
-  ack?: number;
-  window?: number;
-  ttl?: number;
-  tos?: number;
-  df?: boolean;
-  id?: number;
-  srcPort?: number;
-  src?: number;
-  tcpOptions?: Buffer;
-  ipOptions?: Buffer;
-}
-
-/** An Ethernet + IPv4 + TCP frame with valid checksums (RFC 791 §3.1, RFC 9293 §3.1), in a packetPool slot when it fits. */
+/** A frame as a link hands it over: in a packetPool slot when it fits. */
 function frameOf(s: SegSpec): Buffer {
-  const ipOpt = s.ipOptions ?? Buffer.alloc(0);
-  const tcpOpt = s.tcpOptions ?? Buffer.alloc(0);
-  const ipHeader = 20 + ipOpt.length;
-  const tcpHeader = 20 + tcpOpt.length;
-  const total = ipHeader + tcpHeader + s.payload.length;
-  const src = s.src ?? A;
-  const f = packetPool.alloc(14 + total);
-  Buffer.from('0e00000000020e0000000001', 'hex').copy(f, 0);
-  f.writeUInt16BE(0x0800, 12);
-  f[14] = 0x40 | (ipHeader / 4);
-  f[15] = s.tos ?? 0;
-  f.writeUInt16BE(total, 16);
-  f.writeUInt16BE(s.id ?? 100, 18);
-  f.writeUInt16BE(s.df === false ? 0 : 0x4000, 20);
-  f[22] = s.ttl ?? 64;
-  f[23] = 6;
-  f.writeUInt32BE(src, 26);
-  f.writeUInt32BE(B, 30);
-  ipOpt.copy(f, 34);
-  f.writeUInt16BE(internetChecksum(f, 14, 14 + ipHeader), 24);
-  const t = 14 + ipHeader;
-  f.writeUInt16BE(s.srcPort ?? 40000, t);
-  f.writeUInt16BE(80, t + 2);
-  f.writeUInt32BE(s.seq >>> 0, t + 4);
-  f.writeUInt32BE(s.ack ?? 777, t + 8);
-  f[t + 12] = (tcpHeader / 4) << 4;
-  f[t + 13] = s.flags ?? F.ACK;
-  f.writeUInt16BE(s.window ?? 1000, t + 14);
-  tcpOpt.copy(f, t + 20);
-  s.payload.copy(f, t + tcpHeader);
-  f.writeUInt16BE(internetChecksum(f, t, f.length, pseudoHeaderSum(src, B, 6, total - ipHeader)), t + 16);
-  return f;
+  return tcpFrame({ ...s, pool: true });
 }
 
 function bytes(n: number, salt: number): Buffer {

@@ -1,55 +1,15 @@
-import { internetChecksum, ipv4, packetPool, parseIpv4, pseudoHeaderSum, tcp } from '@podnet/wire';
+import { ipv4, packetPool, tcp } from '@podnet/wire';
 import { describe, expect, it } from 'vitest';
 import { GSO_MAX_IP_BYTES, gsoSizeOf, segmentTcp, setGsoSize } from './gso.js';
+import { type TcpFrameSpec, tcpFrame } from './test-frames.js';
 
-const SRC = parseIpv4('10.244.1.2');
-const DST = parseIpv4('10.244.2.5');
 const F = tcp.TcpFlags;
 
-interface FrameSpec {
-  payload: Buffer;
-  seq?: number;
-  flags?: number;
-  id?: number;
-  tcpOptions?: Buffer;
-  ipOptions?: Buffer;
-  protocol?: number;
-  fragment?: number;
-}
+type FrameSpec = Omit<TcpFrameSpec, 'seq'> & { seq?: number };
 
-/** An Ethernet + IPv4 + TCP frame with valid checksums, built byte by byte (RFC 791 §3.1, RFC 9293 §3.1). */
+/** This file's frames: seq and id just below their wrap, TOS 0x10, in ordinary memory. */
 function buildFrame(s: FrameSpec): Buffer {
-  const ipOpt = s.ipOptions ?? Buffer.alloc(0);
-  const tcpOpt = s.tcpOptions ?? Buffer.alloc(0);
-  const ipHeader = 20 + ipOpt.length;
-  const tcpHeader = 20 + tcpOpt.length;
-  const total = ipHeader + tcpHeader + s.payload.length;
-  const f = Buffer.alloc(14 + total);
-  Buffer.from('0e00000000020e0000000001', 'hex').copy(f, 0);
-  f.writeUInt16BE(0x0800, 12);
-  f[14] = 0x40 | (ipHeader / 4);
-  f[15] = 0x10;
-  f.writeUInt16BE(total, 16);
-  f.writeUInt16BE(s.id ?? 0xfffe, 18);
-  f.writeUInt16BE(s.fragment ?? 0x4000, 20);
-  f[22] = 64;
-  f[23] = s.protocol ?? 6;
-  f.writeUInt32BE(SRC, 26);
-  f.writeUInt32BE(DST, 30);
-  ipOpt.copy(f, 34);
-  f.writeUInt16BE(internetChecksum(f, 14, 14 + ipHeader), 24);
-  const t = 14 + ipHeader;
-  f.writeUInt16BE(40000, t);
-  f.writeUInt16BE(80, t + 2);
-  f.writeUInt32BE(s.seq ?? 0xfffff000, t + 4);
-  f.writeUInt32BE(12345, t + 8);
-  f[t + 12] = (tcpHeader / 4) << 4;
-  f[t + 13] = s.flags ?? F.ACK;
-  f.writeUInt16BE(502, t + 14);
-  tcpOpt.copy(f, t + 20);
-  s.payload.copy(f, t + tcpHeader);
-  f.writeUInt16BE(internetChecksum(f, t, f.length, pseudoHeaderSum(SRC, DST, 6, total - ipHeader)), t + 16);
-  return f;
+  return tcpFrame({ tos: 0x10, id: 0xfffe, ack: 12345, window: 502, ...s, seq: s.seq ?? 0xfffff000 });
 }
 
 function payloadOf(n: number, salt = 0): Buffer {

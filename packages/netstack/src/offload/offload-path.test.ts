@@ -106,6 +106,23 @@ describe('TSO, GSO and GRO across two nodes', () => {
     }
   });
 
+  it('with TSO off on pod a eth0 (ethtool -K eth0 tso off) its TCP sends MSS-sized segments, which node-2 still merges', async () => {
+    const podOut = frameSizes(1450);
+    const podIn = frameSizes(1450);
+    const untaps = [t.a.eth0.tap(podOut), t.b.hostVeth.tap(podIn)];
+    t.a.eth0.tso = false;
+    try {
+      const { received } = await transfer(7004);
+      expect(sha(received)).toBe(sha(body));
+      expect(podOut.count).toBeGreaterThan(BYTES / 1410);
+      expect(podOut.overMtu).toBe(0);
+      expect(podIn.overMtu).toBeGreaterThan(0);
+    } finally {
+      t.a.eth0.tso = true;
+      for (const u of untaps) u();
+    }
+  });
+
   it('a lossy veth segments a super-frame before its faults, so loss hits real segments and TCP repairs it', async () => {
     const podOut = frameSizes(1450);
     const untap = t.a.eth0.tap(podOut);
