@@ -485,7 +485,7 @@ export async function run({ smoke }) {
       "node-agent's own Sandbox, CNI ADD over the cni-agent's control socket) and a cni-agent process holding the host network; the pod's",
       'eth0 reaches cni0 over the unix-socket veth between them, so pod to pod crosses four processes on the two cores. As on Linux, the',
       "pod's TCP hands its veth 64 KiB super-frames (TSO), flannel.1 (or eth0 under host-gw) cuts them into MTU-sized datagrams (GSO) and",
-      "the other node merges each receive batch again (GRO) before forwarding it to its pod. Traffic goes pod IP to pod IP: every",
+      'the other node merges each receive batch again (GRO) before forwarding it to its pod. Traffic goes pod IP to pod IP: every',
       "forwarded packet passes conntrack and filter FORWARD (KUBE-FORWARD; the ctstate NEW jumps only on a connection's first packet),",
       "the nat chains (KUBE-SERVICES' 100 Services in PREROUTING, FLANNEL-POSTRTG) run on a connection's first packet, and no Service DNAT is taken.",
       'The "vs the kernel" figures compare like with like: podnet pod to pod with the kernel pod to pod, node to node with node to node.',
