@@ -131,6 +131,20 @@ describe('packet pool', () => {
   });
 });
 
+describe('unfilled frames', () => {
+  it('alloc(length, false) skips the zero-fill (for a writer of every byte); alloc(length) always zero-fills', () => {
+    const pool = new PacketPool(Buffer.alloc(4 * SLOT_BYTES), 0, 4 * SLOT_BYTES);
+    const a = pool.alloc(100).fill(7);
+    pool.release(a);
+    // The free list is last-in first-out: the same slot comes back.
+    const b = pool.alloc(100, false);
+    expect(b.byteOffset).toBe(a.byteOffset);
+    expect(b.every((x) => x === 7)).toBe(true);
+    pool.release(b);
+    expect(pool.alloc(100).every((x) => x === 0)).toBe(true);
+  });
+});
+
 describe('jumbo buffers (TCP super-frames)', () => {
   it('are reused after release, zero-filled each time, and a second release throws', () => {
     const pool = new PacketPool(Buffer.alloc(4 * SLOT_BYTES), 0, 4 * SLOT_BYTES);

@@ -47,14 +47,17 @@ export class PacketPool {
   /**
    * A zero-filled frame of `length` bytes from the pool, or from ordinary memory when it is
    * larger than a slot or the pool is exhausted (the checksum then copies, nothing breaks).
+   * `zeroed` false skips the fill for a caller that writes every byte (software GSO's segments:
+   * the memset was most of a segment's allocation cost).
    */
-  alloc(length: number): Buffer {
-    if (length > SLOT_BYTES && length <= JUMBO_BYTES) return this.allocJumbo(length);
+  alloc(length: number, zeroed = true): Buffer {
+    if (length > SLOT_BYTES && length <= JUMBO_BYTES) return this.allocJumbo(length, 0, zeroed);
     const slot = length <= SLOT_BYTES ? this.free.pop() : undefined;
-    if (slot === undefined) return Buffer.alloc(length);
+    if (slot === undefined) return zeroed ? Buffer.alloc(length) : Buffer.allocUnsafe(length);
     this.inUse[slot] = 1;
     const start = slot * SLOT_BYTES;
-    const frame: MaybePoolFrame & Buffer = this.memory.subarray(start, start + length).fill(0);
+    const view = this.memory.subarray(start, start + length);
+    const frame: MaybePoolFrame & Buffer = zeroed ? view.fill(0) : view;
     // Every pool frame carries its address, pool or not, so all frames share one hidden class.
     frame[FRAME_ADDRESS] = this.kernelAddress === undefined ? -1 : this.kernelAddress + start;
     return frame;

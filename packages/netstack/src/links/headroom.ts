@@ -28,9 +28,9 @@ const SLOT_PHASE = (() => {
  * plain pool frame when the two do not fit in one slot (headroomOf then says 0, and a tunnel
  * sends its header as a separate buffer).
  */
-export function allocFrameWithHeadroom(length: number): Buffer {
-  if (SLOT_PHASE < 0 || length + ENCAP_HEADROOM > SLOT_BYTES) return packetPool.alloc(length);
-  const slot = packetPool.alloc(length + ENCAP_HEADROOM);
+export function allocFrameWithHeadroom(length: number, zeroed = true): Buffer {
+  if (SLOT_PHASE < 0 || length + ENCAP_HEADROOM > SLOT_BYTES) return packetPool.alloc(length, zeroed);
+  const slot = packetPool.alloc(length + ENCAP_HEADROOM, zeroed);
   // The pool fell back to ordinary memory (exhausted): that memory has the room too.
   return slot.subarray(ENCAP_HEADROOM);
 }

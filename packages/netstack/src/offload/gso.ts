@@ -90,7 +90,8 @@ export function segmentTcp(frame: Buffer, gsoSize: number, emit: (segment: Buffe
     const chunk = Math.min(gsoSize, payload - offset);
     const last = offset + chunk === payload;
     const length = headersEnd + chunk;
-    const segment = allocFrameWithHeadroom(length);
+    // Every byte is written below (headers, then payload): no zero-fill.
+    const segment = allocFrameWithHeadroom(length, false);
     frame.copy(segment, 0, 0, headersEnd);
     frame.copy(segment, headersEnd, headersEnd + offset, headersEnd + offset + chunk);
     // inet_gso_segment: tot_len, id (+1 per segment), then ip_send_check.
