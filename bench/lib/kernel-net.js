@@ -24,7 +24,9 @@ const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'igno
 export function kernelUnavailable() {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0)
     return 'needs root (network namespaces, veth and vxlan devices); run `npm run bench` as root';
-  if (!has('ip') || !has('ethtool')) return 'needs ip (Debian iproute2) and ethtool';
+  if (!has('ip') || !has('bridge') || !has('ethtool')) return 'needs ip and bridge (Debian iproute2) and ethtool';
+  if (!has('sysctl') || !has('iptables-legacy-restore'))
+    return 'needs sysctl (Debian procps) and iptables-legacy-restore (Debian iptables)';
   if (!has('iperf3') && has('apt-get')) {
     // Issue 9: install iperf3 when missing, as test/support/tools.ts does for the interop tests.
     spawnSync('apt-get', ['install', '-y', '-q', 'iperf3'], {
@@ -50,6 +52,18 @@ function execIn(ns, cmd, input) {
   return r.stdout;
 }
 
+/**
+ * flannel.1 as flannel's vxlan backend makes it (pkg/backend/vxlan/device.go): VNI 1, UDP 4789, on
+ * the underlay ul0, no learning; `remote` gives it a default peer (the node pair has no FDB entries).
+ */
+function addFlannelVxlan(ns, local, remote) {
+  ip(
+    ['-n', ns, ...'link add flannel.1 type vxlan id 1 local'.split(' '), local]
+      .concat(remote ? ['remote', remote] : [])
+      .concat('dstport 4789 dev ul0 nolearning'.split(' ')),
+  );
+}
+
 /** Creates the two namespaces; returns their names and close(). */
 export function createKernelPair() {
   const base = `pnbk${process.pid}`;
@@ -70,26 +84,7 @@ export function createKernelPair() {
       ip(['-n', ns, 'link', 'set', 'lo', 'up']);
       ip(['-n', ns, 'addr', 'add', `${self}/30`, 'dev', 'ul0']);
       ip(['-n', ns, 'link', 'set', 'ul0', 'up']);
-      ip([
-        '-n',
-        ns,
-        'link',
-        'add',
-        'flannel.1',
-        'type',
-        'vxlan',
-        'id',
-        '1',
-        'local',
-        self,
-        'remote',
-        peer,
-        'dstport',
-        '4789',
-        'dev',
-        'ul0',
-        'nolearning',
-      ]);
+      addFlannelVxlan(ns, self, peer);
       ip(['-n', ns, 'addr', 'add', `${overlay}/24`, 'dev', 'flannel.1']);
       ip(['-n', ns, 'link', 'set', 'flannel.1', 'up']);
     }
@@ -240,24 +235,7 @@ export function createKernelPodPair({ backend }) {
       if (backend === 'vxlan') {
         // flannel's VTEP (pkg/backend/vxlan/device.go): VNI 1, UDP 4789, on the external interface,
         // no learning (flannel programs the FDB itself), addressed with the pod CIDR's .0/32.
-        ip([
-          '-n',
-          n.ns,
-          'link',
-          'add',
-          'flannel.1',
-          'type',
-          'vxlan',
-          'id',
-          '1',
-          'local',
-          n.self,
-          'dev',
-          'ul0',
-          'dstport',
-          '4789',
-          'nolearning',
-        ]);
+        addFlannelVxlan(n.ns, n.self);
         ip(['-n', n.ns, 'addr', 'add', `${n.net.vtep}/32`, 'dev', 'flannel.1']);
         ip(['-n', n.ns, 'link', 'set', 'flannel.1', 'up']);
       }
