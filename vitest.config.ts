@@ -8,6 +8,8 @@ export default defineConfig({
     // Tests run against the TypeScript sources; child processes (the CLI) run the built dist/.
     alias: {
       '@podnet/wire': here('./packages/wire/src/index.ts'),
+      // A subpath goes before its package: an alias also matches '@podnet/netfilter/…'.
+      '@podnet/netfilter/hook': here('./packages/netfilter/src/hook.ts'),
       '@podnet/netfilter': here('./packages/netfilter/src/index.ts'),
       '@podnet/netstack': here('./packages/netstack/src/index.ts'),
       '@podnet/api': here('./packages/api/src/index.ts'),
@@ -16,6 +18,7 @@ export default defineConfig({
       '@podnet/controllers': here('./packages/controllers/src/index.ts'),
       '@podnet/kube-proxy': here('./packages/kube-proxy/src/index.ts'),
       '@podnet/netpol': here('./packages/netpol/src/index.ts'),
+      '@podnet/cni-agent/control-client': here('./packages/cni-agent/src/control/client.ts'),
       '@podnet/cni-agent': here('./packages/cni-agent/src/index.ts'),
       '@podnet/node-agent': here('./packages/node-agent/src/index.ts'),
     },

@@ -137,12 +137,21 @@ export async function run({ smoke, budgetMs }) {
     });
   }
   const cp = runs.filter((r) => !r.error).map((r) => `${r.nodes} nodes: ${r.memory.controlPlane.mib.toFixed(0)} MiB`);
+  // Where a node's memory goes: the median over the nodes of each program's RSS.
+  const perProgram = runs
+    .filter((r) => !r.error)
+    .map((r) => {
+      const programs = [...new Set(r.memory.nodes.flatMap((n) => Object.keys(n.byProgram)))].sort();
+      const parts = programs.map((p) => `${p} ${median(r.memory.nodes.map((n) => n.byProgram[p] ?? 0)).toFixed(0)}`);
+      return `${r.nodes} nodes: ${parts.join(', ')}`;
+    });
   return {
     title: 'Scale: podnet up, nodes Ready, pods Ready, memory per node',
     description: `A real \`podnet up --nodes N\` (its own name, state directory, API port and transport prefix), timed until it returns, which it does once every node is Ready (checked again with kubectl); then a Deployment of ${smoke ? 2 : PODS_PER_NODE} agnhost pods per node, timed until \`kubectl rollout status\` reports all Ready; then the resident memory (VmRSS) of each node's process group (node-agent, cni-agent, kube-proxy, the pods' workloads), median [min–max] over the nodes; then \`podnet down --purge\`. One run per size (each is a whole cluster start). There is no second cluster to compare with on this machine, so the reference column is the goal's bound (not a measurement) and the ratio is the figure / that bound.`,
     figures,
     notes: [
       `Control plane (API server + controllers, one process group) RSS: ${cp.join('; ') || 'not measured'}.`,
+      `RSS per node by process, median over the nodes (MiB; each Node.js process counts the node binary's ~44 MiB of shared, clean pages in its RSS too): ${perProgram.join('; ') || 'not measured'}.`,
       `Sizes tried: ${runs.map((r) => r.nodes).join(', ')}.`,
     ],
   };

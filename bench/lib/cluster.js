@@ -39,10 +39,15 @@ function freePort() {
   });
 }
 
-/** Resident memory (kB → MiB) summed over every live process whose process group is pgid. */
+/**
+ * Resident memory (kB → MiB) summed over every live process whose process group is pgid, and per
+ * process by the podnet program it runs (packages/NAME/dist/…: node-agent, cni-agent, kube-proxy;
+ * anything else by its command name).
+ */
 export function processGroupRssMiB(pgid) {
   let kb = 0;
   let processes = 0;
+  const byProgram = {};
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -54,12 +59,15 @@ export function processGroupRssMiB(pgid) {
       if (rss) {
         kb += Number(rss[1]);
         processes++;
+        const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+        const program = /packages\/([a-z-]+)\/dist\//.exec(cmdline)?.[1] ?? stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        byProgram[program] = (byProgram[program] ?? 0) + Number(rss[1]) / 1024;
       }
     } catch {
       // The process ended while being read.
     }
   }
-  return { mib: kb / 1024, processes };
+  return { mib: kb / 1024, processes, byProgram };
 }
 
 /**

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Informer, type KubeClient, type KubeObject, type Logger } from '@podnet/client';
-import { CniAgentClient } from '@podnet/cni-agent';
+import { CniAgentClient } from '@podnet/cni-agent/control-client';
 import { Registry } from 'prom-client';
 import { IptablesProxier } from './iptables-proxier.js';
 import type { EndpointSlice, Node, Service } from './types.js';

@@ -1,7 +1,7 @@
 // A network namespace (DESIGN §2): its interfaces and their IPv4 addresses, its routing table,
 // neighbour cache, socket table, netfilter hooks and ip_forward switch, the IPv4 layer and the
 // transports registered with it (ICMP is built in, UDP is registered here, TCP by its own module).
-import { acceptAllHooks, type NetfilterHooks, type PacketState } from '@podnet/netfilter';
+import { acceptAllHooks, type NetfilterHooks, type PacketState } from '@podnet/netfilter/hook';
 import {
   arp,
   type Cidr,

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { KubeClient, loadKubeconfig } from '@podnet/client';
-import { CniAgentClient } from '@podnet/cni-agent';
+import { CniAgentClient } from '@podnet/cni-agent/control-client';
 import { pino } from 'pino';
 import { CniAgentPlugin } from './cni/cni-agent-plugin.js';
 import { LocalBridgeCni } from './cni/local-bridge-cni.js';

@@ -17,7 +17,7 @@ import {
   type PacketState,
   REJECT_ICMP_CODE,
   type RejectWith,
-} from '@podnet/netfilter';
+} from '@podnet/netfilter/hook';
 import {
   type Clock,
   type Ipv4Address,

@@ -1,6 +1,6 @@
 // CNI through the node's cni-agent (its control socket, proto/podnet-node.proto): ADD, then
 // `attach` for the unix-socket path of the pod's veth peer.
-import type { CniAgentClient } from '@podnet/cni-agent';
+import type { CniAgentClient } from '@podnet/cni-agent/control-client';
 import { NodeAgentError, NodeAgentErrorCodes } from '../errors.js';
 import {
   type CniCallArgs,
