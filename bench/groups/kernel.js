@@ -58,6 +58,13 @@ const figure = (name, unit, decimals, s, reference, extra = {}) => ({
 });
 const ref = (name, s) => ({ name, value: s.median, min: s.min, max: s.max });
 const pct = (x) => `${Math.round(100 * x)}%`;
+/** A warm-up curve in a few points: the first run, every eighth, and the last. */
+const warmupCurve = (rates) =>
+  rates
+    .map((r, i) => [i, r])
+    .filter(([i]) => i === 0 || (i + 1) % 8 === 0 || i === rates.length - 1)
+    .map(([i, r]) => `${Math.round(r)} (run ${i + 1})`)
+    .join(', ');
 const paired = (ratios) => {
   const r = summarize(ratios);
   return { ratio: r.median, ratioMin: r.min, ratioMax: r.max };
@@ -78,18 +85,27 @@ async function measurePodnet({ smoke }) {
     pairs.hostGw = await startPodPair({ backend: 'host-gw', transport: '127.0.62' });
     pairs.vxlanPod = await startPodPair({ backend: 'vxlan', transport: '127.0.63', path: 'pod' });
     pairs.hostGwPod = await startPodPair({ backend: 'host-gw', transport: '127.0.64', path: 'pod' });
-    for (const p of Object.values(pairs)) {
+    // The vxlan pod pair's warm-up runs (Mbit/s), reported so the cold start is visible.
+    const podWarmup = [];
+    for (const [name, p] of Object.entries(pairs)) {
       // Warm-up to steady state: V8 tiers the per-segment functions (TCP segmentArrives/#output,
       // the IPv4 layer, the link's send) up to optimized code only after tens of thousands of
       // segments (node --trace-opt on the pair: the last of them after ~48 MiB). With a 4 MiB
       // warm-up the first repetitions timed baseline code: 40 µs of CPU per segment in the first
       // 16 MiB against 12 µs from the fourth on.
       // The pod path spreads its per-segment work over four processes and carries 64 KiB
-      // super-frames between the pod and its node, so its functions turn hot more slowly: measured
-      // over successive 48 MiB runs it rose from 506 to ~830 Mbit/s and levelled off only after
-      // ~150 MiB (bench notes); it is warmed with 192 MiB.
-      const warm = smoke ? 1 : p.path === 'pod' ? 12 : 4;
-      for (let i = 0; i < warm; i++) await p.bulk(smoke ? 64 * 1024 : 16 * MB);
+      // super-frames between the pod and its node, so its functions turn hot more slowly. Counted
+      // with --trace-opt over successive 32 MiB runs of a fresh vxlan pod pair: 751, 290, 200, 104,
+      // 44, 48, 16 … optimizing compilations per run, while the rate rose 416, 533, 596, 819, 1025,
+      // 961, 1207 Mbit/s and then held; TurboFan's compile threads share the two vCPUs with four
+      // busy processes, so the last hot functions tier up only after ~200 MiB. With 192 MiB of
+      // warm-up the suite's repetitions still timed part of that climb (median 801 Mbit/s in a
+      // run where 512 MiB gave 897); the pod pairs are warmed with 512 MiB.
+      const warm = smoke ? 1 : p.path === 'pod' ? 32 : 4;
+      for (let i = 0; i < warm; i++) {
+        const rate = await p.bulk(smoke ? 64 * 1024 : 16 * MB);
+        if (name === 'vxlanPod') podWarmup.push(rate);
+      }
       await p.requestResponse(SMALL, smoke ? 20 : 300, maxMs);
     }
     const m = {
@@ -166,7 +182,7 @@ async function measurePodnet({ smoke }) {
     }
     const elu = (key) => summarize(podElu.map((e) => e[key] ?? 0)).median;
     const podUtilization = { node1: elu('node1'), cni1: elu('cni1'), cni2: elu('cni2'), node2: elu('node2') };
-    return { m, wire, bytes, rounds, repetitions, podUtilization };
+    return { m, wire, bytes, rounds, repetitions, podUtilization, podWarmup };
   } finally {
     await Promise.all(Object.values(pairs).map((p) => p.close()));
   }
@@ -490,6 +506,7 @@ export async function run({ smoke }) {
       'This group and the tcp group measure the same vxlan path in different minutes of a shared machine; compare ratios, not Mbit/s.',
       `Busy share of each pod-path process's event loop during the vxlan pod-to-pod bulk runs (median): sender node-agent ${pct(podnet.podUtilization.node1)}, sender cni-agent ${pct(podnet.podUtilization.cni1)}, receiver cni-agent ${pct(podnet.podUtilization.cni2)}, receiver node-agent ${pct(podnet.podUtilization.node2)}:`,
       'no process is saturated: the pipeline waits on the hand-offs between its four processes on two vCPUs (each datagram, each unix-socket batch).',
+      `A fresh vxlan pod path is slower until V8 has optimized its hot functions: its warm-up runs (16 MiB each) went ${warmupCurve(podnet.podWarmup)} Mbit/s; the figures above are after it.`,
       'The pod path is laid out in processes as a podnet node is: per node a node-agent process holding the pod namespace (set up by',
       "node-agent's own Sandbox, CNI ADD over the cni-agent's control socket) and a cni-agent process holding the host network; the pod's",
       'eth0 reaches cni0 over the unix-socket veth between them, so pod to pod crosses four processes on the two cores. As on Linux, the',
