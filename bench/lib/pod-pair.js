@@ -7,18 +7,21 @@
 // 'node'. Path 'pod' puts them on the pods 10.244.N.2 behind veth + cni0 + netfilter, each node a
 // node-agent process holding the pod and a cni-agent process holding the host network (pod-peer.mjs).
 import { fileURLToPath } from 'node:url';
+import { NODE_PROCESS_V8_FLAGS } from '@podnet/wire';
 import { IpcChild } from './ipc-child.js';
 
 const peerScript = fileURLToPath(new URL('./pod-peer.mjs', import.meta.url));
 
 /**
  * Starts node-1 and node-2 with `backend` ('vxlan' | 'host-gw') on `${transport}.1` and `.2`;
- * `path` 'node' (node to node) or 'pod' (pod to pod across the real pod path); `execArgv`
- * (default: this process's) is passed to both node processes.
+ * `path` 'node' (node to node) or 'pod' (pod to pod across the real pod path). Both node
+ * processes (and the cni-agent processes they fork) run with the V8 flags of a podnet node
+ * process (NODE_PROCESS_V8_FLAGS), then `execArgv` (default: this process's).
  */
 export async function startPodPair({ backend, transport = '127.0.61', path = 'node', execArgv = process.execArgv }) {
-  const n1 = new IpcChild(peerScript, 'bench node-1', execArgv);
-  const n2 = new IpcChild(peerScript, 'bench node-2', execArgv);
+  const argv = [...NODE_PROCESS_V8_FLAGS, ...execArgv];
+  const n1 = new IpcChild(peerScript, 'bench node-1', argv);
+  const n2 = new IpcChild(peerScript, 'bench node-2', argv);
   let nextPort = 6000;
   try {
     const [r1, r2] = await Promise.all([

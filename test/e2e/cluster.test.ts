@@ -2,10 +2,11 @@
 // directory, API port and transport addresses, so it never meets another test's cluster), real
 // kubectl against it, traffic that crosses the emulated data plane, and the convergence times of
 // endpoint changes printed in the test output. Torn down with `podnet down --purge`.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Informer, KubeClient } from '@podnet/client';
+import { NODE_PROCESS_V8_FLAGS } from '@podnet/wire';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadgenDeployment, webDeployment, webService } from '../../packages/cli/src/cluster/demo-app.ts';
@@ -147,6 +148,30 @@ describeInterop('podnet up: a 3-node cluster end to end', { commands: ['kubectl'
       new RegExp(`node-1 +Ready +172\\.18\\.0\\.2 +${prefix.replace(/\./g, '\\.')}\\.1 +10\\.244\\.\\d+\\.0/24 +healthy +healthy +healthy`),
     );
   }, 60_000);
+
+  it("runs every node's node-agent, cni-agent and kube-proxy with the node processes' V8 flags", () => {
+    for (const n of record.nodes) {
+      // The node's process group (podnet up starts each node-agent as a group leader; its
+      // supervised cni-agent and kube-proxy stay in it).
+      const members = readdirSync('/proc')
+        .filter((e) => /^\d+$/.test(e))
+        .flatMap((e) => {
+          try {
+            const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+            if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== n.pid) return [];
+            return [readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0')];
+          } catch {
+            return [];
+          }
+        });
+      const programs = members.map(
+        (argv) => /packages\/([a-z-]+)\/dist\/main\.js$/.exec(argv.find((a) => a.endsWith('main.js')) ?? '')?.[1],
+      );
+      expect(programs.sort(), n.name).toEqual(['cni-agent', 'kube-proxy', 'node-agent']);
+      for (const argv of members)
+        expect(argv.slice(1, 1 + NODE_PROCESS_V8_FLAGS.length), argv.join(' ')).toEqual([...NODE_PROCESS_V8_FLAGS]);
+    }
+  });
 
   it('runs pods with IPs: 3 agnhost replicas, a toolbox client on every node, a load generator', async () => {
     await client.resource('deployments').create(webDeployment() as never);

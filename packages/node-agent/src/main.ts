@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { KubeClient, loadKubeconfig } from '@podnet/client';
 import { CniAgentClient } from '@podnet/cni-agent/control-client';
+import { NODE_PROCESS_V8_FLAGS } from '@podnet/wire';
 import { pino } from 'pino';
 import { CniAgentPlugin } from './cni/cni-agent-plugin.js';
 import { LocalBridgeCni } from './cni/local-bridge-cni.js';
@@ -122,6 +123,7 @@ if (cniMode === 'agent' && !v['no-cni-agent']) {
     ? words(v['cni-agent-command'] as string)
     : [
         process.execPath,
+        ...NODE_PROCESS_V8_FLAGS,
         join(repoRoot, 'packages/cni-agent/dist/main.js'),
         '--node',
         node,
@@ -147,6 +149,7 @@ else if (v['kube-proxy'])
       name: 'kube-proxy',
       argv: [
         process.execPath,
+        ...NODE_PROCESS_V8_FLAGS,
         join(repoRoot, 'packages/kube-proxy/dist/main.js'),
         '--node',
         node,

@@ -12,6 +12,7 @@ export * from './errors.js';
 export * as ethernet from './ethernet.js';
 export * as icmpv4 from './icmpv4.js';
 export * as ipv4 from './ipv4.js';
+export * from './node-process-flags.js';
 export * from './packet-pool.js';
 export * as pcap from './pcap.js';
 export * from './print.js';

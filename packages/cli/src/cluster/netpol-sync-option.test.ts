@@ -4,9 +4,11 @@
 // cni-agent through the node-agent's --cni-agent-command. (The cni-agent side, that the policy
 // agent runs with it: packages/cni-agent/src/netpol/policy-host.test.ts; a real cluster started
 // with it: the netpol bench group, part (c).)
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NODE_PROCESS_V8_FLAGS } from '@podnet/wire';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cniAgentCommand, nodePlan } from './up.js';
@@ -62,9 +64,11 @@ describe('podnet up --netpol-min-sync-period', () => {
       [1500, '1500ms'],
     ] as const) {
       const argv = words(cniAgentCommand(node as never, { ...o, netpolMinSyncPeriodMs: ms }) as string);
+      const flags = NODE_PROCESS_V8_FLAGS.length;
       expect(argv[0]).toBe(process.execPath);
-      expect(argv[1]).toMatch(/packages\/cni-agent\/dist\/main\.js$/);
-      expect(argv.slice(2)).toEqual([
+      expect(argv.slice(1, 1 + flags)).toEqual([...NODE_PROCESS_V8_FLAGS]);
+      expect(argv[1 + flags]).toMatch(/packages\/cni-agent\/dist\/main\.js$/);
+      expect(argv.slice(2 + flags)).toEqual([
         '--node',
         'node-1',
         '--kubeconfig',

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { kubeconfigYaml, loadOrCreateCredentials } from '@podnet/apiserver';
 import { KubeClient } from '@podnet/client';
 import { CniAgentClient } from '@podnet/cni-agent';
+import { NODE_PROCESS_V8_FLAGS } from '@podnet/wire';
 import type { Output } from '../pcap-read.js';
 import { deployDemo } from './demo-app.js';
 import { stopCluster } from './down.js';
@@ -77,6 +78,7 @@ export function cniAgentCommand(
   if (o.netpolMinSyncPeriodMs === undefined && o.netpolSyncPeriodMs === undefined) return undefined;
   return [
     process.execPath,
+    ...NODE_PROCESS_V8_FLAGS,
     join(REPO_ROOT, 'packages/cni-agent/dist/main.js'),
     '--node',
     n.name,
@@ -226,6 +228,7 @@ export async function up(options: UpOptions, io: Output): Promise<number> {
       mkdirSync(dataDir, { recursive: true });
       const kubeProxy = [
         process.execPath,
+        ...NODE_PROCESS_V8_FLAGS,
         join(REPO_ROOT, 'packages/kube-proxy/dist/main.js'),
         '--node',
         n.name,
@@ -253,6 +256,7 @@ export async function up(options: UpOptions, io: Output): Promise<number> {
       const pid = spawnDetached(
         [
           process.execPath,
+          ...NODE_PROCESS_V8_FLAGS,
           join(REPO_ROOT, 'packages/node-agent/dist/main.js'),
           '--node',
           n.name,

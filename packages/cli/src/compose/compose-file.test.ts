@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NODE_PROCESS_V8_FLAGS } from '@podnet/wire';
 import { afterAll, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { describeInterop } from '../../../../test/support/interop.ts';
@@ -18,6 +19,7 @@ interface ServiceConfig {
   ports?: Array<string | { target: number; published?: string | number; host_ip?: string }>;
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
+  entrypoint?: string[];
 }
 
 /** v1 prints short syntax ("/s:/state:ro", "127.0.0.1::10250/tcp"), v2 long syntax: one form for both. */
@@ -60,5 +62,8 @@ describeInterop('deploy/docker-compose.yml as compose reads it', { commands: ['d
     for (const n of ['node-2', 'node-4', 'node-5'])
       expect(services[n]?.ports?.map(port).sort()).toEqual(['127.0.0.1::10249', '127.0.0.1::10250', '127.0.0.1::9099']);
     expect(services['node-1']?.ports?.map(port)).toContain('127.0.0.1::10250');
+    // Every node, static or added, runs with the node processes' V8 flags (node-process-flags.ts).
+    for (const n of ['node-1', 'node-2', 'node-3', 'node-4', 'node-5'])
+      expect(services[n]?.entrypoint, n).toEqual(['node', ...NODE_PROCESS_V8_FLAGS, '/podnet/deploy/entrypoint.mjs']);
   }, 90_000);
 });

@@ -2,6 +2,7 @@
 // .2, node-N at .(10+N); a node's transport address and node IP are both its container address.
 // deploy/docker-compose.yml defines node-1..node-3; more nodes come from an override file made
 // here (JSON is YAML, so compose reads it as it is).
+import { NODE_PROCESS_V8_FLAGS } from '@podnet/wire';
 import { ComposeError, ComposeErrorCodes } from './errors.js';
 
 export const COMPOSE_SUBNET = '172.30.0.0/24';
@@ -52,6 +53,7 @@ export function overrideFor(nodes: ComposeNode[], options: OverrideOptions = {})
   for (const n of extra) {
     services[n.name] = {
       image: composeVar('PODNET_IMAGE', 'podnet:local'),
+      entrypoint: ['node', ...NODE_PROCESS_V8_FLAGS, '/podnet/deploy/entrypoint.mjs'],
       command: ['node'],
       depends_on: ['control-plane'],
       hostname: n.name,
