@@ -2,7 +2,9 @@
 // The one entry point behind `npm start`, `npm test`, `npm run bench` and `npm run fuzz`.
 // On a fresh clone nothing is installed or built yet, so before running the job it:
 //   1. runs `npm ci` when node_modules is missing or older than package-lock.json,
-//   2. runs `tsc -b` (incremental: a no-op when nothing changed).
+//   2. runs `tsc -b` (incremental: a no-op when nothing changed),
+//   3. builds the UDP segmentation addon with the C compiler (packages/netstack/native/build.mjs;
+//      a no-op when built, a warning and the slower path without a compiler).
 // It uses Node built-ins only, because it runs before any dependency exists.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -43,6 +45,7 @@ function ensureInstalled() {
 
 function ensureBuilt() {
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b'], 'the TypeScript build (tsc -b)');
+  run(process.execPath, [join(root, 'packages', 'netstack', 'native', 'build.mjs')], 'the native addon build');
 }
 
 const jobs = {

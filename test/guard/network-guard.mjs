@@ -1,6 +1,6 @@
 // The network guard of DESIGN §7. Loaded into every vitest worker (setupFiles) and, through
 // NODE_OPTIONS=--import, into every Node child process a test starts. It refuses any real
-// socket connect or send to an address outside 127.0.0.0/8 (and ::1) and the test's own
+// socket connect or send (net, dgram, and podnet's UDP segmentation addon) to an address outside 127.0.0.0/8 (and ::1) and the test's own
 // namespaces/containers (PODNET_GUARD_ALLOW, comma-separated CIDRs), throwing before a
 // single packet leaves, and records the refusal in PODNET_GUARD_LOG so the test that caused
 // it fails even if the caller swallowed the error.
@@ -139,6 +139,21 @@ function install() {
     const port = numbers.length === 1 || numbers.length === 3 ? numbers[numbers.length - 1] : undefined;
     if (port !== undefined && address !== undefined && !isAllowedAddress(address)) refuse('UDP send', address, port);
     return send.apply(this, args);
+  };
+
+  // The UDP segmentation addon (packages/netstack/native/udp_segment.c) sends with sendmsg(2) on
+  // a dgram socket's descriptor, past dgram.Socket.prototype.send: its send is checked as it loads.
+  const dlopen = process.dlopen;
+  process.dlopen = function guardedDlopen(module, ...rest) {
+    const result = dlopen.call(this, module, ...rest);
+    const native = module?.exports?.sendSegmented;
+    if (typeof native === 'function') {
+      module.exports.sendSegmented = function guardedSendSegmented(fd, buffer, length, segment, address, port) {
+        if (!isAllowedAddress(String(address))) refuse('UDP send (udp_segment addon)', address, port);
+        return native.call(this, fd, buffer, length, segment, address, port);
+      };
+    }
+    return result;
   };
 
   const dgramConnect = dgram.Socket.prototype.connect;

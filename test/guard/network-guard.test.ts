@@ -48,6 +48,7 @@ describeInterop('network guard in child processes', { commands: ['unshare', 'ip'
       udpSend: 'refused',
       udpSendOffsetForm: 'refused',
       udpConnect: 'refused',
+      udpSegmentSend: 'refused',
       tcpHostName: 'refused',
       fetch: 'refused',
       loopback: 'allowed',
@@ -59,7 +60,7 @@ describeInterop('network guard in child processes', { commands: ['unshare', 'ip'
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(logged.map((e) => e.address)).toEqual(
-      expect.arrayContaining(['10.96.0.1', '10.244.1.2', '10.96.0.10', '172.18.0.3', '10.244.2.3']),
+      expect.arrayContaining(['10.96.0.1', '10.244.1.2', '10.96.0.10', '172.18.0.3', '10.244.2.3', '10.244.2.4']),
     );
     expect(r.stderr).toContain('podnet network guard: refused');
   });

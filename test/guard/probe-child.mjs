@@ -5,6 +5,7 @@
 import dgram from 'node:dgram';
 import http from 'node:http';
 import https from 'node:https';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 
 const results = {};
@@ -59,6 +60,9 @@ udp.on('error', () => {});
 results.udpSend = outcome(() => udp.send(Buffer.from('x'), 4789, '172.18.0.3'));
 results.udpSendOffsetForm = outcome(() => udp.send(Buffer.from('xy'), 0, 2, 4789, '10.244.2.3'));
 results.udpConnect = outcome(() => udp.connect(53, '10.96.0.10'));
+// The UDP segmentation addon's sendmsg(2), which bypasses dgram (built by the test run's build step).
+const udpSegment = createRequire(import.meta.url)('../../packages/netstack/dist/native/udp_segment.node');
+results.udpSegmentSend = outcome(() => udpSegment.sendSegmented(-1, Buffer.alloc(64), 64, 0, '10.244.2.4', 4789));
 // A host name that resolves outside the allowed set (resolved by a custom lookup).
 results.tcpHostName = await asyncOutcome(
   () =>

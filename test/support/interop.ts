@@ -2,16 +2,23 @@
 // missing they skip with a loud reason; under PODNET_REQUIRE_INTEROP=1 (set by .ci/run, and
 // right on machines like these: root, Debian) a missing tool fails the run instead (DESIGN §7).
 import { describe, it } from 'vitest';
+import { udpSegmentationState } from '../../packages/netstack/src/links/udp-segmentation.ts';
 import { hasCommand, isRoot } from './tools.ts';
 
 export interface InteropNeeds {
   commands?: string[];
   root?: boolean;
+  /** The UDP segmentation addon (packages/netstack/native), built by the build step with the C compiler. */
+  udpSegmentation?: boolean;
 }
 
 export function missingFor(needs: InteropNeeds): string[] {
   const missing = (needs.commands ?? []).filter((c) => !hasCommand(c)).map((c) => `command "${c}"`);
   if (needs.root && !isRoot()) missing.push('root (network namespaces)');
+  if (needs.udpSegmentation) {
+    const state = udpSegmentationState();
+    if (!state.available) missing.push(`UDP segmentation offload (${state.reason})`);
+  }
   return missing;
 }
 

@@ -33,6 +33,8 @@ export const DEBIAN_TOOLS: Record<string, string> = {
   prometheus: 'prometheus',
   promtool: 'prometheus',
   chromium: 'chromium',
+  // The UDP segmentation addon (packages/netstack/native) is compiled with it; global-setup.ts rebuilds after installing.
+  cc: 'gcc',
 };
 
 export function hasCommand(command: string): boolean {

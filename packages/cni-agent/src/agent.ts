@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { Informer, type KubeClient, type KubeObject } from '@podnet/client';
-import type { Link } from '@podnet/netstack';
+import { type Link, udpSegmentationState } from '@podnet/netstack';
 import { type Cidr, formatCidr, formatIpv4, formatMac, isIpv4, parseCidr, parseIpv4, parseMac, pcap, type TimerHandle } from '@podnet/wire';
 import type { Logger } from 'pino';
 import { ANNOTATIONS, type Backend, createBackend, type RemoteNode, VXLAN_PORT } from './backends/index.js';
@@ -232,6 +232,8 @@ export class CniAgent {
         nodeIp: this.options.nodeIp,
         transportAddress: this.options.transportAddress,
         metrics: this.metricsAddress,
+        // UDP GSO/GRO on the tunnel sockets (netstack links/udp-segmentation.ts): why not, when not.
+        udpSegmentation: udpOffloadSummary(),
       },
       'cni-agent started',
     );
@@ -543,4 +545,9 @@ export class CniAgent {
     await this.backend.close();
     await this.host.close();
   }
+}
+
+function udpOffloadSummary(): string {
+  const state = udpSegmentationState();
+  return state.available ? 'on' : `off: ${state.reason}`;
 }

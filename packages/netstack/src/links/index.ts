@@ -20,7 +20,9 @@ export { BridgeLink, type BridgeNetfilter, type BridgeOptions } from './bridge.j
 export { DEFAULT_AGEING_MS, Fdb, type FdbEntry } from './fdb.js';
 export { ETHERNET_HEADER, type FrameReceiver, type FrameSink, type Link, LinkBase, type LinkKind, type LinkOptions } from './link.js';
 export { LoopbackLink } from './loopback.js';
+export type { UdpOffloadCounters } from './tunnel-gso.js';
 export { TUNNEL_DROP_REASONS, type TunnelDropReason, type TunnelObserver } from './tunnel-observer.js';
+export { UDP_MAX_SEGMENTS, type UdpSegmentationState, udpSegmentationState } from './udp-segmentation.js';
 export { PeerMap, synthesizeUnderlay, type TransportAddress } from './udp-wire.js';
 export { UNIX_FRAME_PREFIX, UnixSocketVeth, type UnixSocketVethOptions } from './unix-socket.js';
 export { UPLINK_UDP_PORT, UplinkLink, type UplinkOptions } from './uplink.js';

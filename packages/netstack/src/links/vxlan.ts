@@ -7,8 +7,10 @@
 import type dgram from 'node:dgram';
 import { formatIpv4, type Ipv4Address, MAC_ZERO, type MacAddress, readMac, vxlan } from '@podnet/wire';
 import { configError } from '../errors.js';
+import { gsoSizeOf, segmentTcp } from '../offload/gso.js';
 import { expandIntoHeadroom } from './headroom.js';
 import { ETHERNET_HEADER, type FrameSink, LinkBase } from './link.js';
+import { type SegmentSent, TunnelUdpOffload, type UdpOffloadCounters } from './tunnel-gso.js';
 import type { TunnelObserver } from './tunnel-observer.js';
 import { bindUdp, PeerMap, type TransportAddress, UnderlayTaps, UnsentFrames } from './udp-wire.js';
 
@@ -42,6 +44,11 @@ export class VxlanLink extends LinkBase {
   #socket: dgram.Socket | undefined;
   #port = 0;
   readonly #unsent = new UnsentFrames();
+  /** UDP GSO and GRO on the socket (tunnel-gso.ts), when this process and kernel have them. */
+  #offload: TunnelUdpOffload | undefined;
+  #offloadOff = 'the link is not open';
+  #rinfo: dgram.RemoteInfo | undefined;
+  readonly #onPiece = (datagram: Buffer): void => this.#onDatagram(datagram, this.#rinfo as dgram.RemoteInfo);
 
   constructor(options: VxlanOptions) {
     super({ name: options.name ?? 'flannel.1', mac: options.mac, mtu: options.mtu ?? 1450 });
@@ -60,7 +67,10 @@ export class VxlanLink extends LinkBase {
     const socket = await bindUdp(`vxlan ${this.name}`, this.localAddress, this.#requestedPort);
     this.#socket = socket;
     this.#port = socket.address().port;
-    socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo));
+    const offload = TunnelUdpOffload.attach(socket, this.#header, this.#unsent);
+    if (offload instanceof TunnelUdpOffload) this.#offload = offload;
+    else this.#offloadOff = offload.reason;
+    socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
     // Errors after bind (a send that failed after waiting in the socket's queue, or an
     // ICMP-induced ECONNREFUSED on some kernels) are counted, never thrown.
     socket.on('error', () => {
@@ -98,6 +108,21 @@ export class VxlanLink extends LinkBase {
     return true;
   }
 
+  /** With UDP GSO the socket takes a TCP super-frame whole: the kernel cuts the datagrams (tunnel-gso.ts). */
+  protected override get wireCarriesGso(): boolean {
+    return this.#offload?.sendsSuperFrames === true;
+  }
+
+  /** Why super-frames are cut in software before this link (no UDP GSO), or undefined while the socket takes them whole. */
+  get udpSegmentationOff(): string | undefined {
+    return this.#offload === undefined ? this.#offloadOff : this.#offload.disabledBecause;
+  }
+
+  /** What UDP GSO and GRO did on this link's socket; undefined without them. */
+  get udpOffloadCounters(): Readonly<UdpOffloadCounters> | undefined {
+    return this.#offload?.counters;
+  }
+
   protected wireSend(frame: Buffer): void {
     const socket = this.#socket;
     if (socket === undefined) {
@@ -119,6 +144,11 @@ export class VxlanLink extends LinkBase {
       this.dropReceived(frame, 'no-peer-transport');
       return;
     }
+    const gsoSize = gsoSizeOf(frame);
+    if (gsoSize > 0) {
+      this.#sendSuperFrame(frame, gsoSize, nodeIp, peer);
+      return;
+    }
     // The parts list is built only for a capture: no array per frame when nobody taps the underlay.
     if (this.#underlay.active) this.#underlay.write(this.nodeIp, nodeIp, this.#port, peer.port, [this.#header, frame]);
     const innerBytes = frame.length;
@@ -131,6 +161,40 @@ export class VxlanLink extends LinkBase {
     socket.send(datagram ?? [this.#header, frame], peer.port, peer.address);
     observer?.sent(nodeIp, innerBytes, encapMs);
     this.#unsent.sent(socket, frame);
+  }
+
+  /** A TCP super-frame: its datagrams in runs through UDP GSO, or (offload gone) one by one. */
+  #sendSuperFrame(frame: Buffer, gsoSize: number, nodeIp: Ipv4Address, peer: TransportAddress): void {
+    const offload = this.#offload;
+    if (offload === undefined || !offload.sendsSuperFrames) {
+      segmentTcp(frame, gsoSize, (segment) => this.wireSend(segment));
+      return;
+    }
+    const observer = this.tunnelObserver;
+    const taps = this.#underlay.active;
+    let onSent: SegmentSent | undefined;
+    if (observer || taps) {
+      let last = observer?.now() ?? 0;
+      onSent = (datagram, inner) => {
+        if (taps) this.#underlay.write(this.nodeIp, nodeIp, this.#port, peer.port, [datagram]);
+        if (observer) {
+          const now = observer.now();
+          observer.sent(nodeIp, inner.length, now - last);
+          last = now;
+        }
+      };
+    }
+    offload.send(frame, gsoSize, peer.address, peer.port, onSent, (whole) => this.wireSend(whole));
+  }
+
+  #onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const offload = this.#offload;
+    if (offload === undefined) {
+      this.#onDatagram(msg, rinfo);
+      return;
+    }
+    this.#rinfo = rinfo;
+    offload.forEachDatagram(msg, this.#onPiece);
   }
 
   #onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {

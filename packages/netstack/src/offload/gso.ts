@@ -51,11 +51,17 @@ const TCP_CWR = 0x80;
  * SKB_GSO_TCP_FIXEDID) and header checksum rewritten; the TCP header (options copied) gets
  * seq + offset; CWR only on the first segment, FIN and PSH only on the last (tcp_gso_segment);
  * the TCP checksum computed whole. Segments come from allocFrameWithHeadroom so a tunnel can
- * prepend its header in place; `emit` owns each. The super-frame is released to packetPool at the
- * end. A frame that is not IPv4/TCP, is a fragment, is malformed, or whose payload ≤ gsoSize is
- * emitted unchanged (returns 1).
+ * prepend its header in place (or from `alloc`, which must return `length` writable bytes: a
+ * tunnel writing a UDP GSO run puts them side by side in one buffer); `emit` owns each. The
+ * super-frame is released to packetPool at the end. A frame that is not IPv4/TCP, is a fragment,
+ * is malformed, or whose payload ≤ gsoSize is emitted unchanged but for its GSO mark, cleared (returns 1).
  */
-export function segmentTcp(frame: Buffer, gsoSize: number, emit: (segment: Buffer) => void): number {
+export function segmentTcp(
+  frame: Buffer,
+  gsoSize: number,
+  emit: (segment: Buffer) => void,
+  alloc: (length: number) => Buffer = allocUnzeroedWithHeadroom,
+): number {
   checkGsoSize(gsoSize, 'segmentTcp');
   const ipStart = ETH_HEADER;
   if (frame.length < ipStart + 20 || frame.readUInt16BE(12) !== ETHERTYPE_IPV4) return emitWhole(frame, emit);
@@ -90,8 +96,7 @@ export function segmentTcp(frame: Buffer, gsoSize: number, emit: (segment: Buffe
     const chunk = Math.min(gsoSize, payload - offset);
     const last = offset + chunk === payload;
     const length = headersEnd + chunk;
-    // Every byte is written below (headers, then payload): no zero-fill.
-    const segment = allocFrameWithHeadroom(length, false);
+    const segment = alloc(length);
     frame.copy(segment, 0, 0, headersEnd);
     frame.copy(segment, headersEnd, headersEnd + offset, headersEnd + offset + chunk);
     // inet_gso_segment: tot_len, id (+1 per segment), then ip_send_check.
@@ -120,7 +125,14 @@ export function segmentTcp(frame: Buffer, gsoSize: number, emit: (segment: Buffe
   return count;
 }
 
+// Every byte of a segment is written (headers, then payload): no zero-fill.
+function allocUnzeroedWithHeadroom(length: number): Buffer {
+  return allocFrameWithHeadroom(length, false);
+}
+
+/** A frame there is nothing to cut in goes on as an ordinary frame: its mark cleared, so no link tries again. */
 function emitWhole(frame: Buffer, emit: (segment: Buffer) => void): number {
+  gsoSizes.delete(frame);
   emit(frame);
   return 1;
 }
