@@ -65,11 +65,14 @@ export async function startPodPair({ backend, transport = '127.0.61', path = 'no
       const r = await n1.request({ cmd: 'rr', port: p, size, rounds, maxMs }, 'rr-done', maxMs + 30_000);
       return { rate: (r.rounds * 1000) / r.ms, rounds: r.rounds };
     },
-    /** Raw dgram ceiling: Mbit/s of `size`-byte datagrams, node-1's process to node-2's. */
-    async rawBulk(bytes, size, timeoutMs = 60_000) {
-      await n2.request({ cmd: 'raw-sink', expect: bytes }, 'raw-sinking');
+    /**
+     * Raw dgram ceiling: Mbit/s of `size`-byte datagrams, node-1's process to node-2's; `offload`:
+     * sent in runs with UDP GSO and received with UDP GRO (the netstack addon, as the tunnels use it).
+     */
+    async rawBulk(bytes, size, { offload = false, timeoutMs = 60_000 } = {}) {
+      await n2.request({ cmd: 'raw-sink', expect: bytes, size, gro: offload }, 'raw-sinking');
       const received = n2.request(undefined, 'raw-received', timeoutMs);
-      await n1.request({ cmd: 'raw-send', bytes, size }, 'raw-sent', timeoutMs);
+      await n1.request({ cmd: 'raw-send', bytes, size, gso: offload }, 'raw-sent', timeoutMs);
       const r = await received;
       return (r.bytes * 8) / r.ms / 1000;
     },

@@ -20,14 +20,16 @@
 //   {cmd:'rr', port, size, rounds, maxMs}     → {event:'rr-done', rounds, ms}
 //   {cmd:'raw-echo'}                          → {event:'raw-echoing'}   (answers every datagram)
 //   {cmd:'raw-rr', size, rounds, maxMs}       → {event:'raw-rr-done', rounds, ms}
-//   {cmd:'raw-sink', expect}                  → {event:'raw-sinking'} … {event:'raw-received', bytes, ms}
-//   {cmd:'raw-send', bytes, size}             → {event:'raw-sent'}
+//   {cmd:'raw-sink', expect, size, gro}       → {event:'raw-sinking'} … {event:'raw-received', bytes, ms}
+//   {cmd:'raw-send', bytes, size, gso}        → {event:'raw-sent'}
+//     gro/gso: the raw socket with UDP_GRO set / sending runs of RUN datagrams with UDP_SEGMENT
+//     (the netstack addon, as the tunnel links use it); {event:'error'} when this process has no addon.
 //   {cmd:'count-start'} / {cmd:'count-stop'}  → {event:'counting'} / {event:'counted', wireBytes, frames}
 //   {cmd:'exit'}
 import dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { CniAgentClient } from '@podnet/cni-agent';
-import { addVxlanRemoteNode, Namespace, UplinkLink, VxlanLink } from '@podnet/netstack';
+import { addVxlanRemoteNode, Namespace, UdpSegmentSocket, UplinkLink, VxlanLink } from '@podnet/netstack';
 import { CniAgentPlugin, Sandbox } from '@podnet/node-agent';
 import { macFromIpv4, parseIpv4 } from '@podnet/wire';
 import { IpcChild, serveIpc } from './ipc-child.js';
@@ -252,9 +254,26 @@ function rawRequestResponse(msg) {
 // ceiling measures what a Node receiver takes, not what its socket drops.
 const WINDOW = 64;
 const ACK_EVERY = 32;
+/** Datagrams per UDP GSO send in the raw ceiling with offloads (half the window, as the ACKs come). */
+const RUN = 32;
+
+/** The raw socket's UDP offload, or an error event naming why there is none. */
+function rawOffload() {
+  const udp = UdpSegmentSocket.attach(raw);
+  if (udp instanceof UdpSegmentSocket) return udp;
+  send({ event: 'error', message: `no UDP segmentation offload in this process: ${udp.reason}` });
+  return undefined;
+}
 
 function rawSink(msg) {
   raw.removeAllListeners('message');
+  if (msg.gro) {
+    const udp = rawOffload();
+    if (udp === undefined) return;
+    udp.enableReceiveCoalescing();
+  }
+  // With UDP_GRO one message may hold a run of `size`-byte datagrams.
+  const size = msg.size ?? 1;
   let bytes = 0;
   let datagrams = 0;
   let first;
@@ -276,8 +295,9 @@ function rawSink(msg) {
     first ??= now;
     last = now;
     bytes += m.length;
-    datagrams++;
-    if (datagrams % ACK_EVERY === 0 || bytes >= msg.expect) {
+    const before = datagrams;
+    datagrams += msg.gro ? Math.ceil(m.length / size) : 1;
+    if (Math.floor(datagrams / ACK_EVERY) !== Math.floor(before / ACK_EVERY) || bytes >= msg.expect) {
       ack.writeUInt32BE(datagrams >>> 0);
       raw.send(ack, rinfo.port, rinfo.address);
     }
@@ -291,13 +311,23 @@ function rawSend(msg) {
   const datagram = PAYLOAD.subarray(0, msg.size);
   const target = `${transport}.${other()}`;
   const total = Math.ceil(msg.bytes / msg.size);
+  const udp = msg.gso ? rawOffload() : undefined;
+  if (msg.gso && udp === undefined) return;
+  const run = udp ? Buffer.alloc(RUN * msg.size, 0x5a) : undefined;
   let sent = 0;
   let acked = 0;
   let lastAck = performance.now();
   const pump = () => {
     while (sent < total && sent - acked < WINDOW) {
-      raw.send(datagram, peer.rawPort, target);
-      sent++;
+      if (udp === undefined) {
+        raw.send(datagram, peer.rawPort, target);
+        sent++;
+        continue;
+      }
+      const n = Math.min(RUN, total - sent, WINDOW - (sent - acked));
+      // EAGAIN (a full socket buffer): the next ACK or the stall timer pumps again.
+      if (udp.send(run, n * msg.size, n > 1 ? msg.size : 0, target, peer.rawPort) < 0) return;
+      sent += n;
     }
   };
   const stall = setInterval(() => {
