@@ -22,6 +22,8 @@ export interface CapturedDatagram {
   src: string;
   dst: string;
   udpLength: number;
+  /** The UDP payload (udp.payload). */
+  payload: Buffer;
 }
 
 export interface Capture {
@@ -106,6 +108,8 @@ export async function captureLo(filter: string, file: string, probe?: { from: st
           'ip.dst',
           '-e',
           'udp.length',
+          '-e',
+          'udp.payload',
         ],
         {
           maxBuffer: 64 * 1024 * 1024,
@@ -115,11 +119,43 @@ export async function captureLo(filter: string, file: string, probe?: { from: st
         .split('\n')
         .filter((l) => l.trim() !== '')
         .map((l) => {
-          const [frameLen, src, dst, udpLength] = l.split(',');
-          return { frameLen: Number(frameLen), src: src as string, dst: dst as string, udpLength: Number(udpLength) };
+          const [frameLen, src, dst, udpLength, payload] = l.split(',');
+          return {
+            frameLen: Number(frameLen),
+            src: src as string,
+            dst: dst as string,
+            udpLength: Number(udpLength),
+            payload: Buffer.from(payload ?? '', 'hex'),
+          };
         });
     },
   };
+}
+
+/**
+ * The datagrams a captured UDP packet stands for. A tunnel socket sending with UDP GSO puts a run
+ * of datagrams in one packet, and loopback is captured before the kernel cuts it (lo takes GSO
+ * packets whole): each piece is `header` bytes (VXLAN 8, host-gw none) + an Ethernet frame whose
+ * IPv4 total length says where it ends. Parsed here independently of podnet's own cutter.
+ */
+export function datagramsOf(captured: CapturedDatagram[], header: number): CapturedDatagram[] {
+  const out: CapturedDatagram[] = [];
+  for (const c of captured) {
+    let at = 0;
+    const pieces: Buffer[] = [];
+    while (at + header + 18 <= c.payload.length && c.payload.readUInt16BE(at + header + 12) === 0x0800) {
+      const length = Math.min(header + 14 + c.payload.readUInt16BE(at + header + 16), c.payload.length - at);
+      pieces.push(c.payload.subarray(at, at + length));
+      at += length;
+    }
+    if (pieces.length < 2 || at !== c.payload.length) {
+      out.push(c);
+      continue;
+    }
+    // Each piece as if captured alone: Ethernet 14 + IPv4 20 + UDP 8 in front of it.
+    for (const p of pieces) out.push({ frameLen: 42 + p.length, src: c.src, dst: c.dst, udpLength: 8 + p.length, payload: p });
+  }
+  return out;
 }
 
 /** Polls until fn returns a value that is not undefined. */

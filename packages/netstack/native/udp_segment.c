@@ -102,14 +102,21 @@ static napi_value send_segmented(napi_env env, napi_callback_info info) {
   return int_value(env, sent < 0 ? -errno : (int32_t)sent);
 }
 
-// probe(fd) → 0 when the socket's kernel knows UDP_SEGMENT, else -errno (ENOPROTOOPT before 4.18).
-static napi_value probe(napi_env env, napi_callback_info info) {
+// The one argument of probe and enableGro: a file descriptor. False (a TypeError thrown) if it is not one.
+static int fd_argument(napi_env env, napi_callback_info info, int32_t *fd) {
   size_t argc = 1;
   napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_int32(env, argv[0], fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "udp_segment: pass a file descriptor");
+    return 0;
+  }
+  return 1;
+}
+
+// probe(fd) → 0 when the socket's kernel knows UDP_SEGMENT, else -errno (ENOPROTOOPT before 4.18).
+static napi_value probe(napi_env env, napi_callback_info info) {
   int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) return int_value(env, -EINVAL);
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (!fd_argument(env, info, &fd)) return NULL;
   int value = 0;
   socklen_t size = sizeof value;
   return int_value(env, getsockopt(fd, SOL_UDP, UDP_SEGMENT, &value, &size) == 0 ? 0 : -errno);
@@ -121,12 +128,8 @@ static napi_value probe(napi_env env, napi_callback_info info) {
 // The segment size would come in a control message that libuv does not read, so the reader
 // (links/coalesced-datagrams.ts) finds the boundaries from the inner frames' own lengths.
 static napi_value enable_gro(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) return int_value(env, -EINVAL);
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (!fd_argument(env, info, &fd)) return NULL;
   int on = 1;
   return int_value(env, setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) == 0 ? 0 : -errno);
 }

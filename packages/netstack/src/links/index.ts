@@ -22,7 +22,7 @@ export { ETHERNET_HEADER, type FrameReceiver, type FrameSink, type Link, LinkBas
 export { LoopbackLink } from './loopback.js';
 export type { UdpOffloadCounters } from './tunnel-gso.js';
 export { TUNNEL_DROP_REASONS, type TunnelDropReason, type TunnelObserver } from './tunnel-observer.js';
-export { UDP_MAX_SEGMENTS, UdpSegmentSocket, type UdpSegmentationState, udpSegmentationState } from './udp-segmentation.js';
+export { UDP_MAX_SEGMENTS, type UdpSegmentationState, UdpSegmentSocket, udpSegmentationState } from './udp-segmentation.js';
 export { PeerMap, synthesizeUnderlay, type TransportAddress } from './udp-wire.js';
 export { UNIX_FRAME_PREFIX, UnixSocketVeth, type UnixSocketVethOptions } from './unix-socket.js';
 export { UPLINK_UDP_PORT, UplinkLink, type UplinkOptions } from './uplink.js';

@@ -148,7 +148,7 @@ describe('TunnelUdpOffload', () => {
       const stand: UdpRunSender = { send: () => 0, enableReceiveCoalescing: () => coalescing };
       const offload = new TunnelUdpOffload(stand, tx, HEADER, new UnsentFrames());
       let n = 0;
-      offload.forEachDatagram(run, () => n++);
+      offload.forEachDatagram(run, { address: '127.0.0.1', family: 'IPv4', port: 1, size: run.length }, () => n++);
       return [n, offload.counters.groMessages, offload.counters.groDatagrams];
     };
     expect(count(true)).toEqual([4, 1, 4]);

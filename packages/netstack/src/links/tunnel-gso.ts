@@ -17,9 +17,10 @@
 // message; coalesced-datagrams.ts cuts it back into datagrams for the link.
 import type dgram from 'node:dgram';
 import { constants } from 'node:os';
-import { packetPool } from '@podnet/wire';
+import { type Ipv4Address, packetPool } from '@podnet/wire';
 import { segmentTcp } from '../offload/gso.js';
 import { forEachCoalescedDatagram } from './coalesced-datagrams.js';
+import type { TunnelObserver } from './tunnel-observer.js';
 import { UDP_MAX_PAYLOAD, UDP_MAX_SEGMENTS, UdpSegmentSocket } from './udp-segmentation.js';
 import type { UnsentFrames } from './udp-wire.js';
 
@@ -41,6 +42,31 @@ export interface UdpOffloadCounters {
 /** Called for every datagram sent: its bytes (header + inner frame) and the inner frame alone; both only valid during the call. */
 export type SegmentSent = (datagram: Buffer, inner: Buffer) => void;
 
+/**
+ * What a tunnel link reports per datagram of a run: the underlay capture (`tap`) and the tunnel
+ * metrics for the peer node (`observer`, timing each datagram since the previous one); undefined
+ * when neither listens, so the run costs no callback.
+ */
+export function segmentReporter(
+  observer: TunnelObserver | undefined,
+  peer: Ipv4Address | undefined,
+  tap: ((datagram: Buffer) => void) | undefined,
+): SegmentSent | undefined {
+  if (observer === undefined && tap === undefined) return undefined;
+  let last = observer?.now() ?? 0;
+  return (datagram, inner) => {
+    tap?.(datagram);
+    if (observer !== undefined && peer !== undefined) {
+      const now = observer.now();
+      observer.sent(peer, inner.length, now - last);
+      last = now;
+    }
+  };
+}
+
+/** Receives a link's datagrams: (datagram, sender). */
+export type DatagramHandler = (datagram: Buffer, rinfo: dgram.RemoteInfo) => void;
+
 /** The two calls of UdpSegmentSocket the offload uses. */
 export type UdpRunSender = Pick<UdpSegmentSocket, 'send' | 'enableReceiveCoalescing'>;
 
@@ -61,6 +87,10 @@ export class TunnelUdpOffload {
   #address = '';
   #port = 0;
   #onSent: SegmentSent | undefined;
+  // The message being cut: who sent it and who gets its pieces (no closure per message).
+  #rinfo: dgram.RemoteInfo | undefined;
+  #each: DatagramHandler | undefined;
+  readonly #onPiece = (datagram: Buffer): void => this.#each?.(datagram, this.#rinfo as dgram.RemoteInfo);
   /** Why the offload was turned off on this link; undefined while it is on. */
   disabledBecause: string | undefined;
   readonly counters: UdpOffloadCounters = { gsoSends: 0, gsoDatagrams: 0, fallbackDatagrams: 0, groMessages: 0, groDatagrams: 0 };
@@ -88,13 +118,15 @@ export class TunnelUdpOffload {
     return this.disabledBecause === undefined;
   }
 
-  /** `each(datagram)` for every datagram of a received message (views into it; the message itself when it is one). */
-  forEachDatagram(msg: Buffer, each: (datagram: Buffer) => void): void {
+  /** `each(datagram, rinfo)` for every datagram of a received message (views into it; the message itself when it is one). */
+  forEachDatagram(msg: Buffer, rinfo: dgram.RemoteInfo, each: DatagramHandler): void {
     if (!this.#coalescing) {
-      each(msg);
+      each(msg, rinfo);
       return;
     }
-    const n = forEachCoalescedDatagram(msg, this.#header.length, each);
+    this.#rinfo = rinfo;
+    this.#each = each;
+    const n = forEachCoalescedDatagram(msg, this.#header.length, this.#onPiece);
     if (n > 1) {
       this.counters.groMessages++;
       this.counters.groDatagrams += n;

@@ -5,9 +5,10 @@
 import type dgram from 'node:dgram';
 import { type Ipv4Address, isMulticastMac, MAC_BROADCAST, type MacAddress, readMac } from '@podnet/wire';
 import { gsoSizeOf, segmentTcp } from '../offload/gso.js';
-import { ETHERNET_HEADER, type FrameSink, LinkBase } from './link.js';
-import { type SegmentSent, TunnelUdpOffload, type UdpOffloadCounters } from './tunnel-gso.js';
+import { ETHERNET_HEADER, type FrameSink } from './link.js';
+import { segmentReporter } from './tunnel-gso.js';
 import type { TunnelObserver } from './tunnel-observer.js';
+import { UdpTunnelLink } from './udp-tunnel-link.js';
 import { bindUdp, PeerMap, type TransportAddress, UnderlayTaps, UnsentFrames } from './udp-wire.js';
 
 export const UPLINK_UDP_PORT = 4790;
@@ -21,7 +22,7 @@ export interface UplinkOptions {
   port?: number;
 }
 
-export class UplinkLink extends LinkBase {
+export class UplinkLink extends UdpTunnelLink {
   readonly kind = 'uplink' as const;
   readonly nodeIp: Ipv4Address;
   readonly localAddress: string;
@@ -35,11 +36,6 @@ export class UplinkLink extends LinkBase {
   #socket: dgram.Socket | undefined;
   readonly #unsent = new UnsentFrames();
   #port = 0;
-  /** UDP GSO and GRO on the socket (tunnel-gso.ts), when this process and kernel have them. */
-  #offload: TunnelUdpOffload | undefined;
-  #offloadOff = 'the link is not open';
-  #rinfo: dgram.RemoteInfo | undefined;
-  readonly #onPiece = (datagram: Buffer): void => this.#onDatagram(datagram, this.#rinfo as dgram.RemoteInfo);
 
   constructor(options: UplinkOptions) {
     super({ name: options.name ?? 'eth0', mac: options.mac, mtu: options.mtu ?? 1500 });
@@ -54,10 +50,10 @@ export class UplinkLink extends LinkBase {
     this.#socket = socket;
     this.#port = socket.address().port;
     // A frame is the whole datagram: no tunnel header in front of it.
-    const offload = TunnelUdpOffload.attach(socket, Buffer.alloc(0), this.#unsent);
-    if (offload instanceof TunnelUdpOffload) this.#offload = offload;
-    else this.#offloadOff = offload.reason;
-    socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
+    socket.on(
+      'message',
+      this.attachOffload(socket, Buffer.alloc(0), this.#unsent, (msg, rinfo) => this.#onDatagram(msg, rinfo)),
+    );
     // A send that failed after waiting in the socket's queue (or an ICMP-induced error): counted.
     socket.on('error', () => {
       this.counters.drop('socket-error');
@@ -76,26 +72,6 @@ export class UplinkLink extends LinkBase {
 
   tapUnderlay(sink: FrameSink): () => void {
     return this.#underlay.add(sink);
-  }
-
-  /** Its socket delivers datagram by datagram: receives go through GRO (receiveBatched). */
-  protected override get receivesBatches(): boolean {
-    return true;
-  }
-
-  /** With UDP GSO the socket takes a TCP super-frame whole: the kernel cuts the datagrams (tunnel-gso.ts). */
-  protected override get wireCarriesGso(): boolean {
-    return this.#offload?.sendsSuperFrames === true;
-  }
-
-  /** Why super-frames are cut in software before this link (no UDP GSO), or undefined while the socket takes them whole. */
-  get udpSegmentationOff(): string | undefined {
-    return this.#offload === undefined ? this.#offloadOff : this.#offload.disabledBecause;
-  }
-
-  /** What UDP GSO and GRO did on this link's socket; undefined without them. */
-  get udpOffloadCounters(): Readonly<UdpOffloadCounters> | undefined {
-    return this.#offload?.counters;
   }
 
   protected wireSend(frame: Buffer): void {
@@ -134,38 +110,18 @@ export class UplinkLink extends LinkBase {
 
   /** A TCP super-frame to one known peer: its datagrams in runs through UDP GSO; flooded or without the offload, one by one. */
   #sendSuperFrame(frame: Buffer, gsoSize: number, targets: readonly TransportAddress[]): void {
-    const offload = this.#offload;
+    const offload = this.offload;
     const target = targets[0] as TransportAddress;
     if (offload === undefined || !offload.sendsSuperFrames || targets.length !== 1) {
       segmentTcp(frame, gsoSize, (segment) => this.wireSend(segment));
       return;
     }
-    const observer = this.tunnelObserver;
-    const taps = this.#underlay.active;
     const peerIp = this.peers.nodeOf(target.address);
-    let onSent: SegmentSent | undefined;
-    if (observer || taps) {
-      let last = observer?.now() ?? 0;
-      onSent = (datagram) => {
-        if (taps) this.#underlay.write(this.nodeIp, peerIp ?? 0, this.#port, target.port, [datagram]);
-        if (observer && peerIp !== undefined) {
-          const now = observer.now();
-          observer.sent(peerIp, datagram.length, now - last);
-          last = now;
-        }
-      };
-    }
+    const tap = this.#underlay.active
+      ? (datagram: Buffer) => this.#underlay.write(this.nodeIp, peerIp ?? 0, this.#port, target.port, [datagram])
+      : undefined;
+    const onSent = segmentReporter(this.tunnelObserver, peerIp, tap);
     offload.send(frame, gsoSize, target.address, target.port, onSent, (whole) => this.wireSend(whole));
-  }
-
-  #onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const offload = this.#offload;
-    if (offload === undefined) {
-      this.#onDatagram(msg, rinfo);
-      return;
-    }
-    this.#rinfo = rinfo;
-    offload.forEachDatagram(msg, this.#onPiece);
   }
 
   #onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {

@@ -9,9 +9,10 @@ import { formatIpv4, type Ipv4Address, MAC_ZERO, type MacAddress, readMac, vxlan
 import { configError } from '../errors.js';
 import { gsoSizeOf, segmentTcp } from '../offload/gso.js';
 import { expandIntoHeadroom } from './headroom.js';
-import { ETHERNET_HEADER, type FrameSink, LinkBase } from './link.js';
-import { type SegmentSent, TunnelUdpOffload, type UdpOffloadCounters } from './tunnel-gso.js';
+import { ETHERNET_HEADER, type FrameSink } from './link.js';
+import { segmentReporter } from './tunnel-gso.js';
 import type { TunnelObserver } from './tunnel-observer.js';
+import { UdpTunnelLink } from './udp-tunnel-link.js';
 import { bindUdp, PeerMap, type TransportAddress, UnderlayTaps, UnsentFrames } from './udp-wire.js';
 
 export interface VxlanOptions {
@@ -28,7 +29,7 @@ export interface VxlanOptions {
   port?: number;
 }
 
-export class VxlanLink extends LinkBase {
+export class VxlanLink extends UdpTunnelLink {
   readonly kind = 'vxlan' as const;
   readonly vni: number;
   readonly nodeIp: Ipv4Address;
@@ -44,11 +45,6 @@ export class VxlanLink extends LinkBase {
   #socket: dgram.Socket | undefined;
   #port = 0;
   readonly #unsent = new UnsentFrames();
-  /** UDP GSO and GRO on the socket (tunnel-gso.ts), when this process and kernel have them. */
-  #offload: TunnelUdpOffload | undefined;
-  #offloadOff = 'the link is not open';
-  #rinfo: dgram.RemoteInfo | undefined;
-  readonly #onPiece = (datagram: Buffer): void => this.#onDatagram(datagram, this.#rinfo as dgram.RemoteInfo);
 
   constructor(options: VxlanOptions) {
     super({ name: options.name ?? 'flannel.1', mac: options.mac, mtu: options.mtu ?? 1450 });
@@ -67,10 +63,10 @@ export class VxlanLink extends LinkBase {
     const socket = await bindUdp(`vxlan ${this.name}`, this.localAddress, this.#requestedPort);
     this.#socket = socket;
     this.#port = socket.address().port;
-    const offload = TunnelUdpOffload.attach(socket, this.#header, this.#unsent);
-    if (offload instanceof TunnelUdpOffload) this.#offload = offload;
-    else this.#offloadOff = offload.reason;
-    socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
+    socket.on(
+      'message',
+      this.attachOffload(socket, this.#header, this.#unsent, (msg, rinfo) => this.#onDatagram(msg, rinfo)),
+    );
     // Errors after bind (a send that failed after waiting in the socket's queue, or an
     // ICMP-induced ECONNREFUSED on some kernels) are counted, never thrown.
     socket.on('error', () => {
@@ -101,26 +97,6 @@ export class VxlanLink extends LinkBase {
   /** Captures the real datagrams as a node's underlay would show them (outer headers synthesized). */
   tapUnderlay(sink: FrameSink): () => void {
     return this.#underlay.add(sink);
-  }
-
-  /** Its socket delivers datagram by datagram: receives go through GRO (receiveBatched). */
-  protected override get receivesBatches(): boolean {
-    return true;
-  }
-
-  /** With UDP GSO the socket takes a TCP super-frame whole: the kernel cuts the datagrams (tunnel-gso.ts). */
-  protected override get wireCarriesGso(): boolean {
-    return this.#offload?.sendsSuperFrames === true;
-  }
-
-  /** Why super-frames are cut in software before this link (no UDP GSO), or undefined while the socket takes them whole. */
-  get udpSegmentationOff(): string | undefined {
-    return this.#offload === undefined ? this.#offloadOff : this.#offload.disabledBecause;
-  }
-
-  /** What UDP GSO and GRO did on this link's socket; undefined without them. */
-  get udpOffloadCounters(): Readonly<UdpOffloadCounters> | undefined {
-    return this.#offload?.counters;
   }
 
   protected wireSend(frame: Buffer): void {
@@ -165,36 +141,16 @@ export class VxlanLink extends LinkBase {
 
   /** A TCP super-frame: its datagrams in runs through UDP GSO, or (offload gone) one by one. */
   #sendSuperFrame(frame: Buffer, gsoSize: number, nodeIp: Ipv4Address, peer: TransportAddress): void {
-    const offload = this.#offload;
+    const offload = this.offload;
     if (offload === undefined || !offload.sendsSuperFrames) {
       segmentTcp(frame, gsoSize, (segment) => this.wireSend(segment));
       return;
     }
-    const observer = this.tunnelObserver;
-    const taps = this.#underlay.active;
-    let onSent: SegmentSent | undefined;
-    if (observer || taps) {
-      let last = observer?.now() ?? 0;
-      onSent = (datagram, inner) => {
-        if (taps) this.#underlay.write(this.nodeIp, nodeIp, this.#port, peer.port, [datagram]);
-        if (observer) {
-          const now = observer.now();
-          observer.sent(nodeIp, inner.length, now - last);
-          last = now;
-        }
-      };
-    }
+    const tap = this.#underlay.active
+      ? (datagram: Buffer) => this.#underlay.write(this.nodeIp, nodeIp, this.#port, peer.port, [datagram])
+      : undefined;
+    const onSent = segmentReporter(this.tunnelObserver, nodeIp, tap);
     offload.send(frame, gsoSize, peer.address, peer.port, onSent, (whole) => this.wireSend(whole));
-  }
-
-  #onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const offload = this.#offload;
-    if (offload === undefined) {
-      this.#onDatagram(msg, rinfo);
-      return;
-    }
-    this.#rinfo = rinfo;
-    offload.forEachDatagram(msg, this.#onPiece);
   }
 
   #onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {

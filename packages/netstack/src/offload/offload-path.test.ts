@@ -39,6 +39,10 @@ function frameSizes(mtu: number): FrameSink & { count: number; largest: number; 
 
 type TwoNodes = Awaited<ReturnType<typeof twoNodesOverVxlan>>;
 
+/** Frames dropped on any interface of a namespace, for every reason. */
+const dropsOn = (ns: TwoNodes['n2']['host']) =>
+  Object.values(ns.counters()).reduce((n, c) => n + Object.values(c.drops).reduce((a, b) => a + b, 0), 0);
+
 /** Sends BYTES from pod a to pod b; resolves with what b received and a's socket. */
 async function transfer(t: TwoNodes, port: number): Promise<{ received: Buffer; client: TcpSocket }> {
   const chunks: Buffer[] = [];
@@ -159,10 +163,14 @@ describeInterop('UDP GSO and GRO on flannel.1 across two nodes', { udpSegmentati
     const untaps = [t.n1.vxlan.tap(onFlannel), t.n1.vxlan.tapUnderlay(underlay)];
     const sent = { ...t.n1.vxlan.udpOffloadCounters };
     const got = { ...t.n2.vxlan.udpOffloadCounters };
+    const dropsBefore = dropsOn(t.n2.host);
     try {
       const { received, client } = await transfer(t, 7101);
       expect(sha(received)).toBe(sha(body));
-      expect(client.tcpInfo()?.retransmissions ?? 0).toBe(0);
+      // Nothing was lost or cut wrong: no frame dropped on node-2, and at most a tail-loss probe
+      // (RFC 8985 §7, timing on a shared machine) among the retransmissions.
+      expect(dropsOn(t.n2.host)).toBe(dropsBefore);
+      expect(client.tcpInfo()?.retransmissions ?? 0).toBeLessThanOrEqual(1);
       // As tcpdump on a Linux flannel.1 whose NIC segments UDP tunnels: the super-frames themselves.
       expect(onFlannel.overMtu).toBeGreaterThan(0);
       expect(onFlannel.marked).toBe(onFlannel.overMtu);
