@@ -91,4 +91,11 @@ export default function plugin({ namespaces, register }) {
     return {};
   });
   register('largest-frames', () => ({ largest: Object.fromEntries(largest) }));
+
+  // What UDP GSO/GRO did on a tunnel link's real socket (undefined counters: no offload), and why not.
+  register('udp-offload', ({ ns: name, dev }) => {
+    const link = ns(name).link(dev);
+    if (!link) throw new Error(`no link ${dev} in ${name}`);
+    return { counters: link.udpOffloadCounters ?? null, off: link.udpSegmentationOff ?? null };
+  });
 }

@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeInterop } from '../../../test/support/interop.ts';
+import { describeInterop, interopRequired } from '../../../test/support/interop.ts';
+import { udpSegmentationState } from './links/udp-segmentation.js';
 import { type KernelVxlanPeer, kernelVxlanPeer, sh } from './testing/kernel-vxlan.js';
 
 const plugin = fileURLToPath(new URL('../../../test/netstack/tcp-http-plugin.mjs', import.meta.url));
@@ -79,6 +80,10 @@ describeInterop('emulated TCP against the Linux kernel over VXLAN', { root: true
   // segment's checksum, sequence and length, so a wrong cut fails the transfer.
   it('a pod behind cni0 serves 2 MiB to real curl: super-frames on its veth, MTU-sized segments to the kernel', async () => {
     await peer.node.call('tap-largest', { ns: 'pod', dev: 'eth0' });
+    const offloadBefore = await peer.node.call<{ counters: { gsoSends: number } | null; off: string | null }>('udp-offload', {
+      ns: 'node-2',
+      dev: 'flannel.1',
+    });
     await peer.node.call('tcp-http-serve', { ns: 'pod', port: 8090, bigBytes: BIG });
     const digest = sh(['sh', '-c', `ip netns exec ${peer.kernelNs} curl -sS --max-time 30 http://${peer.podIp}:8090/big | sha256sum`]);
     expect(digest.split(' ')[0]).toBe(createHash('sha256').update(bigBody(BIG)).digest('hex'));
@@ -87,6 +92,13 @@ describeInterop('emulated TCP against the Linux kernel over VXLAN', { root: true
     // The kernel's flannel.1 took every segment the emulated one cut (none over its MTU, no bad checksum).
     const out = sh(['ip', 'netns', 'exec', peer.kernelNs, 'ip', '-s', '-j', 'link', 'show', 'flannel.1']);
     expect(JSON.parse(out)[0].stats64.rx.errors).toBe(0);
+    // With the UDP offloads the emulated flannel.1 sent those segments in UDP GSO runs, which the
+    // kernel cut on the veth's way into its own vxlan socket: Linux took them as ordinary datagrams.
+    if (udpSegmentationState().available) {
+      const after = await peer.node.call<{ counters: { gsoSends: number } | null }>('udp-offload', { ns: 'node-2', dev: 'flannel.1' });
+      expect(offloadBefore.off).toBeNull();
+      expect((after.counters?.gsoSends ?? 0) - (offloadBefore.counters?.gsoSends ?? 0)).toBeGreaterThan(0);
+    }
   });
 
   it('a pod behind cni0 GETs 2 MiB from a real Node server in the kernel namespace: merged by GRO, whole over the veth', async () => {
@@ -105,6 +117,40 @@ describeInterop('emulated TCP against the Linux kernel over VXLAN', { root: true
       expect(largest['node-2/vethpod']).toBeGreaterThan(1450 + 14);
     } finally {
       server.stop();
+    }
+  });
+
+  // Linux's UDP GRO (udp_gro_receive, with GRO on the veth so it runs NAPI) coalesces the kernel
+  // vxlan's datagrams of one flow for a socket with UDP_GRO set: the emulated flannel.1 is handed
+  // runs of Linux's own datagrams, and cutting them at the inner IPv4 lengths must give every one back.
+  it('with GRO on the underlay veth, Linux hands the emulated flannel.1 runs of its vxlan datagrams, cut back exactly', async () => {
+    const state = udpSegmentationState();
+    if (!state.available) {
+      if (interopRequired) throw new Error(`UDP offloads are required here: ${state.reason}`);
+      return;
+    }
+    sh(['ip', 'netns', 'exec', peer.emulatedNs, 'ethtool', '-K', peer.emulatedVeth, 'gro', 'on']);
+    const server = await kernelHttpServer(peer.kernelNs, 8083);
+    try {
+      type Offload = { counters: { groMessages: number; groDatagrams: number } };
+      const before = await peer.node.call<Offload>('udp-offload', { ns: 'node-2', dev: 'flannel.1' });
+      const big = await peer.node.call<{ status: number; bytes: number; sha256: string }>(
+        'tcp-http-get',
+        { ns: 'pod', host: '10.244.1.0', port: 8083, path: '/big', timeoutMs: 30_000 },
+        40_000,
+      );
+      expect(big.bytes).toBe(BIG);
+      expect(big.sha256).toBe(createHash('sha256').update(bigBody(BIG)).digest('hex'));
+      const after = await peer.node.call<Offload>('udp-offload', { ns: 'node-2', dev: 'flannel.1' });
+      const messages = after.counters.groMessages - before.counters.groMessages;
+      const datagrams = after.counters.groDatagrams - before.counters.groDatagrams;
+      expect(messages).toBeGreaterThan(0);
+      expect(datagrams / messages).toBeGreaterThan(2);
+      // Most of the 2 MiB came in runs (≈ 1,500 datagrams of 1,398 payload bytes).
+      expect(datagrams).toBeGreaterThan(BIG / 1450 / 2);
+    } finally {
+      server.stop();
+      sh(['ip', 'netns', 'exec', peer.emulatedNs, 'ethtool', '-K', peer.emulatedVeth, 'gro', 'off'], true);
     }
   });
 });

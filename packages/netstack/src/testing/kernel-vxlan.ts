@@ -11,8 +11,9 @@ import { type NodeProcess, spawnNodeProcess } from './node-process.js';
 export interface KernelVxlanPeer {
   /** The kernel namespace (run commands in it with `ip netns exec`). */
   kernelNs: string;
-  /** The namespace the emulated node runs in. */
+  /** The namespace the emulated node runs in, and its end of the underlay veth. */
   emulatedNs: string;
+  emulatedVeth: string;
   /** The emulated node process; its namespace is "node-2". */
   node: NodeProcess;
   /** Addresses: kernel flannel.1 10.244.1.0, emulated flannel.1 10.244.2.0. */
@@ -95,6 +96,7 @@ export async function kernelVxlanPeer(options: { tag?: string } = {}): Promise<K
     return {
       kernelNs: K,
       emulatedNs: E,
+      emulatedVeth: VE,
       node,
       kernelIp: '10.244.1.0',
       emulatedIp: '10.244.2.0',
