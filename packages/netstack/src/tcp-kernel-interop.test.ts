@@ -22,6 +22,17 @@ function bigBody(bytes: number): Buffer {
 
 describeInterop('emulated TCP against the Linux kernel over VXLAN', { root: true, commands: ['ip', 'ethtool', 'bridge', 'curl'] }, () => {
   let peer: KernelVxlanPeer;
+
+  /** GET /big from the kernel namespace's server on `port`, from namespace `ns` of the emulated node: BIG bytes, byte-exact. */
+  async function expectBigFromKernel(ns: string, port: number): Promise<void> {
+    const big = await peer.node.call<{ status: number; bytes: number; sha256: string }>(
+      'tcp-http-get',
+      { ns, host: '10.244.1.0', port, path: '/big', timeoutMs: 30_000 },
+      40_000,
+    );
+    expect(big.bytes).toBe(BIG);
+    expect(big.sha256).toBe(createHash('sha256').update(bigBody(BIG)).digest('hex'));
+  }
   beforeAll(async () => {
     peer = await kernelVxlanPeer({ tag: `t${process.pid % 10000}` });
     await peer.node.call('plugin', { module: plugin });
@@ -62,13 +73,7 @@ describeInterop('emulated TCP against the Linux kernel over VXLAN', { root: true
       });
       expect(small.status).toBe(200);
       expect(small.body).toBe('kernel 10.244.1.0 answers /from-emulated from 10.244.2.0');
-      const big = await peer.node.call<{ status: number; bytes: number; sha256: string }>(
-        'tcp-http-get',
-        { ns: 'node-2', host: '10.244.1.0', port: 8081, path: '/big', timeoutMs: 30_000 },
-        40_000,
-      );
-      expect(big.bytes).toBe(BIG);
-      expect(big.sha256).toBe(createHash('sha256').update(bigBody(BIG)).digest('hex'));
+      await expectBigFromKernel('node-2', 8081);
     } finally {
       server.stop();
     }
@@ -105,13 +110,7 @@ describeInterop('emulated TCP against the Linux kernel over VXLAN', { root: true
     const server = await kernelHttpServer(peer.kernelNs, 8082);
     try {
       await peer.node.call('tap-largest', { ns: 'node-2', dev: 'vethpod' });
-      const big = await peer.node.call<{ status: number; bytes: number; sha256: string }>(
-        'tcp-http-get',
-        { ns: 'pod', host: '10.244.1.0', port: 8082, path: '/big', timeoutMs: 30_000 },
-        40_000,
-      );
-      expect(big.bytes).toBe(BIG);
-      expect(big.sha256).toBe(createHash('sha256').update(bigBody(BIG)).digest('hex'));
+      await expectBigFromKernel('pod', 8082);
       const { largest } = await peer.node.call<{ largest: Record<string, number> }>('largest-frames', {});
       // The kernel's MTU-sized segments, merged on the emulated flannel.1, left cni0 for the pod as super-frames.
       expect(largest['node-2/vethpod']).toBeGreaterThan(1450 + 14);
@@ -134,13 +133,7 @@ describeInterop('emulated TCP against the Linux kernel over VXLAN', { root: true
     try {
       type Offload = { counters: { groMessages: number; groDatagrams: number } };
       const before = await peer.node.call<Offload>('udp-offload', { ns: 'node-2', dev: 'flannel.1' });
-      const big = await peer.node.call<{ status: number; bytes: number; sha256: string }>(
-        'tcp-http-get',
-        { ns: 'pod', host: '10.244.1.0', port: 8083, path: '/big', timeoutMs: 30_000 },
-        40_000,
-      );
-      expect(big.bytes).toBe(BIG);
-      expect(big.sha256).toBe(createHash('sha256').update(bigBody(BIG)).digest('hex'));
+      await expectBigFromKernel('pod', 8083);
       const after = await peer.node.call<Offload>('udp-offload', { ns: 'node-2', dev: 'flannel.1' });
       const messages = after.counters.groMessages - before.counters.groMessages;
       const datagrams = after.counters.groDatagrams - before.counters.groDatagrams;
