@@ -27,6 +27,7 @@
 //   {cmd:'count-start'} / {cmd:'count-stop'}  → {event:'counting'} / {event:'counted', wireBytes, frames}
 //   {cmd:'exit'}
 import dgram from 'node:dgram';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CniAgentClient } from '@podnet/cni-agent';
 import { addVxlanRemoteNode, Namespace, UdpSegmentSocket, UplinkLink, VxlanLink } from '@podnet/netstack';
@@ -256,6 +257,7 @@ const WINDOW = 64;
 const ACK_EVERY = 32;
 /** Datagrams per UDP GSO send in the raw ceiling with offloads (half the window, as the ACKs come). */
 const RUN = 32;
+const EAGAIN = constants.errno.EAGAIN;
 
 /** The raw socket's UDP offload, or an error event naming why there is none. */
 function rawOffload() {
@@ -325,8 +327,15 @@ function rawSend(msg) {
         continue;
       }
       const n = Math.min(RUN, total - sent, WINDOW - (sent - acked));
-      // EAGAIN (a full socket buffer): the next ACK or the stall timer pumps again.
-      if (udp.send(run, n * msg.size, n > 1 ? msg.size : 0, target, peer.rawPort) < 0) return;
+      const r = udp.send(run, n * msg.size, n > 1 ? msg.size : 0, target, peer.rawPort);
+      // EAGAIN (a full socket buffer): the next ACK or the stall timer pumps again. Anything else ends the run.
+      if (r === -EAGAIN) return;
+      if (r < 0) {
+        clearInterval(stall);
+        raw.removeAllListeners('message');
+        send({ event: 'error', message: `raw UDP GSO send refused (errno ${-r})` });
+        return;
+      }
       sent += n;
     }
   };

@@ -33,8 +33,10 @@ export const DEBIAN_TOOLS: Record<string, string> = {
   prometheus: 'prometheus',
   promtool: 'prometheus',
   chromium: 'chromium',
-  // The UDP segmentation addon (packages/netstack/native) is compiled with it; global-setup.ts rebuilds after installing.
-  cc: 'gcc',
+  // The UDP segmentation addon (packages/netstack/native) is compiled with it; global-setup.ts rebuilds
+  // after installing. build-essential, not gcc alone: gcc only recommends libc6-dev (the C headers),
+  // and recommends are not installed here.
+  cc: 'build-essential',
 };
 
 export function hasCommand(command: string): boolean {

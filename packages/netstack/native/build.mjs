@@ -4,9 +4,9 @@
 // the running Node's own include/node). No node-gyp and no download: it runs offline.
 //
 // Without a compiler it warns and exits 0: the tunnel links then send one datagram per system
-// call (software segmentation), which is slower but complete. `npm test` installs gcc when it can
-// (test/support/tools.ts) and rebuilds, and under PODNET_REQUIRE_INTEROP=1 a missing addon fails
-// the offload tests instead of passing unnoticed.
+// call (software segmentation), which is slower but complete. `npm test` installs build-essential
+// when it can (test/support/tools.ts) and rebuilds, and under PODNET_REQUIRE_INTEROP=1 a missing
+// addon fails the offload tests instead of passing unnoticed.
 //
 // Up to date (the .node newer than the source and this script): does nothing.
 import { spawnSync } from 'node:child_process';
@@ -50,7 +50,7 @@ export function buildUdpSegmentAddon({ quiet = false } = {}) {
   mkdirSync(outDir, { recursive: true });
   const partial = `${output}.${process.pid}.tmp`;
   const r = spawnSync(cc, ['-O2', '-Wall', '-Werror', '-fPIC', '-shared', `-I${include}`, '-o', partial, source], { encoding: 'utf8' });
-  if (r.error) return warn(`${cc}: ${r.error.code === 'ENOENT' ? 'no C compiler (apt-get install gcc)' : r.error.message}`);
+  if (r.error) return warn(`${cc}: ${r.error.code === 'ENOENT' ? 'no C compiler (apt-get install build-essential)' : r.error.message}`);
   if (r.status !== 0) return warn(`${cc} failed: ${(r.stderr || r.stdout).trim()}`);
   // Renamed into place: a process loading the addon never sees half a file.
   renameSync(partial, output);

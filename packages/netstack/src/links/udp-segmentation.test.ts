@@ -85,7 +85,7 @@ describeInterop('UDP segmentation offload on real sockets', { udpSegmentation: t
   });
 });
 
-it('PODNET_UDP_GSO=off turns the offload off for the process and says so', async () => {
+it('PODNET_UDP_GSO=off turns the offload off for the process and says so; a value that is neither is named', async () => {
   vi.resetModules();
   vi.stubEnv('PODNET_UDP_GSO', 'off');
   try {
@@ -94,6 +94,14 @@ it('PODNET_UDP_GSO=off turns the offload off for the process and says so', async
     const socket = await bindUdp('test', '127.0.0.1', 0);
     sockets.push(socket);
     expect(fresh.UdpSegmentSocket.attach(socket)).toEqual({ reason: 'turned off by PODNET_UDP_GSO=off' });
+    // A typo is named, not taken for either.
+    vi.resetModules();
+    vi.stubEnv('PODNET_UDP_GSO', 'of');
+    const typo = await import('./udp-segmentation.js');
+    expect(typo.udpSegmentationState()).toEqual({
+      available: false,
+      reason: 'PODNET_UDP_GSO="of" is neither on nor off (use on or off); the offload stays off',
+    });
   } finally {
     vi.unstubAllEnvs();
     vi.resetModules();

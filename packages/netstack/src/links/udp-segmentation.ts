@@ -10,6 +10,7 @@
 // tx-udp_tnl-segmentation.
 import type dgram from 'node:dgram';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 /**
  * The most segments one send may carry. Linux's UDP_MAX_SEGMENTS (include/linux/udp.h) is 64 up
@@ -19,8 +20,9 @@ export const UDP_MAX_SEGMENTS = 64;
 /** The largest UDP payload of one IPv4 send (65,535 − 20 − 8): the whole run must fit. */
 export const UDP_MAX_PAYLOAD = 65_507;
 
-/** What PODNET_UDP_GSO accepts to turn the offload off for a whole process (A/B measurements, debugging). */
+/** What PODNET_UDP_GSO accepts: off for a whole process (A/B measurements, debugging), or on (the default). */
 const OFF_VALUES = new Set(['0', 'off', 'false', 'no']);
+const ON_VALUES = new Set(['', '1', 'on', 'true', 'yes']);
 
 interface NativeUdpSegment {
   sendSegmented(fd: number, buffer: Buffer, length: number, segment: number, address: string, port: number): number;
@@ -39,15 +41,20 @@ function load(): { native: NativeUdpSegment } | { reason: string } {
     loaded = { reason: `turned off by PODNET_UDP_GSO=${process.env.PODNET_UDP_GSO}` };
     return loaded;
   }
+  // A value that is neither says so (in `cni-agent started` and the interop tests) rather than guess.
+  if (setting !== undefined && !ON_VALUES.has(setting)) {
+    loaded = { reason: `PODNET_UDP_GSO="${process.env.PODNET_UDP_GSO}" is neither on nor off (use on or off); the offload stays off` };
+    return loaded;
+  }
   // The addon sits in the package's dist/native, two levels up from both src/links and dist/links.
-  const path = new URL('../../dist/native/udp_segment.node', import.meta.url).pathname;
+  const path = fileURLToPath(new URL('../../dist/native/udp_segment.node', import.meta.url));
   try {
     loaded = { native: createRequire(import.meta.url)(path) as NativeUdpSegment };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     loaded = {
       reason:
-        code === 'MODULE_NOT_FOUND' || code === 'ERR_DLOPEN_FAILED'
+        code === 'MODULE_NOT_FOUND'
           ? `the addon ${path} is not built (node packages/netstack/native/build.mjs needs a C compiler)`
           : `the addon ${path} did not load: ${(error as Error).message}`,
     };

@@ -79,11 +79,14 @@ describe('TSO, GSO and GRO across two nodes', () => {
     const underlay = frameSizes(1450 + 50);
     const podIn = frameSizes(1450);
     const untaps = [t.a.eth0.tap(podOut), t.n1.vxlan.tapUnderlay(underlay), t.b.hostVeth.tap(podIn)];
+    const dropsBefore = dropsOn(t.n2.host);
     try {
       const { received, client } = await transfer(t, 7001);
       expect(received.length).toBe(BYTES);
       expect(sha(received)).toBe(sha(body));
-      expect(client.tcpInfo()?.retransmissions ?? 0).toBe(0);
+      // No loss: at most a tail-loss probe (RFC 8985 §7, timing on a shared machine), nothing dropped on node-2.
+      expect(client.tcpInfo()?.retransmissions ?? 0).toBeLessThanOrEqual(1);
+      expect(dropsOn(t.n2.host)).toBe(dropsBefore);
       // TSO: most data left the pod as super-frames, each one frame of up to 64 KiB.
       expect(podOut.overMtu).toBeGreaterThan(0);
       expect(podOut.largest).toBeGreaterThan(32 * 1024);
